@@ -1,0 +1,46 @@
+"""Liftoff: staged AI-feature rollouts, KPIs and ROI. ``create_app`` is the table of contents."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from app import config
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the web app: config, database, security, API, Unleash client API, pages, Dash, CLI."""
+    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR))
+    app.config.from_mapping(config.load())
+    if overrides:
+        app.config.from_mapping(overrides)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from app.db import db
+
+    db.init_app(app)
+
+    from app import web
+
+    web.init_app(app)  # login, CSRF, security headers, /healthz
+
+    from app import api
+
+    api.register(app)  # /api/v1
+
+    from app.flags import client_api
+
+    client_api.register(app)  # /api/client for Unleash SDKs
+    web.exempt_from_form_csrf(api.bp)
+    web.exempt_from_form_csrf(client_api.bp)
+
+    if not app.config.get("SKIP_DASH"):
+        from dashboards import init_dash
+
+        init_dash(app)  # /dashboard/ behind the login
+
+    from app import cli
+
+    cli.register(app)
+    return app

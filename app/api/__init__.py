@@ -1,0 +1,53 @@
+"""The REST API under /api/v1: JSON in, JSON out, the contract's error shape everywhere."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from app.errors import LiftoffError, ValidationFailed
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def json_body(expect: type | tuple[type, ...] = (dict, list)):
+    """The request's JSON, or a 400 naming the problem (malformed JSON, wrong top-level type)."""
+    data = request.get_json(silent=True, force=True)
+    if data is None:
+        raw = request.get_data(cache=True)
+        if raw.strip() in (b"", b"null"):
+            raise LiftoffError("the request body must be JSON", status=400)
+        raise LiftoffError("malformed JSON in the request body", status=400)
+    if not isinstance(data, expect):
+        names = expect.__name__ if isinstance(expect, type) else " or ".join(
+            "object" if t is dict else "array" for t in expect
+        )
+        raise ValidationFailed(f"the body must be a JSON {names.replace('dict', 'object')}")
+    return data
+
+
+@bp.errorhandler(LiftoffError)
+def _liftoff_error(error: LiftoffError):
+    response = jsonify(error.as_dict())
+    response.status_code = error.status
+    return response
+
+
+def _http_error(error: HTTPException):
+    response = jsonify({"error": error.description or error.name, "details": []})
+    response.status_code = error.code or 500
+    return response
+
+
+def register(app: Flask) -> None:
+    # Route modules attach their views to ``bp`` when imported.
+    from app.api import activity, features, jobs, kpis, people  # noqa: F401
+
+    app.register_blueprint(bp)
+
+    @app.errorhandler(HTTPException)
+    def _api_http_errors(error: HTTPException):
+        # JSON errors for the API paths; HTML pages keep Flask's default pages.
+        if request.path.startswith("/api/"):
+            return _http_error(error)
+        return error

@@ -1,0 +1,3 @@
+"""Placeholder: filled in by its issue."""
+
+from app.api import bp  # noqa: F401

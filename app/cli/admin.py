@@ -1,0 +1,139 @@
+"""Database, users, tokens and the web server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from app.cli import main, make_app, transaction
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config(str(MIGRATIONS / "alembic.ini"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_database(url: str, revision: str = "head") -> None:
+    from alembic import command
+
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(url), revision)
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands (Alembic)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations to DATABASE_URL."""
+    app = make_app()
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    upgrade_database(url, revision)
+    click.echo(f"database at {_redacted(url)} is at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert the migrations down to REVISION (e.g. base)."""
+    from alembic import command
+
+    app = make_app()
+    command.downgrade(alembic_config(app.config["SQLALCHEMY_DATABASE_URI"]), revision)
+    click.echo(f"database is at {revision}")
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.group()
+def users() -> None:
+    """Dashboard users."""
+
+
+@users.command("create")
+@click.option("--email", required=True, help="Login e-mail.")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "product", "change_manager", "executive"]),
+    help="What the user may do.",
+)
+@click.option("--password", help="At least 8 characters; asked for when omitted.")
+def users_create(email: str, role: str, password: str | None) -> None:
+    """Create a user who can log in to the dashboard."""
+    from app.services.access import create_user
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with transaction():
+        user = create_user(email, role, password)
+        click.echo(f"created {user.role} user {user.email}")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens (admin, ingest) and SDK client tokens."""
+
+
+@tokens.command("create")
+@click.option("--kind", required=True, type=click.Choice(["admin", "ingest", "client"]))
+@click.option(
+    "--environment",
+    type=click.Choice(["development", "production"]),
+    help="Client tokens only (default production).",
+)
+@click.option("--name", help="A label to recognise the token by.")
+@click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="Expiry date (UTC).")
+def tokens_create(kind: str, environment: str | None, name: str | None, expires) -> None:
+    """Create a token; its secret is printed once, alone on the last line."""
+    from app.services.access import create_token
+
+    expires_at = expires.replace(tzinfo=UTC) if expires else None
+    with transaction():
+        token, secret = create_token(kind, environment, name, expires_at)
+        where = f" for {token.environment}" if token.environment else ""
+        click.echo(f"created {token.kind} token '{token.name}'{where} (id {token.id}); "
+                   "store the secret now, it is not shown again:")
+    click.echo(secret)
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke the token with this id."""
+    from app.services.access import revoke_token
+
+    with transaction():
+        token = revoke_token(token_id)
+        click.echo(f"revoked token {token.id} ({token.name}) at {datetime.now(UTC):%Y-%m-%d %H:%M}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the web app, the API, the Unleash client API and the dashboard.
+
+    This is the embedded single-process server; production runs gunicorn (docs/operations.md).
+    """
+    from werkzeug.serving import run_simple
+
+    app = make_app(with_dash=True)
+    click.echo(f"Liftoff on http://{host}:{port}/  (dashboard: /dashboard/, health: /healthz)")
+    run_simple(host, port, app, threaded=True, use_reloader=False)

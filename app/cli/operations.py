@@ -1,0 +1,1 @@
+"""Jobs and the scheduler (filled in by the scheduler issue)."""

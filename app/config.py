@@ -1,0 +1,43 @@
+"""Settings, read from the environment with safe embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+INSTANCE_DIR = Path(os.environ.get("LIFTOFF_INSTANCE_DIR", Path.cwd() / "instance"))
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{INSTANCE_DIR / 'liftoff.db'}"
+
+
+def _secret_key() -> str:
+    # A stable key survives restarts so sessions stay valid; generated once per instance dir.
+    env = os.environ.get("LIFTOFF_SECRET_KEY")
+    if env:
+        return env
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load() -> dict:
+    """The configuration mapping handed to Flask."""
+    return {
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_database_url()),
+        "SECRET_KEY": _secret_key(),
+        "DEFAULT_HOURLY_RATE": float(os.environ.get("LIFTOFF_DEFAULT_HOURLY_RATE", "40.0")),
+        "AUTO_CREATE_PEOPLE": os.environ.get("LIFTOFF_AUTO_CREATE_PEOPLE", "0") == "1",
+        "FLAG_BACKEND": os.environ.get("LIFTOFF_FLAG_BACKEND", "embedded"),
+        "RUN_SCHEDULER_IN_PROCESS": os.environ.get("LIFTOFF_SCHEDULER_IN_PROCESS", "0") == "1",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("LIFTOFF_SECURE_COOKIES", "0") == "1",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    }

@@ -1,0 +1,1 @@
+"""Feature flags: compile rollouts to Unleash's format, serve SDKs, sync an Unleash server."""

@@ -1,0 +1,65 @@
+"""Every table of the domain; importing this package registers them all on the metadata."""
+
+from app.models.access import ENVIRONMENTS, ROLES, TOKEN_KINDS, ApiToken, User
+from app.models.activity import (
+    COST_CATEGORIES,
+    FEEDBACK_STATUSES,
+    OUTCOMES,
+    Baseline,
+    CostEntry,
+    Event,
+    Feedback,
+)
+from app.models.enablement import ActionItem, Attendance, PlaybookRun, TrainingSession
+from app.models.operations import (
+    AuditEntry,
+    FlagMetric,
+    FlagSync,
+    JobRun,
+    RejectedFetch,
+    SdkInstance,
+)
+from app.models.people import Cohort, CohortMember, Department, Person
+from app.models.rollout import (
+    TRANSITION_ACTIONS,
+    ExposureSpell,
+    Feature,
+    RolloutStage,
+    RolloutTransition,
+    stage_cohorts,
+)
+
+__all__ = [
+    "COST_CATEGORIES",
+    "ENVIRONMENTS",
+    "FEEDBACK_STATUSES",
+    "OUTCOMES",
+    "ROLES",
+    "TOKEN_KINDS",
+    "TRANSITION_ACTIONS",
+    "ActionItem",
+    "ApiToken",
+    "Attendance",
+    "AuditEntry",
+    "Baseline",
+    "Cohort",
+    "CohortMember",
+    "CostEntry",
+    "Department",
+    "Event",
+    "ExposureSpell",
+    "Feature",
+    "Feedback",
+    "FlagMetric",
+    "FlagSync",
+    "JobRun",
+    "Person",
+    "PlaybookRun",
+    "RejectedFetch",
+    "RolloutStage",
+    "RolloutTransition",
+    "SdkInstance",
+    "TrainingSession",
+    "User",
+    "stage_cohorts",
+]

@@ -1,0 +1,128 @@
+"""Who is asking, and may they? One permission matrix for the API, the web pages and Dash."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from flask import abort, g, jsonify, request, session
+from flask_wtf.csrf import validate_csrf
+from wtforms import ValidationError
+
+from app.db import db
+from app.models import User
+from app.services.access import token_for_secret
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# permission -> (token kinds allowed, user roles allowed). Anything not listed is refused.
+PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "read": (frozenset({"admin"}), frozenset({"admin", "product", "change_manager", "executive"})),
+    "rollout:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
+    "features:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
+    "people:write": (frozenset({"admin"}), frozenset({"admin", "change_manager"})),
+    "costs:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
+    "baselines:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
+    "events:write": (frozenset({"admin", "ingest"}), frozenset({"admin"})),
+    "feedback:write": (
+        frozenset({"admin", "ingest"}),
+        frozenset({"admin", "change_manager", "product"}),
+    ),
+    "enablement:write": (frozenset({"admin"}), frozenset({"admin", "change_manager"})),
+    "jobs:run": (frozenset({"admin"}), frozenset({"admin"})),
+}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The caller: a logged-in user (``role``) or an API token (``token_kind``)."""
+
+    name: str
+    role: str | None = None
+    token_kind: str | None = None
+    environment: str | None = None
+
+    def may(self, permission: str) -> bool:
+        kinds, roles = PERMISSIONS[permission]
+        if self.token_kind is not None:
+            return self.token_kind in kinds
+        return self.role in roles
+
+
+def bearer_secret() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return None
+
+
+def current_identity() -> Identity | None:
+    """The identity behind this request (cached on ``g``), from a bearer token or the session."""
+    if "identity" in g:
+        return g.identity
+    identity = None
+    secret = bearer_secret()
+    if secret is not None:
+        token = token_for_secret(secret)
+        if token is not None:
+            identity = Identity(
+                name=f"token:{token.name}", token_kind=token.kind, environment=token.environment
+            )
+    elif session.get("user_id"):
+        user = db.session.get(User, session["user_id"])
+        if user is not None and user.active:
+            identity = Identity(name=user.email, role=user.role)
+    g.identity = identity
+    return identity
+
+
+def api_error(status: int, message: str):
+    response = jsonify({"error": message, "details": []})
+    response.status_code = status
+    return response
+
+
+def requires(permission: str):
+    """Refuse the view with 401 (nobody) or 403 (not allowed) unless the caller has it."""
+    if permission not in PERMISSIONS:
+        raise KeyError(permission)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            identity = current_identity()
+            if identity is None:
+                return api_error(401, "authentication required")
+            if not identity.may(permission):
+                return api_error(403, f"not allowed: needs {permission}")
+            if identity.role is not None and request.method not in SAFE_METHODS:
+                # A browser session could be replayed by another site; demand the CSRF token.
+                try:
+                    validate_csrf(request.headers.get("X-CSRFToken"))
+                except ValidationError:
+                    return api_error(403, "missing or invalid CSRF token")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def login_required_page(permission: str = "read"):
+    """For HTML pages: redirect to the login page, or 403, instead of JSON."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            from flask import redirect, url_for
+
+            identity = current_identity()
+            if identity is None or identity.role is None:
+                return redirect(url_for("web.login", next=request.full_path))
+            if not identity.may(permission):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

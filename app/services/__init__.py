@@ -1,0 +1,1 @@
+"""Domain services: plain values in, models or DataFrames out. None of them commits."""

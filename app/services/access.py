@@ -1,0 +1,123 @@
+"""Users and API tokens. Passwords use a slow KDF; tokens are stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.db import db, utcnow
+from app.errors import Collector, Conflict, ValidationFailed
+from app.models import ENVIRONMENTS, ROLES, TOKEN_KINDS, ApiToken, User
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_user(email: str, role: str, password: str) -> User:
+    """Create a dashboard user.
+
+    :param email: the login name.
+    :param role: one of ``admin``, ``product``, ``change_manager``, ``executive``.
+    :param password: at least 8 characters; stored as a scrypt hash.
+    """
+    problems = Collector()
+    email = (email or "").strip().lower()
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        problems.add("email", f"not an e-mail address: {email!r}")
+    if role not in ROLES:
+        problems.add("role", f"must be one of {', '.join(ROLES)}")
+    if len(password or "") < 8:
+        problems.add("password", "must have at least 8 characters")
+    problems.raise_if_any("invalid user")
+    if db.session.scalar(select(User).where(User.email == email)):
+        raise Conflict(f"a user with e-mail {email} exists already")
+    user = User(email=email, role=role, password_hash=generate_password_hash(password))
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str, now: datetime | None = None) -> User | None:
+    """The user if the password matches; repeated failures lock the account for a while."""
+    now = now or utcnow()
+    user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    if user is None or not user.active:
+        # Spend the same time as a real check so timing does not reveal which e-mails exist.
+        check_password_hash(generate_password_hash("x"), password or "")
+        return None
+    if user.locked_until and user.locked_until > now:
+        return None
+    if check_password_hash(user.password_hash, password or ""):
+        user.failed_logins = 0
+        user.locked_until = None
+        return user
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + LOCKOUT
+        user.failed_logins = 0
+    return None
+
+
+def create_token(
+    kind: str,
+    environment: str | None = None,
+    name: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Create an API token and return it with its secret (the only time the secret exists).
+
+    :param kind: ``admin`` (REST API), ``ingest`` (events and feedback) or ``client`` (SDKs).
+    :param environment: for client tokens, ``development`` or ``production`` (default).
+    """
+    problems = Collector()
+    if kind not in TOKEN_KINDS:
+        problems.add("kind", f"must be one of {', '.join(TOKEN_KINDS)}")
+    if kind == "client":
+        environment = environment or "production"
+        if environment not in ENVIRONMENTS:
+            problems.add("environment", f"must be one of {', '.join(ENVIRONMENTS)}")
+    elif environment is not None:
+        problems.add("environment", "only client tokens belong to an environment")
+    problems.raise_if_any("invalid token")
+    # The environment is part of the visible prefix, as Unleash tokens carry theirs.
+    scope = environment or kind
+    secret = f"lo_{kind}_{scope}.{secrets.token_hex(32)}"
+    token = ApiToken(
+        name=name or f"{kind} token",
+        kind=kind,
+        environment=environment,
+        token_hash=hash_secret(secret),
+        prefix=secret[: secret.index(".") + 5],
+        expires_at=expires_at,
+    )
+    db.session.add(token)
+    db.session.flush()
+    return token, secret
+
+
+def token_for_secret(secret: str, now: datetime | None = None) -> ApiToken | None:
+    """The live token with this secret, or None when unknown, revoked or expired."""
+    if not secret:
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= (now or utcnow()):
+        return None
+    return token
+
+
+def revoke_token(token_id: int) -> ApiToken:
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise ValidationFailed("no such token", [])
+    token.revoked_at = token.revoked_at or utcnow()
+    return token

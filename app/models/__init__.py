@@ -1,5 +1,7 @@
 """Every table of the domain; importing this package registers them all on the metadata."""
 
+import app.models.kpi  # noqa: F401  (rollups; KPI work)
+import app.models.scheduling  # noqa: F401  (job store, connectors; scheduler work)
 from app.models.access import ENVIRONMENTS, ROLES, TOKEN_KINDS, ApiToken, User
 from app.models.activity import (
     COST_CATEGORIES,

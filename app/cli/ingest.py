@@ -1,0 +1,1 @@
+"""``liftoff import events`` (implemented by the KPI work)."""

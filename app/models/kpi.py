@@ -1,0 +1,1 @@
+"""KPI rollups and monthly closes (defined by the KPI work)."""

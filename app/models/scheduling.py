@@ -1,0 +1,1 @@
+"""Scheduler tables: APScheduler's job store, the leader lock, connectors (scheduler work)."""

@@ -31,7 +31,7 @@ def test_every_migration_downgrades_and_upgrades_again(database_url):
     cfg = alembic_config(database_url)
     script = ScriptDirectory.from_config(cfg)
     revisions = [r.revision for r in script.walk_revisions()]  # head first
-    for revision in revisions:
+    for _ in revisions:
         command.downgrade(cfg, "-1")
     engine = create_engine(database_url)
     tables = set(inspect(engine).get_table_names()) - {"alembic_version"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from flask import abort, g, jsonify, request, session
+from flask import abort, jsonify, request, session
 from flask_wtf.csrf import validate_csrf
 from wtforms import ValidationError
 
@@ -13,6 +13,7 @@ from app.db import db
 from app.models import User
 from app.services.access import token_for_secret
 
+_IDENTITY_KEY = "liftoff.identity"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # permission -> (token kinds allowed, user roles allowed). Anything not listed is refused.
@@ -57,9 +58,10 @@ def bearer_secret() -> str | None:
 
 
 def current_identity() -> Identity | None:
-    """The identity behind this request (cached on ``g``), from a bearer token or the session."""
-    if "identity" in g:
-        return g.identity
+    """The identity behind this request, from a bearer token or the session. Cached on the
+    request itself: ``g`` lives as long as the app context, which may span several requests."""
+    if _IDENTITY_KEY in request.environ:
+        return request.environ[_IDENTITY_KEY]
     identity = None
     secret = bearer_secret()
     if secret is not None:
@@ -72,7 +74,7 @@ def current_identity() -> Identity | None:
         user = db.session.get(User, session["user_id"])
         if user is not None and user.active:
             identity = Identity(name=user.email, role=user.role)
-    g.identity = identity
+    request.environ[_IDENTITY_KEY] = identity
     return identity
 
 

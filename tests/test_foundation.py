@@ -102,3 +102,9 @@ def test_security_headers_are_set(client):
     response = client.get("/login")
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_each_request_is_authenticated_on_its_own(client, admin_headers):
+    # The app context of a test spans requests; the caller must not leak from one to the next.
+    assert client.get("/api/v1/nothing", headers=admin_headers).status_code == 404
+    assert client.post("/api/v1/features", json={}).status_code == 401

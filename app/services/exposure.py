@@ -64,7 +64,8 @@ def stage_audience(feature: Feature, position: int, people: People | None = None
     elif stage.percentage > 0:
         rows = (people or People()).rows
         hashed = buckets(feature.key, (uid for _, uid in rows))
-        audience.update(pid for (pid, _), b in zip(rows, hashed, strict=True) if b <= stage.percentage)
+        cut = stage.percentage
+        audience.update(pid for (pid, _), b in zip(rows, hashed, strict=True) if b <= cut)
     return audience
 
 
@@ -125,7 +126,14 @@ def audiences_changed(at: datetime, feature_ids: Iterable[int] | None = None) ->
     :param feature_ids: the features concerned; None for every feature.
     """
     db.session.flush()
-    query = select(Feature).options(selectinload(Feature.stages).selectinload(RolloutStage.cohorts))
+    # Row locks (PostgreSQL) serialise concurrent recomputes of one feature, so two transactions
+    # never both open a spell for the same person; id order keeps them free of deadlocks.
+    query = (
+        select(Feature)
+        .options(selectinload(Feature.stages).selectinload(RolloutStage.cohorts))
+        .with_for_update(of=Feature)
+        .execution_options(populate_existing=True)
+    )
     if feature_ids is not None:
         ids = list(feature_ids)
         query = query.where(Feature.id.in_(ids))

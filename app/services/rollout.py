@@ -119,12 +119,16 @@ def create_feature(spec: dict, actor: str) -> Feature:
     return feature
 
 
-def _load(key: str) -> Feature:
-    feature = db.session.scalar(
+def _load(key: str, for_update: bool = False) -> Feature:
+    query = (
         select(Feature)
         .where(Feature.key == key)
         .options(selectinload(Feature.stages).selectinload(RolloutStage.cohorts))
     )
+    if for_update:
+        # Two concurrent transitions of one feature must not both start from the same stage.
+        query = query.with_for_update(of=Feature).execution_options(populate_existing=True)
+    feature = db.session.scalar(query)
     if feature is None:
         raise NotFound(f"no feature with key {key!r}")
     return feature
@@ -212,7 +216,7 @@ def advance(key: str, actor: str, reason: str | None = None,
     :param effective_at: when it took effect; now by default, never future, never before the
         previous transition.
     """
-    feature = _load(key)
+    feature = _load(key, for_update=True)
     reason = _reason(reason, required=False)
     if feature.current_stage >= len(feature.stages):
         raise Conflict("cannot advance past the last stage",
@@ -223,7 +227,7 @@ def advance(key: str, actor: str, reason: str | None = None,
 
 def rollback(key: str, actor: str, reason: str, effective_at: datetime | None = None) -> Feature:
     """Move the feature back one stage (from stage 1 back to off). ``reason`` is required."""
-    feature = _load(key)
+    feature = _load(key, for_update=True)
     reason = _reason(reason, required=True)
     if feature.current_stage <= 0:
         raise Conflict("cannot roll back: the feature is off", [Detail("current_stage", "already off (0)")])
@@ -233,7 +237,7 @@ def rollback(key: str, actor: str, reason: str, effective_at: datetime | None = 
 
 def kill(key: str, actor: str, reason: str, effective_at: datetime | None = None) -> Feature:
     """Turn the feature off for everyone, keeping its stage for ``resume``. ``reason`` is required."""
-    feature = _load(key)
+    feature = _load(key, for_update=True)
     reason = _reason(reason, required=True)
     if feature.killed:
         raise Conflict("the feature is killed already", [Detail("killed", "already true")])
@@ -243,7 +247,7 @@ def kill(key: str, actor: str, reason: str, effective_at: datetime | None = None
 
 def resume(key: str, actor: str, reason: str, effective_at: datetime | None = None) -> Feature:
     """Lift the kill switch: the feature is back at its stage. ``reason`` is required."""
-    feature = _load(key)
+    feature = _load(key, for_update=True)
     reason = _reason(reason, required=True)
     if not feature.killed:
         raise Conflict("the feature is not killed", [Detail("killed", "is false: nothing to resume")])

@@ -1,0 +1,158 @@
+"""A real unleash-server for tests: installed from npm once into ``.cache/unleash-server``, started on
+a free 127.0.0.1 port with its own fresh PostgreSQL database, stopped and its database dropped at the end.
+
+Use the ``unleash_server`` fixture (session scoped) from a test module:
+``from tests.unleash_server import unleash_server  # noqa: F401``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+VERSION = "8.2.0"
+REPO = Path(__file__).resolve().parent.parent
+CACHE = REPO / ".cache" / "unleash-server"
+ENTRY = CACHE / "node_modules" / "unleash-server" / "dist" / "server.js"
+PG_ADMIN_URL = os.environ.get("LIFTOFF_UNLEASH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+START_TIMEOUT_S = 240
+
+
+@dataclass
+class UnleashServer:
+    url: str  # base URL, without /api
+    admin_token: str
+    backend_tokens: dict[str, str]  # environment -> backend (client SDK) token
+    log_path: Path
+
+
+def _installed_version() -> str | None:
+    pkg = CACHE / "node_modules" / "unleash-server" / "package.json"
+    if not pkg.exists():
+        return None
+    import json
+
+    return json.loads(pkg.read_text()).get("version")
+
+
+def install() -> None:
+    """Install unleash-server@VERSION with npm into the repo's .cache unless it is already there."""
+    if _installed_version() == VERSION:
+        return
+    npm = shutil.which("npm")
+    if not npm:
+        pytest.skip("npm is not installed: cannot run a real unleash-server")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    package = CACHE / "package.json"
+    if not package.exists():
+        package.write_text('{"name": "liftoff-unleash-test-server", "private": true}\n')
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", f"unleash-server@{VERSION}"],
+        cwd=CACHE, check=True, timeout=900,
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pg_admin():
+    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text()[-4000:]
+            raise RuntimeError(f"unleash-server exited with {proc.returncode}:\n{tail}")
+        try:
+            if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    tail = log_path.read_text()[-4000:]
+    raise RuntimeError(f"unleash-server not healthy after {START_TIMEOUT_S}s:\n{tail}")
+
+
+def start(log_dir: Path):
+    """Start a server; returns (UnleashServer, stop function)."""
+    install()
+    node = shutil.which("node")
+    if not node:
+        pytest.skip("node is not installed: cannot run a real unleash-server")
+    db_name = f"unleash_t_{uuid.uuid4().hex[:10]}"
+    engine = _pg_admin()
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
+    port = _free_port()
+    admin = f"*:*.{uuid.uuid4().hex}"
+    backend = {env: f"default:{env}.{uuid.uuid4().hex}" for env in ("development", "production")}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "UNLEASH_"))},
+        "HTTP_PORT": str(port),
+        "HTTP_HOST": "127.0.0.1",
+        "DATABASE_HOST": "127.0.0.1",
+        "DATABASE_PORT": "5432",
+        "DATABASE_USERNAME": "postgres",
+        "DATABASE_PASSWORD": "",
+        "DATABASE_NAME": db_name,
+        "DATABASE_SSL": "false",
+        "SEND_TELEMETRY": "false",
+        "CHECK_VERSION": "false",
+        "LOG_LEVEL": "warn",
+        "INIT_ADMIN_API_TOKENS": admin,
+        "INIT_BACKEND_API_TOKENS": ",".join(backend.values()),
+        # Cohorts can be larger than the default 1,000 segment values.
+        "UNLEASH_SEGMENT_VALUES_LIMIT": "10000",
+        "NODE_ENV": "production",
+    }
+    log_path = log_dir / "unleash-server.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(  # noqa: S603
+        [node, str(ENTRY)], cwd=CACHE, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        log.close()
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+        engine.dispose()
+
+    try:
+        _wait_healthy(url, proc, log_path)
+    except Exception:
+        stop()
+        raise
+    return UnleashServer(url, admin, backend, log_path), stop
+
+
+@pytest.fixture(scope="session")
+def unleash_server(tmp_path_factory):
+    """One real unleash-server for the whole test session (per xdist worker)."""
+    server, stop = start(tmp_path_factory.mktemp("unleash"))
+    try:
+        yield server
+    finally:
+        stop()

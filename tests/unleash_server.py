@@ -156,3 +156,88 @@ def unleash_server(tmp_path_factory):
         yield server
     finally:
         stop()
+
+
+# -- helpers shared by the Unleash tests ---------------------------------------------------------------
+
+
+def hand_payload(key: str, enabled: bool, cohorts: dict[str, tuple[int, list[str]]], percentage: int = 0,
+                 everyone: bool = False) -> dict:
+    """A compiled client-API body in the agreed format, written by hand.
+
+    :param cohorts: cohort key -> (Liftoff cohort id, member person_ids)
+    """
+    strategies = [
+        {"name": "flexibleRollout", "parameters": {"rollout": "100", "stickiness": "userId", "groupId": key},
+         "constraints": [], "segments": [cid]}
+        for cid, _ in cohorts.values()
+    ]
+    if percentage > 0:
+        strategies.append({"name": "flexibleRollout",
+                           "parameters": {"rollout": str(percentage), "stickiness": "userId", "groupId": key},
+                           "constraints": [], "segments": []})
+    if everyone:
+        strategies = []
+    segments = [
+        {"id": cid, "name": ckey, "constraints": [{"contextName": "userId", "operator": "IN",
+                                                  "values": sorted(members), "inverted": False,
+                                                  "caseInsensitive": False}]}
+        for ckey, (cid, members) in cohorts.items()
+    ]
+    feature = {"name": key, "type": "release", "enabled": enabled, "project": "default", "stale": False,
+               "strategies": strategies, "variants": [], "impressionData": False}
+    return {"version": 2, "features": [feature], "segments": segments}
+
+
+class PayloadServer:
+    """Serves one client-API body at /api/client/features on 127.0.0.1, so the real SDK can read a
+    hand-written payload (a stand-in for Liftoff's embedded API where that is not the thing tested)."""
+
+    def __init__(self):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.payload: dict = {"version": 2, "features": [], "segments": []}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                body = json.dumps(outer.payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def sdk_answers(api_url: str, token: str, key: str, people: list[str], cache_dir: Path) -> dict[str, bool]:
+    """What the real UnleashClient answers for ``key`` for each person (a fresh client, own cache)."""
+    from UnleashClient import UnleashClient
+
+    client = UnleashClient(url=api_url, app_name=f"liftoff-test-{uuid.uuid4().hex[:6]}",
+                           custom_headers={"Authorization": token}, cache_directory=str(cache_dir),
+                           disable_metrics=True, disable_registration=True, refresh_interval=3600)
+    client.initialize_client()
+    try:
+        return {pid: client.is_enabled(key, {"userId": pid}) for pid in people}
+    finally:
+        client.destroy()

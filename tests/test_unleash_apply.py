@@ -81,8 +81,8 @@ def test_the_sdk_reading_unleash_answers_like_the_sdk_reading_the_payload(admin,
     stand_in = PayloadServer()
     stand_in.payload = prod
     try:
-        via_unleash = sdk_answers(f"{unleash_server.url}/api", unleash_server.backend_tokens["production"], key,
-                                  people, tmp_path / "a")
+        token = unleash_server.backend_tokens["production"]
+        via_unleash = sdk_answers(f"{unleash_server.url}/api", token, key, people, tmp_path / "a")
         via_payload = sdk_answers(f"{stand_in.url}/api", "any", key, people, tmp_path / "b")
     finally:
         stand_in.close()

@@ -241,3 +241,87 @@ def sdk_answers(api_url: str, token: str, key: str, people: list[str], cache_dir
         return {pid: client.is_enabled(key, {"userId": pid}) for pid in people}
     finally:
         client.destroy()
+
+
+class StandInCompiler:
+    """Hand-written compiled payloads keyed by feature, combined per environment like compile_payload().
+
+    Replaces ``app.flags.sync.compile_payloads`` (the seam to the rollout work's compiler) in tests that
+    exercise the sync machinery on its own; the rollout integration test uses the real compiler.
+    """
+
+    def __init__(self):
+        self.production: dict[str, dict] = {}  # feature key -> hand payload for production
+        self.development: dict[str, dict] = {}
+
+    def set(self, key: str, enabled: bool, cohorts: dict[str, tuple[int, list[str]]], percentage: int = 0):
+        self.production[key] = hand_payload(key, enabled, cohorts, percentage)
+        self.development[key] = hand_payload(key, True, {}, everyone=True)
+
+    @staticmethod
+    def _combine(parts: dict[str, dict]) -> dict:
+        features, segments = [], {}
+        for payload in parts.values():
+            features.extend(payload["features"])
+            segments.update({s["id"]: s for s in payload["segments"]})
+        return {"version": 2, "features": features, "segments": list(segments.values())}
+
+    def __call__(self, settings) -> dict[str, dict]:
+        by_liftoff = {"production": self._combine(self.production),
+                      "development": self._combine(self.development)}
+        return {unleash: by_liftoff[liftoff] for liftoff, unleash in settings.environments.items()}
+
+
+class FaultServer:
+    """A tiny HTTP server on 127.0.0.1 that answers every request with ``status`` after ``delay`` seconds
+    (to stand in for an Unleash that fails with 5xx or hangs)."""
+
+    def __init__(self, status: int = 503, delay: float = 0.0):
+        import threading
+        import time as _time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.status, self.delay, self.hits = status, delay, 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                outer.hits += 1
+                _time.sleep(outer.delay)
+                body = b'{"message": "upstream database unavailable"}'
+                try:
+                    self.send_response(outer.status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up (timeout test)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _answer  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def configure_unleash(app, server: UnleashServer | None = None, **overrides) -> None:
+    """Switch a test app to the Unleash backend pointed at ``server``."""
+    app.config.update(
+        FLAG_BACKEND="unleash",
+        UNLEASH_URL=server.url if server else "http://127.0.0.1:9",
+        UNLEASH_ADMIN_TOKEN=server.admin_token if server else "none",
+        UNLEASH_PROJECT="default",
+        UNLEASH_ENVIRONMENTS="production=production,development=development",
+        UNLEASH_TIMEOUT_S=5.0,
+    )
+    app.config.update(overrides)

@@ -133,9 +133,9 @@ def pull_unleash_metrics() -> FlagJobStats:
     try:
         for key in session.scalars(select(Feature.key).order_by(Feature.key)):
             for row in admin.feature_metrics(key):
-                stats.rows_read += 1
                 if _store_metric(session, key, row, to_liftoff):
                     stats.rows_written += 1
+                stats.rows_read += 1
     finally:
         admin.close()
     session.flush()
@@ -155,6 +155,8 @@ def _store_metric(session, key: str, row: dict, to_liftoff: dict[str, str]) -> b
     app_name = row.get("appName") or ""
     hour = _hour(row["timestamp"])
     yes, no = int(row.get("yes") or 0), int(row.get("no") or 0)
+    if yes == 0 and no == 0:
+        return False  # Unleash fills every hour of its window, most with zeros: keep only real counts
     metric = session.scalars(
         select(FlagMetric).where(FlagMetric.feature_key == key, FlagMetric.app_name == app_name,
                                  FlagMetric.environment == env, FlagMetric.hour == hour)

@@ -131,7 +131,7 @@ def start(log_dir: Path):
         if proc.poll() is None:
             proc.terminate()
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
@@ -148,14 +148,23 @@ def start(log_dir: Path):
     return UnleashServer(url, admin, backend, log_path), stop
 
 
+_RUNNING: dict[str, UnleashServer] = {}
+
+
 @pytest.fixture(scope="session")
-def unleash_server(tmp_path_factory):
-    """One real unleash-server for the whole test session (per xdist worker)."""
-    server, stop = start(tmp_path_factory.mktemp("unleash"))
-    try:
-        yield server
-    finally:
-        stop()
+def unleash_server(request, tmp_path_factory):
+    """One real unleash-server per test process (xdist worker), shared by every module that imports
+    this fixture: each import is its own fixture definition, so the server itself is kept here."""
+    if "server" not in _RUNNING:
+        server, stop = start(tmp_path_factory.mktemp("unleash"))
+        _RUNNING["server"] = server
+
+        def cleanup() -> None:
+            _RUNNING.pop("server", None)
+            stop()
+
+        request.config.add_cleanup(cleanup)
+    return _RUNNING["server"]
 
 
 # -- helpers shared by the Unleash tests ---------------------------------------------------------------

@@ -19,6 +19,7 @@ from app.jobs.flags import reconcile_flags
 from app.models import AuditEntry, FlagSync
 from tests.helpers import gen_feature
 from tests.unleash_server import (  # noqa: F401
+    FailingProxy,
     FaultServer,
     StandInCompiler,
     configure_unleash,
@@ -194,3 +195,34 @@ def test_missing_settings_are_named(app, session, compiler):
     assert "LIFTOFF_UNLEASH_URL is not set" in _rows(feature.id)[0].last_error
     with pytest.raises(UnleashError, match="not liftoff=unleash"):
         sync.parse_environments("production")
+
+
+@pytest.mark.unleash_server
+def test_a_half_applied_change_names_the_failed_step_and_completes_on_retry(app, session, compiler,
+                                                                             unleash_server):  # noqa: F811
+    def switching_production_on(method, path):
+        return method == "POST" and path.endswith("/environments/production/on")
+
+    proxy = FailingProxy(unleash_server.url, switching_production_on)
+    try:
+        configure_unleash(app, unleash_server, UNLEASH_URL=proxy.url)
+        feature = _feature(compiler)
+        sync.queue_sync([feature.id])
+        session.commit()
+    finally:
+        proxy.close()
+    (row,) = _rows(feature.id)
+    assert row.status == "pending"
+    assert f"failed while switching '{feature.key}' on in 'production'" in row.last_error
+    assert f"already applied before this step: created segment pilots-{feature.key[5:]}" in row.last_error
+    assert "production: added flexibleRollout 30%" in row.last_error
+
+    app.config["UNLEASH_URL"] = unleash_server.url
+    row.next_attempt_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    reconcile_flags()
+    session.commit()
+    assert _rows(feature.id)[0].status == "applied"
+    admin = UnleashAdmin(unleash_server.url, unleash_server.admin_token)
+    prod = next(e for e in admin.feature(feature.key)["environments"] if e["name"] == "production")
+    assert prod["enabled"] and len(prod["strategies"]) == 2  # completed, nothing duplicated

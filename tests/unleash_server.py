@@ -334,3 +334,44 @@ def configure_unleash(app, server: UnleashServer | None = None, **overrides) -> 
         UNLEASH_TIMEOUT_S=5.0,
     )
     app.config.update(overrides)
+
+
+class FailingProxy:
+    """Forwards to a real Unleash, but answers 503 to requests matching ``fails(method, path)``
+    (to break an apply half way, at one chosen step)."""
+
+    def __init__(self, target: str, fails):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def _forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if fails(self.command, self.path):
+                    status, content = 503, b'{"message": "maintenance"}'
+                else:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() in
+                               ("authorization", "content-type")}
+                    resp = requests.request(self.command, target + self.path, data=body, headers=headers,
+                                            timeout=10)
+                    status, content = resp.status_code, resp.content
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _forward  # noqa: N815
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -139,3 +139,23 @@ def test_metrics_are_pulled_into_flag_metrics_without_double_counting(app, sessi
     assert again.rows_written == 0
     rows = db.session.scalars(select(FlagMetric).where(FlagMetric.feature_key == feature_key)).all()
     assert [(r.yes, r.no) for r in rows] == [(7, 3)]
+
+
+@pytest.mark.parametrize("policy", ["reapply", "adopt"])
+def test_a_liftoff_side_change_is_applied_not_reported_as_drift(app, session, admin, feature_key, policy):
+    from app.models import CohortMember, Feature
+
+    feature = session.scalar(select(Feature).where(Feature.key == feature_key))
+    feature.drift_policy = policy
+    cohort = feature.stages[0].cohorts[0]
+    newcomer = gen_person()
+    session.add(CohortMember(cohort_id=cohort.id, person_id=newcomer.id))  # no queue_sync for this
+    session.commit()
+    assert differences(_desired(feature_key), read_state(admin, feature_key, ENVS).state) == [
+        f"segment {cohort.key}: constraints differ"]
+
+    stats = reconcile_flags()
+    session.commit()
+    assert stats.drifted == [] and stats.rows_written == 1
+    assert newcomer.person_id in admin.segments()[cohort.key]["constraints"][0]["values"]
+    assert reconcile_flags().rows_written == 0

@@ -8,7 +8,6 @@ the reconcile job retries it with exponential backoff.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,13 +18,13 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.db import db, utcnow
+from app.flags import unleash_baseline as baseline
 from app.flags.unleash_admin import UnleashAdmin, UnleashError
 from app.flags.unleash_apply import FeatureState, apply_state, desired_state
-from app.models import AuditEntry, Feature, FlagSync
+from app.models import Feature, FlagSync
 
 log = logging.getLogger(__name__)
 
-SYSTEM_ACTOR = "system:unleash-sync"
 BACKOFF_BASE_S = 30
 BACKOFF_MAX_S = 3600
 _AFTER_COMMIT_KEY = "liftoff_unleash_sync_ids"
@@ -182,8 +181,9 @@ def process(session: Session, rows: list[FlagSync], now: datetime | None = None)
     for row in rows:
         feature = session.get(Feature, row.feature_id)
         done: list[str] = []
+        want = desired(feature.key, s, payloads)
         try:
-            apply_state(admin, desired(feature.key, s, payloads), done)
+            apply_state(admin, want, done)
         except UnleashError as exc:
             _failed(session, row, exc, done, now)
             errors.append(f"{feature.key}: {exc}")
@@ -194,9 +194,7 @@ def process(session: Session, rows: list[FlagSync], now: datetime | None = None)
         row.last_error = None
         row.next_attempt_at = None
         applied += 1
-        if done:
-            session.add(AuditEntry(actor=SYSTEM_ACTOR, action="unleash.applied", entity_type="feature",
-                                   entity_key=feature.key, after=json.dumps(done)))
+        baseline.record(session, baseline.APPLIED, feature.key, want, want, done)
         log.info("applied %s to Unleash: %s", feature.key, "; ".join(done) or "already in sync")
     admin.close()
     session.flush()

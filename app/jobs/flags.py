@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,10 +10,11 @@ from sqlalchemy import select
 
 from app.db import db, utcnow
 from app.flags import sync
+from app.flags import unleash_baseline as baseline
 from app.flags.unleash_admin import UnleashError
 from app.flags.unleash_apply import apply_state, differences, read_state
 from app.jobs.base import JobStats
-from app.models import AuditEntry, Feature, FlagMetric, FlagSync
+from app.models import Feature, FlagMetric, FlagSync
 
 log = logging.getLogger(__name__)
 
@@ -72,53 +72,32 @@ def reconcile_flags() -> FlagJobStats:
 
 
 def _reconcile_one(session, admin, s, payloads, segments, feature: Feature, stats: FlagJobStats) -> bool:
-    """Resolve one feature's drift; True when something was written (to Unleash or the audit)."""
+    """Resolve one feature; True when something was written (to Unleash or the audit log)."""
     want = sync.desired(feature.key, s, payloads)
     have = read_state(admin, feature.key, list(s.environments.values()), segments).state
     diff = differences(want, have)
     if not diff:
         return False
-    if not have.exists:
-        # Never applied (e.g. created before the backend was switched): not drift, just apply.
+    base = baseline.last_baseline(session, feature.key)
+    unleash_changed = base is None or baseline.digest(have) != base.unleash
+    if not have.exists or not unleash_changed:
+        if base is not None and baseline.digest(want) == base.liftoff:
+            return False  # an adopted state that Liftoff has not changed since
+        # Unleash is as Liftoff left it: Liftoff changed (e.g. a cohort's members), so apply it.
         done: list[str] = []
         apply_state(admin, want, done)
-        session.add(AuditEntry(actor=sync.SYSTEM_ACTOR, action="unleash.applied", entity_type="feature",
-                               entity_key=feature.key, after=json.dumps(done)))
+        baseline.record(session, baseline.APPLIED, feature.key, want, want, done)
         return True
     if feature.drift_policy == "adopt":
-        snapshot = have.snapshot()
-        if _already_adopted(session, feature.key, snapshot):
-            return False
         stats.drifted.append(f"{feature.key} (adopted): {'; '.join(diff)}")
-        session.add(AuditEntry(actor=sync.SYSTEM_ACTOR, action="unleash.drift_adopted", entity_type="feature",
-                               entity_key=feature.key, before=want.snapshot(), after=snapshot,
-                               reason="; ".join(diff)))
+        baseline.record(session, baseline.ADOPTED, feature.key, want, have, [], reason="; ".join(diff))
         return True
     stats.drifted.append(f"{feature.key} (re-applied): {'; '.join(diff)}")
     done = []
-    try:
-        apply_state(admin, want, done)
-    finally:
-        session.add(AuditEntry(actor=sync.SYSTEM_ACTOR, action="unleash.drift_reapplied",
-                               entity_type="feature", entity_key=feature.key, before=have.snapshot(),
-                               after=json.dumps(done),
-                               reason="; ".join(diff)))
+    apply_state(admin, want, done)
+    baseline.record(session, baseline.REAPPLIED, feature.key, want, want, done, reason="; ".join(diff),
+                    before=have)
     return True
-
-
-def _already_adopted(session, key: str, snapshot: str) -> bool:
-    """True when this exact server state was adopted after Liftoff's last applied change."""
-    last_applied = session.scalar(
-        select(FlagSync.applied_at).join(Feature, Feature.id == FlagSync.feature_id)
-        .where(Feature.key == key, FlagSync.status == "applied")
-        .order_by(FlagSync.applied_at.desc()).limit(1)
-    )
-    query = select(AuditEntry).where(AuditEntry.entity_type == "feature", AuditEntry.entity_key == key,
-                                     AuditEntry.action == "unleash.drift_adopted")
-    if last_applied is not None:
-        query = query.where(AuditEntry.at >= last_applied)
-    latest = session.scalars(query.order_by(AuditEntry.id.desc()).limit(1)).first()
-    return latest is not None and latest.after == snapshot
 
 
 def pull_unleash_metrics() -> FlagJobStats:

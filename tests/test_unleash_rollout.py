@@ -17,6 +17,7 @@ from app.flags.compile import compile_payload
 from app.flags.unleash_apply import desired_state
 from app.models import CohortMember, FlagSync, Person
 from app.services import rollout
+from app.services.access import create_token
 from tests.helpers import gen_cohort
 from tests.unleash_server import configure_unleash, sdk_answers, unleash_server  # noqa: F401
 
@@ -70,6 +71,8 @@ def test_full_rollout_matches_between_unleash_and_the_embedded_api(app, session,
     ]}, actor="lead@example.com")
     session.commit()
 
+    _, dev_token = create_token("client", "development", name="dev sdk")
+    session.commit()
     ids = [p.person_id for p in people]
     steps = [
         ("created", None, None),
@@ -95,6 +98,11 @@ def test_full_rollout_matches_between_unleash_and_the_embedded_api(app, session,
         via_liftoff = sdk_answers(f"{live_server.url}/api", client_token, KEY, ids, tmp_path / f"liftoff-{n}")
         differing = [pid for pid in ids if via_unleash[pid] != via_liftoff[pid]]
         assert differing == [], f"{label}: {len(differing)} people differ, e.g. {differing[:5]}"
+        # development serves everyone unless killed, through both paths alike.
+        dev_unleash = sdk_answers(f"{unleash_server.url}/api", unleash_server.backend_tokens["development"],
+                                  KEY, ids[:300], tmp_path / f"unleash-dev-{n}")
+        dev_liftoff = sdk_answers(f"{live_server.url}/api", dev_token, KEY, ids[:300], tmp_path / f"dev-{n}")
+        assert dev_unleash == dev_liftoff and set(dev_unleash.values()) == {label != "kill"}, label
         on = sum(via_unleash.values())
         if label in expected_on:
             assert on == expected_on[label], label

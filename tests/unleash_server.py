@@ -7,6 +7,7 @@ Use the ``unleash_server`` fixture (session scoped) from a test module:
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -53,13 +54,18 @@ def install() -> None:
     if not npm:
         pytest.skip("npm is not installed: cannot run a real unleash-server")
     CACHE.mkdir(parents=True, exist_ok=True)
-    package = CACHE / "package.json"
-    if not package.exists():
-        package.write_text('{"name": "liftoff-unleash-test-server", "private": true}\n')
-    subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", f"unleash-server@{VERSION}"],
-        cwd=CACHE, check=True, timeout=900,
-    )
+    # xdist workers start at once: one installs while the others wait on the lock.
+    with (CACHE.parent / "unleash-server.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _installed_version() == VERSION:
+            return
+        package = CACHE / "package.json"
+        if not package.exists():
+            package.write_text('{"name": "liftoff-unleash-test-server", "private": true}\n')
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", f"unleash-server@{VERSION}"],
+            cwd=CACHE, check=True, timeout=900,
+        )
 
 
 def _free_port() -> int:

@@ -42,6 +42,13 @@ class TokenCache:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, tuple | None]] = {}
 
+    def peek(self, digest: str) -> tuple | None:
+        """The cached facts of a known token, or None when not cached, stale or unknown."""
+        hit = self._entries.get(digest)
+        if hit is not None and time.monotonic() - hit[0] < TOKEN_CACHE_SECONDS:
+            return hit[1]
+        return None
+
     def facts(self, secret: str) -> tuple | None:
         digest = hash_secret(secret)
         now = time.monotonic()
@@ -70,7 +77,11 @@ def check_client_token(header: str | None) -> TokenCheck:
         secret = secret[7:].strip()
     if not secret:
         return TokenCheck(reason="missing", status=401)
-    facts = _token_cache().facts(secret)
+    return judge(_token_cache().facts(secret))
+
+
+def judge(facts: tuple | None) -> TokenCheck:
+    """The decision for a token's facts (None: no such token)."""
     if facts is None:
         return TokenCheck(reason="unknown", status=401)
     kind, environment, name, expires_at, revoked_at = facts

@@ -154,23 +154,24 @@ def start(log_dir: Path):
     return UnleashServer(url, admin, backend, log_path), stop
 
 
-_RUNNING: dict[str, UnleashServer] = {}
+_RUNNING: dict = {"server": None, "stop": None, "users": 0}
 
 
 @pytest.fixture(scope="session")
-def unleash_server(request, tmp_path_factory):
+def unleash_server(tmp_path_factory):
     """One real unleash-server per test process (xdist worker), shared by every module that imports
-    this fixture: each import is its own fixture definition, so the server itself is kept here."""
-    if "server" not in _RUNNING:
-        server, stop = start(tmp_path_factory.mktemp("unleash"))
-        _RUNNING["server"] = server
-
-        def cleanup() -> None:
-            _RUNNING.pop("server", None)
+    this fixture. Each import is its own fixture definition, so the server is kept here and stopped
+    when the last definition is torn down (all at the end of the session)."""
+    if _RUNNING["server"] is None:
+        _RUNNING["server"], _RUNNING["stop"] = start(tmp_path_factory.mktemp("unleash"))
+    _RUNNING["users"] += 1
+    try:
+        yield _RUNNING["server"]
+    finally:
+        _RUNNING["users"] -= 1
+        if _RUNNING["users"] == 0:
+            stop, _RUNNING["server"], _RUNNING["stop"] = _RUNNING["stop"], None, None
             stop()
-
-        request.config.add_cleanup(cleanup)
-    return _RUNNING["server"]
 
 
 # -- helpers shared by the Unleash tests ---------------------------------------------------------------

@@ -42,7 +42,11 @@ class UnleashSettings:
 def backend(config=None) -> str:
     """``embedded`` or ``unleash``."""
     cfg = config if config is not None else current_app.config
-    return (cfg.get("FLAG_BACKEND") or "embedded").strip().lower()
+    value = (cfg.get("FLAG_BACKEND") or "embedded").strip().lower()
+    if value not in ("embedded", "unleash"):
+        log.error("LIFTOFF_FLAG_BACKEND=%r is neither 'embedded' nor 'unleash': flags stay embedded", value)
+        return "embedded"
+    return value
 
 
 def parse_environments(text: str) -> dict[str, str]:

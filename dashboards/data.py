@@ -9,21 +9,19 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import func, select
-from UnleashClient.utils import normalized_hash
 
 from app.db import db, utcnow
 from app.errors import NotFound
 from app.models import (
     AuditEntry,
-    CohortMember,
     ExposureSpell,
     Feature,
-    Person,
     RejectedFetch,
     RolloutStage,
     RolloutTransition,
     SdkInstance,
 )
+from app.services import exposure
 
 PORTFOLIO_COLUMNS = [
     "key", "name", "owner", "status", "stage", "stage_count", "stage_name", "stage_label",
@@ -118,22 +116,10 @@ def _feature(key: str) -> Feature:
 
 
 def stage_audiences(feature: Feature) -> list[int]:
-    """How many people each stage reaches. Stages are cumulative: the cohorts of stages 1..k plus
-    ``percentage`` % of everyone, bucketed as Unleash's flexibleRollout does (stickiness userId,
-    groupId = feature key), so these sizes match what the SDKs will evaluate."""
-    person_ids = dict(db.session.execute(select(Person.id, Person.person_id)).all())
-    members_of: dict[int, set[int]] = {}
-    for cohort_id, pid in db.session.execute(select(CohortMember.cohort_id, CohortMember.person_id)):
-        members_of.setdefault(cohort_id, set()).add(pid)
-    buckets = {pk: normalized_hash(str(person_id), feature.key) for pk, person_id in person_ids.items()}
-    in_cohorts: set[int] = set()
-    sizes = []
-    for stage in feature.stages:
-        for cohort in stage.cohorts:
-            in_cohorts |= members_of.get(cohort.id, set())
-        ramp = {pk for pk, bucket in buckets.items() if bucket <= stage.percentage}
-        sizes.append(len(in_cohorts | ramp))
-    return sizes
+    """How many people each stage reaches (cumulative cohorts plus its percentage, bucketed as the
+    SDKs do), from the same function that opens the exposure spells."""
+    people = exposure.People()
+    return [len(exposure.stage_audience(feature, stage.position, people)) for stage in feature.stages]
 
 
 def rollout_overview(key: str) -> dict:

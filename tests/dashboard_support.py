@@ -53,10 +53,11 @@ def record(feature: Feature, action: str, to_stage: int, at, actor="seed", reaso
     db.session.flush()
 
 
-def seed_company() -> dict:
-    """Users for every role; 30 people; three features: at stage 2 of 3 with 8 people exposed, off
-    (two stages, never started), and killed at stage 1. Returns the keys and counts it made."""
-    for role in ROLES:
+def seed_company(with_users: bool = True) -> dict:
+    """Users for every role (scrypt makes them slow: only when asked); 30 people; three features:
+    at stage 2 of 3 with 8 people exposed, off (two stages, never started), and killed at stage 1.
+    Returns the counts it made."""
+    for role in ROLES if with_users else ():
         create_user(email_for(role), role, PASSWORD)
     sales = gen_department("Sales", 60.0)
     people = [gen_person(f"emp{i:03d}", department=sales) for i in range(30)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dash
-from dash import dcc, html
+from dash import ALL, Input, Output, State, clientside_callback, dcc, html
 from flask_wtf.csrf import generate_csrf
 
 from app.security import Identity, current_identity
@@ -18,7 +18,8 @@ ROLE_LABELS = {
 
 def navbar(identity: Identity | None) -> html.Header:
     links = [
-        dcc.Link(page["name"], href=page["relative_path"], className="lo-nav-link")
+        dcc.Link(page["name"], href=page["relative_path"], className="lo-nav-link",
+                 id={"role": "nav-link", "path": page["relative_path"]})
         for page in dash.page_registry.values()
     ]
     user = []
@@ -59,3 +60,14 @@ def shell_layout() -> html.Div:
         [navbar(current_identity()), html.Main(dash.page_container, className="lo-main")],
         className="lo-app",
     )
+
+
+# Highlight the page being shown, in the browser: no round trip for a class name.
+clientside_callback(
+    """function(pathname, ids) {
+        return ids.map(id => id.path === pathname ? "lo-nav-link lo-nav-active" : "lo-nav-link");
+    }""",
+    Output({"role": "nav-link", "path": ALL}, "className"),
+    Input("_pages_location", "pathname"),
+    State({"role": "nav-link", "path": ALL}, "id"),
+)

@@ -147,6 +147,13 @@ def open_dialog(*_clicks):
     return DIALOG_OPEN, action, ACTION_LABELS[action][1], "", ""
 
 
+@callback(Output("rollout-dialog-error", "children", allow_duplicate=True), Input("rollout-reason", "value"),
+          prevent_initial_call=True)
+def clear_reason_error(_reason):
+    """Typing a reason clears the request for one."""
+    return ""
+
+
 @callback(
     Output("rollout-message", "children"), Output("rollout-version", "data"),
     Output("rollout-dialog", "className", allow_duplicate=True),

@@ -115,6 +115,12 @@ def _feature(key: str) -> Feature:
     return feature
 
 
+def rollout_position(key: str) -> dict:
+    """Where the feature stands, cheaply (no audiences): ``{"stage", "stage_count", "killed"}``."""
+    feature = _feature(key)
+    return {"stage": feature.current_stage, "stage_count": len(feature.stages), "killed": feature.killed}
+
+
 def stage_audiences(feature: Feature) -> list[int]:
     """How many people each stage reaches (cumulative cohorts plus its percentage, bucketed as the
     SDKs do), from the same function that opens the exposure spells."""

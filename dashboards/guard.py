@@ -30,8 +30,8 @@ class LiftoffDash(dash.Dash):
 
 def _logged_in() -> bool:
     identity = current_identity()
-    # API tokens have no role: the dashboard is for people who logged in.
-    return identity is not None and identity.role is not None
+    # API tokens have no role: the dashboard is for people who logged in (and may read).
+    return identity is not None and identity.role is not None and identity.may("read")
 
 
 def _guard(view, prefix: str, is_page: bool):

@@ -75,6 +75,11 @@ def test_stage_audiences_are_cumulative_and_bucketed_like_the_sdks(company):
     assert kb["status"] == "off" and kb["stages"]["state"].tolist() == ["next", "next"]
 
 
+def test_rollout_position_is_the_state_without_audiences(company):
+    assert data.rollout_position("cv-screening") == {"stage": 1, "stage_count": 2, "killed": True}
+    assert data.rollout_position("kb-assistant") == {"stage": 0, "stage_count": 2, "killed": False}
+
+
 def test_a_killed_feature_marks_the_stage_it_was_killed_at(company):
     overview = data.rollout_overview("cv-screening")
     assert overview["status"] == "killed" and overview["killed"]

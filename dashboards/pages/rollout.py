@@ -123,10 +123,10 @@ def render_sdks(_version):
 def enable_actions(key, _version):
     """Offer only the actions that make sense in the feature's state (the service decides)."""
     try:
-        overview = data.rollout_overview(key)
+        position = data.rollout_position(key)
     except LiftoffError:
         return [True] * len(ACTION_LABELS)
-    stage, n, killed = overview["stage"], overview["stage_count"], overview["killed"]
+    stage, n, killed = position["stage"], position["stage_count"], position["killed"]
     return [killed or stage >= n, killed or stage <= 0, killed or stage <= 0, not killed]
 
 

@@ -16,6 +16,7 @@ from app import create_app
 from app.cli.admin import upgrade_database
 from app.db import db
 from app.models import Cohort, Feature, RolloutTransition
+from app.services import rollout
 from app.services.access import create_token
 from tests.conftest import USING_POSTGRES, create_pg_database, drop_pg_database
 from tests.dashboard_support import PASSWORD, ROLES, DashboardServer, add_stages, email_for, seed_company
@@ -259,6 +260,28 @@ def test_a_product_user_advances_a_feature_and_sdks_see_it(open_as, server, comp
     # Stage 1 is the champions: their cohort's segment now switches the feature on.
     champions_segment = next(s for s in after_payload["segments"] if s["name"] == "champions")
     assert [s["segments"] for s in toggle["strategies"]] == [[champions_segment["id"]]]
+
+
+def test_a_refusal_of_the_rollout_service_is_shown_on_the_page(open_as, server, company):
+    with company["app"].app_context():
+        single = gen_feature("one-stage", name="One stage")
+        add_stages(single, [("Everyone", [], 100)])
+        db.session.commit()
+    page = open_as("admin", "/dashboard/rollout?feature=one-stage")
+    page.wait_for_selector("#history-empty")
+    assert page.locator("#rollout-advance").is_enabled()
+    with company["app"].app_context():  # someone else advances it meanwhile: this page is stale
+        rollout.advance("one-stage", "api@liftoff.test", "from the API")
+        db.session.commit()
+    page.click("#rollout-advance")
+    page.fill("#rollout-reason", "go")
+    page.click("#rollout-confirm")
+    page.wait_for_selector("#rollout-error")
+    assert "cannot advance past the last stage" in page.inner_text("#rollout-error")
+    page.wait_for_selector("#history-table")  # the page re-read the state it had missed
+    assert "from the API" in rows_of(page, "history-table")[0]
+    assert page.locator("#rollout-advance").is_disabled()
+    assert feature_state(company, "one-stage") == (1, False, 1)
 
 
 def test_logout_ends_the_session(open_as, server):

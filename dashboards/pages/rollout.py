@@ -181,7 +181,8 @@ def confirm_action(clicks, action, reason, key, version):
         db.session.rollback()
         details = "; ".join(f"{d.field}: {d.message}" for d in error.details)
         text = f"{error.message}" + (f" ({details})" if details else "")
-        return ui.alert(text, "danger", alert_id="rollout-error"), no_update, DIALOG_CLOSED, ""
+        # The page may be stale (someone else acted): show the refusal and re-read the state.
+        return ui.alert(text, "danger", alert_id="rollout-error"), (version or 0) + 1, DIALOG_CLOSED, ""
     done = f"{ACTION_LABELS[action][0]}: {feature.name} is now " + (
         "killed." if feature.killed else f"at stage {feature.current_stage} of {len(feature.stages)}."
     )

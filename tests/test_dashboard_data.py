@@ -172,3 +172,20 @@ def test_a_product_user_advances_through_the_rollout_service(company):
     # The service opened exposure spells for the three champions: the portfolio shows them.
     assert data.portfolio().set_index("key").loc["kb-assistant", "exposed_now"] == 3
     assert not data.audit_entries("kb-assistant").empty
+
+
+def test_kill_resume_and_rollback_go_through_the_service_too(company):
+    admin = Identity(name="admin@liftoff.test", role="admin")
+    killed = perform_rollout_action("kill", "quote-assistant", admin, "incident 42")
+    assert killed.killed and killed.current_stage == 2
+    assert data.portfolio().set_index("key").loc["quote-assistant", "exposed_now"] == 0
+    resumed = perform_rollout_action("resume", "quote-assistant", admin, "fixed")
+    assert not resumed.killed
+    rolled_back = perform_rollout_action("rollback", "quote-assistant", admin, "pilot feedback")
+    db.session.commit()
+    assert rolled_back.current_stage == 1
+    history = data.transitions("quote-assistant")
+    assert history["action"].tolist()[:3] == ["rollback", "resume", "kill"]
+    assert history["actor"].tolist()[:3] == ["admin@liftoff.test"] * 3
+    # Back at the champions' stage: exactly the three champions are exposed.
+    assert data.rollout_overview("quote-assistant")["exposed_now"] == 3

@@ -1,7 +1,53 @@
-"""Placeholder for the Dash app: filled in by the dashboard work."""
+"""The Dash app at /dashboard/, mounted inside the Flask app and behind its login.
+
+Dash keeps pages and callbacks in module-level registries, so a process holds exactly one Dash
+app: ``init_dash`` mounts it once and refuses a second Flask app (tests use SKIP_DASH=True).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 from flask import Flask
 
+URL_BASE = "/dashboard/"
+ASSETS = Path(__file__).resolve().parent / "assets"
 
-def init_dash(app: Flask) -> None:
-    return None
+_mounted: dict = {}  # "dash" -> the one Dash app of this process
+
+
+def init_dash(app: Flask):
+    """Mount the dashboard on ``app`` at /dashboard/, every route behind the login check."""
+    existing = _mounted.get("dash")
+    if existing is not None:
+        if existing.server is app:
+            return existing
+        raise RuntimeError(
+            "the Dash dashboard is already mounted on another Flask app in this process; "
+            "Dash allows one app per process (create further apps with SKIP_DASH=True)"
+        )
+
+    from dashboards.guard import CSRF_COOKIE, LiftoffDash, protect_dash_routes
+    from dashboards.shell import shell_layout
+
+    dash_app = LiftoffDash(
+        __name__,
+        server=app,
+        url_base_pathname=URL_BASE,
+        use_pages=True,
+        pages_folder="",  # pages register themselves when imported below
+        assets_folder=str(ASSETS),
+        serve_locally=True,
+        suppress_callback_exceptions=True,  # page components exist only while their page shows
+        title="Liftoff",
+        update_title=None,
+        csrf_token_name=CSRF_COOKIE,
+    )
+    _mounted["dash"] = dash_app
+
+    import dashboards.pages.portfolio  # noqa: F401
+    import dashboards.pages.rollout  # noqa: F401
+
+    dash_app.layout = shell_layout
+    protect_dash_routes(app, URL_BASE)
+    return dash_app

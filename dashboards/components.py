@@ -1,0 +1,92 @@
+"""Small building blocks of the design system (styled by assets/liftoff-dashboard.css)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import pandas as pd
+from dash import html
+
+STATUS_LABELS = {"off": "Off", "live": "Rolling out", "complete": "Everyone", "killed": "Killed"}
+
+
+def when(value) -> str:
+    """A UTC timestamp as ``2026-11-22 15:04 UTC``; empty for missing values."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
+    if isinstance(value, datetime | pd.Timestamp):
+        return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M UTC")
+    return str(value)
+
+
+def number(value: int | float) -> str:
+    return f"{value:,.0f}".replace(",", "\u202f")
+
+
+def badge(text: str, kind: str) -> html.Span:
+    return html.Span(text, className=f"lo-badge lo-badge-{kind}")
+
+
+def status_badge(status: str) -> html.Span:
+    return badge(STATUS_LABELS.get(status, status), status)
+
+
+def tile(label: str, value: str, hint: str | None = None, tile_id: str | None = None) -> html.Div:
+    children = [html.Div(label, className="lo-tile-label"), html.Div(value, className="lo-tile-value")]
+    if hint:
+        children.append(html.Div(hint, className="lo-tile-hint"))
+    return html.Div(children, className="lo-tile", id=tile_id or f"tile-{label.lower().replace(' ', '-')}")
+
+
+def card(title: str, body, actions=None, card_id: str | None = None) -> html.Section:
+    head = [html.H2(title, className="lo-card-title")]
+    if actions is not None:
+        head.append(html.Div(actions, className="lo-card-actions"))
+    kwargs = {"id": card_id} if card_id else {}
+    return html.Section([html.Div(head, className="lo-card-head"), html.Div(body, className="lo-card-body")],
+                        className="lo-card", **kwargs)
+
+
+def empty_state(title: str, next_step, state_id: str | None = None) -> html.Div:
+    """Say what is missing and what to do about it."""
+    kwargs = {"id": state_id} if state_id else {}
+    return html.Div([html.P(title, className="lo-empty-title"), html.P(next_step, className="lo-empty-next")],
+                    className="lo-empty", **kwargs)
+
+
+def alert(message, kind: str = "info", alert_id: str | None = None) -> html.Div:
+    kwargs = {"id": alert_id} if alert_id else {}
+    return html.Div(message, className=f"lo-alert lo-alert-{kind}", role="alert", **kwargs)
+
+
+def _text(value) -> str:
+    missing = value is None or (isinstance(value, float) and pd.isna(value))
+    if missing or isinstance(value, datetime | pd.Timestamp):
+        return when(value)
+    return str(value)
+
+
+def table(
+    frame: pd.DataFrame,
+    columns: Sequence[tuple[str, str]],
+    render: dict[str, Callable] | None = None,
+    table_id: str | None = None,
+    numeric: Sequence[str] = (),
+) -> html.Table:
+    """An HTML table of ``frame``: ``columns`` are (field, heading); ``render`` turns a row into a
+    cell's content for fields that need more than text. Dash escapes every text node."""
+    render = render or {}
+    head = html.Thead(html.Tr([
+        html.Th(heading, className="lo-num" if field in numeric else None) for field, heading in columns
+    ]))
+    rows = []
+    for record in frame.to_dict("records"):
+        cells = []
+        for field, _heading in columns:
+            content = render[field](record) if field in render else _text(record.get(field))
+            cells.append(html.Td(content, className="lo-num" if field in numeric else None))
+        rows.append(html.Tr(cells))
+    kwargs = {"id": table_id} if table_id else {}
+    return html.Div(html.Table([head, html.Tbody(rows)], className="lo-table", **kwargs),
+                    className="lo-table-wrap")

@@ -1,0 +1,189 @@
+"""Rollout control: one feature's stages, history and audit; product and admin act on it."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+import dash
+from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+
+from app.db import db
+from app.errors import LiftoffError
+from app.security import current_identity
+from dashboards import components as ui
+from dashboards import data
+from dashboards import rollout_view as view
+from dashboards.actions import NotAllowed, may_change_rollouts, perform_rollout_action
+
+log = logging.getLogger(__name__)
+
+ACTION_LABELS = {
+    "advance": ("Advance", "Advance to the next stage", "primary"),
+    "rollback": ("Roll back", "Roll back one stage", "secondary"),
+    "kill": ("Kill", "Kill: switch the feature off for everyone", "danger"),
+    "resume": ("Resume", "Resume at the current stage", "secondary"),
+}
+DIALOG_CLOSED, DIALOG_OPEN = "lo-dialog", "lo-dialog lo-dialog-open"
+
+
+def _actions_bar() -> html.Div:
+    buttons = [
+        html.Button(label, id=f"rollout-{action}", className=f"lo-btn lo-btn-{kind}", n_clicks=0)
+        for action, (label, _title, kind) in ACTION_LABELS.items()
+    ]
+    return html.Div(buttons, className="lo-actions", id="rollout-actions")
+
+
+def _dialog() -> html.Div:
+    return html.Div(
+        html.Div([
+            html.H2("Confirm", id="rollout-dialog-title", className="lo-card-title"),
+            html.P("This changes who gets the feature now; SDKs pick it up at their next poll.",
+                   className="lo-muted"),
+            html.Label("Reason (required, kept in the audit trail)", htmlFor="rollout-reason"),
+            dcc.Textarea(id="rollout-reason", className="lo-input", value="",
+                         placeholder="e.g. gate passed: error rate at baseline for 2 weeks"),
+            html.Div(id="rollout-dialog-error", className="lo-field-error"),
+            html.Div([
+                html.Button("Cancel", id="rollout-cancel", className="lo-btn lo-btn-ghost", n_clicks=0),
+                html.Button("Confirm", id="rollout-confirm", className="lo-btn lo-btn-primary", n_clicks=0),
+            ], className="lo-dialog-buttons"),
+        ], className="lo-dialog-box", role="dialog", **{"aria-modal": "true"}),
+        id="rollout-dialog", className=DIALOG_CLOSED,
+    )
+
+
+def layout(feature: str | None = None, **_query) -> html.Div:
+    identity = current_identity()
+    options = data.feature_options()
+    keys = {o["value"] for o in options}
+    head = html.Div([
+        html.Div([html.H1("Rollout control"),
+                  html.P("Stages, audiences and history of one feature.", className="lo-lede")]),
+        dcc.Dropdown(id="rollout-feature-picker", options=options, value=feature if feature in keys else None,
+                     clearable=False, placeholder="Pick a feature", className="lo-picker"),
+    ], className="lo-page-head")
+    parts = [dcc.Location(id="rollout-location", refresh="callback-nav"), head]
+    if not options:
+        parts.append(ui.empty_state("No features yet.", "Create one with POST /api/v1/features, or run "
+                                    "`liftoff seed` for the demo company.", state_id="rollout-empty"))
+        return html.Div(parts)
+    if feature not in keys:
+        message = (f"There is no feature “{feature}”. " if feature else "") + \
+            "Pick a feature above, or open one from the Portfolio."
+        parts.append(ui.empty_state("No feature chosen.", message, state_id="rollout-empty"))
+        return html.Div(parts)
+    parts += [dcc.Store(id="rollout-feature", data=feature), dcc.Store(id="rollout-version", data=0),
+              dcc.Store(id="rollout-pending"), html.Div(id="rollout-message")]
+    if may_change_rollouts(identity):
+        parts += [_actions_bar(), _dialog()]
+    else:
+        parts.append(ui.alert("Read only: product and admin users change rollouts.", "info",
+                              alert_id="rollout-read-only"))
+    parts += [
+        dcc.Loading(html.Div(id="rollout-body", className="lo-stack"), type="dot", delay_show=150),
+        dcc.Loading(html.Div(id="rollout-sdks"), type="dot", delay_show=150),
+    ]
+    return html.Div(parts)
+
+
+dash.register_page(__name__, path="/rollout", name="Rollout control", title="Rollout · Liftoff", order=1,
+                   layout=layout)
+
+
+@callback(Output("rollout-location", "search"), Input("rollout-feature-picker", "value"),
+          prevent_initial_call=True)
+def pick_feature(key):
+    """Put the chosen feature in the URL, so the page is a deep link."""
+    return "?" + urlencode({"feature": key}) if key else no_update
+
+
+@callback(Output("rollout-body", "children"), Input("rollout-feature", "data"),
+          Input("rollout-version", "data"))
+def render_rollout(key, _version):
+    """The feature's state, its stage timeline, its history and its audit trail."""
+    try:
+        overview = data.rollout_overview(key)
+    except LiftoffError as error:
+        return ui.alert(error.message, "danger")
+    return view.rollout_body(overview, data.transitions(key), data.audit_entries(key))
+
+
+@callback(Output("rollout-sdks", "children"), Input("rollout-version", "data"))
+def render_sdks(_version):
+    """The SDKs that fetch flags, and the fetches refused."""
+    return view.sdk_panel(data.connected_sdks(), data.rejected_fetches())
+
+
+@callback(
+    [Output(f"rollout-{action}", "disabled") for action in ACTION_LABELS],
+    Input("rollout-feature", "data"), Input("rollout-version", "data"),
+)
+def enable_actions(key, _version):
+    """Offer only the actions that make sense in the feature's state (the service decides)."""
+    try:
+        position = data.rollout_position(key)
+    except LiftoffError:
+        return [True] * len(ACTION_LABELS)
+    stage, n, killed = position["stage"], position["stage_count"], position["killed"]
+    return [killed or stage >= n, killed or stage <= 0, killed or stage <= 0, not killed]
+
+
+@callback(
+    Output("rollout-dialog", "className"), Output("rollout-pending", "data"),
+    Output("rollout-dialog-title", "children"), Output("rollout-reason", "value"),
+    Output("rollout-dialog-error", "children"),
+    [Input(f"rollout-{action}", "n_clicks") for action in ACTION_LABELS],
+    Input("rollout-cancel", "n_clicks"),
+    prevent_initial_call=True,
+)
+def open_dialog(*_clicks):
+    """Ask for confirmation and a reason before any action."""
+    trigger = ctx.triggered_id
+    if trigger == "rollout-cancel" or not ctx.triggered or not ctx.triggered[0]["value"]:
+        return DIALOG_CLOSED, None, no_update, no_update, ""
+    action = trigger.removeprefix("rollout-")
+    return DIALOG_OPEN, action, ACTION_LABELS[action][1], "", ""
+
+
+@callback(Output("rollout-dialog-error", "children", allow_duplicate=True), Input("rollout-reason", "value"),
+          prevent_initial_call=True)
+def clear_reason_error(_reason):
+    """Typing a reason clears the request for one."""
+    return ""
+
+
+@callback(
+    Output("rollout-message", "children"), Output("rollout-version", "data"),
+    Output("rollout-dialog", "className", allow_duplicate=True),
+    Output("rollout-dialog-error", "children", allow_duplicate=True),
+    Input("rollout-confirm", "n_clicks"),
+    State("rollout-pending", "data"), State("rollout-reason", "value"),
+    State("rollout-feature", "data"), State("rollout-version", "data"),
+    prevent_initial_call=True,
+)
+def confirm_action(clicks, action, reason, key, version):
+    """Run the confirmed action through the rollout service; the role is re-checked here."""
+    if not clicks:
+        return no_update, no_update, no_update, no_update
+    identity = current_identity()
+    if not (reason or "").strip() and may_change_rollouts(identity):
+        return no_update, no_update, DIALOG_OPEN, "Give a reason: it is kept in the audit trail."
+    try:
+        feature = perform_rollout_action(action, key, identity, reason)
+        db.session.commit()
+    except NotAllowed as error:
+        db.session.rollback()
+        log.warning("refused rollout %s on %s by %s", action, key, identity.name if identity else None)
+        return ui.alert(error.message, "danger", alert_id="rollout-error"), no_update, DIALOG_CLOSED, ""
+    except LiftoffError as error:
+        db.session.rollback()
+        details = "; ".join(f"{d.field}: {d.message}" for d in error.details)
+        text = f"{error.message}" + (f" ({details})" if details else "")
+        # The page may be stale (someone else acted): show the refusal and re-read the state.
+        return ui.alert(text, "danger", alert_id="rollout-error"), (version or 0) + 1, DIALOG_CLOSED, ""
+    done = f"{ACTION_LABELS[action][0]}: {feature.name} is now " + (
+        "killed." if feature.killed else f"at stage {feature.current_stage} of {len(feature.stages)}."
+    )
+    return ui.alert(done, "success", alert_id="rollout-done"), (version or 0) + 1, DIALOG_CLOSED, ""

@@ -1,0 +1,73 @@
+"""The frame around every page: the navigation bar with the user, their role and logout."""
+
+from __future__ import annotations
+
+import dash
+from dash import ALL, Input, Output, State, clientside_callback, dcc, html
+from flask_wtf.csrf import generate_csrf
+
+from app.security import Identity, current_identity
+
+ROLE_LABELS = {
+    "admin": "Admin",
+    "product": "Product",
+    "change_manager": "Change manager",
+    "executive": "Executive",
+}
+
+
+def navbar(identity: Identity | None) -> html.Header:
+    links = [
+        dcc.Link(page["name"], href=page["relative_path"], className="lo-nav-link",
+                 id={"role": "nav-link", "path": page["relative_path"]})
+        for page in dash.page_registry.values()
+    ]
+    user = []
+    if identity is not None:
+        user = [
+            html.Span(identity.name, className="lo-user-email", id="nav-user-email"),
+            html.Span(ROLE_LABELS.get(identity.role or "", identity.role or ""),
+                      className=f"lo-badge lo-role-{identity.role}", id="nav-user-role"),
+            # A plain form: the browser posts it with the session cookie and the CSRF token.
+            html.Form(
+                [
+                    dcc.Input(type="hidden", name="csrf_token", value=generate_csrf(), id="nav-csrf"),
+                    html.Button("Log out", type="submit", className="lo-btn lo-btn-ghost lo-btn-sm",
+                                id="nav-logout"),
+                ],
+                action="/logout",
+                method="post",
+                className="lo-logout",
+            ),
+        ]
+    return html.Header(
+        html.Div(
+            [
+                dcc.Link([html.Span("▲", className="lo-logo-mark"), " Liftoff"],
+                         href=dash.get_relative_path("/"), className="lo-brand"),
+                html.Nav(links, className="lo-nav"),
+                html.Div(user, className="lo-user"),
+            ],
+            className="lo-navbar-inner",
+        ),
+        className="lo-navbar",
+    )
+
+
+def shell_layout() -> html.Div:
+    """Built per request, so the bar shows who is logged in."""
+    return html.Div(
+        [navbar(current_identity()), html.Main(dash.page_container, className="lo-main")],
+        className="lo-app",
+    )
+
+
+# Highlight the page being shown, in the browser: no round trip for a class name.
+clientside_callback(
+    """function(pathname, ids) {
+        return ids.map(id => id.path === pathname ? "lo-nav-link lo-nav-active" : "lo-nav-link");
+    }""",
+    Output({"role": "nav-link", "path": ALL}, "className"),
+    Input("_pages_location", "pathname"),
+    State({"role": "nav-link", "path": ALL}, "id"),
+)

@@ -120,13 +120,11 @@ def connectors_check(files: tuple[Path, ...]) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def connectors_add(file: Path) -> None:
     """Store the connector of YAML FILE in the app (replacing one of the same name)."""
-    import yaml
-
-    from app.connectors.config import load_file, save_connector
+    from app.connectors.config import load_file, read_yaml, save_connector
 
     with transaction():
         load_file(file)
-        row = save_connector(yaml.safe_load(file.read_text()))
+        row = save_connector(read_yaml(file.read_text()))
         click.echo(f"connector {row.name} saved in the app")
 
 

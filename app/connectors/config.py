@@ -149,9 +149,27 @@ def _check_source(kind: str, source: dict, problems: Collector) -> None:
                 problems.add(f"source.pagination.{key}", f"unknown for style {style}")
 
 
+class YamlLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 would read the flag_metrics fields ``yes:`` and
+    ``no:`` (and a country code NO) as booleans."""
+
+
+YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def read_yaml(text: str) -> object:
+    return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_file(path: Path) -> ConnectorConfig:
     try:
-        document = yaml.safe_load(path.read_text())
+        document = read_yaml(path.read_text())
     except yaml.YAMLError as error:
         raise ValidationFailed(f"{path}: not valid YAML: {error}") from error
     return parse(document, str(path))

@@ -14,11 +14,10 @@ from sqlalchemy import create_engine, select, text
 
 from app.db import db
 from app.jobs import JOBS, JobSpec
+from app.jobs.leader import FileLock, leader_lock
 from app.jobs.scheduler import (
-    FileLock,
     SchedulerService,
     build_scheduler,
-    leader_lock,
     sync_jobs,
     trigger_for,
 )
@@ -162,3 +161,21 @@ mapping: {{feature: x, app_name: x, hour: x, "yes": x, "no": x}}
             except subprocess.TimeoutExpired:
                 process.kill()
         engine.dispose()
+
+
+def test_a_broken_connector_file_is_alerted_and_the_other_jobs_still_run(app, tmp_path):
+    from tests.scheduler_support import Recorder
+
+    app.config["CONNECTORS_DIR"] = str(tmp_path / "connectors")
+    write_connector(tmp_path / "connectors", "broken", "name: broken\nkind: carrier-pigeon\n")
+    service = SchedulerService(app, poll=0.2)
+    with Recorder() as hook:
+        app.config["ALERT_WEBHOOK_URL"] = f"{hook.url}/hook"
+        assert service.lock.acquire()
+        try:
+            service._lead()
+            scheduled = {job.id for job in service.scheduler.get_jobs()}
+        finally:
+            service._step_down()
+        assert scheduled == {spec.name for spec in JOBS}
+        assert "broken.yaml" in hook.requests[0]["json"]["attachments"][0]["text"]

@@ -10,13 +10,11 @@ store is never shared: only the leader's scheduler opens it.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import socket
 import threading
-import zlib
-from pathlib import Path
+import time
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -24,18 +22,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
-from sqlalchemy import create_engine, select, text, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import select, update
 
 from app.connectors.config import EVERY
 from app.db import db, utcnow
-from app.jobs import JobSpec, all_jobs
+from app.errors import LiftoffError
+from app.jobs import JOBS, JobSpec, all_jobs
+from app.jobs.leader import LOCK_NAME, leader_lock
 from app.models import JobRun
 from app.models.scheduling import SchedulerLeader
 
 log = logging.getLogger(__name__)
-LOCK_NAME = "liftoff-scheduler"
 _app: Flask | None = None  # the app scheduled jobs run in (one per scheduler process)
 _stop = threading.Event()
 
@@ -64,90 +61,6 @@ def run_scheduled(name: str) -> None:
         log.exception("scheduled job %s could not run", name)
 
 
-class PostgresLock:
-    """A session advisory lock on its own connection, outside the app's pool."""
-
-    def __init__(self, url: str):
-        self.engine = create_engine(url, poolclass=NullPool)
-        self.key = zlib.crc32(f"{LOCK_NAME}:{make_url(url).database}".encode()) & 0x7FFFFFFF
-        self.conn = None
-
-    def acquire(self) -> bool:
-        try:
-            if self.conn is None:
-                self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            if self.conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}).scalar():
-                return True
-        except Exception:  # the database is down: not the leader, try again later
-            log.warning("scheduler: cannot reach the database for the leader lock", exc_info=True)
-            self._close()
-        return False
-
-    def still_held(self) -> bool:
-        try:
-            return bool(self.conn.execute(text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k "
-                "AND pid = pg_backend_pid() AND granted"), {"k": self.key}).scalar())
-        except Exception:
-            log.warning("scheduler: lost the leader lock's connection", exc_info=True)
-            self._close()
-            return False
-
-    def release(self) -> None:
-        try:
-            if self.conn is not None:
-                self.conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": self.key})
-        except Exception:  # closing the connection frees it anyway
-            log.debug("advisory unlock failed", exc_info=True)
-        self._close()
-
-    def _close(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except Exception:  # noqa: S110 - already broken
-                pass
-        self.conn = None
-
-
-class FileLock:
-    """An exclusive flock beside the SQLite file; the kernel frees it when the process dies."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.handle = None
-
-    def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self.handle = handle
-        return True
-
-    def still_held(self) -> bool:
-        return self.handle is not None
-
-    def release(self) -> None:
-        if self.handle is not None:
-            fcntl.flock(self.handle, fcntl.LOCK_UN)
-            self.handle.close()
-        self.handle = None
-
-
-def leader_lock(url: str):
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        return PostgresLock(url)
-    database = parsed.database or ""
-    if database and database != ":memory:":
-        return FileLock(Path(database).with_name(Path(database).name + ".scheduler.lock"))
-    return FileLock(Path(os.environ.get("LIFTOFF_INSTANCE_DIR", "instance")) / "scheduler.lock")
-
-
 def build_scheduler(app: Flask) -> BackgroundScheduler:
     return BackgroundScheduler(
         jobstores={"default": SQLAlchemyJobStore(engine=db.engine, tablename="apscheduler_jobs")},
@@ -161,14 +74,17 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
     )
 
 
-def sync_jobs(scheduler: BackgroundScheduler, specs: list[JobSpec]) -> None:
+def sync_jobs(scheduler: BackgroundScheduler, specs: list[JobSpec],
+              keep: frozenset[str] = frozenset()) -> None:
     """Make the job store match the registry; jobs whose schedule is unchanged keep their next run
-    time, so a restart still sees the ticks it missed (then coalesced, within the grace time)."""
+    time, so a restart still sees the ticks it missed (then coalesced, within the grace time).
+    Jobs named in ``keep`` are left as they are."""
     wanted = {spec.name: spec for spec in specs}
     for job in scheduler.get_jobs():
         spec = wanted.get(job.id)
         if spec is None:
-            job.remove()
+            if job.id not in keep:
+                job.remove()
         elif str(job.trigger) != str(trigger_for(spec.schedule)) or job.args != (spec.name,):
             job.remove()
         else:
@@ -189,6 +105,9 @@ class SchedulerService:
         self.lock = leader_lock(app.config["SQLALCHEMY_DATABASE_URI"])
         self.scheduler: BackgroundScheduler | None = None
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
+        # New or changed connector files are picked up this often, without a restart.
+        self.resync = float(app.config.get("SCHEDULER_RESYNC_SECONDS", 60))
+        self.synced_at = 0.0
 
     def run(self, stop: threading.Event) -> None:
         """Block until ``stop`` is set."""
@@ -203,6 +122,8 @@ class SchedulerService:
                     self._step_down()
                 else:
                     self._heartbeat()
+                    if time.monotonic() - self.synced_at >= self.resync:
+                        self._resync()
                 stop.wait(self.poll)
         finally:
             _stop.set()
@@ -219,13 +140,30 @@ class SchedulerService:
             self._record_leader()
             self._close_interrupted_runs()
             db.session.commit()
-            specs = all_jobs()
             self.scheduler = build_scheduler(self.app)
             self.scheduler.start(paused=True)
-            sync_jobs(self.scheduler, specs)
+            count = self._sync()
             self.scheduler.resume()
             db.session.remove()
-        log.info("scheduler: %s is the leader, running %d jobs", self.holder, len(specs))
+        self.synced_at = time.monotonic()
+        log.info("scheduler: %s is the leader, running %d jobs", self.holder, count)
+
+    def _sync(self) -> int:
+        """Registry -> job store. A broken connector file must not stop the other jobs: it is
+        alerted, and the jobs that are known keep running."""
+        keep: frozenset[str] = frozenset()
+        try:
+            specs = all_jobs()
+        except LiftoffError as error:
+            log.error("scheduler: the connector configuration is invalid: %s", error)
+            from app.alerts import send_alert
+
+            send_alert("Connector configuration invalid", str(error))
+            specs = list(JOBS)
+            # The pulls already scheduled keep running while their configuration cannot be read.
+            keep = frozenset(job.id for job in self.scheduler.get_jobs() if job.id.startswith("pull:"))
+        sync_jobs(self.scheduler, specs, keep)
+        return len(specs) + len(keep)
 
     def _step_down(self) -> None:
         if self.scheduler is not None:
@@ -250,6 +188,15 @@ class SchedulerService:
             .values(status="failed", finished_at=utcnow(),
                     error="interrupted: the scheduler process stopped during the run")
         )
+
+    def _resync(self) -> None:
+        self.synced_at = time.monotonic()
+        try:
+            with self.app.app_context():
+                self._sync()
+                db.session.remove()
+        except Exception:  # the jobs already scheduled keep running
+            log.exception("scheduler: resync failed")
 
     def _heartbeat(self) -> None:
         try:

@@ -11,7 +11,7 @@ from app.connectors.config import get_connector
 from app.connectors.mapping import check_columns, map_records
 from app.connectors.sinks import write
 from app.db import db
-from app.errors import LiftoffError
+from app.errors import Detail, LiftoffError, ValidationFailed
 from app.jobs.base import JobStats
 from app.jobs.runner import current_hooks
 
@@ -31,7 +31,8 @@ def pull_connector(connector: str, full: bool = False) -> JobStats:
                 check_columns(mapping, batch.columns, batch.where or config.name)
             rows = map_records(config.target, mapping, batch.records, assume_utc=assume_utc,
                                first_index=stats.rows_read)
-            stats.rows_written += write(config.target, rows, f"connector:{config.name}")
+            stats.rows_written += _write(config.target, rows, f"connector:{config.name}", batch.records,
+                                         stats.rows_read)
         except LiftoffError as error:
             if batch.on_invalid is not None:
                 batch.on_invalid(str(error))
@@ -40,3 +41,17 @@ def pull_connector(connector: str, full: bool = False) -> JobStats:
         db.session.flush()  # catch database refusals batch by batch; still uncommitted
         log.info("pull:%s %s: %d rows read so far", config.name, batch.where, stats.rows_read)
     return stats
+
+
+def _write(target: str, rows: list[dict], source: str, records: list[tuple[str, dict]], first: int) -> int:
+    """Write a batch; a refusal by the service (unknown person, feature) is re-pointed at the
+    source row it came from, like the mapping's own errors."""
+    try:
+        return write(target, rows, source)
+    except ValidationFailed as error:
+        details = []
+        for d in error.details:
+            if d.index is not None and 0 <= d.index < len(records):
+                d = Detail(d.field, f"{records[d.index][0]}: {d.message}", first + d.index)
+            details.append(d)
+        raise ValidationFailed(error.message, details) from error

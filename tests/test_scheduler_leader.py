@@ -179,3 +179,33 @@ def test_a_broken_connector_file_is_alerted_and_the_other_jobs_still_run(app, tm
             service._step_down()
         assert scheduled == {spec.name for spec in JOBS}
         assert "broken.yaml" in hook.requests[0]["json"]["attachments"][0]["text"]
+
+
+@pytest.mark.slow
+def test_missed_ticks_coalesce_into_one_run_within_the_grace_time(app, monkeypatch, tmp_path):
+    from datetime import timedelta
+
+    from app import jobs as registry
+    from app.db import utcnow
+
+    app.config["CONNECTORS_DIR"] = str(tmp_path / "connectors")
+    monkeypatch.setattr("app.jobs.JOBS", [
+        JobSpec("minutely", "tests.scheduler_support:no_full_mode", "every 1m", "missed 4 ticks"),
+        JobSpec("hourly", "tests.scheduler_support:no_full_mode", "every 1h", "missed by too much"),
+    ])
+    monkeypatch.setattr("app.jobs.scheduler._app", app)
+    scheduler = build_scheduler(app)
+    scheduler.start(paused=True)
+    try:
+        sync_jobs(scheduler, registry.JOBS)
+        # As if the scheduler had been down: minutely is 4.5 min late (4-5 ticks, within the
+        # 300 s grace), hourly 20 min late (beyond it).
+        scheduler.modify_job("minutely", next_run_time=utcnow() - timedelta(seconds=270))
+        scheduler.modify_job("hourly", next_run_time=utcnow() - timedelta(minutes=20))
+        scheduler.resume()
+        time.sleep(2)
+    finally:
+        scheduler.shutdown(wait=True)
+    db.session.remove()
+    runs = db.session.scalars(select(JobRun.job)).all()
+    assert runs == ["minutely"]

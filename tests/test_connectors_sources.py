@@ -342,6 +342,8 @@ def test_unleash_metrics_land_in_flag_metrics(folder, monkeypatch):
         unleash.routes["/api/admin/client-metrics/features/summaries/raw"] = (200, {"version": 1, "data": [
             {"featureName": "summaries", "appName": "crm", "environment": "production",
              "timestamp": "2026-11-01T10:00:00.000Z", "yes": 40, "no": 2},
+            {"featureName": "summaries", "appName": "crm", "environment": "production",
+             "timestamp": "2026-11-01T11:00:00.000Z", "yes": 0, "no": 0},
         ]})
         unleash.routes["/api/admin/client-metrics/features/drafts/raw"] = (200, {"version": 1, "data": []})
         write_connector(folder, "unleash", f"""

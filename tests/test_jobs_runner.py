@@ -41,6 +41,7 @@ def test_the_registry_declares_the_agreed_jobs(app, tmp_path):
     assert targets["refresh-kpis"] == "app.jobs.kpi:refresh_kpis"
     assert targets["monthly-close"] == "app.jobs.kpi:monthly_close"
     assert targets["flag-reconcile"] == "app.jobs.flags:reconcile_flags"
+    assert targets["unleash-metrics"] == "app.jobs.flags:pull_unleash_metrics"
     assert get_job("monthly-close").schedule.split()[2] == "1"  # the 1st of the month
 
 

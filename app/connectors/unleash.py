@@ -41,4 +41,7 @@ def batches(config: ConnectorConfig, full: bool, hooks) -> Iterator[Batch]:
         data = document.get("data") if isinstance(document, dict) else None
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise SourceError(f"{where}: the answer has no 'data' list")
-        yield Batch([(f"{key} item {i + 1}", r) for i, r in enumerate(data)], where=where)
+        # Unleash fills every hour of the window, most with zeros: keep only real counts.
+        records = [(f"{key} item {i + 1}", r) for i, r in enumerate(data)
+                   if r.get("yes") not in (0, None) or r.get("no") not in (0, None)]
+        yield Batch(records, where=where)

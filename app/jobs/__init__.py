@@ -42,6 +42,12 @@ JOBS: list[JobSpec] = [
         "every 1m",
         "Apply pending rollout states to an external Unleash server and resolve drift.",
     ),
+    JobSpec(
+        "unleash-metrics",
+        "app.jobs.flags:pull_unleash_metrics",
+        "every 15m",
+        "Copy the hourly yes/no counts from the Unleash server (Unleash backend only; else a no-op).",
+    ),
     # Gate evaluation joins this list as one more entry when the gates work lands.
 ]
 

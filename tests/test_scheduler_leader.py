@@ -220,3 +220,28 @@ def test_serve_starts_the_scheduler_only_when_asked(app, runner, monkeypatch, in
     result = runner.invoke(args=["liftoff", "serve", "--port", "0"])
     assert result.exit_code == 0, result.output
     assert served and started == ([app] if in_process else [])
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not USING_POSTGRES, reason="needs LIFTOFF_TEST_DATABASE=postgresql+psycopg://...")
+def test_a_leader_whose_lock_connection_dies_knows_it_and_another_takes_over(database_url):
+    from app.jobs.leader import PostgresLock
+
+    first, second = leader_lock(database_url), leader_lock(database_url)
+    assert isinstance(first, PostgresLock)
+    try:
+        assert first.acquire() and first.still_held()
+        assert not second.acquire()
+        backend = first.conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        engine.dispose()
+        assert not first.still_held()  # it stops its scheduler at its next check
+        assert second.acquire()
+        assert not first.acquire()
+    finally:
+        first.release()
+        second.release()
+        first.engine.dispose()
+        second.engine.dispose()

@@ -62,3 +62,13 @@ def test_running_needs_an_admin_and_listing_needs_a_reader(registry, client, req
                                                            status):
     headers = request.getfixturevalue("ingest_headers") if who else {}
     assert getattr(client, method)(path, headers=headers).status_code == status
+
+
+def test_a_broken_connector_file_still_lists_the_fixed_jobs(registry, client, admin_headers, tmp_path):
+    from tests.scheduler_support import write_connector
+
+    write_connector(tmp_path / "connectors", "broken", "name: broken\nkind: sql\n")
+    response = client.get("/api/v1/jobs", headers=admin_headers)
+    assert response.status_code == 200
+    assert "refresh-kpis" in {job["name"] for job in response.get_json()}
+    assert "broken.yaml" in response.headers["X-Liftoff-Warning"]

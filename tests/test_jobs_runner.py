@@ -123,3 +123,13 @@ def test_cli_jobs_list_shows_the_last_run_of_each_job(registry, runner):
     lines = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
     assert "success" in lines["test-add"] and "never" in lines["monthly-close"]
     assert "failed" in lines["test-half"] and "RuntimeError" in lines["test-half"]
+
+
+def test_a_broken_connector_file_fails_only_its_own_pull(registry, tmp_path):
+    from tests.scheduler_support import write_connector
+
+    write_connector(tmp_path / "connectors", "broken", "name: broken\nkind: sql\n")
+    assert run_job("test-add").status == "success"
+    run = run_job("pull:broken")
+    assert run.status == "failed"
+    assert "broken.yaml: invalid connector" in run.error and "source: required" in run.error

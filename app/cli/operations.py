@@ -40,13 +40,15 @@ def jobs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def jobs_list(as_json: bool) -> None:
     """List every job with its schedule and last run."""
-    from app.jobs import all_jobs
+    from app.jobs import listed_jobs
     from app.jobs.scheduler import current_leader
     from app.services.job_runs import last_runs, run_record
 
     with transaction():
         latest = last_runs()
-        specs = all_jobs()
+        specs, problem = listed_jobs()
+        if problem:
+            click.echo(f"warning: connector pulls not listed: {problem}", err=True)
         if as_json:
             click.echo(json.dumps([{"name": s.name, "schedule": s.schedule, "last_run":
                                     run_record(latest[s.name]) if s.name in latest else None}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.errors import NotFound
+from app.errors import LiftoffError, NotFound
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,28 @@ def all_jobs() -> list[JobSpec]:
     return [*JOBS, *connector_jobs()]
 
 
+def listed_jobs() -> tuple[list[JobSpec], str | None]:
+    """For listings: the registry, or the fixed jobs and the reason the connectors cannot be read."""
+    try:
+        return all_jobs(), None
+    except LiftoffError as error:
+        return list(JOBS), str(error)
+
+
 def get_job(name: str) -> JobSpec:
-    for spec in all_jobs():
+    """The registry entry ``name``. Connector files are read only for ``pull:`` jobs, so a broken
+    file never stops the fixed jobs; the broken connector's own run fails with the file's errors."""
+    for spec in JOBS:
         if spec.name == name:
             return spec
-    known = ", ".join(s.name for s in all_jobs())
-    raise NotFound(f"no job named {name!r} (known: {known})")
+    if name.startswith("pull:"):
+        try:
+            pulls = connector_jobs()
+        except LiftoffError:
+            # Run it anyway: pull_connector reads the file again and its run records why it failed.
+            return JobSpec(name, "app.jobs.pulls:pull_connector", "", "", {"connector": name[5:]})
+        for spec in pulls:
+            if spec.name == name:
+                return spec
+    known = ", ".join(s.name for s in JOBS)
+    raise NotFound(f"no job named {name!r} (fixed jobs: {known}; connector pulls are pull:<name>)")

@@ -135,5 +135,11 @@ def serve(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     app = make_app(with_dash=True)
+    if app.config.get("RUN_SCHEDULER_IN_PROCESS"):
+        # The single-process demo only; gunicorn workers never get here (docs/scheduler.md).
+        from app.jobs.scheduler import SchedulerService
+
+        SchedulerService(app).start_in_thread()
+        click.echo("scheduler running in this process (LIFTOFF_SCHEDULER_IN_PROCESS=1)")
     click.echo(f"Liftoff on http://{host}:{port}/  (dashboard: /dashboard/, health: /healthz)")
     run_simple(host, port, app, threaded=True, use_reloader=False)

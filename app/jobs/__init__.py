@@ -1,1 +1,102 @@
-"""Scheduled jobs: one registry of every periodic job (implemented by the scheduler work)."""
+"""Every periodic job, declared in one registry: a name, the import path of a module-level function,
+when it runs and what it does. The scheduler, ``liftoff jobs`` and ``/api/v1/jobs`` all read it.
+
+Targets are resolved lazily (``module:function``), so a job whose module is missing fails alone,
+with a clear error, instead of stopping the scheduler. Connector pulls are one job per configured
+connector, named ``pull:<connector>``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.errors import LiftoffError, NotFound
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    target: str  # "package.module:function"
+    schedule: str  # 5-field crontab (UTC) or "every 30s" / "every 5m" / "every 1h"
+    description: str
+    kwargs: dict = field(default_factory=dict)
+    feature: str | None = None  # whose alert channels hear about its failures, besides the global ones
+
+
+JOBS: list[JobSpec] = [
+    JobSpec(
+        "refresh-kpis",
+        "app.jobs.kpi:refresh_kpis",
+        "every 5m",
+        "Recompute the daily KPI rollups touched by events accepted since the last run.",
+    ),
+    JobSpec(
+        "monthly-close",
+        "app.jobs.kpi:monthly_close",
+        "30 2 1 * *",
+        "Freeze last month's ROI with a fingerprint of its inputs (02:30 UTC on the 1st).",
+    ),
+    JobSpec(
+        "flag-reconcile",
+        "app.jobs.flags:reconcile_flags",
+        "every 1m",
+        "Apply pending rollout states to an external Unleash server and resolve drift.",
+    ),
+    JobSpec(
+        "unleash-metrics",
+        "app.jobs.flags:pull_unleash_metrics",
+        "every 15m",
+        "Copy the hourly yes/no counts from the Unleash server (Unleash backend only; else a no-op).",
+    ),
+    # Gate evaluation joins this list as one more entry when the gates work lands.
+]
+
+
+def connector_jobs() -> list[JobSpec]:
+    """One pull job per enabled connector (YAML files and connectors configured in the app)."""
+    from app.connectors.config import all_connectors
+
+    return [
+        JobSpec(
+            f"pull:{c.name}",
+            "app.jobs.pulls:pull_connector",
+            c.schedule,
+            c.description or f"Pull {c.kind} connector {c.name} into {c.target}.",
+            kwargs={"connector": c.name},
+            feature=c.feature,
+        )
+        for c in all_connectors()
+        if c.enabled
+    ]
+
+
+def all_jobs() -> list[JobSpec]:
+    """The registry: the fixed jobs, then one pull per connector. Needs an app context."""
+    return [*JOBS, *connector_jobs()]
+
+
+def listed_jobs() -> tuple[list[JobSpec], str | None]:
+    """For listings: the registry, or the fixed jobs and the reason the connectors cannot be read."""
+    try:
+        return all_jobs(), None
+    except LiftoffError as error:
+        return list(JOBS), str(error)
+
+
+def get_job(name: str) -> JobSpec:
+    """The registry entry ``name``. Connector files are read only for ``pull:`` jobs, so a broken
+    file never stops the fixed jobs; the broken connector's own run fails with the file's errors."""
+    for spec in JOBS:
+        if spec.name == name:
+            return spec
+    if name.startswith("pull:"):
+        try:
+            pulls = connector_jobs()
+        except LiftoffError:
+            # Run it anyway: pull_connector reads the file again and its run records why it failed.
+            return JobSpec(name, "app.jobs.pulls:pull_connector", "", "", {"connector": name[5:]})
+        for spec in pulls:
+            if spec.name == name:
+                return spec
+    known = ", ".join(s.name for s in JOBS)
+    raise NotFound(f"no job named {name!r} (fixed jobs: {known}; connector pulls are pull:<name>)")

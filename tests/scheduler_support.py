@@ -1,0 +1,147 @@
+"""Shared by the jobs, scheduler, connector and alert tests: job functions the tests register, and
+real local servers (HTTP JSON, webhook receiver, SMTP) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from app.db import db
+from app.jobs.base import JobStats
+from app.models import Department
+
+# -- job functions registered by tests (module-level, importable by path) ---------------------------
+
+CALLS: dict[str, int] = {}
+
+
+def add_department(name: str = "Jobs", full: bool = False) -> JobStats:
+    """Writes one row and never commits: the runner does."""
+    db.session.add(Department(name=f"{name}{' full' if full else ''}", hourly_rate_eur=10.0))
+    return JobStats(rows_read=3, rows_written=1)
+
+
+def write_then_fail(name: str = "Half") -> JobStats:
+    db.session.add(Department(name=name, hourly_rate_eur=10.0))
+    db.session.flush()
+    raise RuntimeError("source exploded after writing")
+
+
+def fail_times(key: str, failures: int) -> JobStats:
+    """Fails ``failures`` times for ``key``, then succeeds."""
+    CALLS[key] = CALLS.get(key, 0) + 1
+    if CALLS[key] <= failures:
+        raise ConnectionError(f"attempt {CALLS[key]} refused")
+    db.session.add(Department(name=f"after {key}", hourly_rate_eur=1.0))
+    return JobStats(rows_read=1, rows_written=1)
+
+
+def no_full_mode() -> JobStats:
+    return JobStats()
+
+
+# -- servers -----------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """A real HTTP server: answers GETs from ``routes`` (path -> (status, body) or a callable taking
+    the query string) and records every request (method, path, headers, JSON body)."""
+
+    def __init__(self):
+        self.routes: dict = {}
+        self.requests: list[dict] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                path, _, query = self.path.partition("?")
+                recorder.requests.append({"method": self.command, "path": path, "query": query,
+                                          "headers": dict(self.headers),
+                                          "json": json.loads(body) if body else None})
+                route = recorder.routes.get(path, (200, {}))
+                status, answer = route(query) if callable(route) else route
+                data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SmtpSink:
+    """A minimal real SMTP server that keeps each message's envelope and text."""
+
+    def __init__(self):
+        self.messages: list[dict] = []
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 localhost test SMTP\r\n")
+                envelope = {"from": None, "to": [], "data": ""}
+                while line := self.rfile.readline():
+                    command = line.decode().strip()
+                    verb = command.split(" ")[0].upper()
+                    if verb in ("EHLO", "HELO"):
+                        self.wfile.write(b"250 localhost\r\n")
+                    elif verb == "MAIL":
+                        envelope["from"] = command.split(":", 1)[1].strip(" <>")
+                        self.wfile.write(b"250 OK\r\n")
+                    elif verb == "RCPT":
+                        envelope["to"].append(command.split(":", 1)[1].strip(" <>"))
+                        self.wfile.write(b"250 OK\r\n")
+                    elif verb == "DATA":
+                        self.wfile.write(b"354 go ahead\r\n")
+                        lines = []
+                        while (data := self.rfile.readline()) not in (b".\r\n", b""):
+                            lines.append(data.decode())
+                        envelope["data"] = "".join(lines)
+                        sink.messages.append(dict(envelope))
+                        self.wfile.write(b"250 queued\r\n")
+                    elif verb == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 OK\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def write_connector(folder: Path, name: str, document: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(document)
+    return path

@@ -75,3 +75,29 @@ def test_replace_cohort_members_reports_each_change(app):
     ])
     assert [(c.key, c.created, c.added, c.removed) for c in changes] == [
         ("one", False, 1, 1), ("two", True, 1, 0)]
+
+
+def test_exposure_follows_cohort_members_and_new_people(app):
+    """Needs the rollout service (branch ``rollout``): people writes re-derive exposure spells."""
+    from app.models import ExposureSpell
+    from app.services.rollout import advance, create_feature
+
+    gen_person("a")
+    gen_person("b")
+    put_cohort("pilot", {"members": ["a"]})
+    create_feature({"key": "f", "name": "F", "stages": [
+        {"name": "Pilot", "cohorts": ["pilot"], "percentage": 0},
+        {"name": "Everyone", "cohorts": [], "percentage": 100},
+    ]}, "test")
+    advance("f", "test")
+
+    def open_spells() -> set[str]:
+        spells = db.session.scalars(select(ExposureSpell).where(ExposureSpell.end_at.is_(None)))
+        return {db.session.get(Person, s.person_id).person_id for s in spells}
+
+    assert open_spells() == {"a"}
+    put_cohort("pilot", {"members": ["b"]})
+    assert open_spells() == {"b"}
+    advance("f", "test")
+    upsert_people([{"person_id": "newcomer"}])
+    assert open_spells() == {"a", "b", "newcomer"}

@@ -102,8 +102,14 @@ def seed(data_dir: Path) -> None:
     """Load the demo company (idempotent: a second run changes nothing)."""
     from app.services.seed import load_seed
 
+    on_terminal = sys.stderr.isatty()
+
     def report(step: str, done: int, total: int) -> None:
-        click.echo(f"\r  {step}: {done}/{total}", nl=done >= total, err=True)
+        # A live counter on a terminal; one line per finished step in logs.
+        if on_terminal:
+            click.echo(f"\r  {step}: {done}/{total}", nl=done >= total, err=True)
+        elif done >= total:
+            click.echo(f"  {step}: {total}", err=True)
 
     with transaction():
         summary = load_seed(data_dir, progress=report)

@@ -162,3 +162,10 @@ def test_read_extensions_list_cohorts_and_people_by_department(client, admin_hea
     assert client.get("/api/v1/people?department=Nope", headers=admin_headers).status_code == 404
     departments = client.get("/api/v1/departments", headers=admin_headers).get_json()
     assert {d["name"]: d["people"] for d in departments} == {"Sales": 2, "HR": 1}
+
+
+def test_department_names_may_hold_slashes_and_spaces(client, admin_headers):
+    r = client.put("/api/v1/departments/Sales/EMEA North", json={"hourly_rate_eur": 61.5},
+                   headers=admin_headers)
+    assert r.status_code == 200
+    assert r.get_json()["name"] == "Sales/EMEA North"

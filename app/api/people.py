@@ -65,7 +65,7 @@ def list_people():
     return jsonify([person_dict(p) for p in db.session.scalars(query)])
 
 
-@bp.put("/departments/<name>")
+@bp.put("/departments/<path:name>")
 @requires("people:write")
 def put_department(name: str):
     """Create a department or set its hourly rate."""

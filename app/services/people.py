@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 
 from app.db import db, utcnow
 from app.errors import Collector, ValidationFailed
@@ -114,29 +114,26 @@ def upsert_people(
     for name in unknown_departments:
         departments[name] = Department(name=name, hourly_rate_eur=None)
         db.session.add(departments[name])
+    db.session.flush()  # new departments get their ids
     existing = _people_by_id([values["person_id"] for _, values in clean])
-    created = updated = 0
+    new_people: list[dict] = []
+    updated = 0
     for _, values in clean:
-        department = departments.get(values["department"]) if values["department"] else None
+        # Ids, not relationships: assigning Person.department would load each department's people.
+        department_id = departments[values["department"]].id if values["department"] else None
+        fields = {"name": values["name"], "email": values["email"], "department_id": department_id}
         person = existing.get(values["person_id"])
         if person is None:
-            db.session.add(
-                Person(
-                    person_id=values["person_id"],
-                    name=values["name"],
-                    email=values["email"],
-                    department=department,
-                )
-            )
-            created += 1
-            continue
-        if person.erased_at is not None:
-            continue
-        if (person.name, person.email, person.department) != (
-            values["name"], values["email"], department
-        ):
-            person.name, person.email, person.department = values["name"], values["email"], department
+            new_people.append({"person_id": values["person_id"], **fields})
+        elif person.erased_at is None and any(getattr(person, k) != v for k, v in fields.items()):
+            for key, value in fields.items():
+                setattr(person, key, value)
+            db.session.expire(person, ["department"])  # reload the relationship from the new id
             updated += 1
+    if new_people:
+        # One executemany instead of an ORM object per row: large imports stay fast.
+        db.session.execute(insert(Person), new_people)
+    created = len(new_people)
     db.session.flush()
     if created or updated:
         # New people and department moves can change percentage and cohort audiences.
@@ -206,14 +203,20 @@ def _apply_cohort(key: str, name: str | None, members: list[Person]) -> tuple[Co
         db.session.flush()
     elif name is not None:
         cohort.name = name
-    wanted = {person.id: person for person in members}
-    current = {m.person_id: m for m in cohort.members}
-    removed = [m for pid, m in current.items() if pid not in wanted]
-    for member in removed:
-        cohort.members.remove(member)
+    current = set(db.session.scalars(
+        select(CohortMember.person_id).where(CohortMember.cohort_id == cohort.id)))
+    wanted = list(dict.fromkeys(person.id for person in members))
+    removed = sorted(current - set(wanted))
     added = [pid for pid in wanted if pid not in current]
-    for pid in added:
-        cohort.members.append(CohortMember(person_id=pid))
+    # Set-based statements rather than the members collection: cohorts can hold thousands.
+    for start in range(0, len(removed), _CHUNK):
+        db.session.execute(delete(CohortMember).where(
+            CohortMember.cohort_id == cohort.id,
+            CohortMember.person_id.in_(removed[start : start + _CHUNK])))
+    if added:
+        rows = [{"cohort_id": cohort.id, "person_id": pid} for pid in added]
+        db.session.execute(insert(CohortMember), rows)
+    db.session.expire(cohort, ["members"])
     db.session.flush()
     return cohort, CohortChange(key, created, len(added), len(removed))
 

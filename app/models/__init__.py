@@ -12,7 +12,14 @@ from app.models.activity import (
     Event,
     Feedback,
 )
-from app.models.enablement import ActionItem, Attendance, PlaybookRun, TrainingSession
+from app.models.enablement import (
+    ActionItem,
+    Attendance,
+    DriftCheck,
+    GateEvaluation,
+    PlaybookRun,
+    TrainingSession,
+)
 from app.models.operations import (
     AuditEntry,
     FlagMetric,
@@ -47,6 +54,7 @@ __all__ = [
     "Cohort",
     "CohortMember",
     "CostEntry",
+    "DriftCheck",
     "Department",
     "Event",
     "ExposureSpell",
@@ -54,6 +62,7 @@ __all__ = [
     "Feedback",
     "FlagMetric",
     "FlagSync",
+    "GateEvaluation",
     "JobRun",
     "Person",
     "PlaybookRun",

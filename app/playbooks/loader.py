@@ -304,5 +304,6 @@ def playbook_for(key: str, directory: Path | None = None) -> Playbook:
     path = directory / f"{key}.yaml"
     if not key or "/" in key or "\\" in key or key.startswith(".") or not path.is_file():
         known = ", ".join(sorted(p.stem for p in directory.glob("*.yaml")))
-        raise ValidationFailed("unknown playbook", [_detail("playbook", f"no playbook {key!r} (known: {known})")])
+        raise ValidationFailed("unknown playbook",
+                               [_detail("playbook", f"no playbook {key!r} (known: {known})")])
     return load_playbook(path)

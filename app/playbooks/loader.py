@@ -24,6 +24,8 @@ from app.playbooks.schema import (
 )
 
 _MISSING = object()
+STAGE_FIELDS = ("name", "adkar", "trainings", "communications", "feedback", "checklist", "gate",
+                "guardrails")
 
 
 def playbook_dir() -> Path:
@@ -199,34 +201,42 @@ def _feedback(r: _Reader, node: yaml.Node, field: str) -> tuple[str, tuple[str, 
 
 
 def _stage(r: _Reader, node: yaml.Node, field: str) -> PlaybookStage | None:
-    m = r.mapping(node, field, ("name", "adkar", "trainings", "communications", "feedback",
-                                "checklist", "gate", "guardrails"))
-    if m is None or len(m) < 8:
+    m = r.mapping(node, field, STAGE_FIELDS)
+    if m is None:
         return None
-    trainings = [_training(r, n, f"{field}.trainings[{i}]")
-                 for i, n in enumerate(r.sequence(m["trainings"], f"{field}.trainings"))]
+    # Validate every field that is there, so one run reports all problems of the stage.
+    empty = yaml.SequenceNode("tag:yaml.org,2002:seq", [])
+
+    def items(name: str) -> list[yaml.Node]:
+        return r.sequence(m[name], f"{field}.{name}") if name in m else []
+
+    trainings = [_training(r, n, f"{field}.trainings[{i}]") for i, n in enumerate(items("trainings"))]
     comms = [_communication(r, n, f"{field}.communications[{i}]")
-             for i, n in enumerate(r.sequence(m["communications"], f"{field}.communications"))]
-    gate = [_criterion(r, n, f"{field}.gate[{i}]")
-            for i, n in enumerate(r.sequence(m["gate"], f"{field}.gate"))]
+             for i, n in enumerate(items("communications"))]
+    gate = [_criterion(r, n, f"{field}.gate[{i}]") for i, n in enumerate(items("gate"))]
     seen: set[str] = set()
     for criterion in gate:
         if criterion is not None:
             if criterion.metric in seen:
                 r.fail(m["gate"], f"{field}.gate", f"metric {criterion.metric!r} given twice")
             seen.add(criterion.metric)
-    cadence, questions = _feedback(r, m["feedback"], f"{field}.feedback")
+    cadence, questions = _feedback(r, m["feedback"], f"{field}.feedback") if "feedback" in m else ("", ())
+    checklist = tuple(r.text(n, f"{field}.checklist[{i}]") for i, n in enumerate(items("checklist")))
+    name = r.text(m["name"], f"{field}.name") if "name" in m else ""
+    adkar = _adkar_list(r, m.get("adkar", empty), f"{field}.adkar") if "adkar" in m else ()
+    guardrails = _guardrails(r, m["guardrails"], f"{field}.guardrails") if "guardrails" in m else None
+    if len(m) < len(STAGE_FIELDS) or guardrails is None:
+        return None
     return PlaybookStage(
-        name=r.text(m["name"], f"{field}.name"),
-        adkar=_adkar_list(r, m["adkar"], f"{field}.adkar"),
+        name=name,
+        adkar=adkar,
         trainings=tuple(t for t in trainings if t is not None),
         communications=tuple(c for c in comms if c is not None),
         feedback_cadence=cadence,
         pulse_questions=questions,
-        checklist=tuple(r.text(n, f"{field}.checklist[{i}]")
-                        for i, n in enumerate(r.sequence(m["checklist"], f"{field}.checklist"))),
+        checklist=checklist,
         gate=tuple(c for c in gate if c is not None),
-        guardrails=_guardrails(r, m["guardrails"], f"{field}.guardrails"),
+        guardrails=guardrails,
         line=node.start_mark.line + 1,
     )
 

@@ -1,8 +1,103 @@
-"""Placeholder for the Unleash client API (/api/client): filled in by the rollout issue."""
+"""The Unleash client API (/api/client) every Unleash SDK speaks: features, register, metrics.
 
-from flask import Blueprint, Flask
+A feature poll is answered from the in-process payload cache and the token cache, so a steady
+stream of polls costs no database query; an unchanged payload answers ``304``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, Response, jsonify, request
+
+from app.db import db
+from app.errors import LiftoffError, ValidationFailed
+from app.flags import clients, payload_cache
 
 bp = Blueprint("client_api", __name__, url_prefix="/api/client")
+
+
+def _error(status: int, message: str, details: list | None = None) -> Response:
+    response = jsonify({"error": message, "details": details or []})
+    response.status_code = status
+    return response
+
+
+def _app_name() -> str | None:
+    return request.headers.get("UNLEASH-APPNAME") or request.headers.get("X-Unleash-AppName")
+
+
+def _authorise() -> tuple[str | None, Response | None]:
+    """The token's environment, or the refusal to send (counted for ``GET /api/v1/sdks``)."""
+    check = clients.check_client_token(request.headers.get("Authorization"))
+    if check.environment is not None:
+        return check.environment, None
+    clients.record_rejection(check.reason or "unknown", _app_name())
+    db.session.commit()
+    if check.status == 403:
+        return None, _error(403, "this token may not read flags: use a client token")
+    return None, _error(401, "a valid client token is required in the Authorization header")
+
+
+def etag_matches(header: str | None, etag: str) -> bool:
+    """``If-None-Match`` uses the weak comparison: W/ prefixes are ignored, ``*`` matches."""
+    if not header:
+        return False
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+@bp.get("/features")
+def features():
+    """The compiled flags of the token's environment, with a strong ETag."""
+    environment, refusal = _authorise()
+    if refusal is not None:
+        return refusal
+    current = payload_cache.payload(environment)
+    headers = {"ETag": current.etag, "Cache-Control": "no-cache", "Vary": "Authorization"}
+    if etag_matches(request.headers.get("If-None-Match"), current.etag):
+        return Response(status=304, headers=headers)
+    return Response(current.body, status=200, headers=headers, content_type="application/json")
+
+
+def _json_object() -> dict:
+    data = request.get_json(silent=True, force=True)
+    if data is None:
+        raise LiftoffError("malformed JSON in the request body", status=400)
+    if not isinstance(data, dict):
+        raise ValidationFailed("the body must be a JSON object")
+    return data
+
+
+@bp.post("/register")
+def register_sdk():
+    """An SDK announces itself: app, instance, SDK version, strategies."""
+    environment, refusal = _authorise()
+    if refusal is not None:
+        return refusal
+    clients.register(_json_object(), environment)
+    db.session.commit()
+    return Response(status=202)
+
+
+@bp.post("/metrics")
+def metrics():
+    """An SDK reports how often each flag answered yes and no."""
+    environment, refusal = _authorise()
+    if refusal is not None:
+        return refusal
+    clients.record_metrics(_json_object(), environment)
+    db.session.commit()
+    return Response(status=202)
+
+
+@bp.errorhandler(LiftoffError)
+def _liftoff_error(error: LiftoffError):
+    db.session.rollback()
+    response = jsonify(error.as_dict())
+    response.status_code = error.status
+    return response
 
 
 def register(app: Flask) -> None:

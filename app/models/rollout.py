@@ -118,3 +118,16 @@ class ExposureSpell(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
     start_at: Mapped[datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FlagRevision(db.Model):
+    """One row whose counter moves whenever any flag payload may have changed.
+
+    Each web process caches the compiled payloads and compares this counter at most once a second,
+    so a change made in one gunicorn worker reaches every worker without a query per poll."""
+
+    __tablename__ = "flag_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,13 +1,183 @@
-"""Exposure spells: who had which feature, from when to when (implemented by the rollout work)."""
+"""Exposure spells: who had which feature in production, from when to when.
+
+A spell opens when a person enters a feature's live audience and closes when they leave it. The
+audience is re-derived from scratch (cohorts of the live stages plus the percentage) and compared
+with the open spells by set arithmetic, so the same call is right after a transition, a kill, a
+cohort change or new people, and calling it twice changes nothing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.orm import selectinload
+
+from app.db import db
+from app.flags.stickiness import buckets
+from app.models import CohortMember, ExposureSpell, Feature, Person, RolloutStage
+
+# Bound parameters per statement: well below SQLite's and PostgreSQL's limits.
+CHUNK = 5000
+
+
+class People:
+    """Everybody's (row id, person_id), loaded once per recompute and only if a percentage needs it."""
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[int, str]] | None = None
+
+    @property
+    def rows(self) -> list[tuple[int, str]]:
+        if self._rows is None:
+            self._rows = [(r[0], r[1]) for r in db.session.execute(select(Person.id, Person.person_id))]
+        return self._rows
+
+
+def _live_cohort_ids(feature: Feature, through: int) -> set[int]:
+    return {c.id for s in feature.stages if s.position <= through for c in s.cohorts}
+
+
+def stage_audience(feature: Feature, position: int, people: People | None = None) -> set[int]:
+    """Person row ids in the audience of stage ``position`` (cumulative cohorts plus its percentage).
+
+    :param feature: the feature, with its stages.
+    :param position: 1-based stage; 0 means off (nobody).
+    """
+    if position <= 0:
+        return set()
+    stage = next(s for s in feature.stages if s.position == position)
+    audience: set[int] = set()
+    cohort_ids = _live_cohort_ids(feature, position)
+    if cohort_ids:
+        audience.update(
+            db.session.scalars(
+                select(CohortMember.person_id).where(CohortMember.cohort_id.in_(cohort_ids))
+            )
+        )
+    if stage.percentage >= 100:
+        audience.update(pid for pid, _ in (people or People()).rows)
+    elif stage.percentage > 0:
+        rows = (people or People()).rows
+        hashed = buckets(feature.key, (uid for _, uid in rows))
+        audience.update(pid for (pid, _), b in zip(rows, hashed, strict=True) if b <= stage.percentage)
+    return audience
+
+
+def production_audience(feature: Feature, people: People | None = None) -> set[int]:
+    """Who has the feature in production right now: nobody when it is killed or off."""
+    if feature.killed or feature.current_stage <= 0:
+        return set()
+    return stage_audience(feature, feature.current_stage, people)
+
+
+def _chunks(values: list[int]) -> Iterable[list[int]]:
+    for i in range(0, len(values), CHUNK):
+        yield values[i : i + CHUNK]
+
+
+def _close(feature_id: int, person_ids: list[int], at: datetime, everyone: bool) -> None:
+    open_spell = and_(ExposureSpell.feature_id == feature_id, ExposureSpell.end_at.is_(None))
+    groups = [None] if everyone else list(_chunks(sorted(person_ids)))
+    for group in groups:
+        where = open_spell if group is None else and_(open_spell, ExposureSpell.person_id.in_(group))
+        # A spell opened at or after ``at`` (a later people change, then a back-dated transition)
+        # never held: drop it rather than leave a spell that ends before it starts.
+        db.session.execute(
+            delete(ExposureSpell).where(where, ExposureSpell.start_at >= at),
+            execution_options={"synchronize_session": False},
+        )
+        db.session.execute(
+            update(ExposureSpell).where(where).values(end_at=at),
+            execution_options={"synchronize_session": False},
+        )
+
+
+def _open(feature_id: int, person_ids: list[int], at: datetime) -> None:
+    for group in _chunks(sorted(person_ids)):
+        db.session.execute(
+            insert(ExposureSpell),
+            [{"feature_id": feature_id, "person_id": pid, "start_at": at} for pid in group],
+        )
 
 
 def audiences_changed(at: datetime, feature_ids: Iterable[int] | None = None) -> None:
     """Call after anything that can change who is in a feature's audience (a transition, a
-    cohort's members, new people): re-derives the audiences of these features (all started ones
-    when None), opens and closes exposure spells at ``at``, and marks the flag payload changed."""
-    return None
+    cohort's members, new people): re-derives the production audiences of these features (all of
+    them when None), opens and closes exposure spells at ``at``, and marks the flag payload changed.
+
+    :param at: when the change took effect (timezone-aware).
+    :param feature_ids: the features concerned; None for every feature.
+    """
+    db.session.flush()
+    query = select(Feature).options(selectinload(Feature.stages).selectinload(RolloutStage.cohorts))
+    if feature_ids is not None:
+        ids = list(feature_ids)
+        query = query.where(Feature.id.in_(ids))
+    people = People()
+    for feature in db.session.scalars(query.order_by(Feature.id)):
+        wanted = production_audience(feature, people)
+        holding = set(
+            db.session.scalars(
+                select(ExposureSpell.person_id).where(
+                    ExposureSpell.feature_id == feature.id, ExposureSpell.end_at.is_(None)
+                )
+            )
+        )
+        leaving = holding - wanted
+        if leaving:
+            _close(feature.id, list(leaving), at, everyone=not wanted)
+        joining = wanted - holding
+        if joining:
+            _open(feature.id, list(joining), at)
+    from app.flags import payload_cache  # the compiled payload reads cohorts and features too
+
+    payload_cache.mark_changed()
+
+
+def _window(start: date | datetime, end: date | datetime) -> tuple[datetime, datetime]:
+    # Calendar days are closed ranges [start, end]; instants are half-open [start, end).
+    if not isinstance(start, datetime):
+        start = datetime.combine(start, time())
+    if not isinstance(end, datetime):
+        end = datetime.combine(end + timedelta(days=1), time())
+    start = start if start.tzinfo else start.replace(tzinfo=UTC)
+    end = end if end.tzinfo else end.replace(tzinfo=UTC)
+    return start, end
+
+
+def exposed_people(feature_id: int, start: date | datetime, end: date | datetime) -> set[int]:
+    """Person row ids exposed to the feature at any instant of the window.
+
+    :param start: first day (closed) or first instant.
+    :param end: last day (closed) or the instant the window ends (exclusive).
+    """
+    lo, hi = _window(start, end)
+    rows = db.session.scalars(
+        select(ExposureSpell.person_id).where(
+            ExposureSpell.feature_id == feature_id,
+            ExposureSpell.start_at < hi,
+            or_(ExposureSpell.end_at.is_(None), and_(ExposureSpell.end_at > lo,
+                                                     ExposureSpell.end_at > ExposureSpell.start_at)),
+        )
+    )
+    return set(rows)
+
+
+def exposed_users(feature_id: int, start: date | datetime, end: date | datetime) -> int:
+    """Number of distinct people exposed at any instant of the window (KPI ``exposed_users``)."""
+    return len(exposed_people(feature_id, start, end))
+
+
+def exposed_now(feature_id: int) -> int:
+    """People holding an open spell of the feature."""
+    return len(
+        set(
+            db.session.scalars(
+                select(ExposureSpell.person_id).where(
+                    ExposureSpell.feature_id == feature_id, ExposureSpell.end_at.is_(None)
+                )
+            )
+        )
+    )

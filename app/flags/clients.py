@@ -1,0 +1,239 @@
+"""The SDKs on the other end of the client API: token checks, registrations, metrics, rejections.
+
+Counters are written with one INSERT .. ON CONFLICT DO UPDATE each, so concurrent workers never
+lose an increment and never trip over the unique keys.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.db import db, utcnow
+from app.errors import Collector
+from app.models import ApiToken, FlagMetric, RejectedFetch, SdkInstance
+from app.services.access import hash_secret
+
+TOKEN_CACHE_SECONDS = 10.0
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """``environment`` when the token may read flags, else ``reason`` and the HTTP status."""
+
+    environment: str | None = None
+    reason: str | None = None
+    status: int = 200
+    name: str = ""
+
+
+class TokenCache:
+    """Secret hash -> token facts for a few seconds: a poll must not query the database."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, tuple | None]] = {}
+
+    def facts(self, secret: str) -> tuple | None:
+        digest = hash_secret(secret)
+        now = time.monotonic()
+        hit = self._entries.get(digest)
+        if hit is not None and now - hit[0] < TOKEN_CACHE_SECONDS:
+            return hit[1]
+        token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+        facts = None
+        if token is not None:
+            facts = (token.kind, token.environment, token.name, token.expires_at, token.revoked_at)
+        with self._lock:
+            if len(self._entries) > 10_000:  # random secrets must not grow the cache forever
+                self._entries.clear()
+            self._entries[digest] = (now, facts)
+        return facts
+
+
+def _token_cache() -> TokenCache:
+    return current_app.extensions.setdefault("liftoff_token_cache", TokenCache())
+
+
+def check_client_token(header: str | None) -> TokenCheck:
+    """Decide on the ``Authorization`` header (Unleash SDKs send the bare secret; Bearer is fine)."""
+    secret = (header or "").strip()
+    if secret.lower().startswith("bearer "):
+        secret = secret[7:].strip()
+    if not secret:
+        return TokenCheck(reason="missing", status=401)
+    facts = _token_cache().facts(secret)
+    if facts is None:
+        return TokenCheck(reason="unknown", status=401)
+    kind, environment, name, expires_at, revoked_at = facts
+    if revoked_at is not None:
+        return TokenCheck(reason="revoked", status=401)
+    if expires_at is not None and expires_at <= utcnow():
+        return TokenCheck(reason="expired", status=401)
+    if kind != "client":
+        return TokenCheck(reason="wrong_kind", status=403)
+    return TokenCheck(environment=environment or "production", name=name)
+
+
+def _insert(model):
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(model)
+
+
+def record_rejection(reason: str, app_name: str | None) -> None:
+    """Count one refused client-API request for today (shown under ``GET /api/v1/sdks``)."""
+    now = utcnow()
+    stmt = _insert(RejectedFetch).values(
+        day=now.date().isoformat(), reason=reason, app_name=(app_name or "")[:MAX_NAME], count=1, last_at=now
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["day", "reason", "app_name"],
+        set_={"count": RejectedFetch.count + 1, "last_at": stmt.excluded.last_at},
+    )
+    db.session.execute(stmt)
+
+
+def _name(body: dict, field: str, problems: Collector, required: bool = True) -> str | None:
+    value = body.get(field)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
+        problems.add(field, f"must be a non-empty string of at most {MAX_NAME} characters")
+        return None
+    return value.strip()
+
+
+def _timestamp(value, field: str, problems: Collector) -> datetime | None:
+    if not isinstance(value, str):
+        problems.add(field, "must be an ISO 8601 timestamp")
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        problems.add(field, f"not an ISO 8601 timestamp: {value!r}")
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _touch_instance(app_name: str, instance_id: str, environment: str, **known) -> None:
+    now = utcnow()
+    stmt = _insert(SdkInstance).values(
+        app_name=app_name, instance_id=instance_id, environment=environment,
+        first_seen=now, last_seen=now, **known,
+    )
+    changes = {"last_seen": stmt.excluded.last_seen}
+    changes.update({k: getattr(stmt.excluded, k) for k in known})
+    stmt = stmt.on_conflict_do_update(index_elements=["app_name", "instance_id", "environment"], set_=changes)
+    db.session.execute(stmt)
+
+
+def register(body: dict, environment: str) -> None:
+    """Store an SDK's registration (``POST /api/client/register``); raises ValidationFailed."""
+    problems = Collector()
+    app_name = _name(body, "appName", problems)
+    instance_id = _name(body, "instanceId", problems)
+    sdk_version = body.get("sdkVersion")
+    if sdk_version is not None and (not isinstance(sdk_version, str) or len(sdk_version) > 80):
+        problems.add("sdkVersion", "must be a string of at most 80 characters")
+    strategies = body.get("strategies", [])
+    if not isinstance(strategies, list) or not all(isinstance(s, str) for s in strategies):
+        problems.add("strategies", "must be a list of strategy names")
+    interval = body.get("interval")
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int) or interval < 0):
+        problems.add("interval", "must be a non-negative integer")
+    if body.get("started") is not None:
+        _timestamp(body["started"], "started", problems)
+    problems.raise_if_any("invalid registration")
+    known = {"strategies": json.dumps(strategies), "interval_ms": interval}
+    if sdk_version is not None:
+        known["sdk_version"] = sdk_version
+    _touch_instance(app_name, instance_id, environment, **known)
+
+
+def _count(value, field: str, problems: Collector) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        problems.add(field, "must be a non-negative integer")
+        return 0
+    return value
+
+
+def record_metrics(body: dict, environment: str) -> int:
+    """Add an SDK's yes/no counts to the hour its bucket started in; returns the toggles stored."""
+    problems = Collector()
+    app_name = _name(body, "appName", problems)
+    instance_id = _name(body, "instanceId", problems)
+    bucket = body.get("bucket")
+    counts: list[tuple[str, int, int]] = []
+    start = None
+    if not isinstance(bucket, dict):
+        problems.add("bucket", "must be an object with start, stop and toggles")
+    else:
+        start = _timestamp(bucket.get("start"), "bucket.start", problems)
+        _timestamp(bucket.get("stop"), "bucket.stop", problems)
+        toggles = bucket.get("toggles")
+        if not isinstance(toggles, dict):
+            problems.add("bucket.toggles", "must be an object of feature name -> {yes, no}")
+            toggles = {}
+        for name, tally in toggles.items():
+            field = f"bucket.toggles.{name}"
+            if not name or len(name) > 120 or not isinstance(tally, dict):
+                problems.add(field, "must be a feature name (at most 120 characters) -> {yes, no}")
+                continue
+            counts.append((name, _count(tally.get("yes"), f"{field}.yes", problems),
+                           _count(tally.get("no"), f"{field}.no", problems)))
+    problems.raise_if_any("invalid metrics")
+    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    for name, yes, no in counts:
+        if yes == 0 and no == 0:
+            continue
+        stmt = _insert(FlagMetric).values(
+            feature_key=name, app_name=app_name, environment=environment, hour=hour, yes=yes, no=no
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["feature_key", "app_name", "environment", "hour"],
+            set_={"yes": FlagMetric.yes + stmt.excluded.yes, "no": FlagMetric.no + stmt.excluded.no},
+        )
+        db.session.execute(stmt)
+    _touch_instance(app_name, instance_id, environment)
+    return len(counts)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def sdk_overview() -> dict:
+    """The body of ``GET /api/v1/sdks``: connected instances and refused fetches."""
+    instances = db.session.scalars(select(SdkInstance).order_by(SdkInstance.last_seen.desc()))
+    rejected = list(db.session.scalars(select(RejectedFetch).order_by(RejectedFetch.day.desc(),
+                                                                      RejectedFetch.reason)))
+    return {
+        "instances": [
+            {
+                "app_name": i.app_name,
+                "instance_id": i.instance_id,
+                "environment": i.environment,
+                "sdk_version": i.sdk_version,
+                "interval": i.interval_ms,
+                "first_seen": _iso(i.first_seen),
+                "last_seen": _iso(i.last_seen),
+            }
+            for i in instances
+        ],
+        "rejected_fetches": [
+            {"day": r.day, "reason": r.reason, "app_name": r.app_name, "count": r.count,
+             "last_at": _iso(r.last_at)}
+            for r in rejected
+        ],
+        "rejected_total": sum(r.count for r in rejected),
+    }

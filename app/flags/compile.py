@@ -1,0 +1,121 @@
+"""Compile rollouts into the Unleash client-API body, the one format SDKs and Unleash servers share.
+
+Cohorts become global segments (``userId IN members``) so an SDK needs nothing but ``userId``;
+each live cohort gets its own strategy because Unleash ANDs the segments of one strategy, and the
+strategies of a feature are ORed. ``production`` follows the plan; ``development`` serves every
+feature that is not killed to everybody, so developers can try it before the champions do.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.db import db
+from app.models import ENVIRONMENTS, Cohort, CohortMember, Feature, Person, RolloutStage
+
+PRODUCTION = "production"
+DEVELOPMENT = "development"
+
+
+def _rollout(key: str, percentage: int, segments: list[int]) -> dict:
+    return {
+        "name": "flexibleRollout",
+        "parameters": {"rollout": str(percentage), "stickiness": "userId", "groupId": key},
+        "constraints": [],
+        "segments": segments,
+    }
+
+
+def _production_strategies(feature: Feature) -> list[dict]:
+    live = [s for s in feature.stages if s.position <= feature.current_stage]
+    if not live:
+        return []
+    cohorts: dict[int, Cohort] = {c.id: c for s in live for c in s.cohorts}
+    strategies = [
+        _rollout(feature.key, 100, [cohort.id])
+        for cohort in sorted(cohorts.values(), key=lambda c: c.key)
+    ]
+    percentage = live[-1].percentage
+    # Unleash enables a feature with no strategies for everybody, so an empty stage needs a 0 %.
+    if percentage > 0 or not strategies:
+        strategies.append(_rollout(feature.key, percentage, []))
+    return strategies
+
+
+def compile_feature(feature: Feature, environment: str) -> dict:
+    """One feature as the Unleash client API shows it in ``environment``.
+
+    :param feature: the feature with its stages and their cohorts.
+    :param environment: ``production`` (the rollout plan) or ``development`` (everyone).
+    """
+    if environment not in ENVIRONMENTS:
+        raise ValueError(f"unknown environment {environment!r}")
+    if environment == DEVELOPMENT:
+        enabled = not feature.killed
+        strategies = [{"name": "default", "parameters": {}, "constraints": [], "segments": []}]
+    else:
+        enabled = not feature.killed and feature.current_stage > 0
+        strategies = _production_strategies(feature)
+    return {
+        "name": feature.key,
+        "type": "release",
+        "enabled": enabled,
+        "project": "default",
+        "stale": False,
+        "strategies": strategies,
+        "variants": [],
+        "impressionData": False,
+    }
+
+
+def _segments(features: list[Feature]) -> list[dict]:
+    cohorts = {c.id: c for f in features for s in f.stages for c in s.cohorts}
+    if not cohorts:
+        return []
+    members: dict[int, list[str]] = defaultdict(list)
+    rows = db.session.execute(
+        select(CohortMember.cohort_id, Person.person_id)
+        .join(Person, Person.id == CohortMember.person_id)
+        .where(CohortMember.cohort_id.in_(list(cohorts)))
+    )
+    for cohort_id, person_id in rows:
+        members[cohort_id].append(person_id)
+    return [
+        {
+            "id": cohort.id,
+            "name": cohort.key,
+            "constraints": [
+                {
+                    "contextName": "userId",
+                    "operator": "IN",
+                    "values": sorted(members[cohort.id]),
+                    "inverted": False,
+                    "caseInsensitive": False,
+                }
+            ],
+        }
+        for cohort in sorted(cohorts.values(), key=lambda c: c.id)
+    ]
+
+
+def compile_payload(environment: str) -> dict:
+    """The whole ``GET /api/client/features`` body for one environment.
+
+    :param environment: ``production`` or ``development``.
+    """
+    features = list(
+        db.session.scalars(
+            select(Feature)
+            .options(selectinload(Feature.stages).selectinload(RolloutStage.cohorts))
+            .order_by(Feature.key)
+        )
+    )
+    return {
+        "version": 2,
+        "features": [compile_feature(f, environment) for f in features],
+        "segments": _segments(features),
+        "query": {"environment": environment, "inlineSegmentConstraints": False},
+    }

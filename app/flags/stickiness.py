@@ -1,0 +1,30 @@
+"""Who is inside a percentage, decided exactly as Unleash's ``flexibleRollout`` decides it.
+
+Unleash hashes ``"<groupId>:<userId>"`` with 32-bit MurmurHash3 (seed 0), maps it to 1..100 and
+lets the person in when that number is at most the rollout percentage. The test
+``tests/test_flag_stickiness.py`` checks this against the engine inside ``UnleashClient`` over
+100,000 ids; we keep our own copy because calling the engine once per person is far slower.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import mmh3
+
+
+def bucket(group_id: str, user_id: str) -> int:
+    """The person's position 1..100 in the group's rollout order."""
+    return mmh3.hash(f"{group_id}:{user_id}", 0, signed=False) % 100 + 1
+
+
+def in_rollout(group_id: str, user_id: str, percentage: int) -> bool:
+    """True when ``flexibleRollout`` with this percentage and ``stickiness=userId`` enables them."""
+    return percentage > 0 and bucket(group_id, user_id) <= percentage
+
+
+def buckets(group_id: str, user_ids: Iterable[str]) -> list[int]:
+    """``bucket`` for many people at once (the exposure recompute hashes everybody)."""
+    prefix = f"{group_id}:"
+    hash32 = mmh3.hash
+    return [hash32(prefix + uid, 0, signed=False) % 100 + 1 for uid in user_ids]

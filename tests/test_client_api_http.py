@@ -1,0 +1,154 @@
+"""The Unleash client API over HTTP: tokens, ETags, the cache, register and metrics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import create_engine, event, select, text
+
+from app.db import db
+from app.flags import payload_cache
+from app.flags.compile import compile_payload
+from app.models import FlagMetric, RejectedFetch, SdkInstance
+from app.services import rollout
+from app.services.access import create_token
+from tests.helpers import gen_cohort, gen_person
+
+
+@pytest.fixture
+def flags(app):
+    people = [gen_person(f"u{i}") for i in range(20)]
+    gen_cohort("champions", people[:3])
+    rollout.create_feature({"key": "assist", "name": "Assist", "stages": [
+        {"name": "champions", "cohorts": ["champions"]}, {"name": "all", "percentage": 100}]}, "ana")
+    db.session.commit()
+    return people
+
+
+def _auth(token: str) -> dict:
+    return {"Authorization": token}
+
+
+def test_polls_need_a_client_token_and_refusals_are_counted(client, flags, admin_token):
+    assert client.get("/api/client/features").status_code == 401
+    assert client.get("/api/client/features", headers={**_auth("lo_client_x.bad"),
+                                                        "UNLEASH-APPNAME": "crm"}).status_code == 401
+    assert client.get("/api/client/features", headers=_auth(admin_token)).status_code == 403
+    assert client.post("/api/client/metrics", json={}, headers=_auth(admin_token)).status_code == 403
+    rows = {(r.reason, r.app_name): r.count for r in db.session.scalars(select(RejectedFetch))}
+    assert rows == {("missing", ""): 1, ("unknown", "crm"): 1, ("wrong_kind", ""): 2}
+
+
+def test_etag_is_strong_and_304_answers_unchanged_polls(client, flags, client_token):
+    first = client.get("/api/client/features", headers=_auth(client_token))
+    assert first.status_code == 200 and first.mimetype == "application/json"
+    etag = first.headers["ETag"]
+    assert etag.startswith('"') and not etag.startswith("W/")
+    assert json.loads(first.data) == compile_payload("production")
+    for header in (etag, f"W/{etag}", f'"other", {etag}'):
+        again = client.get("/api/client/features", headers={**_auth(client_token), "If-None-Match": header})
+        assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == etag
+    rollout.advance("assist", "ana")
+    db.session.commit()
+    changed = client.get("/api/client/features", headers={**_auth(client_token), "If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+    assert json.loads(changed.data)["features"][0]["enabled"] is True
+    # A change that leaves the payload as it was keeps the ETag (it is a hash of the bytes).
+    from app.services import exposure
+
+    exposure.audiences_changed(rollout.utcnow())
+    db.session.commit()
+    same = client.get("/api/client/features", headers={**_auth(client_token),
+                                                       "If-None-Match": changed.headers["ETag"]})
+    assert same.status_code == 304
+
+
+def test_a_token_gets_its_own_environment(client, flags, client_token):
+    _, dev_token = create_token("client", "development")
+    db.session.commit()
+    dev = json.loads(client.get("/api/client/features", headers=_auth(dev_token)).data)
+    prod = json.loads(client.get("/api/client/features", headers=_auth(client_token)).data)
+    assert dev["features"][0]["enabled"] is True and prod["features"][0]["enabled"] is False
+    assert dev["query"]["environment"] == "development"
+
+
+def test_polls_are_served_without_touching_the_database(app, client, flags, client_token):
+    client.get("/api/client/features", headers=_auth(client_token))
+    statements = []
+
+    def count(*args, **kwargs):
+        statements.append(args[2])
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(50):
+            assert client.get("/api/client/features", headers=_auth(client_token)).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert statements == []
+
+
+def test_a_change_by_another_process_is_seen_through_the_revision(app, client, flags, client_token,
+                                                                  database_url, monkeypatch):
+    before = client.get("/api/client/features", headers=_auth(client_token)).headers["ETag"]
+    other = create_engine(database_url)  # another process: no commit hook reaches this one
+    with other.begin() as conn:
+        conn.execute(text("UPDATE features SET current_stage = 2"))
+        conn.execute(text("UPDATE flag_revisions SET revision = revision + 1"))
+    other.dispose()
+    assert client.get("/api/client/features", headers=_auth(client_token)).headers["ETag"] == before
+    monkeypatch.setattr(payload_cache, "REVISION_CHECK_SECONDS", 0.0)  # as if a second had passed
+    after = client.get("/api/client/features", headers=_auth(client_token))
+    assert after.headers["ETag"] != before
+    assert json.loads(after.data)["features"][0]["strategies"][-1]["parameters"]["rollout"] == "100"
+
+
+REGISTER = {"appName": "crm", "instanceId": "crm-1", "sdkVersion": "unleash-python-sdk:6.9.1",
+            "strategies": ["default", "flexibleRollout"], "started": "2026-11-01T10:00:00+00:00",
+            "interval": 60}
+
+
+def test_register_and_metrics_are_stored(client, flags, client_token, admin_headers):
+    assert client.post("/api/client/register", json=REGISTER, headers=_auth(client_token)).status_code == 202
+    bucket = {"start": "2026-11-01T10:15:00+00:00", "stop": "2026-11-01T10:16:00+00:00",
+              "toggles": {"assist": {"yes": 3, "no": 7, "variants": {}}}}
+    body = {"appName": "crm", "instanceId": "crm-1", "bucket": bucket}
+    for _ in range(2):
+        assert client.post("/api/client/metrics", json=body, headers=_auth(client_token)).status_code == 202
+    metric = db.session.scalar(select(FlagMetric))
+    assert (metric.feature_key, metric.environment, metric.yes, metric.no) == ("assist", "production", 6, 14)
+    assert metric.hour.isoformat() == "2026-11-01T10:00:00+00:00"
+    instance = db.session.scalar(select(SdkInstance))
+    assert instance.sdk_version == "unleash-python-sdk:6.9.1" and instance.environment == "production"
+    client.get("/api/client/features")
+    overview = client.get("/api/v1/sdks", headers=admin_headers).get_json()
+    assert overview["instances"][0]["app_name"] == "crm" and overview["rejected_total"] == 1
+
+
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("/api/client/register", {**REGISTER, "appName": ""}, "appName"),
+        ("/api/client/register", {**REGISTER, "interval": "often"}, "interval"),
+        ("/api/client/register", {**REGISTER, "strategies": "default"}, "strategies"),
+        ("/api/client/metrics", {"appName": "crm", "instanceId": "i"}, "bucket"),
+        ("/api/client/metrics", {"appName": "crm", "instanceId": "i", "bucket": {
+            "start": "soon", "stop": "2026-11-01T10:16:00Z", "toggles": {}}}, "bucket.start"),
+        ("/api/client/metrics", {"appName": "crm", "instanceId": "i", "bucket": {
+            "start": "2026-11-01T10:15:00Z", "stop": "2026-11-01T10:16:00Z",
+            "toggles": {"assist": {"yes": -1, "no": 2}}}}, "bucket.toggles.assist.yes"),
+    ],
+)
+def test_malformed_sdk_payloads_are_refused_naming_the_field(client, flags, client_token, path, body, field):
+    response = client.post(path, json=body, headers=_auth(client_token))
+    assert response.status_code == 422
+    assert field in [d["field"] for d in response.get_json()["details"]]
+    assert db.session.scalar(select(FlagMetric)) is None and db.session.scalar(select(SdkInstance)) is None
+
+
+def test_malformed_json_is_a_400(client, flags, client_token):
+    response = client.post("/api/client/metrics", data="{", headers=_auth(client_token),
+                           content_type="application/json")
+    assert response.status_code == 400 and "JSON" in response.get_json()["error"]

@@ -1,3 +1,53 @@
-"""Placeholder: filled in by its issue."""
+"""Ingestion endpoints: events, feedback, baselines and costs."""
 
-from app.api import bp  # noqa: F401
+from __future__ import annotations
+
+from flask import jsonify
+
+from app.api import bp, json_body
+from app.db import db
+from app.security import requires
+from app.services.activity import record_baseline, record_cost, record_feedback
+from app.services.events import ingest_events
+
+
+@bp.post("/events")
+@requires("events:write")
+def post_events():
+    """Ingest a batch of at most 10,000 events: all of them or none."""
+    result = ingest_events(json_body(list))
+    db.session.commit()
+    return jsonify({"accepted": result.accepted, "duplicates": result.duplicates})
+
+
+@bp.post("/feedback")
+@requires("feedback:write")
+def post_feedback():
+    """Store a batch of feedback: all of it or none."""
+    stored = record_feedback(json_body(list))
+    db.session.commit()
+    return jsonify({"accepted": len(stored)})
+
+
+@bp.post("/baselines")
+@requires("baselines:write")
+def post_baseline():
+    """Record an explicit baseline of a feature's task."""
+    baseline = record_baseline(json_body(dict))
+    db.session.commit()
+    return jsonify({
+        "id": baseline.id, "task": baseline.task, "minutes_per_task": baseline.minutes_per_task,
+        "error_rate": baseline.error_rate, "source": baseline.source,
+        "measured_at": baseline.measured_at.isoformat(),
+    }), 201
+
+
+@bp.post("/features/<key>/costs")
+@requires("costs:write")
+def post_cost(key: str):
+    """Record a monthly cost entry of a feature."""
+    entry = record_cost(key, json_body(dict))
+    db.session.commit()
+    return jsonify({"id": entry.id, "feature": key, "month": entry.month,
+                    "amount_eur": entry.amount_eur, "category": entry.category,
+                    "note": entry.note}), 201

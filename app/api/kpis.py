@@ -1,3 +1,57 @@
-"""Placeholder: filled in by its issue."""
+"""KPI and ROI reads, as of the last refresh-kpis run."""
 
-from app.api import bp  # noqa: F401
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from flask import jsonify, request
+
+from app.api import bp
+from app.db import utcnow
+from app.errors import Collector
+from app.security import requires
+from app.services import kpis
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _day(name: str, default: date, problems: Collector) -> date | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        problems.add(name, f"must be a date YYYY-MM-DD, not {raw!r}")
+        return None
+
+
+@bp.get("/features/<key>/kpis")
+@requires("read")
+def get_feature_kpis(key: str):
+    """The KPIs of a feature over [start, end] (default: the last 30 days), optionally grouped."""
+    problems = Collector()
+    end = _day("end", utcnow().date(), problems)
+    start = _day("start", (end or utcnow().date()) - timedelta(days=29), problems)
+    group_by = request.args.get("group_by") or None
+    if group_by is not None and group_by not in kpis.GROUP_BYS:
+        problems.add("group_by", "must be department or cohort")
+    if start and end and start > end:
+        problems.add("start", "must not be after end")
+    problems.raise_if_any("invalid query")
+    return jsonify(kpis.feature_kpis(key, start, end, group_by))
+
+
+@bp.get("/roi/monthly")
+@requires("read")
+def get_monthly_roi():
+    """Value, cost, net, ROI, cumulative net and payback per feature and in total for a month."""
+    month = request.args.get("month") or utcnow().strftime("%Y-%m")
+    problems = Collector()
+    if not _MONTH.match(month):
+        problems.add("month", f"must be YYYY-MM, not {month!r}")
+    problems.raise_if_any("invalid query")
+    return jsonify(kpis.monthly_roi(month))

@@ -1,8 +1,20 @@
-"""Event ingestion (implemented by the KPI work)."""
+"""Event ingestion: validate every row, then store the whole batch in bulk, or nothing."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy import insert, select
+
+from app.db import db, utcnow
+from app.errors import Collector, Detail, ValidationFailed
+from app.models import OUTCOMES, Event, Feature, Person
+
+MAX_BATCH = 10_000
+_LOOKUP_CHUNK = 500  # bound parameters per IN (...) lookup, well under every driver's limit
 
 
 @dataclass
@@ -11,10 +23,174 @@ class IngestResult:
     duplicates: int
 
 
+def parse_timestamp(value, field: str, index: int | None, problems: Collector) -> datetime | None:
+    """An ISO 8601 timestamp that carries an offset, as aware UTC; adds a detail otherwise."""
+    if not isinstance(value, str):
+        problems.add(field, "must be an ISO 8601 timestamp string with an offset", index)
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        problems.add(field, f"not an ISO 8601 timestamp: {value!r}", index)
+        return None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        problems.add(field, "the timestamp must carry an offset (e.g. Z or +02:00)", index)
+        return None
+    return parsed.astimezone(UTC)
+
+
+def _text(row: dict, field: str, index: int, problems: Collector, *, required: bool,
+          max_len: int, default: str | None = None) -> str | None:
+    value = row.get(field)
+    if value is None:
+        if required:
+            problems.add(field, "is required", index)
+        return default
+    if not isinstance(value, str) or not value.strip():
+        problems.add(field, "must be a non-empty string", index)
+        return None
+    if len(value) > max_len:
+        problems.add(field, f"must be at most {max_len} characters", index)
+        return None
+    return value.strip()
+
+
+def _validate_row(row, index: int, default_source: str, problems: Collector) -> dict | None:
+    """The row as plain values (feature/person still as external keys), or None when bad."""
+    if not isinstance(row, dict):
+        problems.add("row", "must be a JSON object", index)
+        return None
+    before = len(problems.details)
+    out = {
+        "event_id": _text(row, "event_id", index, problems, required=True, max_len=200),
+        "feature": _text(row, "feature", index, problems, required=True, max_len=120),
+        "person_id": _text(row, "person_id", index, problems, required=True, max_len=200),
+        "task": _text(row, "task", index, problems, required=False, max_len=120, default="default"),
+        "source": _text(row, "source", index, problems, required=False, max_len=120,
+                        default=default_source),
+    }
+    if "occurred_at" not in row or row["occurred_at"] is None:
+        problems.add("occurred_at", "is required", index)
+    else:
+        out["occurred_at"] = parse_timestamp(row["occurred_at"], "occurred_at", index, problems)
+    ai = row.get("ai_assisted")
+    if ai is None:
+        problems.add("ai_assisted", "is required", index)
+    elif not isinstance(ai, bool):
+        problems.add("ai_assisted", "must be true or false", index)
+    out["ai_assisted"] = ai
+    duration = row.get("duration_seconds")
+    if duration is not None:
+        if isinstance(duration, bool) or not isinstance(duration, int | float):
+            problems.add("duration_seconds", "must be a number", index)
+        elif not math.isfinite(duration) or duration < 0:
+            problems.add("duration_seconds", "must be a finite number >= 0", index)
+        else:
+            duration = float(duration)
+    out["duration_seconds"] = duration
+    outcome = row.get("outcome")
+    if outcome is None:
+        problems.add("outcome", "is required", index)
+    elif outcome not in OUTCOMES:
+        problems.add("outcome", f"must be one of {', '.join(OUTCOMES)}", index)
+    out["outcome"] = outcome
+    return out if len(problems.details) == before else None
+
+
+def _ids_by_key(column, id_column, keys: set[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), _LOOKUP_CHUNK):
+        chunk = ordered[i : i + _LOOKUP_CHUNK]
+        found.update(db.session.execute(select(column, id_column).where(column.in_(chunk))).all())
+    return found
+
+
+def _existing_event_ids(source: str, event_ids: list[str]) -> set[str]:
+    seen: set[str] = set()
+    for i in range(0, len(event_ids), _LOOKUP_CHUNK):
+        chunk = event_ids[i : i + _LOOKUP_CHUNK]
+        seen.update(db.session.scalars(
+            select(Event.event_id).where(Event.source == source, Event.event_id.in_(chunk))
+        ))
+    return seen
+
+
+def _resolve_people(valid: list[tuple[int, dict]], problems: Collector) -> dict[str, int]:
+    keys = {row["person_id"] for _, row in valid}
+    people = _ids_by_key(Person.person_id, Person.id, keys)
+    missing = keys - people.keys()
+    if missing and current_app.config.get("AUTO_CREATE_PEOPLE"):
+        # Documented setting: unknown people become department-less people (no name, no e-mail).
+        db.session.execute(insert(Person), [{"person_id": key, "created_at": utcnow()}
+                                            for key in sorted(missing)])
+        people.update(_ids_by_key(Person.person_id, Person.id, missing))
+        missing = set()
+    for index, row in valid:
+        if row["person_id"] in missing:
+            problems.add("person_id", f"unknown person {row['person_id']!r}", index)
+    return people
+
+
 def ingest_events(rows: list[dict], source: str = "api") -> IngestResult:
     """Validate every row (fields of KPI_DEFINITIONS.md), then store all or none.
 
     :param rows: event dicts as in the API (``occurred_at`` ISO 8601 with offset).
-    :param source: the channel; ``event_id`` is unique per source.
+    :param source: the channel; ``event_id`` is unique per source (a row's ``source`` overrides).
+    :raises ValidationFailed: one detail per bad row and field; nothing is stored.
     """
-    raise NotImplementedError
+    if not isinstance(rows, list):
+        raise ValidationFailed("the body must be a JSON array of events")
+    if len(rows) > MAX_BATCH:
+        raise ValidationFailed(
+            "too many events in one batch",
+            [Detail("events", f"{len(rows)} events; a batch holds at most {MAX_BATCH}, split it")],
+        )
+    problems = Collector()
+    valid = [(i, clean) for i, row in enumerate(rows)
+             if (clean := _validate_row(row, i, source, problems)) is not None]
+    features = _ids_by_key(Feature.key, Feature.id, {row["feature"] for _, row in valid})
+    for index, row in valid:
+        if row["feature"] not in features:
+            problems.add("feature", f"unknown feature {row['feature']!r}", index)
+    problems.raise_if_any("invalid events; nothing was stored")
+    people = _resolve_people(valid, problems)
+    problems.raise_if_any("invalid events; nothing was stored")
+
+    # A repeat inside the batch or of an already stored event is a duplicate: counted, not stored.
+    fresh: dict[tuple[str, str], dict] = {}
+    for _, row in valid:
+        fresh.setdefault((row["source"], row["event_id"]), row)
+    by_source: dict[str, list[str]] = {}
+    for src, event_id in fresh:
+        by_source.setdefault(src, []).append(event_id)
+    for src, ids in by_source.items():
+        for event_id in _existing_event_ids(src, ids):
+            del fresh[(src, event_id)]
+    now = utcnow()
+    records = [
+        {
+            "source": row["source"], "event_id": row["event_id"],
+            "feature_id": features[row["feature"]], "person_id": people[row["person_id"]],
+            "occurred_at": row["occurred_at"], "task": row["task"],
+            "ai_assisted": row["ai_assisted"], "duration_seconds": row["duration_seconds"],
+            "outcome": row["outcome"], "ingested_at": now,
+        }
+        for row in fresh.values()
+    ]
+    accepted = _insert_new(records) if records else 0
+    return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
+
+
+def _insert_new(records: list[dict]) -> int:
+    """Insert in bulk (multi-row VALUES); a concurrent batch's copy of an event is skipped."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        db.session.execute(insert(Event), records)
+        return len(records)
+    stmt = dialect_insert(Event).on_conflict_do_nothing(index_elements=["source", "event_id"])
+    return len(db.session.execute(stmt.returning(Event.id), records).all())

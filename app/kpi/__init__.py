@@ -1,0 +1,39 @@
+"""The one KPI module: every formula of KPI_DEFINITIONS.md as pure functions over plain values
+and DataFrames (no Flask, no database). The API, the dashboard, exports and the monthly close all
+call it through ``app.services.kpis``."""
+
+from app.kpi.did import did_time_saved
+from app.kpi.exposure import baseline_window, exposed_people, first_exposure
+from app.kpi.money import MONEY_FIELDS, MoneyInputs, monthly_roi, monthly_table
+from app.kpi.stats import mean_interval, ratio, wilson
+from app.kpi.time_saved import baseline_error_rate, baseline_minutes, evidence, saved_minutes
+from app.kpi.window import (
+    MIN_GROUP_EXPOSED,
+    WindowInputs,
+    group_records,
+    habit_cohort,
+    kpi_record,
+)
+
+__all__ = [
+    "MIN_GROUP_EXPOSED",
+    "MONEY_FIELDS",
+    "MoneyInputs",
+    "WindowInputs",
+    "baseline_error_rate",
+    "baseline_minutes",
+    "baseline_window",
+    "did_time_saved",
+    "evidence",
+    "exposed_people",
+    "first_exposure",
+    "group_records",
+    "habit_cohort",
+    "kpi_record",
+    "mean_interval",
+    "monthly_roi",
+    "monthly_table",
+    "ratio",
+    "saved_minutes",
+    "wilson",
+]

@@ -1,0 +1,188 @@
+"""The KPI answer of one feature over one window, for everyone or for one group of people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from app.kpi.did import did_time_saved
+from app.kpi.exposure import baseline_window, exposed_people, first_exposure, naive_utc
+from app.kpi.stats import mean_interval, ratio, wilson
+from app.kpi.time_saved import baseline_error_rate, baseline_minutes, evidence, saved_minutes
+
+HABIT_DAYS = 30
+MIN_GROUP_EXPOSED = 5
+# Figures of a group that are nulled when it has fewer than MIN_GROUP_EXPOSED exposed people.
+SUPPRESSIBLE = (
+    "exposed_users", "active_users", "adoption_rate", "ai_tasks", "depth", "stickiness",
+    "time_saved_hours", "time_saved_estimated", "time_saved_evidence", "value_eur", "error_rate",
+    "adoption_rate_ci_low", "adoption_rate_ci_high", "error_rate_ci_low", "error_rate_ci_high",
+    "time_saved_per_task", "time_saved_per_task_ci_low", "time_saved_per_task_ci_high",
+    "habit", "time_to_first_use_hours", "never_used_share", "did_time_saved_per_task",
+    "did_ci_low", "did_ci_high", "did_treated_users", "did_control_users",
+)
+
+
+@dataclass
+class WindowInputs:
+    """Everything the KPIs of one feature over [start, end] depend on, as plain frames.
+
+    ``activity`` and ``baseline_activity``: per person_id x task event sums (the rollup columns)
+    over the window and over the baseline window. ``active_days``: per person_id, the days with an
+    AI event in the window (``active_days``) and in the 30 days ending on ``end`` (``habit_days``).
+    ``spells``: person_id, start_at, end_at. ``first_use``: person_id, first_ai_at.
+    ``explicit_baselines``: task, minutes_per_task, error_rate, measured_at. ``rates``: hourly
+    rate in euros per person_id.
+    """
+
+    feature: str
+    start: date
+    end: date
+    activity: pd.DataFrame
+    active_days: pd.DataFrame
+    spells: pd.DataFrame
+    first_use: pd.DataFrame
+    baseline_activity: pd.DataFrame
+    explicit_baselines: pd.DataFrame
+    rates: pd.Series
+    estimated_minutes_saved: float = 0.0
+    baseline_days: int = 28
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def baseline_window(self) -> tuple[date, date] | None:
+        return baseline_window(self.spells, self.baseline_days)
+
+    @property
+    def baselines(self) -> dict[str, float]:
+        if "baselines" not in self._cache:
+            self._cache["baselines"] = baseline_minutes(self.explicit_baselines, self.baseline_activity)
+        return self._cache["baselines"]
+
+
+def habit_cohort(active_days: int) -> str:
+    """daily (>= 20 active days of 30), weekly (>= 3), monthly (>= 1), else never."""
+    if active_days >= 20:
+        return "daily"
+    if active_days >= 3:
+        return "weekly"
+    return "monthly" if active_days >= 1 else "never"
+
+
+def _time_to_first_use(inputs: WindowInputs, people: set[int]) -> tuple[float | None, float | None]:
+    first_seen = first_exposure(inputs.spells)
+    first_seen = first_seen[first_seen.index.isin(people)]
+    if first_seen.empty:
+        return None, None
+    used = inputs.first_use.set_index("person_id")["first_ai_at"] if not inputs.first_use.empty \
+        else pd.Series(dtype="datetime64[us]")
+    used = naive_utc(used) if not used.empty else used
+    joined = pd.DataFrame({"exposed": first_seen}).join(used.rename("used"), how="left")
+    users = joined[joined["used"].notna()]
+    never_share = 1 - len(users) / len(joined)
+    if users.empty:
+        return None, never_share
+    # AI use before the first recorded exposure (e.g. a tester) counts as immediate use.
+    hours = ((users["used"] - users["exposed"]).dt.total_seconds() / 3600).clip(lower=0)
+    return float(hours.median()), never_share
+
+
+def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
+    """Every KPI of KPI_DEFINITIONS.md over the window, for ``people`` (everyone when None)."""
+    act, days = inputs.activity, inputs.active_days
+    if people is not None:
+        act = act[act["person_id"].isin(people)]
+        days = days[days["person_id"].isin(people)]
+    exposed = exposed_people(inputs.spells, inputs.start, inputs.end)
+    if people is not None:
+        exposed &= people
+    active_days = days[days["active_days"] > 0]
+    active = set(active_days["person_id"].astype(int))
+    n_days = (inputs.end - inputs.start).days + 1
+    ai_tasks = int(act["ai_tasks"].sum())
+    adopted = len(active & exposed)
+
+    saved = saved_minutes(act, inputs.baselines, inputs.estimated_minutes_saved)
+    rates = act["person_id"].map(inputs.rates).astype("float64")
+    saved_total = float(saved["saved_min"].sum())
+    per_task, per_task_low, per_task_high = mean_interval(saved_total, float(saved["saved_sq"].sum()),
+                                                         ai_tasks)
+    estimated_n = float(saved["estimated_n"].sum())
+    errors, judged = int(act["ai_errors"].sum()), int(act["ai_ok"].sum())
+    adoption_low, adoption_high = wilson(adopted, len(exposed))
+    error_low, error_high = wilson(errors, judged)
+
+    habit_population = days.set_index("person_id")["habit_days"].reindex(sorted(exposed), fill_value=0)
+    habit = {name: 0 for name in ("daily", "weekly", "monthly", "never")}
+    for name, count in habit_population.map(habit_cohort).value_counts().items():
+        habit[name] = int(count)
+    ttfu, never_share = _time_to_first_use(
+        inputs, people if people is not None else set(first_exposure(inputs.spells).index))
+    before_exposure = _exposed_by(inputs, inputs.end)
+    control = (people if people is not None else _everyone(inputs)) - before_exposure
+    b_window = inputs.baseline_window
+    return {
+        "feature": inputs.feature,
+        "start": inputs.start.isoformat(),
+        "end": inputs.end.isoformat(),
+        "exposed_users": len(exposed),
+        "active_users": len(active),
+        "adoption_rate": ratio(adopted, len(exposed)),
+        "ai_tasks": ai_tasks,
+        "depth": ratio(ai_tasks, len(active)),
+        "stickiness": ratio(float(active_days["active_days"].sum()), n_days * len(active)),
+        "time_saved_hours": saved_total / 60,
+        "time_saved_estimated": bool(estimated_n > 0),
+        "time_saved_evidence": evidence(float(saved["measured_n"].sum()), estimated_n),
+        "value_eur": float((saved["saved_min"] / 60 * rates.fillna(0.0)).sum()),
+        "error_rate": ratio(errors, judged),
+        "baseline_error_rate": baseline_error_rate(inputs.explicit_baselines, inputs.baseline_activity),
+        "adoption_rate_ci_low": adoption_low,
+        "adoption_rate_ci_high": adoption_high,
+        "error_rate_ci_low": error_low,
+        "error_rate_ci_high": error_high,
+        "time_saved_per_task": per_task,
+        "time_saved_per_task_ci_low": per_task_low,
+        "time_saved_per_task_ci_high": per_task_high,
+        "baseline_minutes": inputs.baselines or None,
+        "baseline_window_start": b_window[0].isoformat() if b_window else None,
+        "baseline_window_end": b_window[1].isoformat() if b_window else None,
+        "habit": habit,
+        "time_to_first_use_hours": ttfu,
+        "never_used_share": never_share,
+        **did_time_saved(
+            _restrict(inputs.baseline_activity, people), act, exposed, control),
+    }
+
+
+def _restrict(frame: pd.DataFrame, people: set[int] | None) -> pd.DataFrame:
+    return frame if people is None else frame[frame["person_id"].isin(people)]
+
+
+def _everyone(inputs: WindowInputs) -> set[int]:
+    """Everyone with a task of this feature in the window or the baseline window."""
+    return set(inputs.activity["person_id"].astype(int)) | set(
+        inputs.baseline_activity["person_id"].astype(int))
+
+
+def _exposed_by(inputs: WindowInputs, end: date) -> set[int]:
+    """People exposed at some instant up to the end of ``end`` (not a control any more)."""
+    first = first_exposure(inputs.spells)
+    if first.empty:
+        return set()
+    return exposed_people(inputs.spells, min(first.min().date(), end), end)
+
+
+def group_records(inputs: WindowInputs, groups: dict[str, set[int]]) -> list[dict]:
+    """One record per group, its figures nulled (``suppressed``) below 5 exposed people."""
+    out = []
+    for name in sorted(groups):
+        record = kpi_record(inputs, groups[name])
+        record["group"] = name
+        record["suppressed"] = record["exposed_users"] < MIN_GROUP_EXPOSED
+        if record["suppressed"]:
+            record.update({key: None for key in SUPPRESSIBLE})
+        out.append(record)
+    return out

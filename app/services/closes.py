@@ -1,0 +1,106 @@
+"""Monthly close: freeze a month's ROI with a fingerprint of its inputs; flag later restatements."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import select
+
+from app import kpi
+from app.db import db, utcnow
+from app.models.kpi import MonthlyClose
+
+# Float sums of the same events can differ in the last bits with the summation order of an
+# incremental versus a full rebuild; rounding keeps such noise from looking like a restatement.
+_DECIMALS = 6
+
+
+def _canonical(frame: pd.DataFrame) -> list:
+    if frame.empty:
+        return []
+    frame = frame.copy()
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column]):
+            frame[column] = frame[column].round(_DECIMALS)
+    frame = frame.astype(object).where(frame.notna(), None)
+    rows = [[str(v) if v is not None else None for v in row] for row in frame.itertuples(index=False)]
+    return sorted(rows, key=lambda r: [x or "" for x in r])
+
+
+def fingerprint(inputs: kpi.MoneyInputs) -> str:
+    """SHA-256 of the inputs the monthly ROI depends on (sums, costs, and the baselines, rates and
+    feature terms that apply to them): a new department or feature alone is no restatement."""
+    sums, costs = inputs.sums, inputs.costs
+    features = set(sums["feature_id"].astype(int)) | set(costs["feature_id"].astype(int))
+    tasks = {(int(f), str(t)) for f, t in zip(sums["feature_id"], sums["task"], strict=True)}
+    departments = set(sums["department_id"].astype(int))
+    terms = inputs.features[inputs.features["feature_id"].astype(int).isin(features)]
+    payload = {
+        "sums": _canonical(sums),
+        "features": _canonical(terms.drop(columns=["baseline_days"], errors="ignore")),
+        "costs": _canonical(costs),
+        "baselines": sorted([f, t, round(m, _DECIMALS)] for f, per_task in inputs.baselines.items()
+                            for t, m in per_task.items() if (f, t) in tasks),
+        "rates": sorted([d, r] for d, r in inputs.rates.items() if d in departments),
+        "default_rate": inputs.default_rate if 0 in departments else None,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def previous_month(today: date | None = None) -> str:
+    today = today or utcnow().date()
+    first = today.replace(day=1)
+    year, month = (first.year, first.month - 1) if first.month > 1 else (first.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def close_month(month: str) -> MonthlyClose:
+    """Freeze ``month``'s ROI. A closed month stays frozen: closing it again changes nothing
+    (a later change shows as a restatement beside the frozen figures).
+
+    :param month: ``YYYY-MM``.
+    """
+    from app.services.kpis import roi_figures
+
+    close = db.session.get(MonthlyClose, month)
+    if close is not None:
+        return close
+    figures, current = roi_figures(month)
+    close = MonthlyClose(month=month, fingerprint=current, closed_at=utcnow(),
+                         figures=json.dumps({"features": figures["features"],
+                                             "total": figures["total"]}))
+    db.session.add(close)
+    db.session.flush()
+    return close
+
+
+def close_status(month: str, current: str) -> dict:
+    """``closed``, ``closed_at``, ``restated`` and ``closed_figures`` of a month for the API."""
+    close = db.session.get(MonthlyClose, month)
+    if close is None:
+        return {"closed": False, "restated": False}
+    frozen = json.loads(close.figures)
+    return {
+        "closed": True,
+        "closed_at": close.closed_at.isoformat(),
+        "restated": current != close.fingerprint,
+        "restated_at": close.restated_at.isoformat() if close.restated_at else None,
+        "closed_figures": frozen,
+    }
+
+
+def check_restatements() -> int:
+    """Mark every closed month whose inputs changed since its close as restated; how many."""
+    from app.services.kpis import roi_figures
+
+    marked = 0
+    for close in db.session.scalars(select(MonthlyClose).order_by(MonthlyClose.month)):
+        _, current = roi_figures(close.month)
+        if current != close.fingerprint and current != close.restated_fingerprint:
+            close.restated_at, close.restated_fingerprint = utcnow(), current
+            marked += 1
+    db.session.flush()
+    return marked

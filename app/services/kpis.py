@@ -1,0 +1,250 @@
+"""KPI and ROI reads: load the rollups refresh-kpis materialised, call the one KPI module.
+
+The API, the dashboard, exports and the monthly close all read through these functions.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+from flask import current_app
+from sqlalchemy import case, func, or_, select
+
+from app import kpi
+from app.db import db
+from app.errors import NotFound
+from app.models import (
+    Baseline,
+    Cohort,
+    CohortMember,
+    CostEntry,
+    Department,
+    ExposureSpell,
+    Feature,
+    Person,
+)
+from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FirstUse
+
+NO_DEPARTMENT = "(no department)"
+GROUP_BYS = ("department", "cohort")
+
+
+def _frame(stmt, columns: list[str]) -> pd.DataFrame:
+    rows = db.session.execute(stmt).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def _sums_by_person(feature_id: int, lo: date, hi: date) -> pd.DataFrame:
+    """Per person x task event sums of a feature over the days [lo, hi]."""
+    stmt = (
+        select(ActivityDay.person_id, ActivityDay.task,
+               *[func.sum(getattr(ActivityDay, c)) for c in SUM_COLUMNS])
+        .where(ActivityDay.feature_id == feature_id, ActivityDay.day.between(lo, hi))
+        .group_by(ActivityDay.person_id, ActivityDay.task)
+    )
+    frame = _frame(stmt, ["person_id", "task", *SUM_COLUMNS])
+    frame[list(SUM_COLUMNS)] = frame[list(SUM_COLUMNS)].astype("float64")
+    return frame
+
+
+def _active_days(feature_id: int, start: date, end: date) -> pd.DataFrame:
+    """Per person: days with an AI event in [start, end] and in the 30 days ending on ``end``."""
+    habit_start = end - timedelta(days=kpi.window.HABIT_DAYS - 1)
+    used = ActivityDay.ai_tasks > 0
+
+    def distinct_days(since: date):
+        return func.count(func.distinct(case((ActivityDay.day >= since, ActivityDay.day), else_=None)))
+
+    stmt = (
+        select(ActivityDay.person_id, distinct_days(start), distinct_days(habit_start))
+        .where(ActivityDay.feature_id == feature_id, used,
+               ActivityDay.day.between(min(start, habit_start), end))
+        .group_by(ActivityDay.person_id)
+    )
+    return _frame(stmt, ["person_id", "active_days", "habit_days"])
+
+
+def _feature(key: str) -> Feature:
+    feature = db.session.scalar(select(Feature).where(Feature.key == key))
+    if feature is None:
+        raise NotFound(f"no feature {key!r}")
+    return feature
+
+
+def _spells(feature_id: int) -> pd.DataFrame:
+    stmt = select(ExposureSpell.person_id, ExposureSpell.start_at, ExposureSpell.end_at).where(
+        ExposureSpell.feature_id == feature_id)
+    return _frame(stmt, ["person_id", "start_at", "end_at"])
+
+
+def _explicit_baselines(feature_id: int | None = None) -> pd.DataFrame:
+    stmt = select(Baseline.feature_id, Baseline.task, Baseline.minutes_per_task, Baseline.error_rate,
+                  Baseline.measured_at, Baseline.id).order_by(Baseline.measured_at, Baseline.id)
+    if feature_id is not None:
+        stmt = stmt.where(Baseline.feature_id == feature_id)
+    return _frame(stmt, ["feature_id", "task", "minutes_per_task", "error_rate", "measured_at", "id"])
+
+
+def default_rate() -> float:
+    return float(current_app.config.get("DEFAULT_HOURLY_RATE", 40.0))
+
+
+def people_frame() -> pd.DataFrame:
+    """Every person: id, department name and hourly rate in euros (the default when unset)."""
+    stmt = select(Person.id, Department.name, Department.hourly_rate_eur).outerjoin(
+        Department, Department.id == Person.department_id)
+    frame = _frame(stmt, ["person_id", "department", "rate"])
+    frame["department"] = frame["department"].fillna(NO_DEPARTMENT)
+    frame["rate"] = frame["rate"].astype("float64").fillna(default_rate())
+    return frame
+
+
+def kpi_inputs(key: str, start: date, end: date) -> tuple[kpi.WindowInputs, pd.DataFrame]:
+    """The KPI module's inputs for a feature over [start, end], and the people frame.
+
+    :param key: the feature's key (404 when unknown).
+    """
+    feature = _feature(key)
+    spells = _spells(feature.id)
+    b_window = kpi.baseline_window(spells, feature.baseline_days)
+    empty = _sums_by_person(feature.id, date(1970, 1, 2), date(1970, 1, 1))
+    people = people_frame()
+    first_use = _frame(select(FirstUse.person_id, FirstUse.first_ai_at).where(
+        FirstUse.feature_id == feature.id), ["person_id", "first_ai_at"])
+    inputs = kpi.WindowInputs(
+        feature=feature.key, start=start, end=end,
+        activity=_sums_by_person(feature.id, start, end),
+        active_days=_active_days(feature.id, start, end),
+        spells=spells, first_use=first_use,
+        baseline_activity=_sums_by_person(feature.id, *b_window) if b_window else empty,
+        explicit_baselines=_explicit_baselines(feature.id),
+        rates=people.set_index("person_id")["rate"],
+        estimated_minutes_saved=float(feature.estimated_minutes_saved or 0.0),
+        baseline_days=int(feature.baseline_days or 28),
+    )
+    return inputs, people
+
+
+def groups_of(group_by: str, people: pd.DataFrame) -> dict[str, set[int]]:
+    """The people of each department (by name) or cohort (by key)."""
+    if group_by == "department":
+        return {str(name): set(part["person_id"].astype(int))
+                for name, part in people.groupby("department")}
+    rows = db.session.execute(select(Cohort.key, CohortMember.person_id).join(
+        CohortMember, CohortMember.cohort_id == Cohort.id)).all()
+    out: dict[str, set[int]] = {key: set() for key in db.session.scalars(select(Cohort.key))}
+    for cohort_key, person_id in rows:
+        out[cohort_key].add(int(person_id))
+    return out
+
+
+def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) -> dict:
+    """The ``GET /api/v1/features/{key}/kpis`` answer, as of the last refresh-kpis run.
+
+    :param key: the feature's key (404 when unknown).
+    :param start: first day of the window (UTC); ``end``: its last day.
+    :param group_by: ``department`` or ``cohort`` to add ``groups`` (small groups suppressed).
+    """
+    inputs, people = kpi_inputs(key, start, end)
+    answer = kpi.kpi_record(inputs)
+    if group_by:
+        answer["groups"] = kpi.group_records(inputs, groups_of(group_by, people))
+    return answer
+
+
+def kpi_daily_series(key: str, start: date, end: date) -> pd.DataFrame:
+    """Per day of [start, end]: active people and AI tasks (for charts), from the rollups."""
+    feature = _feature(key)
+    stmt = (select(ActivityDay.day,
+                   func.count(func.distinct(case((ActivityDay.ai_tasks > 0, ActivityDay.person_id),
+                                                 else_=None))),
+                   func.sum(ActivityDay.ai_tasks))
+            .where(ActivityDay.feature_id == feature.id, ActivityDay.day.between(start, end))
+            .group_by(ActivityDay.day).order_by(ActivityDay.day))
+    frame = _frame(stmt, ["day", "active_people", "ai_tasks"])
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    days = pd.DataFrame({"day": [start + timedelta(days=i) for i in range((end - start).days + 1)]})
+    out = days.merge(frame, on="day", how="left").fillna({"active_people": 0, "ai_tasks": 0})
+    return out.astype({"active_people": "int64", "ai_tasks": "int64"})
+
+
+def money_inputs(through_month: str) -> kpi.MoneyInputs:
+    """The KPI module's money inputs for every feature, for the months up to ``through_month``."""
+    features = _frame(select(Feature.id, Feature.key, Feature.estimated_minutes_saved,
+                             Feature.per_event_cost_eur, Feature.baseline_days),
+                      ["feature_id", "key", "estimated_minutes_saved", "per_event_cost_eur",
+                       "baseline_days"])
+    features = features.fillna({"estimated_minutes_saved": 0.0, "per_event_cost_eur": 0.0})
+    sums = _frame(
+        select(FeatureDay.feature_id, FeatureDay.month, FeatureDay.department_id, FeatureDay.task,
+               *[func.sum(getattr(FeatureDay, c)) for c in SUM_COLUMNS])
+        .where(FeatureDay.month <= through_month)
+        .group_by(FeatureDay.feature_id, FeatureDay.month, FeatureDay.department_id, FeatureDay.task),
+        ["feature_id", "month", "department_id", "task", *SUM_COLUMNS])
+    sums[list(SUM_COLUMNS)] = sums[list(SUM_COLUMNS)].astype("float64")
+    rates = {int(i): float(r) for i, r in db.session.execute(
+        select(Department.id, Department.hourly_rate_eur).where(Department.hourly_rate_eur.is_not(None)))}
+    costs = _frame(select(CostEntry.feature_id, CostEntry.month, CostEntry.amount_eur)
+                   .where(CostEntry.month <= through_month), ["feature_id", "month", "amount_eur"])
+    return kpi.MoneyInputs(sums=sums, features=features, baselines=_feature_baselines(features),
+                           rates=rates, default_rate=default_rate(), costs=costs)
+
+
+def _feature_baselines(features: pd.DataFrame) -> dict[int, dict[str, float]]:
+    """baseline_minutes per feature and task, each over its own baseline window."""
+    first = dict(db.session.execute(select(ExposureSpell.feature_id, func.min(ExposureSpell.start_at))
+                                    .group_by(ExposureSpell.feature_id)).all())
+    windows = {}
+    for row in features.itertuples():
+        if row.feature_id in first:
+            spells = pd.DataFrame({"start_at": [first[row.feature_id]]})
+            windows[int(row.feature_id)] = kpi.baseline_window(spells, int(row.baseline_days or 28))
+    window_sums = pd.DataFrame(columns=["feature_id", "task", "manual_dur_n", "manual_dur_min"])
+    if windows:
+        clauses = [(FeatureDay.feature_id == f) & FeatureDay.day.between(lo, hi)
+                   for f, (lo, hi) in windows.items()]
+        window_sums = _frame(
+            select(FeatureDay.feature_id, FeatureDay.task, func.sum(FeatureDay.manual_dur_n),
+                   func.sum(FeatureDay.manual_dur_min))
+            .where(or_(*clauses)).group_by(FeatureDay.feature_id, FeatureDay.task),
+            ["feature_id", "task", "manual_dur_n", "manual_dur_min"])
+    explicit = _explicit_baselines()
+    out = {}
+    for feature_id in features["feature_id"].astype(int):
+        out[feature_id] = kpi.baseline_minutes(
+            explicit[explicit["feature_id"] == feature_id],
+            window_sums[window_sums["feature_id"] == feature_id])
+    return out
+
+
+def roi_history(through_month: str) -> pd.DataFrame:
+    """Per feature key and month up to ``through_month``: ai_tasks, value, cost, net, cumulative net."""
+    inputs = money_inputs(through_month)
+    table = kpi.monthly_table(inputs)
+    keys = inputs.features.set_index("feature_id")["key"]
+    table.insert(0, "feature", table["feature_id"].map(keys))
+    table["net_eur"] = table["value_eur"] - table["cost_eur"]
+    table["cumulative_net_eur"] = table.groupby("feature_id")["net_eur"].cumsum()
+    return table.drop(columns=["feature_id", "amount_eur"])
+
+
+def roi_figures(month: str) -> tuple[dict, str]:
+    """The live ROI answer for ``month`` and the fingerprint of the inputs it came from."""
+    from app.services.closes import fingerprint
+
+    inputs = money_inputs(month)
+    return kpi.monthly_roi(inputs, month), fingerprint(inputs)
+
+
+def monthly_roi(month: str) -> dict:
+    """The ``GET /api/v1/roi/monthly`` answer: live figures, plus the frozen ones of a closed
+    month (``closed``, ``restated`` when its inputs changed since the close, ``closed_figures``).
+
+    :param month: ``YYYY-MM``.
+    """
+    from app.services.closes import close_status
+
+    figures, current = roi_figures(month)
+    figures.update(close_status(month, current))
+    return figures

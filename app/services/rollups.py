@@ -1,0 +1,208 @@
+"""Materialise the KPI rollups from the events, in SQL (no Python loop per event).
+
+Exposure is not part of any rollup (the KPI reads take it from the exposure spells), so only the
+(feature, day) pairs touched by new events, and department sums after people move, are redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Date, and_, case, cast, delete, false, func, insert, literal, select, true
+
+from app.db import db, utcnow
+from app.models import Event, Feature, Person
+from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FirstUse, RefreshState
+
+# Events ingested by a transaction that committed late carry an ingested_at before the watermark;
+# re-reading this much history catches them (recomputing a day is idempotent, so overlap is safe).
+OVERLAP = timedelta(minutes=10)
+
+
+@dataclass
+class RefreshResult:
+    events_read: int
+    rows_written: int
+    days_recomputed: int
+    full: bool
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _day(column):
+    # SQLite keeps naive-UTC timestamps as text; date() cuts the day. PostgreSQL casts.
+    return func.date(column) if _dialect() == "sqlite" else cast(column, Date)
+
+
+def _month(column):
+    if _dialect() == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(column, "YYYY-MM")
+
+
+def _event_sums() -> list:
+    """The rollup's sum columns as SQL aggregates over ``events``, in SUM_COLUMNS order."""
+    ai, manual = Event.ai_assisted == true(), Event.ai_assisted == false()
+    err = Event.outcome.in_(("error", "corrected"))
+    ok, aband = Event.outcome != "abandoned", Event.outcome == "abandoned"
+    timed = Event.duration_seconds.is_not(None)
+    minutes = Event.duration_seconds / 60.0
+
+    def count(cond):
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    def total(cond, expr):
+        return func.coalesce(func.sum(case((cond, expr), else_=0.0)), 0.0)
+
+    return [
+        count(ai), count(and_(ai, err)), count(and_(ai, ok)), count(and_(ai, ok, timed)),
+        total(and_(ai, ok, timed), minutes), total(and_(ai, ok, timed), minutes * minutes),
+        count(and_(ai, aband, timed)), total(and_(ai, aband, timed), minutes),
+        total(and_(ai, aband, timed), minutes * minutes),
+        count(manual), count(and_(manual, err)), count(and_(manual, ok)),
+        count(and_(manual, timed)), total(and_(manual, timed), minutes),
+        total(and_(manual, timed), minutes * minutes),
+    ]
+
+
+def _rebuild_activity(feature_id: int | None, lo: date | None, hi: date | None) -> int:
+    """Recompute kpi_activity_days for one feature's days [lo, hi] (everything when None)."""
+    where_days, where_events = [], []
+    if feature_id is not None:
+        where_days += [ActivityDay.feature_id == feature_id, ActivityDay.day.between(lo, hi)]
+        where_events += [Event.feature_id == feature_id,
+                         Event.occurred_at >= datetime.combine(lo, datetime.min.time()),
+                         Event.occurred_at < datetime.combine(hi + timedelta(days=1),
+                                                              datetime.min.time())]
+    db.session.execute(delete(ActivityDay).where(*where_days))
+    day = _day(Event.occurred_at)
+    source = (
+        select(Event.feature_id, day, Event.person_id, Event.task, *_event_sums(),
+               func.min(case((Event.ai_assisted == true(), Event.occurred_at), else_=None)))
+        .where(*where_events)
+        .group_by(Event.feature_id, day, Event.person_id, Event.task)
+    )
+    columns = ["feature_id", "day", "person_id", "task", *SUM_COLUMNS, "ai_first_at"]
+    result = db.session.execute(insert(ActivityDay).from_select(columns, source))
+    return max(result.rowcount or 0, 0)
+
+
+def _rebuild_feature_days(feature_id: int | None, lo: date | None, hi: date | None) -> None:
+    """Re-sum kpi_feature_days (per department) from the activity rows of those days."""
+    where_rollup, where_activity = [], []
+    if feature_id is not None:
+        where_rollup += [FeatureDay.feature_id == feature_id, FeatureDay.day.between(lo, hi)]
+        where_activity += [ActivityDay.feature_id == feature_id, ActivityDay.day.between(lo, hi)]
+    db.session.execute(delete(FeatureDay).where(*where_rollup))
+    department = func.coalesce(Person.department_id, literal(0))
+    sums = [func.sum(getattr(ActivityDay, name)) for name in SUM_COLUMNS]
+    source = (
+        select(ActivityDay.feature_id, ActivityDay.day, department, ActivityDay.task,
+               _month(ActivityDay.day), *sums)
+        .join(Person, Person.id == ActivityDay.person_id)
+        .where(*where_activity)
+        .group_by(ActivityDay.feature_id, ActivityDay.day, department, ActivityDay.task)
+    )
+    columns = ["feature_id", "day", "department_id", "task", "month", *SUM_COLUMNS]
+    db.session.execute(insert(FeatureDay).from_select(columns, source))
+
+
+def _merge_first_use(feature_id: int | None, lo: date | None, hi: date | None) -> None:
+    """Move each person's first AI use earlier where the recomputed days hold an earlier one."""
+    where = [ActivityDay.ai_first_at.is_not(None)]
+    if feature_id is not None:
+        where += [ActivityDay.feature_id == feature_id, ActivityDay.day.between(lo, hi)]
+    source = (select(ActivityDay.feature_id, ActivityDay.person_id, func.min(ActivityDay.ai_first_at))
+              .where(*where).group_by(ActivityDay.feature_id, ActivityDay.person_id))
+    if _dialect() == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+
+        earliest = func.least
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+
+        earliest = func.min
+    stmt = upsert(FirstUse).from_select(["feature_id", "person_id", "first_ai_at"], source)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["feature_id", "person_id"],
+        set_={"first_ai_at": earliest(FirstUse.first_ai_at, stmt.excluded.first_ai_at)},
+    )
+    db.session.execute(stmt)
+
+
+def people_fingerprint() -> str:
+    """A hash of every person's department (a move changes the department sums)."""
+    rows = db.session.execute(select(Person.id, Person.department_id).order_by(Person.id))
+    digest = hashlib.sha256()
+    for person, department in rows:
+        digest.update(f"{person}:{department or 0};".encode())
+    return digest.hexdigest()
+
+
+def _ranges(days: list[date]) -> list[tuple[date, date]]:
+    """Sorted days as runs of consecutive days [(first, last), ...]."""
+    out: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if out and day == out[-1][1] + timedelta(days=1):
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
+
+
+def _as_date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def refresh(full: bool = False) -> RefreshResult:
+    """Bring the rollups up to the events ingested so far; ``full`` rebuilds everything.
+
+    Only the (feature, day) pairs with events ingested since the last run are recomputed, so a
+    rerun with nothing new changes nothing.
+    """
+    started = utcnow()
+    if _dialect() == "postgresql":
+        # Grouping millions of rows spills to disk with the default 4 MB of sort memory.
+        db.session.execute(db.text("SET LOCAL work_mem = '256MB'"))
+    state = db.session.get(RefreshState, 1)
+    fingerprint = people_fingerprint()
+    if full or state is None:
+        events_read = db.session.scalar(select(func.count()).select_from(Event)) or 0
+        db.session.execute(delete(FirstUse))
+        written = _rebuild_activity(None, None, None)
+        _rebuild_feature_days(None, None, None)
+        _merge_first_use(None, None, None)
+        days = 0
+        full = True
+    else:
+        feature_ids = list(db.session.scalars(select(Feature.id)))
+        day = _day(Event.occurred_at)
+        touched = db.session.execute(
+            select(Event.feature_id, day, func.count())
+            .where(Event.feature_id.in_(feature_ids), Event.ingested_at > state.watermark - OVERLAP)
+            .group_by(Event.feature_id, day)
+        ).all() if feature_ids else []
+        events_read = sum(n for _, _, n in touched)
+        per_feature: dict[int, list[date]] = {}
+        for feature_id, touched_day, _ in touched:
+            per_feature.setdefault(feature_id, []).append(_as_date(touched_day))
+        written, days = 0, len(touched)
+        for feature_id, feature_days in sorted(per_feature.items()):
+            for lo, hi in _ranges(feature_days):
+                written += _rebuild_activity(feature_id, lo, hi)
+                _merge_first_use(feature_id, lo, hi)
+                if fingerprint == state.people_fingerprint:
+                    _rebuild_feature_days(feature_id, lo, hi)
+        if fingerprint != state.people_fingerprint:
+            _rebuild_feature_days(None, None, None)
+    if state is None:
+        state = RefreshState(id=1, watermark=started, people_fingerprint=fingerprint)
+        db.session.add(state)
+    state.watermark, state.refreshed_at, state.people_fingerprint = started, utcnow(), fingerprint
+    db.session.flush()
+    return RefreshResult(events_read=events_read, rows_written=written, days_recomputed=days,
+                         full=full)

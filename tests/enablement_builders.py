@@ -9,30 +9,27 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.db import db, utcnow
-from app.models import Event, ExposureSpell, Feedback, RolloutStage, RolloutTransition
-from tests.helpers import gen_cohort, gen_feature, gen_person
+from app.models import Event, Feedback
+from app.services import rollout
+from tests.helpers import gen_cohort, gen_person
 
 _ids = itertools.count(1)
 
 
 def live_feature(playbook: str | None = "pilot-feedback-loop", people: int = 12, days_in_stage: int = 30,
-                 stage_percentages: tuple[int, ...] = (0, 50, 100), **kw):
-    """A feature at stage 1 (a pilot cohort of ``people``), entered ``days_in_stage`` days ago."""
+                 stage_percentages: tuple[int, ...] = (0, 50, 100), auto_promote: bool = False):
+    """A feature created and started by the rollout service: stage 1 is a pilot cohort of
+    ``people``, entered ``days_in_stage`` days ago; later stages ramp by percentage."""
     members = [gen_person() for _ in range(people)]
     cohort = gen_cohort(members=members)
-    feature = gen_feature(playbook_key=playbook, current_stage=1, **kw)
-    for position, pct in enumerate(stage_percentages, start=1):
-        stage = RolloutStage(feature_id=feature.id, position=position, name=f"Stage {position}",
-                             percentage=pct)
-        if position == 1:
-            stage.cohorts = [cohort]
-        db.session.add(stage)
-    entered = utcnow() - timedelta(days=days_in_stage)
-    db.session.add(RolloutTransition(feature_id=feature.id, action="advance", from_stage=0, to_stage=1,
-                                     effective_at=entered, actor="test"))
-    for person in members:
-        db.session.add(ExposureSpell(feature_id=feature.id, person_id=person.id, start_at=entered))
-    db.session.flush()
+    n = next(_ids)
+    stages = [{"name": f"Stage {i}", "cohorts": [cohort.key] if i == 1 else [], "percentage": pct}
+              for i, pct in enumerate(stage_percentages, start=1)]
+    feature = rollout.create_feature({"key": f"feature-{n}", "name": f"Feature {n}", "stages": stages},
+                                     "test")
+    feature.playbook_key = playbook
+    feature.auto_promote = auto_promote
+    rollout.advance(feature.key, "test", effective_at=utcnow() - timedelta(days=days_in_stage))
     db.session.refresh(feature)
     return feature, members, cohort
 

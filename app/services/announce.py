@@ -22,12 +22,8 @@ def announce(feature: Feature, subject: str, body: str) -> bool:
     except ImportError:
         log.info("app.alerts is not installed; the announcement was only logged")
         return False
-    send = getattr(alerts, "send_alert", None) or getattr(alerts, "send", None)
-    if send is None:
-        log.info("app.alerts has no send_alert(); the announcement was only logged")
-        return False
     try:
-        send(f"[{feature.key}] {subject}", body)
+        alerts.send_alert(subject, body, feature_key=feature.key)
     except Exception:  # any channel failure: keep the rollback, report loudly
         log.exception("the alert about %s could not be sent", feature.key)
         return False

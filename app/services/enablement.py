@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import select
-from UnleashClient.utils import normalized_hash
 
 from app.db import db, utcnow
 from app.errors import Collector, Detail, NotFound, ValidationFailed
@@ -16,13 +15,13 @@ from app.models import (
     ActionItem,
     Attendance,
     Cohort,
-    CohortMember,
     Feature,
     Person,
     PlaybookRun,
     TrainingSession,
 )
 from app.playbooks import Playbook, playbook_for
+from app.services import exposure
 from app.services.audit import audit
 
 ACTION_STATUSES = ("open", "done", "dropped")
@@ -85,22 +84,9 @@ def attach_playbook(feature_key: str, playbook_key: str, actor: str) -> Playbook
 
 
 def stage_audience(feature: Feature, position: int) -> set[int]:
-    """Ids of the people in the audience of rollout stage ``position`` (API contract: everyone in
-    the cohorts of stages 1..k plus ``percentage`` % of all people as Unleash's flexibleRollout
-    with stickiness userId and groupId = feature key picks them)."""
-    stages = [s for s in feature.stages if s.position <= position]
-    cohort_ids = [c.id for s in stages for c in s.cohorts]
-    people: set[int] = set()
-    if cohort_ids:
-        people.update(db.session.scalars(
-            select(CohortMember.person_id).where(CohortMember.cohort_id.in_(cohort_ids))))
-    percentage = max((s.percentage for s in stages), default=0)
-    if percentage > 0:
-        for pid, person_key in db.session.execute(
-                select(Person.id, Person.person_id).where(Person.erased_at.is_(None))):
-            if normalized_hash(person_key, feature.key) <= percentage:
-                people.add(pid)
-    return people
+    """Ids of the people in the audience of rollout stage ``position`` (the rollout's own
+    definition: cumulative cohorts plus the stage's percentage, as Unleash picks them)."""
+    return exposure.stage_audience(feature, position)
 
 
 def _check_stage(feature: Feature, stage: object, problems: Collector) -> int | None:

@@ -15,7 +15,7 @@ from app.db import db, utcnow
 from app.errors import Conflict, Detail, LiftoffError, ValidationFailed
 from app.models import Feature, Feedback, GateEvaluation, RolloutTransition
 from app.playbooks import Criterion
-from app.services import rollout
+from app.services import kpis, rollout, rollups
 from app.services.audit import audit
 from app.services.enablement import feature_by_key, playbook_of, training_completion
 
@@ -23,15 +23,16 @@ AUTO_ACTOR = "gate:auto"
 log = logging.getLogger(__name__)
 
 
-def stage_kpis(feature: Feature, start: date, end: date) -> dict:
-    """The KPI answer (contract field names) for the closed day window [start, end]."""
-    try:
-        from app.services import kpis as kpi_service  # the KPI work's service, once merged
-    except ImportError:
-        from app.services import interim_kpis
+def refresh_kpis() -> None:
+    """Bring the KPI rollups up to the events accepted so far: a gate or guardrail must not judge
+    on numbers older than the last refresh-kpis run (incremental, cheap when nothing is new)."""
+    rollups.refresh()
 
-        return interim_kpis.feature_kpis(feature, start, end)
-    return kpi_service.feature_kpis(feature.key, start, end)
+
+def stage_kpis(feature: Feature, start: date, end: date) -> dict:
+    """The KPI answer (contract field names, Wilson intervals included) for the closed day window
+    [start, end], from the one KPI module every view uses."""
+    return kpis.feature_kpis(feature.key, start, end)
 
 
 def stage_entered_at(feature: Feature) -> datetime | None:
@@ -91,13 +92,17 @@ def _judge(criterion: Criterion, feature: Feature, kpis: dict, days: int, entere
     return out
 
 
-def evaluate_gate(feature_key: str, trigger: str = "manual", now: datetime | None = None) -> GateEvaluation:
+def evaluate_gate(feature_key: str, trigger: str = "manual", now: datetime | None = None,
+                  refresh: bool = True) -> GateEvaluation:
     """Evaluate the gate of the feature's current stage from its playbook, and store the result.
 
     :param trigger: ``manual``, ``api`` or ``schedule``.
+    :param refresh: bring the KPI rollups up to date first (callers that just did may skip it).
     :raises Conflict: when the feature is off or killed (no stage to judge).
     """
     now = now or utcnow()
+    if refresh:
+        refresh_kpis()
     feature = feature_by_key(feature_key)
     if feature.current_stage == 0 or feature.killed:
         raise Conflict(f"feature {feature.key} is {'killed' if feature.killed else 'not started'}; "
@@ -168,6 +173,7 @@ def evaluate_all(now: datetime | None = None, trigger: str = "schedule") -> list
     Each feature is judged in its own savepoint, so one broken feature does not stop the others.
     """
     now = now or utcnow()
+    refresh_kpis()
     features = list(db.session.scalars(select(Feature).where(
         Feature.playbook_key.is_not(None), Feature.current_stage > 0, Feature.killed.is_(False))
         .order_by(Feature.key)))
@@ -175,7 +181,7 @@ def evaluate_all(now: datetime | None = None, trigger: str = "schedule") -> list
     for feature in features:
         try:
             with db.session.begin_nested():
-                evaluation = evaluate_gate(feature.key, trigger=trigger, now=now)
+                evaluation = evaluate_gate(feature.key, trigger=trigger, now=now, refresh=False)
                 last = max((s.position for s in feature.stages), default=0)
                 if evaluation.passed and feature.auto_promote and feature.current_stage < last:
                     rollout.advance(feature.key, AUTO_ACTOR, reason="stage gate passed (automatic)")

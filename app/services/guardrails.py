@@ -17,7 +17,7 @@ from app.playbooks import playbook_for
 from app.services import rollout
 from app.services.announce import announce
 from app.services.audit import audit
-from app.services.gates import stage_entered_at, stage_kpis
+from app.services.gates import refresh_kpis, stage_entered_at, stage_kpis
 
 ACTOR = "guardrail"
 
@@ -56,6 +56,7 @@ def run_guardrails(now: datetime | None = None) -> list[dict]:
     """Check every live feature with a playbook; roll back or kill those that trip, audited and
     announced. Returns the verdicts of the features that tripped."""
     now = now or utcnow()
+    refresh_kpis()
     features = list(db.session.scalars(select(Feature).where(
         Feature.playbook_key.is_not(None), Feature.current_stage > 0, Feature.killed.is_(False))
         .order_by(Feature.key)))

@@ -22,7 +22,8 @@ def _setup():
         {"name": "pilots", "cohorts": ["pilots"], "percentage": 25},
         {"name": "dark", "cohorts": [], "percentage": 0},
     ]}, "ana")
-    rollout.create_feature({"key": "idle", "name": "I", "stages": [{"name": "all", "percentage": 100}]}, "ana")
+    everyone = [{"name": "all", "percentage": 100}]
+    rollout.create_feature({"key": "idle", "name": "I", "stages": everyone}, "ana")
     db.session.commit()
     return people, champs, pilots
 

@@ -34,13 +34,13 @@ def _engine_with_ramps(group_id: str, percentages: list[int]) -> UnleashEngine:
 @pytest.mark.slow
 def test_bucketing_matches_the_unleash_engine_over_100000_ids():
     group = "copilot-mail"
-    percentages = [1, 30, 99]
-    engine = _engine_with_ramps(group, percentages)
+    engine = _engine_with_ramps(group, [1, 30, 50, 99])
     ids = [f"emp-{i:06d}" for i in range(100_000)]
     ours = buckets(group, ids)
     mismatches = []
-    for uid, b in zip(ids, ours, strict=True):
-        for p in percentages:
+    for n, (uid, b) in enumerate(zip(ids, ours, strict=True)):
+        # Every id at 30 %; the edges of the scale on a fifth of them (the engine costs ~20 us a call).
+        for p in (30, 1, 50, 99) if n % 5 == 0 else (30,):
             theirs = engine.check_enabled(f"ramp-{p}", {"userId": uid}).is_enabled
             if theirs != (b <= p):
                 mismatches.append((uid, p))

@@ -55,11 +55,11 @@ def _text(row: dict, field: str, index: int, problems: Collector, *, required: b
     return value.strip()
 
 
-def _validate_row(row, index: int, default_source: str, problems: Collector) -> dict | None:
-    """The row as plain values (feature/person still as external keys), or None when bad."""
+def _validate_row(row, index: int, default_source: str, problems: Collector) -> tuple[dict, bool]:
+    """The row as plain values (feature/person still as external keys), and whether it is good."""
     if not isinstance(row, dict):
         problems.add("row", "must be a JSON object", index)
-        return None
+        return {}, False
     before = len(problems.details)
     out = {
         "event_id": _text(row, "event_id", index, problems, required=True, max_len=200),
@@ -94,7 +94,7 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
     elif outcome not in OUTCOMES:
         problems.add("outcome", f"must be one of {', '.join(OUTCOMES)}", index)
     out["outcome"] = outcome
-    return out if len(problems.details) == before else None
+    return out, len(problems.details) == before
 
 
 def _ids_by_key(column, id_column, keys: set[str]) -> dict[str, int]:
@@ -116,18 +116,20 @@ def _existing_event_ids(source: str, event_ids: list[str]) -> set[str]:
     return seen
 
 
-def _resolve_people(valid: list[tuple[int, dict]], problems: Collector) -> dict[str, int]:
-    keys = {row["person_id"] for _, row in valid}
+def _resolve_people(checked: list[tuple[int, dict]], problems: Collector) -> dict[str, int]:
+    keys = {row["person_id"] for _, row in checked if row.get("person_id")}
     people = _ids_by_key(Person.person_id, Person.id, keys)
     missing = keys - people.keys()
     if missing and current_app.config.get("AUTO_CREATE_PEOPLE"):
+        if problems.details:
+            return people  # the batch fails anyway: create nobody
         # Documented setting: unknown people become department-less people (no name, no e-mail).
         db.session.execute(insert(Person), [{"person_id": key, "created_at": utcnow()}
                                             for key in sorted(missing)])
         people.update(_ids_by_key(Person.person_id, Person.id, missing))
         missing = set()
-    for index, row in valid:
-        if row["person_id"] in missing:
+    for index, row in checked:
+        if row.get("person_id") in missing:
             problems.add("person_id", f"unknown person {row['person_id']!r}", index)
     return people
 
@@ -147,14 +149,14 @@ def ingest_events(rows: list[dict], source: str = "api") -> IngestResult:
             [Detail("events", f"{len(rows)} events; a batch holds at most {MAX_BATCH}, split it")],
         )
     problems = Collector()
-    valid = [(i, clean) for i, row in enumerate(rows)
-             if (clean := _validate_row(row, i, source, problems)) is not None]
-    features = _ids_by_key(Feature.key, Feature.id, {row["feature"] for _, row in valid})
-    for index, row in valid:
-        if row["feature"] not in features:
+    checked = [(i, *_validate_row(row, i, source, problems)) for i, row in enumerate(rows)]
+    valid = [(i, clean) for i, clean, good in checked if good]
+    named = [(i, clean) for i, clean, _ in checked if clean]
+    features = _ids_by_key(Feature.key, Feature.id, {r["feature"] for _, r in named if r["feature"]})
+    for index, row in named:
+        if row["feature"] and row["feature"] not in features:
             problems.add("feature", f"unknown feature {row['feature']!r}", index)
-    problems.raise_if_any("invalid events; nothing was stored")
-    people = _resolve_people(valid, problems)
+    people = _resolve_people(named, problems)
     problems.raise_if_any("invalid events; nothing was stored")
 
     # A repeat inside the batch or of an already stored event is a duplicate: counted, not stored.

@@ -91,3 +91,18 @@ def export_corrections(feature_key: str, fmt: str) -> str:
                              for k, v in row.items()})
         return out.getvalue()
     raise ValidationFailed("unknown export format", [Detail("format", "must be csv or jsonl")])
+
+
+def import_feedback(rows: list[dict]) -> list[Feedback]:
+    """Store a validated batch of feedback through the shared ingestion, then apply each row's
+    optional ``severity`` (normal|critical), which the API's feedback body does not carry.
+
+    :param rows: feedback rows as ``record_feedback`` takes them, plus ``severity``.
+    """
+    from app.services.activity import record_feedback
+
+    stored = record_feedback([{k: v for k, v in r.items() if k != "severity"} for r in rows])
+    for item, row in zip(stored, rows, strict=True):
+        item.severity = row.get("severity") or "normal"
+    db.session.flush()
+    return stored

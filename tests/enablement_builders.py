@@ -3,7 +3,10 @@ rollout service leaves it (transition + exposure spells), and events or feedback
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import time
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -73,3 +76,35 @@ def switch_caller() -> None:
     from flask import g
 
     g.pop("identity", None)
+
+
+@contextlib.contextmanager
+def sdk(live_server, token: str, tmp_path):
+    """The real UnleashClient SDK polling the live app every second, with its own cache dir."""
+    from UnleashClient import UnleashClient
+    from UnleashClient.utils import InstanceAllowType
+
+    name = f"gates-{uuid.uuid4().hex[:8]}"
+    client = UnleashClient(url=f"{live_server.url}/api", app_name=name, instance_id=f"{name}-1",
+                           refresh_interval=1, metrics_interval=60, disable_metrics=True,
+                           custom_headers={"Authorization": token}, cache_directory=str(tmp_path / name),
+                           multiple_instance_mode=InstanceAllowType.SILENTLY_ALLOW)
+    try:
+        client.initialize_client()
+        yield client
+    finally:
+        client.destroy()
+
+
+def wait_for(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def enabled(client, feature_key: str, people) -> set[str]:
+    """The person ids the SDK enables the feature for."""
+    return {p.person_id for p in people if client.is_enabled(feature_key, {"userId": p.person_id})}

@@ -7,11 +7,13 @@ the previous week's interval (a spike judged on intervals, so noise in small wee
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from app.db import db, utcnow
+from app.errors import LiftoffError
 from app.models import Feature
 from app.playbooks import playbook_for
 from app.services import rollout
@@ -20,14 +22,19 @@ from app.services.audit import audit
 from app.services.gates import refresh_kpis, stage_entered_at, stage_kpis
 
 ACTOR = "guardrail"
+log = logging.getLogger(__name__)
 
 
-def check_guardrails(feature: Feature, now: datetime | None = None) -> dict:
+def check_guardrails(feature: Feature, now: datetime | None = None, refresh: bool = True) -> dict:
     """Judge a live feature's guardrails without acting; the numbers and, if any, why it trips.
+
+    :param refresh: bring the KPI rollups up to date first (run_guardrails does it once for all).
 
     :returns: ``{"tripped": bool, "reasons": [...], "this_week": kpis, "previous_week": kpis, ...}``.
     """
     now = now or utcnow()
+    if refresh:
+        refresh_kpis()
     guard = playbook_for(feature.playbook_key).stage(feature.current_stage).guardrails
     today = now.date()
     entered = stage_entered_at(feature)
@@ -62,19 +69,25 @@ def run_guardrails(now: datetime | None = None) -> list[dict]:
         .order_by(Feature.key)))
     tripped: list[dict] = []
     for feature in features:
-        verdict = check_guardrails(feature, now)
-        if not verdict["tripped"]:
-            continue
-        reason = "guardrail: " + "; ".join(verdict["reasons"])
-        before = {"stage": feature.current_stage, "killed": feature.killed}
-        if verdict["action"] == "kill":
-            rollout.kill(feature.key, ACTOR, reason)
-        else:
-            rollout.rollback(feature.key, ACTOR, reason)
-        feature = db.session.get(Feature, feature.id)
-        audit(ACTOR, f"guardrail.{verdict['action']}", "feature", feature.key, before,
-              {"stage": feature.current_stage, "killed": feature.killed,
-               "this_week": verdict["this_week"], "previous_week": verdict["previous_week"]}, reason)
-        announce(feature, f"guardrail {verdict['action']}: {feature.name}", reason)
-        tripped.append(verdict)
+        try:
+            with db.session.begin_nested():  # one feature's failure must not undo another's rollback
+                verdict = check_guardrails(feature, now, refresh=False)
+                if verdict["tripped"]:
+                    _act(feature, verdict)
+                    tripped.append(verdict)
+        except LiftoffError as error:
+            log.error("guardrail of %s could not act: %s", feature.key, error)
     return tripped
+
+
+def _act(feature: Feature, verdict: dict) -> None:
+    reason = "guardrail: " + "; ".join(verdict["reasons"])
+    before = {"stage": feature.current_stage, "killed": feature.killed}
+    if verdict["action"] == "kill":
+        rollout.kill(feature.key, ACTOR, reason)
+    else:
+        rollout.rollback(feature.key, ACTOR, reason)
+    audit(ACTOR, f"guardrail.{verdict['action']}", "feature", feature.key, before,
+          {"stage": feature.current_stage, "killed": feature.killed,
+           "this_week": verdict["this_week"], "previous_week": verdict["previous_week"]}, reason)
+    announce(feature, f"guardrail {verdict['action']}: {feature.name}", reason)

@@ -31,7 +31,10 @@ class People:
     @property
     def rows(self) -> list[tuple[int, str]]:
         if self._rows is None:
-            self._rows = [(r[0], r[1]) for r in db.session.execute(select(Person.id, Person.person_id))]
+            # Core rows, not ORM ones: 100,000 of them load several times faster.
+            people = Person.__table__
+            result = db.session.connection().execute(select(people.c.id, people.c.person_id))
+            self._rows = [tuple(r) for r in result.all()]
         return self._rows
 
 
@@ -95,11 +98,22 @@ def _close(feature_id: int, person_ids: list[int], at: datetime, everyone: bool)
 
 
 def _open(feature_id: int, person_ids: list[int], at: datetime) -> None:
-    for group in _chunks(sorted(person_ids)):
-        db.session.execute(
-            insert(ExposureSpell),
-            [{"feature_id": feature_id, "person_id": pid, "start_at": at} for pid in group],
-        )
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        # COPY on the session's own connection (same transaction): 100,000 rows in well under a
+        # second, where an INSERT per row would take several.
+        naive_utc = at.astimezone(UTC).replace(tzinfo=None)
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(
+            "COPY exposure_spells (feature_id, person_id, start_at) FROM STDIN"
+        ) as copy:
+            for pid in sorted(person_ids):
+                copy.write_row((feature_id, pid, naive_utc))
+        return
+    connection.execute(
+        insert(ExposureSpell.__table__),
+        [{"feature_id": feature_id, "person_id": pid, "start_at": at} for pid in sorted(person_ids)],
+    )
 
 
 def audiences_changed(at: datetime, feature_ids: Iterable[int] | None = None) -> None:
@@ -118,13 +132,7 @@ def audiences_changed(at: datetime, feature_ids: Iterable[int] | None = None) ->
     people = People()
     for feature in db.session.scalars(query.order_by(Feature.id)):
         wanted = production_audience(feature, people)
-        holding = set(
-            db.session.scalars(
-                select(ExposureSpell.person_id).where(
-                    ExposureSpell.feature_id == feature.id, ExposureSpell.end_at.is_(None)
-                )
-            )
-        )
+        holding = _holding(feature.id)
         leaving = holding - wanted
         if leaving:
             _close(feature.id, list(leaving), at, everyone=not wanted)
@@ -170,14 +178,14 @@ def exposed_users(feature_id: int, start: date | datetime, end: date | datetime)
     return len(exposed_people(feature_id, start, end))
 
 
+def _holding(feature_id: int) -> set[int]:
+    spells = ExposureSpell.__table__
+    result = db.session.connection().execute(
+        select(spells.c.person_id).where(spells.c.feature_id == feature_id, spells.c.end_at.is_(None))
+    )
+    return set(result.scalars().all())
+
+
 def exposed_now(feature_id: int) -> int:
     """People holding an open spell of the feature."""
-    return len(
-        set(
-            db.session.scalars(
-                select(ExposureSpell.person_id).where(
-                    ExposureSpell.feature_id == feature_id, ExposureSpell.end_at.is_(None)
-                )
-            )
-        )
-    )
+    return len(_holding(feature_id))

@@ -88,6 +88,8 @@ def test_failed_gate_refuses_promotion_unless_overridden_with_a_reason(client, a
     ok = client.post(url, json={"override": True, "reason": "sponsor accepts the training gap"},
                      headers=admin_headers)
     assert ok.status_code == 200 and ok.get_json()["current_stage"] == 2
+    last = client.post(url, json={"override": True, "reason": "again"}, headers=admin_headers)
+    assert last.status_code == 409 and last.get_json()["error"] == "cannot promote past the last stage"
     entry = session.query(AuditEntry).filter_by(action="gate.override").one()
     assert entry.reason == "sponsor accepts the training gap"
     assert json.loads(entry.after)["failed"] == ["training_completion"]

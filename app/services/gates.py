@@ -150,8 +150,11 @@ def promote(feature_key: str, actor: str, reason: str | None = None, override: b
     :param override: promote although the gate failed; needs a ``reason`` and is audited.
     :raises Conflict: when the gate failed and no override was asked for.
     """
-    evaluation = evaluate_gate(feature_key, trigger="manual", now=now)
     feature = feature_by_key(feature_key)
+    if feature.current_stage >= len(feature.stages):
+        raise Conflict("cannot promote past the last stage",
+                       [Detail("current_stage", f"already at the last stage ({feature.current_stage})")])
+    evaluation = evaluate_gate(feature_key, trigger="manual", now=now)
     if not evaluation.passed:
         failed = [c for c in json.loads(evaluation.result)["criteria"] if not c["passed"]]
         if not override:

@@ -115,8 +115,9 @@ def test_register_and_metrics_are_stored(client, flags, client_token, admin_head
     bucket = {"start": "2026-11-01T10:15:00+00:00", "stop": "2026-11-01T10:16:00+00:00",
               "toggles": {"assist": {"yes": 3, "no": 7, "variants": {}}}}
     body = {"appName": "crm", "instanceId": "crm-1", "bucket": bucket}
-    for _ in range(2):
-        assert client.post("/api/client/metrics", json=body, headers=_auth(client_token)).status_code == 202
+    later = {**bucket, "start": "2026-11-01T10:16:00+00:00", "stop": "2026-11-01T10:17:00+00:00"}
+    for sent in (body, body, {**body, "bucket": later}):  # the second is a retry: counted once
+        assert client.post("/api/client/metrics", json=sent, headers=_auth(client_token)).status_code == 202
     metric = db.session.scalar(select(FlagMetric))
     assert (metric.feature_key, metric.environment, metric.yes, metric.no) == ("assist", "production", 6, 14)
     assert metric.hour.isoformat() == "2026-11-01T10:00:00+00:00"
@@ -152,3 +153,22 @@ def test_malformed_json_is_a_400(client, flags, client_token):
     response = client.post("/api/client/metrics", data="{", headers=_auth(client_token),
                            content_type="application/json")
     assert response.status_code == 400 and "JSON" in response.get_json()["error"]
+
+
+def test_the_warm_cache_shortcut_answers_like_flask(app, client, flags, client_token):
+    from app.flags.fast_path import FeaturePollShortcut
+
+    assert isinstance(app.wsgi_app, FeaturePollShortcut)
+    cold = client.get("/api/client/features", headers=_auth(client_token))  # Flask fills the caches
+    calls = []
+    inner = app.wsgi_app.wsgi_app
+    app.wsgi_app.wsgi_app = lambda environ, start: calls.append(environ["PATH_INFO"]) or inner(environ, start)
+    warm = client.get("/api/client/features", headers=_auth(f"Bearer {client_token}"))
+    unchanged = client.get("/api/client/features", headers={**_auth(client_token),
+                                                            "If-None-Match": cold.headers["ETag"]})
+    assert calls == []  # both answered by the shortcut
+    assert (warm.status_code, warm.data, warm.headers["ETag"], warm.mimetype) == (
+        200, cold.data, cold.headers["ETag"], "application/json")
+    assert unchanged.status_code == 304
+    assert client.get("/api/client/features", headers=_auth("lo_client_production.wrong")).status_code == 401
+    assert calls == ["/api/client/features"]  # a token the caches do not know goes to Flask

@@ -101,4 +101,7 @@ def _liftoff_error(error: LiftoffError):
 
 
 def register(app: Flask) -> None:
+    from app.flags.fast_path import FeaturePollShortcut
+
     app.register_blueprint(bp)
+    app.wsgi_app = FeaturePollShortcut(app.wsgi_app, app)  # polls skip Flask when caches are warm

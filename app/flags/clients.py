@@ -10,19 +10,21 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db import db, utcnow
 from app.errors import Collector
 from app.models import ApiToken, FlagMetric, RejectedFetch, SdkInstance
+from app.models.operations import MetricBucket
 from app.services.access import hash_secret
 
 TOKEN_CACHE_SECONDS = 10.0
 MAX_NAME = 200
+BUCKET_MEMORY = timedelta(days=2)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,13 @@ class TokenCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, tuple[float, tuple | None]] = {}
+
+    def peek(self, digest: str) -> tuple | None:
+        """The cached facts of a known token, or None when not cached, stale or unknown."""
+        hit = self._entries.get(digest)
+        if hit is not None and time.monotonic() - hit[0] < TOKEN_CACHE_SECONDS:
+            return hit[1]
+        return None
 
     def facts(self, secret: str) -> tuple | None:
         digest = hash_secret(secret)
@@ -70,7 +79,11 @@ def check_client_token(header: str | None) -> TokenCheck:
         secret = secret[7:].strip()
     if not secret:
         return TokenCheck(reason="missing", status=401)
-    facts = _token_cache().facts(secret)
+    return judge(_token_cache().facts(secret))
+
+
+def judge(facts: tuple | None) -> TokenCheck:
+    """The decision for a token's facts (None: no such token)."""
     if facts is None:
         return TokenCheck(reason="unknown", status=401)
     kind, environment, name, expires_at, revoked_at = facts
@@ -174,12 +187,12 @@ def record_metrics(body: dict, environment: str) -> int:
     instance_id = _name(body, "instanceId", problems)
     bucket = body.get("bucket")
     counts: list[tuple[str, int, int]] = []
-    start = None
+    start = stop = None
     if not isinstance(bucket, dict):
         problems.add("bucket", "must be an object with start, stop and toggles")
     else:
         start = _timestamp(bucket.get("start"), "bucket.start", problems)
-        _timestamp(bucket.get("stop"), "bucket.stop", problems)
+        stop = _timestamp(bucket.get("stop"), "bucket.stop", problems)
         toggles = bucket.get("toggles")
         if not isinstance(toggles, dict):
             problems.add("bucket.toggles", "must be an object of feature name -> {yes, no}")
@@ -192,6 +205,9 @@ def record_metrics(body: dict, environment: str) -> int:
             counts.append((name, _count(tally.get("yes"), f"{field}.yes", problems),
                            _count(tally.get("no"), f"{field}.no", problems)))
     problems.raise_if_any("invalid metrics")
+    _touch_instance(app_name, instance_id, environment)
+    if not _first_delivery(app_name, instance_id, environment, start, stop):
+        return 0
     hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     for name, yes, no in counts:
         if yes == 0 and no == 0:
@@ -204,8 +220,20 @@ def record_metrics(body: dict, environment: str) -> int:
             set_={"yes": FlagMetric.yes + stmt.excluded.yes, "no": FlagMetric.no + stmt.excluded.no},
         )
         db.session.execute(stmt)
-    _touch_instance(app_name, instance_id, environment)
     return len(counts)
+
+
+def _first_delivery(app_name: str, instance_id: str, environment: str, start: datetime,
+                    stop: datetime) -> bool:
+    """Remember the bucket; False when it was counted before (a retried POST)."""
+    now = utcnow()
+    # Buckets older than this cannot come back; keeping them would grow the table forever.
+    db.session.execute(delete(MetricBucket).where(MetricBucket.received_at < now - BUCKET_MEMORY))
+    stmt = _insert(MetricBucket.__table__).values(
+        app_name=app_name, instance_id=instance_id, environment=environment,
+        start_at=start, stop_at=stop, received_at=now,
+    ).on_conflict_do_nothing(index_elements=["app_name", "instance_id", "environment", "start_at", "stop_at"])
+    return db.session.execute(stmt.returning(MetricBucket.__table__.c.id)).first() is not None
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -44,6 +44,13 @@ class PayloadCache:
         with self._lock:
             self._checked_at.clear()
 
+    def fresh(self, environment: str, now: float) -> Payload | None:
+        """The payload if it was checked against the revision less than a second ago, else None."""
+        cached = self._payloads.get(environment)
+        if cached is not None and now - self._checked_at.get(environment, -1e9) < REVISION_CHECK_SECONDS:
+            return cached
+        return None
+
     def get(self, environment: str) -> Payload:
         now = time.monotonic()
         cached = self._payloads.get(environment)

@@ -75,6 +75,25 @@ class FlagMetric(db.Model):
     no: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class MetricBucket(db.Model):
+    """A metrics bucket already counted: an SDK or proxy that re-sends it is not counted twice."""
+
+    __tablename__ = "metric_buckets"
+    __table_args__ = (
+        UniqueConstraint("app_name", "instance_id", "environment", "start_at", "stop_at",
+                         name="uq_metric_buckets_once"),
+        Index("ix_metric_buckets_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_name: Mapped[str] = mapped_column(String(200))
+    instance_id: Mapped[str] = mapped_column(String(200))
+    environment: Mapped[str] = mapped_column(String(40))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stop_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class RejectedFetch(db.Model):
     """Client-API requests refused for a missing or wrong token, counted per day and reason."""
 

@@ -12,7 +12,14 @@ from app.models.activity import (
     Event,
     Feedback,
 )
-from app.models.enablement import ActionItem, Attendance, PlaybookRun, TrainingSession
+from app.models.enablement import (
+    ActionItem,
+    Attendance,
+    DriftCheck,
+    GateEvaluation,
+    PlaybookRun,
+    TrainingSession,
+)
 from app.models.operations import (
     AuditEntry,
     FlagMetric,
@@ -48,6 +55,7 @@ __all__ = [
     "Cohort",
     "CohortMember",
     "CostEntry",
+    "DriftCheck",
     "Department",
     "Event",
     "ExposureSpell",
@@ -56,6 +64,7 @@ __all__ = [
     "FlagMetric",
     "FlagRevision",
     "FlagSync",
+    "GateEvaluation",
     "JobRun",
     "Person",
     "PlaybookRun",

@@ -1,0 +1,188 @@
+"""Playbooks, training, feedback triage, corrections, action items, stage gates and drift."""
+
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+
+from app.api import bp, json_body
+from app.db import db
+from app.errors import Detail, ValidationFailed
+from app.models import ActionItem, DriftCheck, Feedback, TrainingSession
+from app.playbooks import load_all, playbook_for
+from app.security import current_identity, requires
+from app.services import drift, enablement, feedback_triage, gates
+
+
+def _actor() -> str:
+    return current_identity().name
+
+
+def _training(session: TrainingSession) -> dict:
+    return {"id": session.id, "stage": session.stage_position, "title": session.title,
+            "format": session.format, "trainer": session.trainer,
+            "held_on": session.held_on.isoformat(), "duration_minutes": session.duration_minutes,
+            "attendees": sorted(({"person_id": a.person_id, "completed": a.completed}
+                                 for a in session.attendance), key=lambda a: a["person_id"])}
+
+
+def _feedback(item: Feedback) -> dict:
+    return {"id": item.id, "rating": item.rating, "comment": item.comment, "category": item.category,
+            "severity": item.severity, "status": item.status, "owner": item.owner,
+            "occurred_at": item.occurred_at.isoformat()}
+
+
+def _action(item: ActionItem) -> dict:
+    return {"id": item.id, "title": item.title, "owner": item.owner,
+            "due_on": item.due_on.isoformat() if item.due_on else None, "status": item.status}
+
+
+def _drift(check: DriftCheck) -> dict:
+    return {"metric": check.metric, "test": check.test, "checked_at": check.checked_at.isoformat(),
+            "reference_start": check.reference_start.isoformat(),
+            "reference_end": check.reference_end.isoformat(),
+            "live_start": check.live_start.isoformat(), "live_end": check.live_end.isoformat(),
+            "reference_n": check.reference_n, "live_n": check.live_n,
+            "reference_value": check.reference_value, "live_value": check.live_value,
+            "p_value": check.p_value, "diverged": check.diverged}
+
+
+@bp.get("/playbooks")
+@requires("read")
+def list_playbooks():
+    """Every valid playbook with its stages."""
+    return jsonify([pb.as_dict() for pb in load_all().values()])
+
+
+@bp.get("/playbooks/<key>")
+@requires("read")
+def get_playbook(key: str):
+    """One playbook."""
+    return jsonify(playbook_for(key).as_dict())
+
+
+@bp.put("/features/<key>/playbook")
+@requires("enablement:write")
+def attach_playbook(key: str):
+    """Attach a playbook to a feature."""
+    body = json_body(dict)
+    if not isinstance(body.get("playbook"), str):
+        raise ValidationFailed("invalid body", [Detail("playbook", "is required")])
+    run = enablement.attach_playbook(key, body["playbook"], _actor())
+    db.session.commit()
+    return jsonify({"feature": key, "playbook": run.playbook_key, "started_at": run.started_at.isoformat()})
+
+
+@bp.post("/features/<key>/trainings")
+@requires("enablement:write")
+def record_training(key: str):
+    """Record a training session with its attendees."""
+    session = enablement.record_training(key, json_body(dict), _actor())
+    db.session.commit()
+    return jsonify(_training(session)), 201
+
+
+@bp.get("/features/<key>/trainings")
+@requires("read")
+def list_trainings(key: str):
+    """The feature's training sessions."""
+    return jsonify([_training(s) for s in enablement.list_trainings(key)])
+
+
+@bp.post("/trainings/<int:session_id>/attendance")
+@requires("enablement:write")
+def record_attendance(session_id: int):
+    """Add or update attendance and completion of a session."""
+    session = enablement.record_attendance(session_id, json_body(list), _actor())
+    db.session.commit()
+    return jsonify(_training(session))
+
+
+@bp.get("/features/<key>/feedback")
+@requires("read")
+def list_feedback(key: str):
+    """Feedback of a feature, optionally filtered by status and category."""
+    items = feedback_triage.list_feedback(key, request.args.get("status"), request.args.get("category"))
+    return jsonify([_feedback(f) for f in items])
+
+
+@bp.post("/feedback/<int:feedback_id>/triage")
+@requires("enablement:write")
+def triage_feedback(feedback_id: int):
+    """Move a feedback item to its next status, with an owner."""
+    body = json_body(dict)
+    item = feedback_triage.triage(feedback_id, body.get("status"), _actor(), body.get("owner"))
+    db.session.commit()
+    return jsonify(_feedback(item))
+
+
+@bp.get("/features/<key>/corrections")
+@requires("read")
+def export_corrections(key: str):
+    """The corrections dataset (?format=csv or jsonl)."""
+    fmt = request.args.get("format", "jsonl")
+    text = feedback_triage.export_corrections(key, fmt)
+    mimetype = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return Response(text, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{key}-corrections.{fmt}"'})
+
+
+@bp.post("/features/<key>/action-items")
+@requires("enablement:write")
+def create_action_item(key: str):
+    """Add an action item with an owner and a due date."""
+    item = enablement.create_action_item(key, json_body(dict), _actor())
+    db.session.commit()
+    return jsonify(_action(item)), 201
+
+
+@bp.get("/features/<key>/action-items")
+@requires("read")
+def list_action_items(key: str):
+    """The feature's action items."""
+    return jsonify([_action(i) for i in enablement.list_action_items(key)])
+
+
+@bp.patch("/action-items/<int:item_id>")
+@requires("enablement:write")
+def update_action_item(item_id: int):
+    """Change an action item's owner, due date, title or status."""
+    item = enablement.update_action_item(item_id, json_body(dict), _actor())
+    db.session.commit()
+    return jsonify(_action(item))
+
+
+@bp.post("/features/<key>/gate/evaluate")
+@requires("read")
+def evaluate_gate(key: str):
+    """Evaluate the current stage's gate now and store the result."""
+    evaluation = gates.evaluate_gate(key, trigger="api")
+    db.session.commit()
+    return jsonify(gates.evaluation_dict(evaluation))
+
+
+@bp.get("/features/<key>/gates")
+@requires("read")
+def gate_history(key: str):
+    """Stored gate evaluations, newest first."""
+    return jsonify([gates.evaluation_dict(e) for e in gates.gate_history(key)])
+
+
+@bp.post("/features/<key>/promote")
+@requires("rollout:write")
+def promote(key: str):
+    """Advance the feature when its gate passes (or with override and a reason)."""
+    body = json_body(dict)
+    override = body.get("override", False)
+    if not isinstance(override, bool):
+        raise ValidationFailed("invalid body", [Detail("override", "must be true or false")])
+    feature, evaluation = gates.promote(key, _actor(), body.get("reason"), override)
+    db.session.commit()
+    return jsonify({"feature": feature.key, "current_stage": feature.current_stage,
+                    "gate": gates.evaluation_dict(evaluation)})
+
+
+@bp.get("/features/<key>/drift")
+@requires("read")
+def latest_drift(key: str):
+    """The latest drift checks of the feature."""
+    return jsonify([_drift(c) for c in drift.latest_drift(enablement.feature_by_key(key))])

@@ -1,0 +1,141 @@
+"""Promotion: manual with the gate result attached, or automatic where configured -- each checked
+with the answer the real UnleashClient SDK gives after the change."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from app.db import db, utcnow
+from app.jobs.gates import evaluate_gates
+from app.models import AuditEntry, Baseline, Feature, GateEvaluation, RolloutTransition
+from tests.enablement_builders import (
+    add_events,
+    add_feedback,
+    enabled,
+    live_feature,
+    sdk,
+    switch_caller,
+    wait_for,
+)
+from tests.helpers import gen_person
+
+# pilot-feedback-loop, stage 1: >= 7 days, >= 10 exposed, >= 80 % trained, mean feedback >= 3,
+# no open critical feedback.
+
+
+def ready_pilot(auto_promote: bool = False, trained: bool = True):
+    feature, members, _ = live_feature("pilot-feedback-loop", people=10, days_in_stage=10,
+                                       auto_promote=auto_promote, stage_percentages=(0, 100))
+    from app.services.enablement import record_training
+
+    record_training(feature.key, {"stage": 1, "title": "Pilot kick-off", "trainer": "Ana",
+                                  "held_on": (utcnow() - timedelta(days=9)).date().isoformat(),
+                                  "attendees": [m.person_id for m in members[: 9 if trained else 5]]}, "cm")
+    for person in members[:3]:
+        add_feedback(feature, person, 4)
+    db.session.add(Baseline(feature_id=feature.id, task="default", error_rate=0.1, source="audit",
+                            measured_at=utcnow() - timedelta(days=40)))
+    add_events(feature, members, 30, utcnow() - timedelta(days=2))
+    return feature, members
+
+
+@pytest.fixture
+def everyone(app):
+    """People outside the pilot: stage 2 of the test plan (100 %) reaches them too."""
+    return [gen_person() for _ in range(5)]
+
+
+@pytest.mark.slow
+def test_manual_promotion_attaches_the_gate_result_and_reaches_the_sdk(
+        client, admin_headers, live_server, client_token, tmp_path, everyone):
+    feature, members = ready_pilot()
+    db.session.commit()
+    with sdk(live_server, client_token, tmp_path) as unleash:
+        assert wait_for(lambda: enabled(unleash, feature.key, members + everyone) == {
+            m.person_id for m in members})
+        answer = client.post(f"/api/v1/features/{feature.key}/promote", json={"reason": "pilot ready"},
+                             headers=admin_headers)
+        assert answer.status_code == 200, answer.get_json()
+        body = answer.get_json()
+        assert body["current_stage"] == 2 and body["gate"]["passed"] is True
+        assert wait_for(lambda: enabled(unleash, feature.key, members + everyone) == {
+            p.person_id for p in members + everyone})
+    transition = db.session.scalars(db.select(RolloutTransition).where(
+        RolloutTransition.feature_id == feature.id).order_by(RolloutTransition.id.desc())).first()
+    attached = json.loads(transition.gate_result)
+    assert (transition.action, transition.from_stage, transition.to_stage) == ("advance", 1, 2)
+    assert attached["passed"] is True and attached["stage"] == 1
+    assert {c["metric"] for c in attached["criteria"]} == {
+        "days_in_stage", "exposed_users", "training_completion", "feedback_mean", "open_critical_feedback"}
+    assert db.session.get(GateEvaluation, body["gate"]["id"]).transition_id == transition.id
+
+
+def test_failed_gate_refuses_promotion_unless_overridden_with_a_reason(client, admin_headers, session):
+    feature, _ = ready_pilot(trained=False)
+    session.commit()
+    url = f"/api/v1/features/{feature.key}/promote"
+    refused = client.post(url, json={}, headers=admin_headers)
+    assert refused.status_code == 409
+    assert [d["field"] for d in refused.get_json()["details"]] == ["training_completion"]
+    assert "50.0 against min_pct 80" in refused.get_json()["details"][0]["message"]
+    assert client.post(url, json={"override": True}, headers=admin_headers).status_code == 422
+    assert client.post(url, json={"override": "yes"}, headers=admin_headers).status_code == 422
+    session.expire_all()
+    assert session.get(Feature, feature.id).current_stage == 1
+    ok = client.post(url, json={"override": True, "reason": "sponsor accepts the training gap"},
+                     headers=admin_headers)
+    assert ok.status_code == 200 and ok.get_json()["current_stage"] == 2
+    last = client.post(url, json={"override": True, "reason": "again"}, headers=admin_headers)
+    assert last.status_code == 409 and last.get_json()["error"] == "cannot promote past the last stage"
+    entry = session.query(AuditEntry).filter_by(action="gate.override").one()
+    assert entry.reason == "sponsor accepts the training gap"
+    assert json.loads(entry.after)["failed"] == ["training_completion"]
+
+
+def test_promotion_needs_rollout_write(client, session, ingest_headers):
+    feature, _ = ready_pilot()
+    session.commit()
+    switch_caller()
+    assert client.post(f"/api/v1/features/{feature.key}/promote", json={}).status_code == 401
+    switch_caller()
+    assert client.post(f"/api/v1/features/{feature.key}/promote", json={},
+                       headers=ingest_headers).status_code == 403
+
+
+@pytest.mark.slow
+def test_automatic_promotion_by_the_daily_job_reaches_the_sdk(app, live_server, client_token, tmp_path,
+                                                               everyone):
+    feature, members = ready_pilot(auto_promote=True)
+    manual, manual_members = ready_pilot(auto_promote=False)
+    db.session.commit()
+    with sdk(live_server, client_token, tmp_path) as unleash:
+        assert wait_for(lambda: enabled(unleash, feature.key, everyone) == set())
+        stats = evaluate_gates()
+        db.session.commit()  # the job runner owns the transaction
+        assert stats.rows_read == 2
+        assert wait_for(lambda: enabled(unleash, feature.key, everyone) == {p.person_id for p in everyone})
+        # The passing feature without auto_promote stays where it is.
+        assert enabled(unleash, manual.key, everyone) == set()
+    db.session.expire_all()
+    assert db.session.get(Feature, feature.id).current_stage == 2
+    assert db.session.get(Feature, manual.id).current_stage == 1
+    transition = db.session.scalars(db.select(RolloutTransition).where(
+        RolloutTransition.feature_id == feature.id, RolloutTransition.action == "advance")
+        .order_by(RolloutTransition.id.desc())).first()
+    assert transition.actor == "gate:auto" and json.loads(transition.gate_result)["passed"] is True
+    evaluations = db.session.scalars(db.select(GateEvaluation).order_by(GateEvaluation.id)).all()
+    assert {(e.feature_id, e.trigger, e.passed, e.transition_id is not None) for e in evaluations} == {
+        (feature.id, "schedule", True, True), (manual.id, "schedule", True, False)}
+
+
+def test_automatic_promotion_waits_for_a_failing_gate(session):
+    feature, members = ready_pilot(auto_promote=True)
+    add_feedback(feature, members[0], 5, severity="critical")  # open critical feedback blocks
+    evaluate_gates()
+    assert session.get(Feature, feature.id).current_stage == 1
+    evaluation = session.query(GateEvaluation).one()
+    failed = [c["metric"] for c in json.loads(evaluation.result)["criteria"] if not c["passed"]]
+    assert failed == ["open_critical_feedback"]

@@ -48,7 +48,24 @@ JOBS: list[JobSpec] = [
         "every 15m",
         "Copy the hourly yes/no counts from the Unleash server (Unleash backend only; else a no-op).",
     ),
-    # Gate evaluation joins this list as one more entry when the gates work lands.
+    JobSpec(
+        "evaluate-gates",
+        "app.jobs.gates:evaluate_gates",
+        "15 3 * * *",
+        "Judge every live stage against its playbook's gate; promote where auto-promotion is on.",
+    ),
+    JobSpec(
+        "guardrails",
+        "app.jobs.gates:run_guardrails",
+        "every 1h",
+        "Roll back or kill a feature whose error rate breaks its guardrail, and announce it.",
+    ),
+    JobSpec(
+        "drift-watch",
+        "app.jobs.gates:drift_watch",
+        "0 4 * * 1",
+        "Compare live durations and error rates with the first month after rollout (weekly).",
+    ),
 ]
 
 

@@ -18,6 +18,7 @@ venv: $(STAMP)
 demo: $(STAMP)  ## install, migrate, seed the demo company, serve on 127.0.0.1:8050
 	$(BIN)/liftoff db upgrade
 	$(BIN)/liftoff seed
+	$(BIN)/liftoff jobs run refresh-kpis
 	$(BIN)/liftoff demo-users
 	LIFTOFF_SCHEDULER_IN_PROCESS=1 $(BIN)/liftoff serve --host 127.0.0.1 --port 8050
 

@@ -138,7 +138,9 @@ def audiences_changed(at: datetime, feature_ids: Iterable[int] | None = None) ->
         ids = list(feature_ids)
         query = query.where(Feature.id.in_(ids))
     people = People()
+    seen: list[int] = []
     for feature in db.session.scalars(query.order_by(Feature.id)):
+        seen.append(feature.id)
         wanted = production_audience(feature, people)
         holding = _holding(feature.id)
         leaving = holding - wanted
@@ -147,9 +149,13 @@ def audiences_changed(at: datetime, feature_ids: Iterable[int] | None = None) ->
         joining = wanted - holding
         if joining:
             _open(feature.id, list(joining), at)
-    from app.flags import payload_cache  # the compiled payload reads cohorts and features too
+    from app.flags import payload_cache, sync  # the compiled payload reads cohorts and features too
 
     payload_cache.mark_changed()
+    if feature_ids is None and seen:
+        # A cohort or people change alters segments: an external Unleash must hear of it now,
+        # not only at the next reconcile (a transition queues its own sync).
+        sync.queue_sync(seen)
 
 
 def _window(start: date | datetime, end: date | datetime) -> tuple[datetime, datetime]:

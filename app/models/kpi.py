@@ -81,6 +81,18 @@ class FirstUse(db.Model):
     first_ai_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class DirtyDay(db.Model):
+    """A feature's day with events the rollups have not absorbed yet (written by ingestion in the
+    events' own transaction, so a refresh cannot miss a batch that committed late)."""
+
+    __tablename__ = "kpi_dirty_days"
+
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # Bumped by every batch touching the day: a refresh clears only the version it has read.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
 class RefreshState(db.Model):
     """Where the last refresh-kpis run stopped (a single row)."""
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 from flask import current_app
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import DateTime, case, func, or_, select, type_coerce
 
 from app import kpi
 from app.db import db
@@ -73,7 +73,9 @@ def _feature(key: str) -> Feature:
 
 
 def _spells(feature_id: int) -> pd.DataFrame:
-    stmt = select(ExposureSpell.person_id, ExposureSpell.start_at, ExposureSpell.end_at).where(
+    # Plain DateTime (naive UTC) skips the per-value tz conversion of UTCDateTime on 10^4 rows.
+    stmt = select(ExposureSpell.person_id, type_coerce(ExposureSpell.start_at, DateTime),
+                  type_coerce(ExposureSpell.end_at, DateTime)).where(
         ExposureSpell.feature_id == feature_id)
     return _frame(stmt, ["person_id", "start_at", "end_at"])
 
@@ -110,7 +112,7 @@ def kpi_inputs(key: str, start: date, end: date) -> tuple[kpi.WindowInputs, pd.D
     b_window = kpi.baseline_window(spells, feature.baseline_days)
     empty = _sums_by_person(feature.id, date(1970, 1, 2), date(1970, 1, 1))
     people = people_frame()
-    first_use = _frame(select(FirstUse.person_id, FirstUse.first_ai_at).where(
+    first_use = _frame(select(FirstUse.person_id, type_coerce(FirstUse.first_ai_at, DateTime)).where(
         FirstUse.feature_id == feature.id), ["person_id", "first_ai_at"])
     inputs = kpi.WindowInputs(
         feature=feature.key, start=start, end=end,

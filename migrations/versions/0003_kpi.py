@@ -88,6 +88,16 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "kpi_dirty_days",
+        sa.Column("feature_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["feature_id"], ["features.id"], name=op.f("fk_kpi_dirty_days_feature_id_features")
+        ),
+        sa.PrimaryKeyConstraint("feature_id", "day", name=op.f("pk_kpi_dirty_days")),
+    )
+    op.create_table(
         "kpi_first_use",
         sa.Column("feature_id", sa.Integer(), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=False),
@@ -103,6 +113,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("kpi_dirty_days")
     op.drop_table("kpi_first_use")
     op.drop_table("kpi_activity_days")
     with op.batch_alter_table("kpi_feature_days", schema=None) as batch_op:

@@ -6,6 +6,7 @@ import hashlib
 import json
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -19,15 +20,17 @@ _DECIMALS = 6
 
 
 def _canonical(frame: pd.DataFrame) -> str:
-    """The frame as sorted CSV text, floats rounded (vectorised: thousands of rows per read)."""
+    """An order-free digest of the frame's rows, floats rounded (vectorised row hashes)."""
     if frame.empty:
         return ""
-    frame = frame.copy()
+    frame = frame.reset_index(drop=True).copy()
     for column in frame.columns:
         if pd.api.types.is_float_dtype(frame[column]):
             frame[column] = frame[column].round(_DECIMALS)
-    frame = frame.astype(str)
-    return frame.sort_values(list(frame.columns)).to_csv(index=False)
+        elif not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].astype(str)
+    rows = np.sort(pd.util.hash_pandas_object(frame[sorted(frame.columns)], index=False).to_numpy())
+    return hashlib.sha256(rows.tobytes()).hexdigest()
 
 
 def fingerprint(inputs: kpi.MoneyInputs) -> str:

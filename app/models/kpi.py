@@ -71,6 +71,17 @@ class FeatureDay(_TaskSums, db.Model):
     month: Mapped[str] = mapped_column(String(7), index=True)
 
 
+class FeatureMonth(_TaskSums, db.Model):
+    """The same sums per feature x month x department x task: what the monthly ROI reads."""
+
+    __tablename__ = "kpi_feature_months"
+
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(120), primary_key=True)
+
+
 class FirstUse(db.Model):
     """A person's first AI event of a feature (only ever moves earlier: events are never deleted)."""
 

@@ -24,7 +24,7 @@ from app.models import (
     Feature,
     Person,
 )
-from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FirstUse
+from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FeatureMonth, FirstUse
 
 NO_DEPARTMENT = "(no department)"
 GROUP_BYS = ("department", "cohort")
@@ -179,10 +179,9 @@ def money_inputs(through_month: str) -> kpi.MoneyInputs:
                        "baseline_days"])
     features = features.fillna({"estimated_minutes_saved": 0.0, "per_event_cost_eur": 0.0})
     sums = _frame(
-        select(FeatureDay.feature_id, FeatureDay.month, FeatureDay.department_id, FeatureDay.task,
-               *[func.sum(getattr(FeatureDay, c)) for c in SUM_COLUMNS])
-        .where(FeatureDay.month <= through_month)
-        .group_by(FeatureDay.feature_id, FeatureDay.month, FeatureDay.department_id, FeatureDay.task),
+        select(FeatureMonth.feature_id, FeatureMonth.month, FeatureMonth.department_id,
+               FeatureMonth.task, *[getattr(FeatureMonth, c) for c in SUM_COLUMNS])
+        .where(FeatureMonth.month <= through_month),
         ["feature_id", "month", "department_id", "task", *SUM_COLUMNS])
     sums[list(SUM_COLUMNS)] = sums[list(SUM_COLUMNS)].astype("float64")
     rates = {int(i): float(r) for i, r in db.session.execute(

@@ -14,7 +14,15 @@ from sqlalchemy import Date, and_, case, cast, delete, false, func, insert, lite
 
 from app.db import db, utcnow
 from app.models import Event, Feature, Person
-from app.models.kpi import SUM_COLUMNS, ActivityDay, DirtyDay, FeatureDay, FirstUse, RefreshState
+from app.models.kpi import (
+    SUM_COLUMNS,
+    ActivityDay,
+    DirtyDay,
+    FeatureDay,
+    FeatureMonth,
+    FirstUse,
+    RefreshState,
+)
 
 
 @dataclass
@@ -106,6 +114,24 @@ def _rebuild_feature_days(feature_id: int | None, lo: date | None, hi: date | No
     )
     columns = ["feature_id", "day", "department_id", "task", "month", *SUM_COLUMNS]
     db.session.execute(insert(FeatureDay).from_select(columns, source))
+
+
+def _rebuild_feature_months(feature_id: int | None, lo: date | None, hi: date | None) -> None:
+    """Re-sum kpi_feature_months for the months holding the days [lo, hi] of one feature."""
+    where_rollup, where_days = [], []
+    if feature_id is not None:
+        months = [lo.strftime("%Y-%m"), hi.strftime("%Y-%m")]
+        where_rollup += [FeatureMonth.feature_id == feature_id, FeatureMonth.month.between(*months)]
+        where_days += [FeatureDay.feature_id == feature_id, FeatureDay.month.between(*months)]
+    db.session.execute(delete(FeatureMonth).where(*where_rollup))
+    source = (
+        select(FeatureDay.feature_id, FeatureDay.month, FeatureDay.department_id, FeatureDay.task,
+               *[func.sum(getattr(FeatureDay, name)) for name in SUM_COLUMNS])
+        .where(*where_days)
+        .group_by(FeatureDay.feature_id, FeatureDay.month, FeatureDay.department_id, FeatureDay.task)
+    )
+    columns = ["feature_id", "month", "department_id", "task", *SUM_COLUMNS]
+    db.session.execute(insert(FeatureMonth).from_select(columns, source))
 
 
 def _merge_first_use(feature_id: int | None, lo: date | None, hi: date | None) -> None:
@@ -207,9 +233,14 @@ def refresh(full: bool = False) -> RefreshResult:
     dirty = _dirty()
     if full or state is None:
         events_read = db.session.scalar(select(func.count()).select_from(Event)) or 0
-        db.session.execute(delete(FirstUse))
+        if _dialect() == "postgresql":  # far cheaper than deleting millions of rows one by one
+            db.session.execute(db.text(
+                "TRUNCATE kpi_activity_days, kpi_feature_days, kpi_feature_months, kpi_first_use"))
+        else:
+            db.session.execute(delete(FirstUse))
         written = _rebuild_activity(None, None, None)
         _rebuild_feature_days(None, None, None)
+        _rebuild_feature_months(None, None, None)
         _merge_first_use(None, None, None)
         days = 0
         full = True
@@ -224,8 +255,10 @@ def refresh(full: bool = False) -> RefreshResult:
                 _merge_first_use(feature_id, lo, hi)
                 if fingerprint == state.people_fingerprint:
                     _rebuild_feature_days(feature_id, lo, hi)
+                    _rebuild_feature_months(feature_id, lo, hi)
         if fingerprint != state.people_fingerprint:
             _rebuild_feature_days(None, None, None)
+            _rebuild_feature_months(None, None, None)
     _clear_dirty(dirty)
     if state is None:
         state = RefreshState(id=1, watermark=started, people_fingerprint=fingerprint)

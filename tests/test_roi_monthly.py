@@ -124,3 +124,12 @@ def test_per_event_cost_counts_as_a_cost_month(app, client, ingest_headers, admi
     # 3 minutes at the default 40 EUR/h = 2 EUR value; 1 EUR cost; net 1 -> payback this month.
     assert draft["value_eur"] == pytest.approx(2.0) and draft["cost_eur"] == 1.0
     assert draft["roi_pct"] == pytest.approx(100.0) and draft["payback_month"] == "2026-10"
+
+
+def test_an_empty_portfolio_answers_zeros(app, client, admin_headers):
+    answer = _roi(client, admin_headers, "2026-10")
+    assert answer["features"] == []
+    assert answer["total"]["value_eur"] == 0 and answer["total"]["roi_pct"] is None
+    assert answer["total"]["payback_month"] is None
+    r = client.get("/api/v1/roi/monthly", headers=admin_headers)  # default: the current month
+    assert r.status_code == 200 and len(r.get_json()["month"]) == 7

@@ -55,11 +55,39 @@ class WindowInputs:
     def baseline_window(self) -> tuple[date, date] | None:
         return baseline_window(self.spells, self.baseline_days)
 
+    def _cached(self, name: str, compute):
+        # Group breakdowns reuse the feature-wide parts instead of recomputing them per group.
+        if name not in self._cache:
+            self._cache[name] = compute()
+        return self._cache[name]
+
     @property
     def baselines(self) -> dict[str, float]:
-        if "baselines" not in self._cache:
-            self._cache["baselines"] = baseline_minutes(self.explicit_baselines, self.baseline_activity)
-        return self._cache["baselines"]
+        return self._cached("baselines",
+                            lambda: baseline_minutes(self.explicit_baselines, self.baseline_activity))
+
+    @property
+    def exposed(self) -> set[int]:
+        return self._cached("exposed", lambda: exposed_people(self.spells, self.start, self.end))
+
+    @property
+    def first_exposure(self) -> pd.Series:
+        return self._cached("first_exposure", lambda: first_exposure(self.spells))
+
+    @property
+    def first_use_at(self) -> pd.Series:
+        """Each person's first AI use (naive UTC), indexed by person_id."""
+        def compute():
+            if self.first_use.empty:
+                return pd.Series(dtype="datetime64[us]")
+            return naive_utc(self.first_use.set_index("person_id")["first_ai_at"])
+
+        return self._cached("first_use_at", compute)
+
+    @property
+    def baseline_error_rate(self) -> float | None:
+        return self._cached("baseline_error_rate", lambda: baseline_error_rate(
+            self.explicit_baselines, self.baseline_activity))
 
 
 def habit_cohort(active_days: int) -> str:
@@ -72,13 +100,11 @@ def habit_cohort(active_days: int) -> str:
 
 
 def _time_to_first_use(inputs: WindowInputs, people: set[int]) -> tuple[float | None, float | None]:
-    first_seen = first_exposure(inputs.spells)
+    first_seen = inputs.first_exposure
     first_seen = first_seen[first_seen.index.isin(people)]
     if first_seen.empty:
         return None, None
-    used = inputs.first_use.set_index("person_id")["first_ai_at"] if not inputs.first_use.empty \
-        else pd.Series(dtype="datetime64[us]")
-    used = naive_utc(used) if not used.empty else used
+    used = inputs.first_use_at
     joined = pd.DataFrame({"exposed": first_seen}).join(used.rename("used"), how="left")
     users = joined[joined["used"].notna()]
     never_share = 1 - len(users) / len(joined)
@@ -95,7 +121,7 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     if people is not None:
         act = act[act["person_id"].isin(people)]
         days = days[days["person_id"].isin(people)]
-    exposed = exposed_people(inputs.spells, inputs.start, inputs.end)
+    exposed = set(inputs.exposed)
     if people is not None:
         exposed &= people
     active_days = days[days["active_days"] > 0]
@@ -119,7 +145,7 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     for name, count in habit_population.map(habit_cohort).value_counts().items():
         habit[name] = int(count)
     ttfu, never_share = _time_to_first_use(
-        inputs, people if people is not None else set(first_exposure(inputs.spells).index))
+        inputs, people if people is not None else set(inputs.first_exposure.index))
     before_exposure = _exposed_by(inputs, inputs.end)
     control = (people if people is not None else _everyone(inputs)) - before_exposure
     b_window = inputs.baseline_window
@@ -138,7 +164,7 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
         "time_saved_evidence": evidence(float(saved["measured_n"].sum()), estimated_n),
         "value_eur": float((saved["saved_min"] / 60 * rates.fillna(0.0)).sum()),
         "error_rate": ratio(errors, judged),
-        "baseline_error_rate": baseline_error_rate(inputs.explicit_baselines, inputs.baseline_activity),
+        "baseline_error_rate": inputs.baseline_error_rate,
         "adoption_rate_ci_low": adoption_low,
         "adoption_rate_ci_high": adoption_high,
         "error_rate_ci_low": error_low,
@@ -169,10 +195,13 @@ def _everyone(inputs: WindowInputs) -> set[int]:
 
 def _exposed_by(inputs: WindowInputs, end: date) -> set[int]:
     """People exposed at some instant up to the end of ``end`` (not a control any more)."""
-    first = first_exposure(inputs.spells)
-    if first.empty:
-        return set()
-    return exposed_people(inputs.spells, min(first.min().date(), end), end)
+    def compute():
+        first = inputs.first_exposure
+        if first.empty:
+            return set()
+        return exposed_people(inputs.spells, min(first.min().date(), end), end)
+
+    return inputs._cached(f"exposed_by_{end}", compute)
 
 
 def group_records(inputs: WindowInputs, groups: dict[str, set[int]]) -> list[dict]:

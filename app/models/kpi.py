@@ -71,6 +71,17 @@ class FeatureDay(_TaskSums, db.Model):
     month: Mapped[str] = mapped_column(String(7), index=True)
 
 
+class FeatureMonth(_TaskSums, db.Model):
+    """The same sums per feature x month x department x task: what the monthly ROI reads."""
+
+    __tablename__ = "kpi_feature_months"
+
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task: Mapped[str] = mapped_column(String(120), primary_key=True)
+
+
 class FirstUse(db.Model):
     """A person's first AI event of a feature (only ever moves earlier: events are never deleted)."""
 
@@ -79,6 +90,18 @@ class FirstUse(db.Model):
     feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
     first_ai_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DirtyDay(db.Model):
+    """A feature's day with events the rollups have not absorbed yet (written by ingestion in the
+    events' own transaction, so a refresh cannot miss a batch that committed late)."""
+
+    __tablename__ = "kpi_dirty_days"
+
+    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # Bumped by every batch touching the day: a refresh clears only the version it has read.
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class RefreshState(db.Model):

@@ -6,6 +6,7 @@ import hashlib
 import json
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
@@ -18,16 +19,18 @@ from app.models.kpi import MonthlyClose
 _DECIMALS = 6
 
 
-def _canonical(frame: pd.DataFrame) -> list:
+def _canonical(frame: pd.DataFrame) -> str:
+    """An order-free digest of the frame's rows, floats rounded (vectorised row hashes)."""
     if frame.empty:
-        return []
-    frame = frame.copy()
+        return ""
+    frame = frame.reset_index(drop=True).copy()
     for column in frame.columns:
         if pd.api.types.is_float_dtype(frame[column]):
             frame[column] = frame[column].round(_DECIMALS)
-    frame = frame.astype(object).where(frame.notna(), None)
-    rows = [[str(v) if v is not None else None for v in row] for row in frame.itertuples(index=False)]
-    return sorted(rows, key=lambda r: [x or "" for x in r])
+        elif not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].astype(str)
+    rows = np.sort(pd.util.hash_pandas_object(frame[sorted(frame.columns)], index=False).to_numpy())
+    return hashlib.sha256(rows.tobytes()).hexdigest()
 
 
 def fingerprint(inputs: kpi.MoneyInputs) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 from app.db import db, utcnow
 from app.errors import Collector, Detail, ValidationFailed
 from app.models import OUTCOMES, Event, Feature, Person
+from app.models.kpi import DirtyDay
 
 MAX_BATCH = 10_000
 _LOOKUP_CHUNK = 500  # bound parameters per IN (...) lookup, well under every driver's limit
@@ -98,6 +99,9 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
 
 
 def _ids_by_key(column, id_column, keys: set[str]) -> dict[str, int]:
+    if len(keys) > _LOOKUP_CHUNK:
+        # One scan of the (small) table beats many large IN lists.
+        return {k: i for k, i in db.session.execute(select(column, id_column)) if k in keys}
     found: dict[str, int] = {}
     ordered = sorted(keys)
     for i in range(0, len(ordered), _LOOKUP_CHUNK):
@@ -163,12 +167,13 @@ def ingest_events(rows: list[dict], source: str = "api") -> IngestResult:
     fresh: dict[tuple[str, str], dict] = {}
     for _, row in valid:
         fresh.setdefault((row["source"], row["event_id"]), row)
-    by_source: dict[str, list[str]] = {}
-    for src, event_id in fresh:
-        by_source.setdefault(src, []).append(event_id)
-    for src, ids in by_source.items():
-        for event_id in _existing_event_ids(src, ids):
-            del fresh[(src, event_id)]
+    if _dialect() != "postgresql":  # PostgreSQL skips stored ones in the insert itself
+        by_source: dict[str, list[str]] = {}
+        for src, event_id in fresh:
+            by_source.setdefault(src, []).append(event_id)
+        for src, ids in by_source.items():
+            for event_id in _existing_event_ids(src, ids):
+                del fresh[(src, event_id)]
     now = utcnow()
     records = [
         {
@@ -184,15 +189,57 @@ def ingest_events(rows: list[dict], source: str = "api") -> IngestResult:
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
 
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+_COLUMNS = ("source", "event_id", "feature_id", "person_id", "occurred_at", "task", "ai_assisted",
+            "duration_seconds", "outcome", "ingested_at")
+
+
 def _insert_new(records: list[dict]) -> int:
-    """Insert in bulk (multi-row VALUES); a concurrent batch's copy of an event is skipped."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        db.session.execute(insert(Event), records)
-        return len(records)
-    stmt = dialect_insert(Event).on_conflict_do_nothing(index_elements=["source", "event_id"])
-    return len(db.session.execute(stmt.returning(Event.id), records).all())
+    """Insert in bulk; an event already stored (or stored meanwhile by a concurrent batch) is
+    skipped. Returns how many were inserted."""
+    if _dialect() == "postgresql":
+        return _copy_new(records)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    stmt = sqlite_insert(Event).on_conflict_do_nothing(index_elements=["source", "event_id"])
+    inserted = len(db.session.execute(stmt.returning(Event.id), records).all())
+    days = sorted({(r["feature_id"], r["occurred_at"].astimezone(UTC).date()) for r in records})
+    mark = sqlite_insert(DirtyDay)
+    mark = mark.on_conflict_do_update(index_elements=["feature_id", "day"],
+                                      set_={"version": DirtyDay.version + 1})
+    db.session.execute(mark, [{"feature_id": f, "day": d, "version": 1} for f, d in days])
+    return inserted
+
+
+def _copy_new(records: list[dict]) -> int:
+    """PostgreSQL: COPY the batch into a temporary table, then one INSERT ... SELECT ... ON
+    CONFLICT DO NOTHING, in the session's transaction (a multi-row VALUES of 10,000 rows spends
+    most of its time building the statement)."""
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    names = ", ".join(_COLUMNS)
+    with cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS incoming_events (source varchar(120), "
+            "event_id varchar(200), feature_id integer, person_id integer, occurred_at timestamp, "
+            "task varchar(120), ai_assisted boolean, duration_seconds double precision, "
+            "outcome varchar(20), ingested_at timestamp) ON COMMIT DROP")
+        cursor.execute("TRUNCATE incoming_events")
+        with cursor.copy(f"COPY incoming_events ({names}) FROM STDIN") as copy:
+            for r in records:
+                copy.write_row((
+                    r["source"], r["event_id"], r["feature_id"], r["person_id"],
+                    r["occurred_at"].astimezone(UTC).replace(tzinfo=None), r["task"],
+                    r["ai_assisted"], r["duration_seconds"], r["outcome"],
+                    r["ingested_at"].astimezone(UTC).replace(tzinfo=None),
+                ))
+        cursor.execute(f"INSERT INTO events ({names}) SELECT {names} FROM incoming_events "  # noqa: S608
+                       "ON CONFLICT (source, event_id) DO NOTHING")
+        inserted = cursor.rowcount
+        cursor.execute(
+            "INSERT INTO kpi_dirty_days (feature_id, day, version) "
+            "SELECT DISTINCT feature_id, CAST(occurred_at AS date), 1 FROM incoming_events "
+            "ON CONFLICT (feature_id, day) DO UPDATE SET version = kpi_dirty_days.version + 1")
+        return inserted

@@ -14,11 +14,15 @@ from sqlalchemy import Date, and_, case, cast, delete, false, func, insert, lite
 
 from app.db import db, utcnow
 from app.models import Event, Feature, Person
-from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FirstUse, RefreshState
-
-# Events ingested by a transaction that committed late carry an ingested_at before the watermark;
-# re-reading this much history catches them (recomputing a day is idempotent, so overlap is safe).
-OVERLAP = timedelta(minutes=10)
+from app.models.kpi import (
+    SUM_COLUMNS,
+    ActivityDay,
+    DirtyDay,
+    FeatureDay,
+    FeatureMonth,
+    FirstUse,
+    RefreshState,
+)
 
 
 @dataclass
@@ -87,8 +91,9 @@ def _rebuild_activity(feature_id: int | None, lo: date | None, hi: date | None) 
         .group_by(Event.feature_id, day, Event.person_id, Event.task)
     )
     columns = ["feature_id", "day", "person_id", "task", *SUM_COLUMNS, "ai_first_at"]
-    result = db.session.execute(insert(ActivityDay).from_select(columns, source))
-    return max(result.rowcount or 0, 0)
+    db.session.execute(insert(ActivityDay).from_select(columns, source))
+    # Counted afterwards: the driver reports no rowcount for INSERT ... SELECT here.
+    return db.session.scalar(select(func.count()).select_from(ActivityDay).where(*where_days)) or 0
 
 
 def _rebuild_feature_days(feature_id: int | None, lo: date | None, hi: date | None) -> None:
@@ -109,6 +114,24 @@ def _rebuild_feature_days(feature_id: int | None, lo: date | None, hi: date | No
     )
     columns = ["feature_id", "day", "department_id", "task", "month", *SUM_COLUMNS]
     db.session.execute(insert(FeatureDay).from_select(columns, source))
+
+
+def _rebuild_feature_months(feature_id: int | None, lo: date | None, hi: date | None) -> None:
+    """Re-sum kpi_feature_months for the months holding the days [lo, hi] of one feature."""
+    where_rollup, where_days = [], []
+    if feature_id is not None:
+        months = [lo.strftime("%Y-%m"), hi.strftime("%Y-%m")]
+        where_rollup += [FeatureMonth.feature_id == feature_id, FeatureMonth.month.between(*months)]
+        where_days += [FeatureDay.feature_id == feature_id, FeatureDay.month.between(*months)]
+    db.session.execute(delete(FeatureMonth).where(*where_rollup))
+    source = (
+        select(FeatureDay.feature_id, FeatureDay.month, FeatureDay.department_id, FeatureDay.task,
+               *[func.sum(getattr(FeatureDay, name)) for name in SUM_COLUMNS])
+        .where(*where_days)
+        .group_by(FeatureDay.feature_id, FeatureDay.month, FeatureDay.department_id, FeatureDay.task)
+    )
+    columns = ["feature_id", "month", "department_id", "task", *SUM_COLUMNS]
+    db.session.execute(insert(FeatureMonth).from_select(columns, source))
 
 
 def _merge_first_use(feature_id: int | None, lo: date | None, hi: date | None) -> None:
@@ -158,6 +181,43 @@ def _as_date(value) -> date:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def _clear_dirty(read: list[tuple[int, date, int]]) -> None:
+    """Forget the dirty days absorbed, unless a batch touched them again since they were read."""
+    for feature_id, day, version in read:
+        db.session.execute(delete(DirtyDay).where(
+            DirtyDay.feature_id == feature_id, DirtyDay.day == day, DirtyDay.version == version))
+
+
+def _touched_days(state: RefreshState) -> dict[int, set[date]]:
+    """Per feature, the days to recompute: marked dirty by ingestion, or holding events
+    ingested after the last run by any other path."""
+    per_feature: dict[int, set[date]] = {}
+    for feature_id, day, _ in _dirty():
+        per_feature.setdefault(feature_id, set()).add(_as_date(day))
+    feature_ids = list(db.session.scalars(select(Feature.id)))
+    day = _day(Event.occurred_at)
+    late = db.session.execute(
+        select(Event.feature_id, day)
+        .where(Event.feature_id.in_(feature_ids), Event.ingested_at > state.watermark)
+        .group_by(Event.feature_id, day)
+    ).all() if feature_ids else []
+    for feature_id, touched_day in late:
+        per_feature.setdefault(feature_id, set()).add(_as_date(touched_day))
+    return per_feature
+
+
+def _dirty() -> list[tuple[int, date, int]]:
+    return [tuple(r) for r in db.session.execute(
+        select(DirtyDay.feature_id, DirtyDay.day, DirtyDay.version))]
+
+
+def _events_on(feature_id: int, lo: date, hi: date) -> int:
+    return db.session.scalar(select(func.count()).select_from(Event).where(
+        Event.feature_id == feature_id,
+        Event.occurred_at >= datetime.combine(lo, datetime.min.time()),
+        Event.occurred_at < datetime.combine(hi + timedelta(days=1), datetime.min.time()))) or 0
+
+
 def refresh(full: bool = False) -> RefreshResult:
     """Bring the rollups up to the events ingested so far; ``full`` rebuilds everything.
 
@@ -170,35 +230,36 @@ def refresh(full: bool = False) -> RefreshResult:
         db.session.execute(db.text("SET LOCAL work_mem = '256MB'"))
     state = db.session.get(RefreshState, 1)
     fingerprint = people_fingerprint()
+    dirty = _dirty()
     if full or state is None:
         events_read = db.session.scalar(select(func.count()).select_from(Event)) or 0
-        db.session.execute(delete(FirstUse))
+        if _dialect() == "postgresql":  # far cheaper than deleting millions of rows one by one
+            db.session.execute(db.text(
+                "TRUNCATE kpi_activity_days, kpi_feature_days, kpi_feature_months, kpi_first_use"))
+        else:
+            db.session.execute(delete(FirstUse))
         written = _rebuild_activity(None, None, None)
         _rebuild_feature_days(None, None, None)
+        _rebuild_feature_months(None, None, None)
         _merge_first_use(None, None, None)
         days = 0
         full = True
     else:
-        feature_ids = list(db.session.scalars(select(Feature.id)))
-        day = _day(Event.occurred_at)
-        touched = db.session.execute(
-            select(Event.feature_id, day, func.count())
-            .where(Event.feature_id.in_(feature_ids), Event.ingested_at > state.watermark - OVERLAP)
-            .group_by(Event.feature_id, day)
-        ).all() if feature_ids else []
-        events_read = sum(n for _, _, n in touched)
-        per_feature: dict[int, list[date]] = {}
-        for feature_id, touched_day, _ in touched:
-            per_feature.setdefault(feature_id, []).append(_as_date(touched_day))
-        written, days = 0, len(touched)
+        per_feature = _touched_days(state)
+        written = days = events_read = 0
         for feature_id, feature_days in sorted(per_feature.items()):
-            for lo, hi in _ranges(feature_days):
+            for lo, hi in _ranges(list(feature_days)):
+                days += (hi - lo).days + 1
+                events_read += _events_on(feature_id, lo, hi)
                 written += _rebuild_activity(feature_id, lo, hi)
                 _merge_first_use(feature_id, lo, hi)
                 if fingerprint == state.people_fingerprint:
                     _rebuild_feature_days(feature_id, lo, hi)
+                    _rebuild_feature_months(feature_id, lo, hi)
         if fingerprint != state.people_fingerprint:
             _rebuild_feature_days(None, None, None)
+            _rebuild_feature_months(None, None, None)
+    _clear_dirty(dirty)
     if state is None:
         state = RefreshState(id=1, watermark=started, people_fingerprint=fingerprint)
         db.session.add(state)

@@ -88,6 +88,30 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "kpi_feature_months",
+        sa.Column("feature_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("department_id", sa.Integer(), nullable=False),
+        sa.Column("task", sa.String(length=120), nullable=False),
+        *_sum_columns(),
+        sa.ForeignKeyConstraint(
+            ["feature_id"], ["features.id"], name=op.f("fk_kpi_feature_months_feature_id_features")
+        ),
+        sa.PrimaryKeyConstraint(
+            "feature_id", "month", "department_id", "task", name=op.f("pk_kpi_feature_months")
+        ),
+    )
+    op.create_table(
+        "kpi_dirty_days",
+        sa.Column("feature_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["feature_id"], ["features.id"], name=op.f("fk_kpi_dirty_days_feature_id_features")
+        ),
+        sa.PrimaryKeyConstraint("feature_id", "day", name=op.f("pk_kpi_dirty_days")),
+    )
+    op.create_table(
         "kpi_first_use",
         sa.Column("feature_id", sa.Integer(), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=False),
@@ -103,6 +127,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("kpi_feature_months")
+    op.drop_table("kpi_dirty_days")
     op.drop_table("kpi_first_use")
     op.drop_table("kpi_activity_days")
     with op.batch_alter_table("kpi_feature_days", schema=None) as batch_op:

@@ -1,0 +1,327 @@
+"""KPI engine at scale on PostgreSQL: 10,000 people x 20 features x one year (~10 M events).
+
+Prints every figure beside its goal:
+  ingest rate through the API (gunicorn, HTTP, 10,000-event batches) vs a raw COPY into the same
+  table in the same run (goal >= 0.5x); full rebuild of the rollups (goal <= 60 s) and its peak
+  memory (goal <= 1 GB); incremental refresh after one new day (goal <= 2 s); p95 latency of
+  GET /kpis and GET /roi/monthly (goal <= 100 ms).
+
+Usage: .venv/bin/python benchmarks/kpi_scale/run.py [--events 10000000] [--api-events N]
+       [--server postgresql+psycopg://postgres@127.0.0.1:5432/] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
+DAYS = 365
+TASKS = np.array(["default", "summary", "reply"])
+OUTCOMES = np.array(["success", "error", "corrected", "abandoned"])
+OUTCOME_P = [0.80, 0.08, 0.07, 0.05]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--events", type=int, default=10_000_000, help="events of the year")
+    parser.add_argument("--people", type=int, default=10_000)
+    parser.add_argument("--features", type=int, default=20)
+    parser.add_argument("--api-events", type=int, default=None,
+                        help="how many of them go through the API (default: 10%%, at most 1 M)")
+    parser.add_argument("--server", default="postgresql+psycopg://postgres@127.0.0.1:5432/")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--requests", type=int, default=200, help="latency samples per endpoint")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    return parser.parse_args()
+
+
+def create_database(server: str) -> tuple[str, str]:
+    name = f"liftoff_bench_{os.getpid()}"
+    admin = create_engine(make_url(server).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return name, make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(server: str, name: str) -> None:
+    admin = create_engine(make_url(server).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed_company(app, rng, people: int, features: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Departments, people, features and staged exposure spells; returns the spells (by index)
+    and each person's database id."""
+    from app.db import db
+    from app.models import Department, ExposureSpell, Feature, Person
+
+    with app.app_context():
+        depts = [Department(name=f"Dept {i:02d}", hourly_rate_eur=None if i % 4 == 0 else 35.0 + i)
+                 for i in range(20)]
+        db.session.add_all(depts)
+        db.session.flush()
+        dept_ids = np.array([d.id for d in depts])
+        db.session.execute(Person.__table__.insert(), [
+            {"person_id": f"p{i:05d}", "name": f"Person {i}", "department_id": int(dept_ids[i % 20]),
+             "created_at": YEAR_START} for i in range(people)])
+        db.session.execute(Feature.__table__.insert(), [
+            {"key": f"f-{k:02d}", "name": f"Feature {k}", "baseline_days": 28,
+             "estimated_minutes_saved": 4.0, "per_event_cost_eur": 0.02, "current_stage": 4,
+             "killed": False, "drift_policy": "reapply", "auto_promote": False, "created_at": YEAR_START}
+            for k in range(features)])
+        person_ids = np.array(db.session.scalars(text("SELECT id FROM people ORDER BY id")).all())
+        feature_ids = np.array(db.session.scalars(text("SELECT id FROM features ORDER BY id")).all())
+        # Staged rollout: 2 % champions, 10 % pilots after 30 days, 50 % after 90, everyone after 150.
+        spells = []
+        for f in feature_ids:
+            start_day = rng.integers(30, 90)
+            rank = rng.permutation(people) / people
+            stage_day = np.select([rank < 0.02, rank < 0.10, rank < 0.50],
+                                  [start_day, start_day + 30, start_day + 90], start_day + 150)
+            starts = [YEAR_START + timedelta(days=int(d), hours=9) for d in stage_day]
+            spells += [{"feature_id": int(f), "person_id": int(p), "start_at": s, "end_at": None}
+                       for p, s in zip(person_ids, starts, strict=True)]
+        db.session.execute(ExposureSpell.__table__.insert(), spells)
+        db.session.commit()
+    frame = pd.DataFrame(spells)
+    frame["start_at"] = pd.to_datetime(frame["start_at"]).dt.tz_localize(None)
+    return frame, person_ids
+
+
+def generate_events(rng, n: int, spells: pd.DataFrame, person_ids: np.ndarray, day_range: tuple[int, int],
+                    prefix: str) -> pd.DataFrame:
+    """n events, vectorised: AI-assisted only when the person is exposed at that instant."""
+    feature_ids = np.sort(spells["feature_id"].unique())
+    f = rng.choice(feature_ids, n)
+    p = rng.choice(person_ids, n)
+    seconds = rng.integers(day_range[0] * 86400, day_range[1] * 86400, n)
+    occurred = pd.Timestamp(YEAR_START.replace(tzinfo=None)) + pd.to_timedelta(seconds, unit="s")
+    exposure = spells.set_index(["feature_id", "person_id"])["start_at"]
+    starts = exposure.reindex(pd.MultiIndex.from_arrays([f, p])).to_numpy()
+    exposed = occurred.to_numpy() >= starts
+    ai = exposed & (rng.random(n) < 0.7)
+    manual_minutes = rng.lognormal(np.log(12), 0.4, n)
+    ai_minutes = rng.lognormal(np.log(7), 0.5, n)
+    duration = np.where(ai, ai_minutes, manual_minutes) * 60
+    duration = np.where(rng.random(n) < 0.8, np.round(duration, 1), np.nan)
+    return pd.DataFrame({
+        "source": "bench", "event_id": [f"{prefix}{i}" for i in range(n)], "feature_id": f,
+        "person_id": p, "occurred_at": occurred, "task": rng.choice(TASKS, n), "ai_assisted": ai,
+        "duration_seconds": duration, "outcome": rng.choice(OUTCOMES, n, p=OUTCOME_P),
+    })
+
+
+def copy_events(url: str, events: pd.DataFrame) -> float:
+    """COPY the events into the events table; returns the seconds it took (data prepared first)."""
+    import psycopg
+
+    events = events.assign(ingested_at=datetime.now(UTC).replace(tzinfo=None))
+    columns = list(events.columns)
+    chunks = []
+    for start in range(0, len(events), 500_000):
+        buffer = io.StringIO()
+        events.iloc[start:start + 500_000].to_csv(buffer, index=False, header=False)
+        chunks.append(buffer.getvalue().encode())
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as conn, conn.cursor() as cur:
+        began = time.perf_counter()
+        with cur.copy(f"COPY events ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+            for chunk in chunks:
+                copy.write(chunk)
+        conn.commit()
+        return time.perf_counter() - began
+
+
+def api_bodies(events: pd.DataFrame, keys: dict[int, str], people: dict[int, str]) -> list[bytes]:
+    """The events as the API's JSON batches of 10,000 (serialised before the clock starts)."""
+    frame = pd.DataFrame({
+        "event_id": events["event_id"], "source": "bench",
+        "feature": events["feature_id"].map(keys), "person_id": events["person_id"].map(people),
+        "occurred_at": events["occurred_at"].dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+        "task": events["task"], "ai_assisted": events["ai_assisted"],
+        "duration_seconds": events["duration_seconds"], "outcome": events["outcome"],
+    })
+    bodies = []
+    for start in range(0, len(frame), 10_000):
+        records = frame.iloc[start:start + 10_000].to_dict("records")
+        for r in records:
+            if r["duration_seconds"] != r["duration_seconds"]:  # NaN: no duration
+                del r["duration_seconds"]
+        bodies.append(json.dumps(records).encode())
+    return bodies
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "LIFTOFF_SECRET_KEY": "bench"}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--timeout", "300", "--log-level", "warning", "benchmarks.kpi_scale.wsgi:app"],
+        cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
+                return proc, base
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def run_child(url: str, code: str) -> dict:
+    """Run ``code`` in a fresh interpreter (clean peak memory); it prints one JSON line."""
+    env = {**os.environ, "DATABASE_URL": url, "LIFTOFF_SECRET_KEY": "bench"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+REFRESH_CODE = """
+import json, resource, time
+from app import create_app
+from app.db import db
+from app.jobs.kpi import refresh_kpis
+app = create_app({{"SKIP_DASH": True}})
+with app.app_context():
+    began = time.perf_counter()
+    stats = refresh_kpis(full={full})
+    db.session.commit()
+    took = time.perf_counter() - began
+print(json.dumps({{"seconds": took, "rows_read": stats.rows_read, "rows_written": stats.rows_written,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def latencies(base: str, headers: dict, path: str, n: int) -> np.ndarray:
+    session = requests.Session()
+    session.get(base + path, headers=headers).raise_for_status()  # warm up
+    samples = []
+    for _ in range(n):
+        began = time.perf_counter()
+        response = session.get(base + path, headers=headers)
+        samples.append((time.perf_counter() - began) * 1000)
+        response.raise_for_status()
+    return np.array(samples)
+
+
+def line(name: str, value: str, goal: str, ok: bool | None) -> None:
+    verdict = "" if ok is None else ("  OK" if ok else "  MISSED")
+    print(f"{name:<44} {value:>22}   goal {goal}{verdict}", flush=True)
+
+
+def main() -> None:
+    args = parse_args()
+    api_n = args.api_events if args.api_events is not None else min(args.events // 10, 1_000_000)
+    rng = np.random.default_rng(7)
+    name, url = create_database(args.server)
+    print(f"database {name}: {args.events:,} events, {args.people:,} people, "
+          f"{args.features} features, {api_n:,} of the events through the API", flush=True)
+    server = None
+    try:
+        from app import create_app
+        from app.cli.admin import upgrade_database
+        from app.db import db
+        from app.services.access import create_token
+
+        upgrade_database(url)
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SKIP_DASH": True, "SECRET_KEY": "bench"})
+        spells, person_ids = seed_company(app, rng, args.people, args.features)
+        with app.app_context():
+            _, ingest_secret = create_token("ingest", name="bench ingest")
+            _, admin_secret = create_token("admin", name="bench admin")
+            db.session.commit()
+            keys = dict(db.session.execute(text("SELECT id, key FROM features")).all())
+            people = dict(db.session.execute(text("SELECT id, person_id FROM people")).all())
+
+        events = generate_events(rng, args.events, spells, person_ids, (0, DAYS - 1), "e")
+        copied, api_part = events.iloc[: args.events - api_n], events.iloc[args.events - api_n:]
+        copy_seconds = copy_events(url, copied)
+        copy_rate = len(copied) / copy_seconds
+        line("COPY into events", f"{copy_rate:,.0f} events/s", "(reference)", None)
+
+        bodies = api_bodies(api_part, keys, people)
+        server, base = start_server(url, args.workers)
+        headers = {"Authorization": f"Bearer {ingest_secret}", "Content-Type": "application/json"}
+
+        def post(body: bytes) -> dict:
+            response = requests.post(f"{base}/api/v1/events", data=body, headers=headers, timeout=300)
+            response.raise_for_status()
+            return response.json()
+
+        began = time.perf_counter()
+        with ThreadPoolExecutor(args.workers) as pool:
+            answers = list(pool.map(post, bodies))
+        api_seconds = time.perf_counter() - began
+        accepted = sum(a["accepted"] for a in answers)
+        api_rate = accepted / api_seconds if api_seconds else 0.0
+        line("ingest through POST /api/v1/events", f"{api_rate:,.0f} events/s", ">= 0.5x COPY", None)
+        line("  ratio API / COPY", f"{api_rate / copy_rate:.2f}x", ">= 0.5x", api_rate >= 0.5 * copy_rate)
+
+        full = run_child(url, REFRESH_CODE.format(full=True))
+        line("full rebuild (refresh-kpis --full)", f"{full['seconds']:.1f} s", "<= 60 s",
+             full["seconds"] <= 60)
+        line("  peak memory of the rebuild process", f"{full['peak_mb']:.0f} MB", "<= 1024 MB",
+             full["peak_mb"] <= 1024)
+        print(f"  ({full['rows_read']:,} events read, {full['rows_written']:,} person-day rows)")
+
+        new_day = generate_events(rng, max(1, args.events // DAYS), spells, person_ids, (DAYS, DAYS + 1), "n")
+        day_bodies = api_bodies(new_day, keys, people)
+        for body in day_bodies:
+            post(body)
+        incremental = run_child(url, REFRESH_CODE.format(full=False))
+        line("incremental refresh after one new day", f"{incremental['seconds']:.2f} s", "<= 2 s",
+             incremental["seconds"] <= 2)
+        print(f"  ({incremental['rows_read']:,} events read, {incremental['rows_written']:,} rows)")
+
+        read = {"Authorization": f"Bearer {admin_secret}"}
+        end = (YEAR_START + timedelta(days=DAYS)).date()
+        start = end - timedelta(days=29)
+        kpi_path = f"/api/v1/features/f-03/kpis?start={start}&end={end}"
+        roi_path = f"/api/v1/roi/monthly?month={end:%Y-%m}"
+        for label, path in (("GET /kpis (30 days)", kpi_path),
+                            ("GET /kpis (30 days, group_by=department)", kpi_path + "&group_by=department"),
+                            ("GET /roi/monthly", roi_path)):
+            samples = latencies(base, read, path, args.requests)
+            p95 = float(np.percentile(samples, 95))
+            line(f"{label} p95", f"{p95:.1f} ms", "<= 100 ms", p95 <= 100)
+            print(f"  (p50 {np.percentile(samples, 50):.1f} ms, max {samples.max():.1f} ms)")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        if not args.keep:
+            drop_database(args.server, name)
+
+
+if __name__ == "__main__":
+    main()

@@ -253,7 +253,7 @@ def _numbers(c: dict) -> str:
     if "audience" in c:
         parts.append(f"{c.get('completed', 0)} of {c['audience']} trained")
     if "responses" in c:
-        parts.append(f"{c['responses']} responses")
+        parts.append(f"{c['responses']} response" + ("" if c["responses"] == 1 else "s"))
     if c.get("exposed_users") is not None:
         parts.append(f"{c['exposed_users']} exposed")
     if c.get("note"):

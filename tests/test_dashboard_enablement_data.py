@@ -289,3 +289,50 @@ def test_the_drift_verdict_is_the_latest_check_of_each_metric(pilot):
     db.session.flush()
     latest = data.latest_drift(feature.key)
     assert latest["verdict"] == "diverged" and latest["checks"]["diverged"].tolist() == [True]
+
+
+def test_every_section_renders_from_its_data(pilot):
+    """The renderers accept what the data functions return, filled and empty (no Dash app needed)."""
+    from dashboards import enablement_view as view
+
+    feature, members = pilot
+    empty = [
+        view.trainings_card(data.training_sessions(feature.key)),
+        view.feedback_list(data.feedback_items(feature.key), True, feature.key),
+        view.action_list(data.action_items(feature.key), True),
+        view.gate_panel(None, data.latest_drift(feature.key), True, True),
+    ]
+    for section, empty_id in zip(
+        empty, ("trainings-empty", "feedback-empty", "actions-empty", "gate-empty"), strict=True
+    ):
+        assert f"'{empty_id}'" in repr(section)
+    enablement.record_training(
+        feature.key,
+        {
+            "stage": 1,
+            "title": "Kick-off",
+            "trainer": "Ana",
+            "held_on": "2026-11-02",
+            "attendees": [members[0].person_id],
+        },
+        "t",
+    )
+    item = submit_feedback(feature.key, CHANGE, {"person_id": members[0].person_id, "rating": 4})
+    add_action_item(feature.key, CHANGE, "Name an owner", "cm@liftoff.test", "2026-12-01")
+    evaluate_gate_now(feature.key, ADMIN)
+    overview = data.enablement_overview(feature.key)
+    rendered = repr(
+        [
+            view.playbook_card(overview, data.stage_completion(feature.key)),
+            view.trainings_card(data.training_sessions(feature.key)),
+            view.feedback_list(data.feedback_items(feature.key), True, feature.key),
+            view.action_list(data.action_items(feature.key), True),
+            view.gate_panel(data.latest_gate(feature.key), data.latest_drift(feature.key), True, True),
+        ]
+    )
+    assert "Pilot kick-off" in rendered and "8 %" in rendered  # 1 of 12 trained
+    assert "'gate-table'" in rendered and "'gate-promote'" in rendered
+    assert f"'id': {item.id}, 'to': 'triaged'" in rendered.replace('"', "'")
+    assert "action-done" in rendered and "corrections?format=jsonl" in rendered
+    readonly = repr(view.feedback_list(data.feedback_items(feature.key), False, feature.key))
+    assert "fb-triage" not in readonly

@@ -45,6 +45,8 @@ def init_dash(app: Flask):
     )
     _mounted["dash"] = dash_app
 
+    import dashboards.pages.enablement  # noqa: F401
+    import dashboards.pages.operations  # noqa: F401
     import dashboards.pages.portfolio  # noqa: F401
     import dashboards.pages.rollout  # noqa: F401
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from dash import html
+from dash import dcc, html
 
 from dashboards import components as ui
 
@@ -96,3 +96,23 @@ def sdk_panel(sdks: pd.DataFrame, rejected: pd.DataFrame) -> html.Section:
                                       ("count", "Requests")], numeric=["count"], table_id="rejected-table")
     return ui.card("Connected SDKs", [connected, html.H3("Refused fetches (7 days)", className="lo-subhead"),
                                       refused], card_id="sdk-panel")
+
+
+def gate_status(gate: dict | None, drift_verdict: str, enablement_href: str) -> html.Section:
+    """The current stage's latest gate result and drift verdict, linking to the full gate panel."""
+    link = dcc.Link("Gate details and promotion →", href=enablement_href, className="lo-link",
+                    id="rollout-gate-link")
+    if gate is None:
+        state = html.Span("No gate evaluation yet.", className="lo-muted")
+    else:
+        failed = [c for c in gate["criteria"] if not c["passed"]]
+        state = html.Span([
+            ui.badge("gate passed", "complete") if gate["passed"] else ui.badge("gate failed", "killed"),
+            f" stage {gate['stage']}, {ui.when(pd.Timestamp(gate['evaluated_at']))}",
+            html.Span(f" · failing: {', '.join(c['metric'] for c in failed)}" if failed else "",
+                      className="lo-muted"),
+        ])
+    drift = {"diverged": ui.badge("drift: diverged", "killed"),
+             "stable": ui.badge("drift: stable", "complete")}.get(drift_verdict, "")
+    return html.Section(html.Div([state, drift, link], className="lo-inline lo-gate-strip"),
+                        className="lo-card lo-card-body", id="rollout-gate")

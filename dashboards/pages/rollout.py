@@ -13,6 +13,7 @@ from app.errors import LiftoffError
 from app.security import current_identity
 from dashboards import components as ui
 from dashboards import data
+from dashboards import enablement_data as gates
 from dashboards import rollout_view as view
 from dashboards.actions import NotAllowed, may_change_rollouts, perform_rollout_action
 
@@ -107,7 +108,13 @@ def render_rollout(key, _version):
         overview = data.rollout_overview(key)
     except LiftoffError as error:
         return ui.alert(error.message, "danger")
-    return view.rollout_body(overview, data.transitions(key), data.audit_entries(key))
+    body = view.rollout_body(overview, data.transitions(key), data.audit_entries(key))
+    if overview["status"] in ("live", "complete"):  # only a started stage has a gate
+        feature_query = "?" + urlencode({"feature": key})
+        gate = view.gate_status(gates.latest_gate(key), gates.latest_drift(key)["verdict"],
+                                dash.get_relative_path("/enablement") + feature_query)
+        body.insert(2, gate)
+    return body
 
 
 @callback(Output("rollout-sdks", "children"), Input("rollout-version", "data"))

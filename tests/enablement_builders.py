@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import time
-import uuid
 from datetime import datetime, timedelta
-
-import pytest
 
 from app.db import db, utcnow
 from app.models import Event, Feedback
 from app.services import rollout
 from tests.helpers import gen_cohort, gen_person
+from tests.sdk_support import sdk as shared_sdk
+from tests.sdk_support import wait_for  # noqa: F401  (re-exported for the gate tests)
 
 _ids = itertools.count(1)
 
@@ -55,54 +53,11 @@ def add_feedback(feature, person, rating: int, when: datetime | None = None, **k
     return item
 
 
-def rollout_service_available() -> bool:
-    """The rollout service (advance/rollback/kill) is built on another branch; until it is merged
-    here its stub raises NotImplementedError."""
-    import inspect
-
-    from app.services import rollout
-
-    return "raise NotImplementedError" not in inspect.getsource(rollout.advance)
-
-
-needs_rollout = pytest.mark.skipif(not rollout_service_available(),
-                                   reason="app.services.rollout is a stub (rollout branch not merged)")
-
-
-def switch_caller() -> None:
-    """The ``app`` fixture holds one app context for the whole test, and Flask reuses it for
-    test-client requests, so ``g.identity`` from a previous request would be reused; drop it
-    before a request with other credentials."""
-    from flask import g
-
-    g.pop("identity", None)
-
-
 @contextlib.contextmanager
 def sdk(live_server, token: str, tmp_path):
-    """The real UnleashClient SDK polling the live app every second, with its own cache dir."""
-    from UnleashClient import UnleashClient
-    from UnleashClient.utils import InstanceAllowType
-
-    name = f"gates-{uuid.uuid4().hex[:8]}"
-    client = UnleashClient(url=f"{live_server.url}/api", app_name=name, instance_id=f"{name}-1",
-                           refresh_interval=1, metrics_interval=60, disable_metrics=True,
-                           custom_headers={"Authorization": token}, cache_directory=str(tmp_path / name),
-                           multiple_instance_mode=InstanceAllowType.SILENTLY_ALLOW)
-    try:
-        client.initialize_client()
+    """The real SDK polling the live app every second; metrics off (these tests judge flags)."""
+    with shared_sdk(live_server, token, tmp_path, disable_metrics=True, metrics_interval=60) as client:
         yield client
-    finally:
-        client.destroy()
-
-
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def enabled(client, feature_key: str, people) -> set[str]:

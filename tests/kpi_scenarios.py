@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-from flask import g
-from flask.testing import FlaskClient
-
 from app.db import db
 from app.jobs.kpi import refresh_kpis
 from app.models import ExposureSpell
@@ -76,12 +73,3 @@ def draft_company():
     return feature, rows
 
 
-class FreshIdentityClient(FlaskClient):
-    """A test client that forgets the cached caller between requests.
-
-    The tests' app context outlives each request and ``current_identity`` caches on ``g`` (app
-    context scoped), so a second request with another token would reuse the first identity."""
-
-    def open(self, *args, **kwargs):
-        g.pop("identity", None)
-        return super().open(*args, **kwargs)

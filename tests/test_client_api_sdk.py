@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-import uuid
 
 import pytest
 from sqlalchemy import select
-from UnleashClient import UnleashClient
-from UnleashClient.utils import InstanceAllowType
 
 from app.db import db
 from app.models import FlagMetric, RejectedFetch, SdkInstance
 from app.services import rollout
 from tests.helpers import gen_cohort, gen_person
+from tests.sdk_support import sdk, wait_for
 
 FEATURE = "meeting-notes"
 
@@ -32,36 +29,6 @@ class StatusLog:
             return start_response(status, headers, exc_info)
 
         return self.wsgi_app(environ, noting)
-
-
-@contextlib.contextmanager
-def sdk(live_server, token: str, tmp_path, **options):
-    name = f"sdk-{uuid.uuid4().hex[:8]}"
-    client = UnleashClient(
-        url=f"{live_server.url}/api",
-        app_name=name,
-        instance_id=f"{name}-1",
-        refresh_interval=1,
-        metrics_interval=1,
-        custom_headers={"Authorization": token},
-        cache_directory=str(tmp_path / name),
-        multiple_instance_mode=InstanceAllowType.SILENTLY_ALLOW,
-        **options,
-    )
-    try:
-        client.initialize_client()
-        yield client
-    finally:
-        client.destroy()
-
-
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from UnleashClient.utils import normalized_hash
 from app.errors import Conflict, ValidationFailed
 from app.models import ActionItem, Attendance, AuditEntry, Feedback, TrainingSession
 from app.services import enablement, feedback_triage
-from tests.enablement_builders import add_feedback, live_feature, switch_caller
+from tests.enablement_builders import add_feedback, live_feature
 from tests.helpers import gen_person
 
 
@@ -112,7 +112,6 @@ def test_training_api_permissions_and_errors(client, admin_headers, ingest_heade
         "attendees": [m.person_id for m in members],
     }
     assert client.post(url, json=body, headers=ingest_headers).status_code == 403
-    switch_caller()
     bad = client.post(url, json={**body, "attendees": ["nobody"]}, headers=admin_headers)
     assert bad.status_code == 422
     assert bad.get_json()["details"] == [

@@ -8,12 +8,11 @@ from sqlalchemy import func, select
 from app.db import db
 from app.models import CostEntry, Event, Feedback, Person
 from tests.helpers import gen_feature, gen_person, utc
-from tests.kpi_scenarios import FreshIdentityClient, event, post_events
+from tests.kpi_scenarios import event, post_events
 
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = FreshIdentityClient
     return app.test_client()
 
 

@@ -12,7 +12,7 @@ from app.db import utcnow
 from app.errors import Conflict
 from app.models import Attendance, Baseline, GateEvaluation, TrainingSession
 from app.services import gates
-from tests.enablement_builders import add_events, add_feedback, live_feature, switch_caller
+from tests.enablement_builders import add_events, add_feedback, live_feature
 
 ALL_CRITERIA = """\
 key: all-criteria
@@ -170,9 +170,7 @@ def test_gate_of_a_feature_that_is_off_or_without_playbook(playbooks, session):
 def test_gate_api_evaluates_stores_and_lists(playbooks, client, admin_headers, session):
     feature = scenario("feedback_mean")
     session.commit()
-    switch_caller()
     assert client.post(f"/api/v1/features/{feature.key}/gate/evaluate").status_code == 401
-    switch_caller()
     answer = client.post(f"/api/v1/features/{feature.key}/gate/evaluate", headers=admin_headers)
     assert answer.status_code == 200
     body = answer.get_json()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from app.db import db
 from app.services.kpis import feature_kpis
 from tests.helpers import gen_department, gen_feature, gen_person, utc
-from tests.kpi_scenarios import FreshIdentityClient, post_events, refresh, spell
+from tests.kpi_scenarios import post_events, refresh, spell
 
 PEOPLE = [f"q{i}" for i in range(12)]
 _features = itertools.count(1)
@@ -35,7 +35,6 @@ PROPERTY_SETTINGS = settings(max_examples=8, deadline=None, derandomize=True,
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = FreshIdentityClient
     return app.test_client()
 
 

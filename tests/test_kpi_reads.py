@@ -17,12 +17,11 @@ from app.db import db
 from app.kpi import wilson
 from app.models import Baseline
 from tests.helpers import utc
-from tests.kpi_scenarios import FreshIdentityClient, draft_company, event, post_events, refresh
+from tests.kpi_scenarios import draft_company, event, post_events, refresh
 
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = FreshIdentityClient
     return app.test_client()
 
 

@@ -11,12 +11,11 @@ from app.db import db, utcnow
 from app.models import Event
 from app.models.kpi import ActivityDay, DirtyDay, RefreshState
 from app.services import kpis
-from tests.kpi_scenarios import FreshIdentityClient, draft_company, event, post_events, refresh
+from tests.kpi_scenarios import draft_company, event, post_events, refresh
 
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = FreshIdentityClient
     return app.test_client()
 
 

@@ -11,7 +11,6 @@ from app.models import AuditEntry, Feature, PlaybookRun
 from app.playbooks import ADKAR, GATE_METRICS, load_all, playbook_dir
 from app.playbooks.loader import load_playbook, parse_playbook
 from app.services.enablement import attach_playbook
-from tests.enablement_builders import switch_caller
 from tests.helpers import gen_cohort, gen_feature
 
 SHIPPED = ("champion-enablement", "company-wide-rollout", "pilot-feedback-loop")
@@ -135,13 +134,10 @@ def test_playbook_api_reads_and_attach_permissions(client, admin_headers, ingest
     one = client.get("/api/v1/playbooks/champion-enablement", headers=admin_headers).get_json()
     assert one["stages"][0]["gate"][0] == {"metric": "days_in_stage", "min": 14}
     assert client.get("/api/v1/playbooks/nope", headers=admin_headers).status_code == 422
-    switch_caller()
     assert client.get("/api/v1/playbooks").status_code == 401
     url = f"/api/v1/features/{feature.key}/playbook"
-    switch_caller()
     refused = client.put(url, json={"playbook": "pilot-feedback-loop"}, headers=ingest_headers)
     assert refused.status_code == 403
-    switch_caller()
     bad = client.put(url, json={"playbook": "../etc/passwd"}, headers=admin_headers)
     assert bad.status_code == 422 and bad.get_json()["details"][0]["field"] == "playbook"
     ok = client.put(url, json={"playbook": "pilot-feedback-loop"}, headers=admin_headers)

@@ -10,7 +10,7 @@ import pytest
 
 from app.db import db
 from app.jobs.kpi import monthly_close
-from tests.kpi_scenarios import FreshIdentityClient, draft_company, event, post_events, refresh
+from tests.kpi_scenarios import draft_company, event, post_events, refresh
 
 OCT_VALUE = 13 + 2 + 14 / 60 * 40
 OCT_COST = 100 + 0.1 * 6
@@ -18,7 +18,6 @@ OCT_COST = 100 + 0.1 * 6
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = FreshIdentityClient
     return app.test_client()
 
 

@@ -170,6 +170,14 @@ def promote(feature_key: str, actor: str, reason: str | None = None, override: b
     return feature, evaluation
 
 
+def live_playbook_features() -> list[Feature]:
+    """Features that are live (started, not killed) and follow a playbook: the ones gates and
+    guardrails judge."""
+    return list(db.session.scalars(select(Feature).where(
+        Feature.playbook_key.is_not(None), Feature.current_stage > 0, Feature.killed.is_(False))
+        .order_by(Feature.key)))
+
+
 def evaluate_all(now: datetime | None = None, trigger: str = "schedule") -> list[GateEvaluation]:
     """Evaluate every live feature with a playbook; promote those with ``auto_promote`` that pass.
 
@@ -177,9 +185,7 @@ def evaluate_all(now: datetime | None = None, trigger: str = "schedule") -> list
     """
     now = now or utcnow()
     refresh_kpis()
-    features = list(db.session.scalars(select(Feature).where(
-        Feature.playbook_key.is_not(None), Feature.current_stage > 0, Feature.killed.is_(False))
-        .order_by(Feature.key)))
+    features = live_playbook_features()
     done: list[GateEvaluation] = []
     for feature in features:
         try:

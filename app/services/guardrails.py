@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from app.db import db, utcnow
 from app.errors import LiftoffError
 from app.models import Feature
@@ -19,7 +17,7 @@ from app.playbooks import playbook_for
 from app.services import rollout
 from app.services.announce import announce
 from app.services.audit import audit
-from app.services.gates import refresh_kpis, stage_entered_at, stage_kpis
+from app.services.gates import live_playbook_features, refresh_kpis, stage_entered_at, stage_kpis
 
 ACTOR = "guardrail"
 log = logging.getLogger(__name__)
@@ -64,9 +62,7 @@ def run_guardrails(now: datetime | None = None) -> list[dict]:
     announced. Returns the verdicts of the features that tripped."""
     now = now or utcnow()
     refresh_kpis()
-    features = list(db.session.scalars(select(Feature).where(
-        Feature.playbook_key.is_not(None), Feature.current_stage > 0, Feature.killed.is_(False))
-        .order_by(Feature.key)))
+    features = live_playbook_features()
     tripped: list[dict] = []
     for feature in features:
         try:

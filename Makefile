@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast lint venv migrate seed serve migration clean
+.PHONY: demo test test-fast lint venv migrate seed serve migration clean bench-load
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ lint: $(STAMP)
 
 migration: $(STAMP)  ## autogenerate a migration: make migration m="what changed"
 	cd migrations && ../$(BIN)/alembic -c alembic.ini revision --autogenerate -m "$(m)"
+
+bench-load: $(STAMP)  ## load test: 1,000 SDKs + 50 ingestion clients for 2 min on gunicorn + PostgreSQL
+	$(BIN)/python benchmarks/load/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache test-artifacts

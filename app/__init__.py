@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
 from app import config
@@ -15,7 +13,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.from_mapping(config.load())
     if overrides:
         app.config.from_mapping(overrides)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from app import observability
+
+    observability.configure_logging()  # human-readable, or JSON lines with LIFTOFF_LOG_FORMAT=json
 
     from app.db import db
 
@@ -43,4 +43,5 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app import cli
 
     cli.register(app)
+    observability.init_app(app)  # request ids, latency metrics, /metrics (outermost WSGI layer)
     return app

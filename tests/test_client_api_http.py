@@ -158,11 +158,12 @@ def test_malformed_json_is_a_400(client, flags, client_token):
 def test_the_warm_cache_shortcut_answers_like_flask(app, client, flags, client_token):
     from app.flags.fast_path import FeaturePollShortcut
 
-    assert isinstance(app.wsgi_app, FeaturePollShortcut)
+    shortcut = app.wsgi_app.wsgi_app  # inside the request-id/metrics layer of app.observability
+    assert isinstance(shortcut, FeaturePollShortcut)
     cold = client.get("/api/client/features", headers=_auth(client_token))  # Flask fills the caches
     calls = []
-    inner = app.wsgi_app.wsgi_app
-    app.wsgi_app.wsgi_app = lambda environ, start: calls.append(environ["PATH_INFO"]) or inner(environ, start)
+    inner = shortcut.wsgi_app
+    shortcut.wsgi_app = lambda environ, start: calls.append(environ["PATH_INFO"]) or inner(environ, start)
     warm = client.get("/api/client/features", headers=_auth(f"Bearer {client_token}"))
     unchanged = client.get("/api/client/features", headers={**_auth(client_token),
                                                             "If-None-Match": cold.headers["ETag"]})

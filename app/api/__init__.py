@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, request
+import logging
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.db import db
 from app.errors import LiftoffError, ValidationFailed
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = "5"
 
 
 def json_body(expect: type | tuple[type, ...] = (dict, list)):
@@ -51,3 +57,28 @@ def register(app: Flask) -> None:
         if request.path.startswith("/api/"):
             return _http_error(error)
         return error
+
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(InterfaceError, _database_unavailable)
+    app.register_error_handler(DBAPIError, _database_unavailable)
+
+
+def _database_unavailable(error: DBAPIError):
+    """The database does not answer: 503 with Retry-After, so clients retry instead of giving up.
+    Other driver errors (constraint violations, bad SQL) stay 500s: they are bugs, not outages."""
+    if not isinstance(error, OperationalError | InterfaceError) and not error.connection_invalidated:
+        raise error
+    log.error("database unavailable on %s %s: %s", request.method, request.path,
+              str(error.orig or error).splitlines()[0])
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; the pool replaces it on the next checkout
+        log.debug("rollback after a lost connection failed", exc_info=True)
+    if request.path.startswith("/api/"):
+        response = jsonify({"error": "the database is unavailable; retry later", "details": []})
+    else:
+        response = Response("The service is temporarily unavailable; retry later.\n",
+                            content_type="text/plain; charset=utf-8")
+    response.status_code = 503
+    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response

@@ -6,6 +6,7 @@ from flask import jsonify
 
 from app.api import bp, json_body
 from app.db import db
+from app.observability import count_events
 from app.security import requires
 from app.services.activity import record_baseline, record_cost, record_feedback
 from app.services.events import ingest_events
@@ -17,6 +18,7 @@ def post_events():
     """Ingest a batch of at most 10,000 events: all of them or none."""
     result = ingest_events(json_body(list))
     db.session.commit()
+    count_events(result.accepted, result.duplicates)
     return jsonify({"accepted": result.accepted, "duplicates": result.duplicates})
 
 

@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from app.db import db
 from app.errors import LiftoffError, ValidationFailed
 from app.flags import clients, payload_cache
+from app.observability import count_flag_fetch
 
 bp = Blueprint("client_api", __name__, url_prefix="/api/client")
 
@@ -53,11 +54,14 @@ def features():
     """The compiled flags of the token's environment, with a strong ETag."""
     environment, refusal = _authorise()
     if refusal is not None:
+        count_flag_fetch(refusal.status_code)
         return refusal
     current = payload_cache.payload(environment)
     headers = {"ETag": current.etag, "Cache-Control": "no-cache", "Vary": "Authorization"}
     if etag_matches(request.headers.get("If-None-Match"), current.etag):
+        count_flag_fetch(304)
         return Response(status=304, headers=headers)
+    count_flag_fetch(200)
     return Response(current.body, status=200, headers=headers, content_type="application/json")
 
 

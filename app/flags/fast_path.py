@@ -12,6 +12,7 @@ import time
 
 from app.flags import clients
 from app.flags.client_api import etag_matches
+from app.observability import count_flag_fetch
 from app.services.access import hash_secret
 
 PATH = "/api/client/features"
@@ -49,8 +50,10 @@ class FeaturePollShortcut:
         headers = [("ETag", current.etag), ("Cache-Control", "no-cache"), ("Vary", "Authorization"),
                    *SECURITY_HEADERS]
         if etag_matches(environ.get("HTTP_IF_NONE_MATCH"), current.etag):
+            count_flag_fetch(304)
             start_response("304 NOT MODIFIED", headers)
             return [b""]
         headers += [("Content-Type", "application/json"), ("Content-Length", str(len(current.body)))]
+        count_flag_fetch(200)
         start_response("200 OK", headers)
         return [current.body]

@@ -8,6 +8,7 @@ import importlib
 import inspect
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from app.errors import LiftoffError
 from app.jobs import JobSpec, get_job
 from app.jobs.base import JobStats
 from app.models import JobRun
+from app.observability import observe_job
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ def _attempt(spec: JobSpec, trigger: str, attempt: int, full: bool) -> JobRun:
     run_id = run.id
     hooks = RunHooks()
     token = _hooks.set(hooks)
+    started = time.monotonic()
     try:
         stats = _call(spec, full)
         run.status, run.finished_at = "success", utcnow()
@@ -96,6 +99,7 @@ def _attempt(spec: JobSpec, trigger: str, attempt: int, full: bool) -> JobRun:
         log.warning("job %s attempt %d failed: %s", spec.name, attempt, run.error.splitlines()[0])
     finally:
         _hooks.reset(token)
+    observe_job(spec.name, run.status, time.monotonic() - started)
     return run
 
 

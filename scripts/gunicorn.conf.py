@@ -1,0 +1,27 @@
+"""gunicorn settings for Liftoff: ``gunicorn -c scripts/gunicorn.conf.py 'app.wsgi:app'``.
+
+Everything here can be overridden on the command line (-w, --threads, --bind). With
+PROMETHEUS_MULTIPROC_DIR set (an empty directory, wiped before gunicorn starts), each worker writes
+its metrics there and /metrics sums them; a dead worker's live gauges are dropped here.
+"""
+
+import os
+
+bind = os.environ.get("LIFTOFF_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("LIFTOFF_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("LIFTOFF_THREADS", "8"))
+timeout = 60  # a 10,000-event batch or a KPI read finishes well within this
+# Longer than any client pause between requests: a connection closed by the server just as the client
+# reuses it shows up as "connection reset" on the client. Behind a proxy, keep it above the proxy's
+# idle timeout for its upstream connections.
+keepalive = 30
+graceful_timeout = 30
+accesslog = None  # the app logs what matters, with request ids; the proxy keeps access logs
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

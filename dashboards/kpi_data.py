@@ -8,26 +8,98 @@ the pages, the exports and the printable report. No Dash, no Flask request: test
 from __future__ import annotations
 
 import calendar
+import functools
 import re
+import threading
+import time
+from collections import OrderedDict
 from datetime import date, timedelta
 
 import pandas as pd
-from sqlalchemy import select, union
+from sqlalchemy import func, select, union
 
 from app import kpi
 from app.db import db, utcnow
 from app.errors import Detail, NotFound, ValidationFailed
-from app.models import CostEntry, Feature, RolloutStage
-from app.models.kpi import FeatureDay, MonthlyClose
+from app.kpi.window import SUPPRESSIBLE
+from app.models import (
+    Baseline,
+    CohortMember,
+    CostEntry,
+    Department,
+    ExposureSpell,
+    Feature,
+    Person,
+    RolloutStage,
+)
+from app.models.kpi import FeatureDay, MonthlyClose, RefreshState
 from app.services import kpis
 from app.services.closes import close_status, fingerprint
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 GROUPINGS = ("stage", "cohort", "department")
-TREND_WEEKS = 12
+TREND_WEEKS = 8
+CACHE_SIZE = 256
+CACHE_SECONDS = 300.0
 REST = "Everyone else"
 FEATURE_COLUMNS = ["feature", "name", "ai_tasks", "value_eur", "cost_eur", "cost_per_task_eur", "net_eur",
                    "roi_pct", "cumulative_net_eur", "payback_month", "closed_net_eur"]
+
+
+# --- memo: a page's answer is reused while nothing it depends on changed ---------------------------
+
+_cache: OrderedDict = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def data_stamp() -> tuple:
+    """A cheap fingerprint of what KPI answers depend on besides their window: the last rollup
+    refresh, the exposure spells (rollout changes), cohorts, people and their departments, rates,
+    baselines, feature terms and closes. Any change makes the memo recompute."""
+    def row(stmt) -> tuple:
+        return tuple(str(v) for v in db.session.execute(stmt).one())
+
+    return (
+        row(select(func.max(RefreshState.refreshed_at))),
+        row(select(func.count(), func.max(ExposureSpell.id), func.count(ExposureSpell.end_at),
+                   func.max(ExposureSpell.end_at))),
+        row(select(func.count(), func.max(CohortMember.added_at))),
+        row(select(func.count(), func.max(Person.id), func.sum(Person.department_id))),
+        row(select(func.count(), func.sum(Department.hourly_rate_eur))),
+        row(select(func.count(), func.max(Baseline.id))),
+        row(select(func.count(), func.sum(Feature.estimated_minutes_saved), func.sum(Feature.baseline_days),
+                   func.sum(Feature.per_event_cost_eur))),
+        row(select(func.count(), func.max(CostEntry.id), func.sum(CostEntry.amount_eur))),
+        row(select(func.count(), func.max(MonthlyClose.restated_at))),
+    )
+
+
+def memo(fn):
+    """Reuse ``fn``'s answer for the same arguments while data_stamp() is unchanged (at most
+    CACHE_SECONDS): the weekly breakdowns run the KPI module dozens of times."""
+    @functools.wraps(fn)
+    def cached(*args):
+        key = (fn.__name__, args, data_stamp())
+        now = time.monotonic()
+        with _cache_lock:
+            hit = _cache.get(key)
+            if hit is not None and now - hit[0] < CACHE_SECONDS:
+                _cache.move_to_end(key)
+                return hit[1]
+        answer = fn(*args)
+        with _cache_lock:
+            _cache[key] = (now, answer)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+        return answer
+
+    cached.uncached = fn
+    return cached
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
 
 
 # --- months -------------------------------------------------------------------------------------
@@ -128,6 +200,7 @@ def portfolio_history(inputs: kpi.MoneyInputs, month: str, closes: dict[str, Mon
     return per_month[columns]
 
 
+@memo
 def executive(month: str) -> dict:
     """The executive view of ``month``: the ``/roi/monthly`` answer (``roi``), its features as a
     table with names (``features``), and the portfolio's monthly history (``history``).
@@ -224,6 +297,19 @@ def weeks_ending(end: date, weeks: int = TREND_WEEKS) -> list[tuple[date, date]]
     return [(end - timedelta(days=7 * i + 6), end - timedelta(days=7 * i)) for i in reversed(range(weeks))]
 
 
+def group_breakdown(inputs: kpi.WindowInputs, groups_by_name: dict[str, set[int]]) -> list[dict]:
+    """kpi.group_records of the groups, in name order; a group with fewer than 5 people ever exposed
+    is suppressed in every window, so it is marked so without running the KPI module for it."""
+    ever = set(kpi.first_exposure(inputs.spells).index)
+    big = {name: people for name, people in groups_by_name.items()
+           if len(people & ever) >= kpi.MIN_GROUP_EXPOSED}
+    records = {r["group"]: r for r in kpi.group_records(inputs, big)}
+    blank = {name: None for name in SUPPRESSIBLE}
+    return [records.get(name) or {"feature": inputs.feature, "start": inputs.start.isoformat(),
+                                  "end": inputs.end.isoformat(), **blank, "group": name, "suppressed": True}
+            for name in sorted(groups_by_name)]
+
+
 def weekly_records(key: str, end: date, groupings: tuple[str, ...] = (), weeks: int = TREND_WEEKS
                    ) -> pd.DataFrame:
     """One KPI record per 7-day window ending on ``end`` (``grouping`` and ``group`` = ``All``), plus
@@ -234,7 +320,7 @@ def weekly_records(key: str, end: date, groupings: tuple[str, ...] = (), weeks: 
         rows.append({**kpi.kpi_record(inputs), "grouping": "All", "group": "All", "suppressed": False})
         for grouping in groupings:
             rows += [{**r, "grouping": grouping}
-                     for r in kpi.group_records(inputs, groups(key, grouping, people))]
+                     for r in group_breakdown(inputs, groups(key, grouping, people))]
     frame = pd.DataFrame(rows)
     frame["week"] = pd.to_datetime(frame["start"]).dt.date
     return frame
@@ -263,39 +349,54 @@ def funnel(inputs: kpi.WindowInputs, record: dict) -> pd.DataFrame:
     return frame
 
 
-def adoption(key: str, month: str, grouping: str = "stage") -> dict:
-    """The adoption page of a feature in a month: the funnel, the headline record, the per-group
-    records of the month (``groups``), the weekly adoption per group for the 12 weeks to the month's
-    end (``trend``) and per department (``heatmap``).
-
-    :param grouping: ``stage`` (champions, pilot, the rest), ``cohort`` or ``department``.
-    """
+def _check(key: str, month: str, grouping: str = "stage") -> tuple[date, date]:
     check_month(month)
     if grouping not in GROUPINGS:
         raise ValidationFailed("invalid query", [Detail("group", "must be stage, cohort or department")])
-    start, _ = month_bounds(month)
-    end = _window_end(month)
+    if db.session.scalar(select(Feature.id).where(Feature.key == key)) is None:
+        raise NotFound(f"no feature {key!r}")
+    return month_bounds(month)[0], _window_end(month)
+
+
+@memo
+def adoption(key: str, month: str, grouping: str = "stage") -> dict:
+    """The adoption of a feature in a month: the headline record, the funnel and the per-group
+    records (``groups``).
+
+    :param grouping: ``stage`` (champions, pilot, the rest), ``cohort`` or ``department``.
+    """
+    start, end = _check(key, month, grouping)
     inputs, people = kpis.kpi_inputs(key, start, end)
     record = kpi.kpi_record(inputs)
-    month_groups = pd.DataFrame(kpi.group_records(inputs, groups(key, grouping, people)))
+    return {"feature": key, "month": month, "start": start, "end": end, "record": record,
+            "funnel": funnel(inputs, record),
+            "groups": pd.DataFrame(group_breakdown(inputs, groups(key, grouping, people)))}
+
+
+@memo
+def adoption_weeks(key: str, month: str, grouping: str = "stage") -> dict:
+    """Adoption over the TREND_WEEKS weeks to the month's end: per group of ``grouping`` and for
+    everyone (``trend``), and per department (``heatmap``)."""
+    _start, end = _check(key, month, grouping)
     weekly = weekly_records(key, end, tuple(dict.fromkeys((grouping, "department"))))
-    trend = weekly[weekly["grouping"].isin(["All", grouping])]
-    heat = weekly[weekly["grouping"] == "department"]
-    return {"feature": key, "month": month, "start": start, "end": end, "record": record,
-            "funnel": funnel(inputs, record), "groups": month_groups, "trend": trend, "heatmap": heat}
+    return {"trend": weekly[weekly["grouping"].isin(["All", grouping])],
+            "heatmap": weekly[weekly["grouping"] == "department"]}
 
 
+@memo
 def quality(key: str, month: str) -> dict:
-    """The quality page of a feature: the month's record (error rate and its baseline, time saved per
-    task before/after and by difference in differences, the evidence label) and the 12 weekly records
-    to the month's end (``trend``)."""
-    check_month(month)
-    start, _ = month_bounds(month)
-    end = _window_end(month)
+    """The quality of a feature in a month: its KPI record (error rate and its baseline, time saved
+    per task before/after and by difference in differences, the evidence label)."""
+    start, end = _check(key, month)
     inputs, _people = kpis.kpi_inputs(key, start, end)
-    record = kpi.kpi_record(inputs)
-    return {"feature": key, "month": month, "start": start, "end": end, "record": record,
-            "trend": weekly_records(key, end)}
+    return {"feature": key, "month": month, "start": start, "end": end, "record": kpi.kpi_record(inputs)}
+
+
+@memo
+def quality_weeks(key: str, month: str) -> dict:
+    """The KPI records of the TREND_WEEKS weeks to the month's end (``trend``)."""
+    _start, end = _check(key, month)
+    return {"trend": weekly_records(key, end)}
 
 
 def outside_interval(value: float | None, low: float | None, high: float | None) -> bool | None:

@@ -20,8 +20,8 @@ from app.services import kpis
 from app.services.access import create_user
 from dashboards import kpi_data
 from dashboards.exports import register_exports
-from tests.helpers import gen_cohort
-from tests.kpi_scenarios import FreshIdentityClient, draft_company, event, post_events, refresh
+from tests.helpers import gen_cohort, utc
+from tests.kpi_scenarios import FreshIdentityClient, draft_company, event, post_events, refresh, spell
 
 OCT_VALUE = 13 + 2 + 14 / 60 * 40
 OCT_COST = 100 + 0.1 * 6
@@ -49,6 +49,7 @@ def scenario(app, client, ingest_headers, admin_headers):
                     json={"month": "2026-10", "amount_eur": 100, "category": "licences"})
     assert r.status_code == 201
     refresh()
+    kpi_data.clear_cache()
     return feature
 
 
@@ -107,14 +108,15 @@ def test_adoption_funnel_groups_and_weeks(scenario):
     groups = view["groups"].set_index("group")
     assert list(groups.index) == ["1. Champions", "2. Pilot", "Everyone else"]
     assert groups["suppressed"].all() and groups["adoption_rate"].isna().all()  # fewer than 5 each
-    trend = view["trend"]
+    weeks = kpi_data.adoption_weeks("draft", "2026-10", "stage")
+    trend = weeks["trend"]
     assert len(trend[trend["group"] == "All"]) == kpi_data.TREND_WEEKS
     last = trend[trend["group"] == "All"].iloc[-1]
     assert (last["start"], last["end"]) == ("2026-10-25", "2026-10-31")
     week = trend[(trend["group"] == "All") & (trend["start"] == "2026-09-27")].iloc[0]
     same = kpis.feature_kpis("draft", date(2026, 9, 27), date(2026, 10, 3))
     assert week["adoption_rate"] == pytest.approx(same["adoption_rate"]) and week["exposed_users"] == 2
-    assert set(view["heatmap"]["group"]) == {"Sales", "Ops"}
+    assert set(weeks["heatmap"]["group"]) == {"Sales", "Ops"} and weeks["heatmap"]["suppressed"].all()
 
 
 def test_quality_is_the_kpi_record_of_the_month(scenario):
@@ -124,9 +126,19 @@ def test_quality_is_the_kpi_record_of_the_month(scenario):
                  "did_time_saved_per_task", "time_saved_evidence"):
         assert view["record"][name] == same[name]
     assert view["record"]["time_saved_evidence"] == "mixed"
-    assert len(view["trend"]) == kpi_data.TREND_WEEKS
+    assert len(kpi_data.quality_weeks("draft", "2026-10")["trend"]) == kpi_data.TREND_WEEKS
     assert kpi_data.outside_interval(0.5, 0.1, 0.4) is True
     assert kpi_data.outside_interval(0.2, 0.1, 0.4) is False
+
+
+def test_answers_are_reused_until_the_data_changes(scenario):
+    first = kpi_data.adoption("draft", "2026-10", "department")
+    assert kpi_data.adoption("draft", "2026-10", "department") is first
+    people = {p.person_id: p for p in db.session.scalars(db.select(kpis.Person))}
+    spell(scenario, people["d"], utc(2026, 10, 20))  # a rollout change: d is exposed now
+    db.session.commit()
+    again = kpi_data.adoption("draft", "2026-10", "department")
+    assert again is not first and again["record"]["exposed_users"] == first["record"]["exposed_users"] + 1
 
 
 def test_bad_month_feature_or_grouping_are_refused(scenario):

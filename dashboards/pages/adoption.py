@@ -48,7 +48,7 @@ def layout(feature: str | None = None, month: str | None = None, group: str | No
                                     state_id="adoption-empty"))
         return html.Div(parts)
     parts += [dcc.Store(id="adoption-query", data={"feature": key, "month": chosen, "group": grouping}),
-              kv.loading("adoption-body")]
+              kv.loading("adoption-body"), kv.loading("adoption-weeks")]
     return html.Div(parts)
 
 
@@ -154,8 +154,20 @@ def render_adoption(query):
                             "active on 3 or more of the last 30 days.", className="lo-muted")]),
             ui.card(f"By {label}, this month", _group_table(view["groups"])),
         ], className="lo-grid-2"),
+    ]
+
+
+@callback(Output("adoption-weeks", "children"), Input("adoption-query", "data"))
+def render_adoption_weeks(query):
+    """Adoption per week by group and per department, from kpi_data.adoption_weeks()."""
+    try:
+        weeks = kpi_data.adoption_weeks(query["feature"], query["month"], query["group"])
+    except LiftoffError as error:
+        return ui.alert(error.message, "danger")
+    label = GROUPING_LABELS[query["group"]].split(" (")[0].lower()
+    return [
         ui.card(f"Adoption per week by {label} (dotted: everyone)",
-                kv.graph("adoption-trend", trend_figure(view["trend"]), 280)),
+                kv.graph("adoption-trend", trend_figure(weeks["trend"]), 280)),
         ui.card("Department × week (groups with fewer than 5 exposed people are hidden)",
-                kv.graph("adoption-heatmap", heatmap_figure(view["heatmap"]), 300)),
+                kv.graph("adoption-heatmap", heatmap_figure(weeks["heatmap"]), 300)),
     ]

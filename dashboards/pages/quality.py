@@ -46,7 +46,7 @@ def layout(feature: str | None = None, month: str | None = None, **_query) -> ht
                                     state_id="quality-empty"))
     else:
         parts += [dcc.Store(id="quality-query", data={"feature": key, "month": chosen}),
-                  kv.loading("quality-body")]
+                  kv.loading("quality-body"), kv.loading("quality-weeks")]
     return html.Div(parts)
 
 
@@ -135,7 +135,7 @@ def render_quality(query):
         view = kpi_data.quality(query["feature"], query["month"])
     except LiftoffError as error:
         return ui.alert(error.message, "danger")
-    record, trend = view["record"], view["trend"]
+    record = view["record"]
     if not record["ai_tasks"]:
         return ui.empty_state(
             f"No AI tasks of {query['feature']} in {query['month']}.",
@@ -165,8 +165,6 @@ def render_quality(query):
                  id="quality-evidence", className="lo-kpi-status"),
         tiles,
         html.Div([
-            ui.card("Error rate per week against the baseline",
-                    kv.graph("quality-error-trend", error_figure(trend, record["baseline_error_rate"]))),
             ui.card("Minutes saved per AI task: two estimates", [
                 kv.graph("quality-saved", saved_figure(record), 200),
                 html.P(f"Difference in differences compares {record['did_treated_users']} exposed people "
@@ -174,10 +172,6 @@ def render_quality(query):
                        f"{record['did_control_users']} not yet exposed, against the baseline window "
                        f"{record['baseline_window_start'] or '—'} to {record['baseline_window_end'] or '—'}.",
                        className="lo-muted")]),
-        ], className="lo-grid-2"),
-        html.Div([
-            ui.card("Minutes saved per task, per week",
-                    kv.graph("quality-saved-trend", saved_trend_figure(trend))),
             ui.card("Baseline minutes per task", ui.table(
                 baselines, [("task", "Task"), ("minutes", "Minutes by hand")], table_id="quality-baselines",
                 numeric=["minutes"], render={"minutes": lambda r: kv.num(r["minutes"], 1)})
@@ -186,3 +180,19 @@ def render_quality(query):
                     "timed manual events before the first exposure.", state_id="quality-no-baseline")),
         ], className="lo-grid-2"),
     ]
+
+
+@callback(Output("quality-weeks", "children"), Input("quality-query", "data"))
+def render_quality_weeks(query):
+    """Error rate and minutes saved per week, from kpi_data.quality_weeks()."""
+    try:
+        trend = kpi_data.quality_weeks(query["feature"], query["month"])["trend"]
+        baseline = kpi_data.quality(query["feature"], query["month"])["record"]["baseline_error_rate"]
+    except LiftoffError as error:
+        return ui.alert(error.message, "danger")
+    return html.Div([
+        ui.card("Error rate per week against the baseline",
+                kv.graph("quality-error-trend", error_figure(trend, baseline))),
+        ui.card("Minutes saved per task, per week",
+                kv.graph("quality-saved-trend", saved_trend_figure(trend))),
+    ], className="lo-grid-2")

@@ -63,21 +63,26 @@ def pick(feature, month, search):
     return wanted if wanted != search else no_update
 
 
+def band(trend: pd.DataFrame, low: str, high: str, colour: str) -> go.Scatter:
+    """The 95 % interval as a filled band over the weeks that have one."""
+    known = trend[trend[low].notna() & trend[high].notna()]
+    weeks = list(known["week"])
+    return go.Scatter(x=weeks + weeks[::-1], y=list(known[high]) + list(known[low])[::-1], fill="toself",
+                      fillcolor=colour, mode="lines", line={"width": 0}, name="95 % interval",
+                      hoverinfo="skip")
+
+
 def error_figure(trend: pd.DataFrame, baseline: float | None) -> go.Figure:
-    weeks = [str(w) for w in trend["week"]]
     figure = go.Figure([
-        go.Scatter(x=weeks + weeks[::-1],
-                   y=list(trend["error_rate_ci_high"]) + list(trend["error_rate_ci_low"])[::-1],
-                   fill="toself", fillcolor="rgba(59,91,219,.15)", line={"width": 0}, name="95 % interval",
-                   hoverinfo="skip"),
-        go.Scatter(x=weeks, y=trend["error_rate"], mode="lines+markers", name="AI error rate",
+        band(trend, "error_rate_ci_low", "error_rate_ci_high", "rgba(59,91,219,.15)"),
+        go.Scatter(x=trend["week"], y=trend["error_rate"], mode="lines+markers", name="AI error rate",
                    line={"color": kv.BRAND}),
     ])
     if baseline is not None:
         figure.add_hline(y=baseline, line={"color": kv.BAD, "dash": "dash"},
                          annotation_text=f"baseline {baseline:.1%}", annotation_position="top left")
     figure.update_yaxes(tickformat=".0%", rangemode="tozero", title_text="errors + corrections")
-    figure.update_xaxes(type="category", title_text="week starting")
+    figure.update_xaxes(title_text="week starting", tickformat="%b %d")
     return figure
 
 
@@ -102,17 +107,12 @@ def saved_figure(record: dict) -> go.Figure:
 
 
 def saved_trend_figure(trend: pd.DataFrame) -> go.Figure:
-    weeks = [str(w) for w in trend["week"]]
     figure = go.Figure([
-        go.Scatter(x=weeks + weeks[::-1], y=list(trend["time_saved_per_task_ci_high"]) +
-                   list(trend["time_saved_per_task_ci_low"])[::-1], fill="toself",
-                   fillcolor="rgba(43,138,62,.15)", line={"width": 0}, name="95 % interval",
-                   hoverinfo="skip"),
-        go.Scatter(x=weeks, y=trend["time_saved_per_task"], mode="lines+markers",
-                   name="minutes saved per task",
-                   line={"color": kv.GOOD}),
+        band(trend, "time_saved_per_task_ci_low", "time_saved_per_task_ci_high", "rgba(43,138,62,.15)"),
+        go.Scatter(x=trend["week"], y=trend["time_saved_per_task"], mode="lines+markers",
+                   name="minutes saved per task", line={"color": kv.GOOD}),
     ])
-    figure.update_xaxes(type="category", title_text="week starting")
+    figure.update_xaxes(title_text="week starting", tickformat="%b %d")
     figure.update_yaxes(title_text="minutes")
     return figure
 

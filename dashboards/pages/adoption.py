@@ -6,7 +6,6 @@ from urllib.parse import urlencode
 
 import dash
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from app.errors import LiftoffError
@@ -67,41 +66,43 @@ def pick(feature, month, group, search):
     return wanted if wanted != search else no_update
 
 
-def funnel_figure(funnel: pd.DataFrame) -> go.Figure:
-    figure = go.Figure(go.Funnel(y=funnel["stage"], x=funnel["people"], textinfo="value+percent initial",
-                                 marker={"color": [kv.BRAND, "#5c7cfa", "#748ffc", kv.GOOD]}))
-    figure.update_layout(hovermode="closest")
-    return figure
+def funnel_figure(funnel: pd.DataFrame) -> dict:
+    return {"data": [{"type": "funnel", "y": list(funnel["stage"]), "x": [int(v) for v in funnel["people"]],
+                      "textinfo": "value+percent initial",
+                      "marker": {"color": [kv.BRAND, "#5c7cfa", "#748ffc", kv.GOOD]}}],
+            "layout": {"hovermode": "closest", "margin": {"l": 80}}}
 
 
-def trend_figure(trend: pd.DataFrame) -> go.Figure:
-    figure = go.Figure()
+def trend_figure(trend: pd.DataFrame) -> dict:
+    data = []
     for name, part in trend.groupby("group", sort=False):
         hidden = part["suppressed"].fillna(False).astype(bool)
-        figure.add_trace(go.Scatter(
-            x=part["week"], y=part["adoption_rate"], mode="lines+markers", name=str(name),
-            line={"width": 3 if name == "All" else 2, "dash": "dot" if name == "All" else "solid"},
-            customdata=[kv.FEWER_THAN_5 if h else "" for h in hidden],
-            hovertemplate="%{y:.0%} %{customdata}<extra>" + str(name) + "</extra>"))
-    figure.update_yaxes(tickformat=".0%", range=[0, 1.02], title_text="adoption rate")
-    figure.update_xaxes(title_text="week starting")
-    return figure
+        everyone = name == "All"
+        data.append({
+            "type": "scatter", "x": [str(w) for w in part["week"]], "y": list(part["adoption_rate"]),
+            "mode": "lines+markers", "name": str(name),
+            "line": {"width": 3 if everyone else 2, "dash": "dot" if everyone else "solid"},
+            "customdata": [kv.FEWER_THAN_5 if h else "" for h in hidden],
+            "hovertemplate": "%{y:.0%} %{customdata}<extra>" + str(name) + "</extra>"})
+    return {"data": data, "layout": {
+        "yaxis": {"tickformat": ".0%", "range": [0, 1.02], "title": {"text": "adoption rate"}},
+        "xaxis": {"title": {"text": "week starting"}, "type": "date", "tickformat": "%b %d"}}}
 
 
-def heatmap_figure(heat: pd.DataFrame) -> go.Figure:
+def heatmap_figure(heat: pd.DataFrame) -> dict:
     grid = heat.pivot_table(index="group", columns="week", values="adoption_rate", aggfunc="first",
                             dropna=False)
     hidden = heat.pivot_table(index="group", columns="week", values="suppressed", aggfunc="first")
     hidden = hidden.reindex(index=grid.index, columns=grid.columns).fillna(False).astype(bool)
     text = [[kv.FEWER_THAN_5 if hidden.iloc[i, j] else ("" if pd.isna(v) else f"{v:.0%}")
              for j, v in enumerate(row)] for i, row in enumerate(grid.to_numpy())]
-    figure = go.Figure(go.Heatmap(
-        z=grid.to_numpy(dtype="float64"), x=[str(w) for w in grid.columns], y=list(grid.index), text=text,
-        texttemplate="%{text}", colorscale="Blues", zmin=0, zmax=1, hoverongaps=False,
-        colorbar={"title": "adoption", "tickformat": ".0%"}))
-    figure.update_layout(hovermode="closest")
-    figure.update_xaxes(type="category", title_text="week starting")
-    return figure
+    z = [[None if pd.isna(v) else float(v) for v in row] for row in grid.to_numpy(dtype="float64")]
+    return {"data": [{
+        "type": "heatmap", "z": z, "x": [str(w) for w in grid.columns], "y": [str(g) for g in grid.index],
+        "text": text, "texttemplate": "%{text}", "colorscale": "Blues", "zmin": 0, "zmax": 1,
+        "hoverongaps": False, "colorbar": {"title": {"text": "adoption"}, "tickformat": ".0%"}}],
+        "layout": {"hovermode": "closest", "xaxis": {"type": "category", "title": {"text": "week starting"}},
+                   "margin": {"l": 130}}}
 
 
 def _group_table(frame: pd.DataFrame):

@@ -6,7 +6,6 @@ from urllib.parse import urlencode
 
 import dash
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html, no_update
 
 from app.errors import LiftoffError
@@ -118,41 +117,41 @@ def _month_marks(history: pd.DataFrame) -> list[str]:
             for c, r in zip(history["closed"], history["restated"], strict=True)]
 
 
-def cumulative_figure(history: pd.DataFrame, payback: str | None) -> go.Figure:
+def cumulative_figure(history: pd.DataFrame, payback: str | None) -> dict:
     marks = _month_marks(history)
     colours = {"open": kv.BRAND, "closed": kv.GOOD, "restated": kv.WARN}
-    figure = go.Figure(go.Scatter(
-        x=history["month"], y=history["cumulative_net_eur"], mode="lines+markers", name="Cumulative net",
-        line={"color": kv.BRAND}, marker={"size": 9, "color": [colours[m] for m in marks],
-                                          "symbol": ["circle" if m == "open" else "diamond" for m in marks]},
-        customdata=marks, hovertemplate="%{x}: € %{y:,.0f} (%{customdata})<extra></extra>"))
-    figure.add_hline(y=0, line={"color": kv.MUTED, "width": 1})
-    if payback and payback in set(history["month"]):
+    months = list(history["month"])
+    zero, _ = kv.hline(0, kv.MUTED)
+    layout = {"xaxis": {"type": "category"}, "yaxis": {"title": {"text": "€"}}, "shapes": [zero],
+              "annotations": []}
+    if payback and payback in months:
         y = float(history.loc[history["month"] == payback, "cumulative_net_eur"].iloc[0])
-        figure.add_annotation(x=payback, y=y, text=f"payback {payback}", showarrow=True, arrowhead=2,
-                              ax=0, ay=-36, font={"color": kv.GOOD})
-    figure.update_xaxes(type="category")
-    figure.update_yaxes(title_text="€")
-    return figure
+        layout["annotations"].append({"x": payback, "y": y, "text": f"payback {payback}", "showarrow": True,
+                                      "arrowhead": 2, "ax": 0, "ay": -36, "font": {"color": kv.GOOD}})
+    return {"data": [{
+        "type": "scatter", "x": months, "y": list(history["cumulative_net_eur"]), "mode": "lines+markers",
+        "name": "Cumulative net", "line": {"color": kv.BRAND}, "customdata": marks,
+        "marker": {"size": 9, "color": [colours[m] for m in marks],
+                   "symbol": ["circle" if m == "open" else "diamond" for m in marks]},
+        "hovertemplate": "%{x}: € %{y:,.0f} (%{customdata})<extra></extra>"}], "layout": layout}
 
 
-def hours_figure(history: pd.DataFrame) -> go.Figure:
+def hours_figure(history: pd.DataFrame) -> dict:
     marks = _month_marks(history)
-    figure = go.Figure(go.Bar(x=history["month"], y=history["hours_saved"], name="Hours saved",
-                              marker={"color": [kv.WARN if m == "restated" else kv.BRAND for m in marks]},
-                              text=[{"closed": "closed", "restated": "restated"}.get(m, "") for m in marks],
-                              textposition="outside"))
-    figure.update_xaxes(type="category")
-    figure.update_yaxes(title_text="hours")
-    return figure
+    return {"data": [{
+        "type": "bar", "x": list(history["month"]), "y": list(history["hours_saved"]), "name": "Hours saved",
+        "marker": {"color": [kv.WARN if m == "restated" else kv.BRAND for m in marks]},
+        "text": [{"closed": "closed", "restated": "restated"}.get(m, "") for m in marks],
+        "textposition": "outside"}],
+        "layout": {"xaxis": {"type": "category"}, "yaxis": {"title": {"text": "hours"}}}}
 
 
-def cost_per_task_figure(history: pd.DataFrame) -> go.Figure:
-    figure = go.Figure(go.Scatter(x=history["month"], y=history["cost_per_task_eur"], mode="lines+markers",
-                                  name="Cost per AI task", line={"color": kv.MUTED}, connectgaps=False))
-    figure.update_xaxes(type="category")
-    figure.update_yaxes(title_text="€ per task", rangemode="tozero")
-    return figure
+def cost_per_task_figure(history: pd.DataFrame) -> dict:
+    return {"data": [{"type": "scatter", "x": list(history["month"]), "y": list(history["cost_per_task_eur"]),
+                      "mode": "lines+markers", "name": "Cost per AI task", "line": {"color": kv.MUTED},
+                      "connectgaps": False}],
+            "layout": {"xaxis": {"type": "category"},
+                       "yaxis": {"title": {"text": "€ per task"}, "rangemode": "tozero"}}}
 
 
 @callback(Output("exec-body", "children"), Input("exec-month", "data"))

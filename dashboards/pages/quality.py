@@ -6,7 +6,6 @@ from urllib.parse import urlencode
 
 import dash
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from app.errors import LiftoffError
@@ -63,30 +62,35 @@ def pick(feature, month, search):
     return wanted if wanted != search else no_update
 
 
-def band(trend: pd.DataFrame, low: str, high: str, colour: str) -> go.Scatter:
+def band(trend: pd.DataFrame, low: str, high: str, colour: str) -> dict:
     """The 95 % interval as a filled band over the weeks that have one."""
     known = trend[trend[low].notna() & trend[high].notna()]
-    weeks = list(known["week"])
-    return go.Scatter(x=weeks + weeks[::-1], y=list(known[high]) + list(known[low])[::-1], fill="toself",
-                      fillcolor=colour, mode="lines", line={"width": 0}, name="95 % interval",
-                      hoverinfo="skip")
+    weeks = [str(w) for w in known["week"]]
+    return {"type": "scatter", "x": weeks + weeks[::-1], "y": list(known[high]) + list(known[low])[::-1],
+            "fill": "toself", "fillcolor": colour, "mode": "lines", "line": {"width": 0},
+            "name": "95 % interval", "hoverinfo": "skip"}
 
 
-def error_figure(trend: pd.DataFrame, baseline: float | None) -> go.Figure:
-    figure = go.Figure([
-        band(trend, "error_rate_ci_low", "error_rate_ci_high", "rgba(59,91,219,.15)"),
-        go.Scatter(x=trend["week"], y=trend["error_rate"], mode="lines+markers", name="AI error rate",
-                   line={"color": kv.BRAND}),
-    ])
+def _line(trend: pd.DataFrame, field: str, name: str, colour: str) -> dict:
+    return {"type": "scatter", "x": [str(w) for w in trend["week"]], "y": list(trend[field]),
+            "mode": "lines+markers", "name": name, "line": {"color": colour}}
+
+
+WEEK_AXIS = {"title": {"text": "week starting"}, "type": "date", "tickformat": "%b %d"}
+
+
+def error_figure(trend: pd.DataFrame, baseline: float | None) -> dict:
+    layout = {"xaxis": WEEK_AXIS,
+              "yaxis": {"tickformat": ".0%", "rangemode": "tozero",
+                        "title": {"text": "errors + corrections"}}}
     if baseline is not None:
-        figure.add_hline(y=baseline, line={"color": kv.BAD, "dash": "dash"},
-                         annotation_text=f"baseline {baseline:.1%}", annotation_position="top left")
-    figure.update_yaxes(tickformat=".0%", rangemode="tozero", title_text="errors + corrections")
-    figure.update_xaxes(title_text="week starting", tickformat="%b %d")
-    return figure
+        shape, notes = kv.hline(baseline, kv.BAD, "dash", f"baseline {baseline:.1%}")
+        layout.update(shapes=[shape], annotations=notes)
+    return {"data": [band(trend, "error_rate_ci_low", "error_rate_ci_high", "rgba(59,91,219,.15)"),
+                     _line(trend, "error_rate", "AI error rate", kv.BRAND)], "layout": layout}
 
 
-def saved_figure(record: dict) -> go.Figure:
+def saved_figure(record: dict) -> dict:
     names, values, lows, highs = [], [], [], []
     for label, field, low, high in (("Before / after", "time_saved_per_task", "time_saved_per_task_ci_low",
                                      "time_saved_per_task_ci_high"),
@@ -97,24 +101,20 @@ def saved_figure(record: dict) -> go.Figure:
             values.append(record[field])
             lows.append(record[field] - record[low] if record[low] is not None else 0)
             highs.append(record[high] - record[field] if record[high] is not None else 0)
-    figure = go.Figure(go.Bar(
-        x=values, y=names, orientation="h", marker={"color": [kv.BRAND, kv.GOOD][:len(names)]},
-        error_x={"type": "data", "symmetric": False, "array": highs, "arrayminus": lows}))
-    figure.add_vline(x=0, line={"color": kv.MUTED, "width": 1})
-    figure.update_layout(hovermode="closest")
-    figure.update_xaxes(title_text="minutes saved per AI task (95 % interval)")
-    return figure
+    zero = {"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": 0, "x1": 0,
+            "line": {"color": kv.MUTED, "width": 1}}
+    return {"data": [{"type": "bar", "x": values, "y": names, "orientation": "h",
+                      "marker": {"color": [kv.BRAND, kv.GOOD][:len(names)]},
+                      "error_x": {"type": "data", "symmetric": False, "array": highs, "arrayminus": lows}}],
+            "layout": {"hovermode": "closest", "shapes": [zero], "margin": {"l": 170},
+                       "xaxis": {"title": {"text": "minutes saved per AI task (95 % interval)"}}}}
 
 
-def saved_trend_figure(trend: pd.DataFrame) -> go.Figure:
-    figure = go.Figure([
-        band(trend, "time_saved_per_task_ci_low", "time_saved_per_task_ci_high", "rgba(43,138,62,.15)"),
-        go.Scatter(x=trend["week"], y=trend["time_saved_per_task"], mode="lines+markers",
-                   name="minutes saved per task", line={"color": kv.GOOD}),
-    ])
-    figure.update_xaxes(title_text="week starting", tickformat="%b %d")
-    figure.update_yaxes(title_text="minutes")
-    return figure
+def saved_trend_figure(trend: pd.DataFrame) -> dict:
+    return {"data": [band(trend, "time_saved_per_task_ci_low", "time_saved_per_task_ci_high",
+                          "rgba(43,138,62,.15)"),
+                     _line(trend, "time_saved_per_task", "minutes saved per task", kv.GOOD)],
+            "layout": {"xaxis": WEEK_AXIS, "yaxis": {"title": {"text": "minutes"}}}}
 
 
 def _verdict(record: dict) -> str:

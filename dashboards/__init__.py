@@ -45,10 +45,16 @@ def init_dash(app: Flask):
     )
     _mounted["dash"] = dash_app
 
+    import dashboards.pages.adoption  # noqa: F401
     import dashboards.pages.enablement  # noqa: F401
+    import dashboards.pages.executive  # noqa: F401
     import dashboards.pages.operations  # noqa: F401
     import dashboards.pages.portfolio  # noqa: F401
+    import dashboards.pages.quality  # noqa: F401
     import dashboards.pages.rollout  # noqa: F401
+    from dashboards.exports import register_exports
+
+    register_exports(app)
 
     dash_app.layout = shell_layout
     protect_dash_routes(app, URL_BASE)

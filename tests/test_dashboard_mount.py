@@ -55,4 +55,6 @@ def test_every_dashboard_route_needs_a_login_and_dash_mounts_once(database_url):
     assert probe["layout"] == 401 and probe["asset"] == 401
     assert probe["callback"] in (400, 401)  # CSRF refuses it before the login check would
     assert "one app per process" in probe["second"]
-    assert {"/", "/rollout", "/enablement", "/operations"} <= set(probe["pages"])
+    assert {"/", "/rollout", "/enablement", "/operations", "/executive", "/adoption", "/quality"} <= set(
+        probe["pages"]
+    )

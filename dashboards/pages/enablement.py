@@ -155,7 +155,7 @@ def layout(feature: str | None = None, **_query) -> html.Div:
 
 
 dash.register_page(
-    __name__, path="/enablement", name="Enablement", title="Enablement · Liftoff", order=2, layout=layout
+    __name__, path="/enablement", name="Enablement", title="Enablement · Liftoff", order=5, layout=layout
 )
 
 

@@ -55,7 +55,7 @@ def layout(**_query) -> html.Div:
 
 
 dash.register_page(
-    __name__, path="/operations", name="Operations", title="Operations · Liftoff", order=3, layout=layout
+    __name__, path="/operations", name="Operations", title="Operations · Liftoff", order=6, layout=layout
 )
 
 

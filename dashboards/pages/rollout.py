@@ -89,7 +89,7 @@ def layout(feature: str | None = None, **_query) -> html.Div:
     return html.Div(parts)
 
 
-dash.register_page(__name__, path="/rollout", name="Rollout control", title="Rollout · Liftoff", order=1,
+dash.register_page(__name__, path="/rollout", name="Rollout control", title="Rollout · Liftoff", order=4,
                    layout=layout)
 
 

@@ -1,0 +1,406 @@
+"""What the executive, adoption and quality pages show, as DataFrames and dicts.
+
+Every figure comes from the one KPI module (``app.kpi``) through the reads of
+``app.services.kpis``; this module only picks windows and groups, and lays the answers out for
+the pages, the exports and the printable report. No Dash, no Flask request: tests call it directly.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import re
+import threading
+import time
+from collections import OrderedDict
+from datetime import date, timedelta
+
+import pandas as pd
+from sqlalchemy import func, select, union
+
+from app import kpi
+from app.db import db, utcnow
+from app.errors import Detail, NotFound, ValidationFailed
+from app.kpi.window import SUPPRESSIBLE
+from app.models import (
+    Baseline,
+    CohortMember,
+    CostEntry,
+    Department,
+    ExposureSpell,
+    Feature,
+    Person,
+    RolloutStage,
+)
+from app.models.kpi import FeatureDay, MonthlyClose, RefreshState
+from app.services import kpis
+from app.services.closes import close_status, fingerprint
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+GROUPINGS = ("stage", "cohort", "department")
+TREND_WEEKS = 8
+CACHE_SIZE = 256
+CACHE_SECONDS = 300.0
+REST = "Everyone else"
+FEATURE_COLUMNS = ["feature", "name", "ai_tasks", "value_eur", "cost_eur", "cost_per_task_eur", "net_eur",
+                   "roi_pct", "cumulative_net_eur", "payback_month", "closed_net_eur"]
+
+
+# --- memo: a page's answer is reused while nothing it depends on changed ---------------------------
+
+_cache: OrderedDict = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def data_stamp() -> tuple:
+    """A cheap fingerprint of what KPI answers depend on besides their window: the last rollup
+    refresh, the exposure spells (rollout changes), cohorts, people and their departments, rates,
+    baselines, feature terms and closes. Any change makes the memo recompute."""
+    def row(stmt) -> tuple:
+        return tuple(str(v) for v in db.session.execute(stmt).one())
+
+    return (
+        row(select(func.max(RefreshState.refreshed_at))),
+        row(select(func.count(), func.max(ExposureSpell.id), func.count(ExposureSpell.end_at),
+                   func.max(ExposureSpell.end_at))),
+        row(select(func.count(), func.max(CohortMember.added_at))),
+        row(select(func.count(), func.max(Person.id), func.sum(Person.department_id))),
+        row(select(func.count(), func.sum(Department.hourly_rate_eur))),
+        row(select(func.count(), func.max(Baseline.id))),
+        row(select(func.count(), func.sum(Feature.estimated_minutes_saved), func.sum(Feature.baseline_days),
+                   func.sum(Feature.per_event_cost_eur))),
+        row(select(func.count(), func.max(CostEntry.id), func.sum(CostEntry.amount_eur))),
+        row(select(func.count(), func.max(MonthlyClose.restated_at))),
+    )
+
+
+def memo(fn):
+    """Reuse ``fn``'s answer for the same arguments while data_stamp() is unchanged (at most
+    CACHE_SECONDS): the weekly breakdowns run the KPI module dozens of times."""
+    @functools.wraps(fn)
+    def cached(*args):
+        key = (fn.__name__, args, data_stamp())
+        now = time.monotonic()
+        with _cache_lock:
+            hit = _cache.get(key)
+            if hit is not None and now - hit[0] < CACHE_SECONDS:
+                _cache.move_to_end(key)
+                return hit[1]
+        answer = fn(*args)
+        with _cache_lock:
+            _cache[key] = (now, answer)
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+        return answer
+
+    cached.uncached = fn
+    return cached
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+# --- months -------------------------------------------------------------------------------------
+
+def valid_month(month: str | None) -> str | None:
+    """``month`` when it is YYYY-MM, else None."""
+    return month if month and MONTH.match(month) else None
+
+
+def check_month(month: str) -> str:
+    """``month`` or a ValidationFailed naming the ``month`` field."""
+    if not valid_month(month):
+        raise ValidationFailed("invalid query", [Detail("month", f"must be YYYY-MM, not {month!r}")])
+    return month
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """The first and the last day of ``month`` (YYYY-MM)."""
+    year, mon = int(month[:4]), int(month[5:])
+    return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
+
+
+def _next_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:])
+    return f"{year + mon // 12:04d}-{mon % 12 + 1:02d}"
+
+
+def months_between(first: str, last: str) -> list[str]:
+    out = [first]
+    while out[-1] < last:
+        out.append(_next_month(out[-1]))
+    return out
+
+
+def month_options() -> list[str]:
+    """Months with events, costs or a close, up to this month, newest first (this month included)."""
+    stmt = union(select(FeatureDay.month).distinct(), select(CostEntry.month).distinct(),
+                 select(MonthlyClose.month))
+    known = sorted({m for m in db.session.scalars(stmt) if valid_month(m)})
+    this_month = utcnow().strftime("%Y-%m")
+    first = known[0] if known else this_month
+    return sorted(months_between(min(first, this_month), max(known[-1] if known else first, this_month)),
+                  reverse=True)
+
+
+def default_month() -> str:
+    """The latest month with events (else this month): where an executive starts."""
+    latest = db.session.scalar(select(FeatureDay.month).order_by(FeatureDay.month.desc()).limit(1))
+    return latest or utcnow().strftime("%Y-%m")
+
+
+# --- executive ----------------------------------------------------------------------------------
+
+def _feature_names() -> dict[str, str]:
+    return dict(db.session.execute(select(Feature.key, Feature.name)).all())
+
+
+def _saved_hours(inputs: kpi.MoneyInputs) -> pd.DataFrame:
+    """Hours saved per feature_id and month, by the KPI module's saved_minutes over the monthly sums."""
+    parts = []
+    terms = inputs.features.set_index("feature_id")
+    for feature_id, sums in inputs.sums.groupby("feature_id"):
+        saved = kpi.saved_minutes(sums, inputs.baselines.get(int(feature_id), {}),
+                                  float(terms.loc[feature_id, "estimated_minutes_saved"]))
+        parts.append(pd.DataFrame({"feature_id": int(feature_id), "month": sums["month"],
+                                   "hours_saved": saved["saved_min"] / 60}))
+    if not parts:
+        return pd.DataFrame(columns=["feature_id", "month", "hours_saved"])
+    return pd.concat(parts).groupby(["feature_id", "month"], as_index=False)["hours_saved"].sum()
+
+
+def _closes() -> dict[str, MonthlyClose]:
+    return {c.month: c for c in db.session.scalars(select(MonthlyClose))}
+
+
+def portfolio_history(inputs: kpi.MoneyInputs, month: str, closes: dict[str, MonthlyClose]) -> pd.DataFrame:
+    """Per month up to ``month``: the portfolio's value, cost, net, cumulative net, hours saved, AI
+    tasks, cost per task, and whether the month is closed / restated (as the last refresh stamped)."""
+    table = kpi.monthly_table(inputs)
+    hours = _saved_hours(inputs)
+    columns = ["month", "value_eur", "cost_eur", "ai_tasks", "net_eur", "cumulative_net_eur",
+               "hours_saved", "cost_per_task_eur", "closed", "restated"]
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    per_month = table.groupby("month", as_index=False)[["value_eur", "cost_eur", "ai_tasks"]].sum()
+    per_month = pd.DataFrame({"month": months_between(per_month["month"].min(), month)}).merge(
+        per_month, on="month", how="left").fillna({"value_eur": 0.0, "cost_eur": 0.0, "ai_tasks": 0})
+    per_month["ai_tasks"] = per_month["ai_tasks"].astype("int64")
+    per_month["net_eur"] = per_month["value_eur"] - per_month["cost_eur"]
+    per_month["cumulative_net_eur"] = per_month["net_eur"].cumsum()
+    saved = hours.groupby("month")["hours_saved"].sum()
+    per_month["hours_saved"] = per_month["month"].map(saved).astype("float64").fillna(0.0)
+    per_month["cost_per_task_eur"] = [kpi.ratio(c, t) for c, t in
+                                      zip(per_month["cost_eur"], per_month["ai_tasks"], strict=True)]
+    per_month["closed"] = per_month["month"].isin(list(closes))
+    per_month["restated"] = per_month["month"].map(
+        lambda m: m in closes and closes[m].restated_at is not None)
+    return per_month[columns]
+
+
+@memo
+def executive(month: str) -> dict:
+    """The executive view of ``month``: the ``/roi/monthly`` answer (``roi``), its features as a
+    table with names (``features``), and the portfolio's monthly history (``history``).
+
+    :param month: ``YYYY-MM``.
+    """
+    check_month(month)
+    inputs = kpis.money_inputs(month)
+    # The same composition as kpis.monthly_roi, with the inputs read once for the history too.
+    roi = kpi.monthly_roi(inputs, month)
+    closes = _closes()
+    roi.update(close_status(month, fingerprint(inputs)))
+    history = portfolio_history(inputs, month, closes)
+    if roi["closed"]:
+        # A restated month shows both figures; the status of the chosen month is always live.
+        history.loc[history["month"] == month, "restated"] = bool(roi["restated"])
+    return {"month": month, "roi": roi, "features": feature_table(roi), "history": history}
+
+
+def feature_table(roi: dict) -> pd.DataFrame:
+    """One row per feature of a ``/roi/monthly`` answer, with its name and its closed net."""
+    names = _feature_names()
+    frozen = {f["feature"]: f for f in (roi.get("closed_figures") or {}).get("features", [])}
+    rows = []
+    for figures in roi["features"]:
+        closed = frozen.get(figures["feature"])
+        rows.append({**figures, "name": names.get(figures["feature"], figures["feature"]),
+                     "closed_net_eur": closed["net_eur"] if closed else None})
+    return pd.DataFrame(rows, columns=FEATURE_COLUMNS)
+
+
+def export_rows(month: str) -> tuple[list[str], list[list]]:
+    """The CSV/XLSX rows of a month: one per feature and a ``TOTAL`` row, live figures, and the
+    closed ones beside them when the month is closed."""
+    roi = kpis.monthly_roi(check_month(month))
+    names = _feature_names()
+    fields = list(kpi.MONEY_FIELDS) + ["ai_tasks"]
+    header = ["month", "feature", "name", *fields, "closed", "restated",
+              *[f"closed_{f}" for f in fields]]
+    frozen = roi.get("closed_figures") or {}
+    frozen_by_key = {f["feature"]: f for f in frozen.get("features", [])}
+    rows = []
+    for figures in [*roi["features"], {"feature": "TOTAL", **roi["total"]}]:
+        key = figures["feature"]
+        closed = frozen.get("total") if key == "TOTAL" else frozen_by_key.get(key)
+        rows.append([month, key, names.get(key, "Portfolio" if key == "TOTAL" else key),
+                     *[figures.get(f) for f in fields], bool(roi["closed"]), bool(roi["restated"]),
+                     *[(closed or {}).get(f) for f in fields]])
+    return header, rows
+
+
+# --- adoption and quality: per-window records ---------------------------------------------------
+
+def feature_keys() -> list[dict]:
+    """Dropdown options of every feature: ``{"label": "Name (key)", "value": key}``."""
+    rows = db.session.execute(select(Feature.key, Feature.name).order_by(Feature.name, Feature.key)).all()
+    return [{"label": f"{name} ({key})", "value": key} for key, name in rows]
+
+
+def default_feature() -> str | None:
+    rows = feature_keys()
+    return rows[0]["value"] if rows else None
+
+
+def stage_groups(key: str, people: pd.DataFrame) -> dict[str, set[int]]:
+    """People by the rollout stage whose cohorts first reach them (stage 1 the champions, stage 2
+    the pilot, ...); everyone no cohort stage names is ``Everyone else``."""
+    feature = db.session.scalar(select(Feature).where(Feature.key == key))
+    if feature is None:
+        raise NotFound(f"no feature {key!r}")
+    cohorts = kpis.groups_of("cohort", people)
+    seen: set[int] = set()
+    out: dict[str, set[int]] = {}
+    stages = db.session.scalars(select(RolloutStage).where(RolloutStage.feature_id == feature.id)
+                                .order_by(RolloutStage.position)).all()
+    for stage in stages:
+        members = set().union(*[cohorts.get(c.key, set()) for c in stage.cohorts]) - seen
+        if members:
+            out[f"{stage.position}. {stage.name}"] = members
+            seen |= members
+    out[REST] = set(people["person_id"].astype(int)) - seen
+    return out
+
+
+def groups(key: str, grouping: str, people: pd.DataFrame) -> dict[str, set[int]]:
+    """The groups of a breakdown: ``stage``, ``cohort`` or ``department``."""
+    if grouping == "stage":
+        return stage_groups(key, people)
+    return kpis.groups_of(grouping, people)
+
+
+def weeks_ending(end: date, weeks: int = TREND_WEEKS) -> list[tuple[date, date]]:
+    """``weeks`` consecutive 7-day windows, the last one ending on ``end``."""
+    return [(end - timedelta(days=7 * i + 6), end - timedelta(days=7 * i)) for i in reversed(range(weeks))]
+
+
+def group_breakdown(inputs: kpi.WindowInputs, groups_by_name: dict[str, set[int]]) -> list[dict]:
+    """kpi.group_records of the groups, in name order; a group with fewer than 5 people ever exposed
+    is suppressed in every window, so it is marked so without running the KPI module for it."""
+    ever = set(kpi.first_exposure(inputs.spells).index)
+    big = {name: people for name, people in groups_by_name.items()
+           if len(people & ever) >= kpi.MIN_GROUP_EXPOSED}
+    records = {r["group"]: r for r in kpi.group_records(inputs, big)}
+    blank = {name: None for name in SUPPRESSIBLE}
+    return [records.get(name) or {"feature": inputs.feature, "start": inputs.start.isoformat(),
+                                  "end": inputs.end.isoformat(), **blank, "group": name, "suppressed": True}
+            for name in sorted(groups_by_name)]
+
+
+def weekly_records(key: str, end: date, groupings: tuple[str, ...] = (), weeks: int = TREND_WEEKS
+                   ) -> pd.DataFrame:
+    """One KPI record per 7-day window ending on ``end`` (``grouping`` and ``group`` = ``All``), plus
+    one per group of each of ``groupings`` (suppressed groups: ``suppressed`` True, figures null)."""
+    rows = []
+    for start, stop in weeks_ending(end, weeks):
+        inputs, people = kpis.kpi_inputs(key, start, stop)
+        rows.append({**kpi.kpi_record(inputs), "grouping": "All", "group": "All", "suppressed": False})
+        for grouping in groupings:
+            rows += [{**r, "grouping": grouping}
+                     for r in group_breakdown(inputs, groups(key, grouping, people))]
+    frame = pd.DataFrame(rows)
+    frame["week"] = pd.to_datetime(frame["start"]).dt.date
+    return frame
+
+
+def _window_end(month: str) -> date:
+    """The month's last day, or today inside the current month (no empty future days)."""
+    start, end = month_bounds(month)
+    return max(start, min(end, utcnow().date()))
+
+
+def funnel(inputs: kpi.WindowInputs, record: dict) -> pd.DataFrame:
+    """Exposed -> tried (first AI use by the window's end) -> active in the window -> habitual
+    (daily or weekly habit cohort), among the people exposed in the window."""
+    exposed = kpi.exposed_people(inputs.spells, inputs.start, inputs.end)
+    first = inputs.first_use
+    last_instant = pd.Timestamp(inputs.end + timedelta(days=1))
+    used = pd.to_datetime(first["first_ai_at"], utc=True).dt.tz_localize(None) if not first.empty else None
+    tried = set() if used is None else set(
+        first.loc[(used < last_instant).to_numpy(), "person_id"].astype(int))
+    active = set(inputs.active_days.loc[inputs.active_days["active_days"] > 0, "person_id"].astype(int))
+    counts = [len(exposed), len(exposed & tried), len(exposed & active),
+              int(record["habit"]["daily"] + record["habit"]["weekly"])]
+    frame = pd.DataFrame({"stage": ["Exposed", "Tried", "Active", "Habitual"], "people": counts})
+    frame["share_of_exposed"] = [kpi.ratio(c, counts[0]) for c in counts]
+    return frame
+
+
+def _check(key: str, month: str, grouping: str = "stage") -> tuple[date, date]:
+    check_month(month)
+    if grouping not in GROUPINGS:
+        raise ValidationFailed("invalid query", [Detail("group", "must be stage, cohort or department")])
+    if db.session.scalar(select(Feature.id).where(Feature.key == key)) is None:
+        raise NotFound(f"no feature {key!r}")
+    return month_bounds(month)[0], _window_end(month)
+
+
+@memo
+def adoption(key: str, month: str, grouping: str = "stage") -> dict:
+    """The adoption of a feature in a month: the headline record, the funnel and the per-group
+    records (``groups``).
+
+    :param grouping: ``stage`` (champions, pilot, the rest), ``cohort`` or ``department``.
+    """
+    start, end = _check(key, month, grouping)
+    inputs, people = kpis.kpi_inputs(key, start, end)
+    record = kpi.kpi_record(inputs)
+    return {"feature": key, "month": month, "start": start, "end": end, "record": record,
+            "funnel": funnel(inputs, record),
+            "groups": pd.DataFrame(group_breakdown(inputs, groups(key, grouping, people)))}
+
+
+@memo
+def adoption_weeks(key: str, month: str, grouping: str = "stage") -> dict:
+    """Adoption over the TREND_WEEKS weeks to the month's end: per group of ``grouping`` and for
+    everyone (``trend``), and per department (``heatmap``)."""
+    _start, end = _check(key, month, grouping)
+    weekly = weekly_records(key, end, tuple(dict.fromkeys((grouping, "department"))))
+    return {"trend": weekly[weekly["grouping"].isin(["All", grouping])],
+            "heatmap": weekly[weekly["grouping"] == "department"]}
+
+
+@memo
+def quality(key: str, month: str) -> dict:
+    """The quality of a feature in a month: its KPI record (error rate and its baseline, time saved
+    per task before/after and by difference in differences, the evidence label)."""
+    start, end = _check(key, month)
+    inputs, _people = kpis.kpi_inputs(key, start, end)
+    return {"feature": key, "month": month, "start": start, "end": end, "record": kpi.kpi_record(inputs)}
+
+
+@memo
+def quality_weeks(key: str, month: str) -> dict:
+    """The KPI records of the TREND_WEEKS weeks to the month's end (``trend``)."""
+    _start, end = _check(key, month)
+    return {"trend": weekly_records(key, end)}
+
+
+def outside_interval(value: float | None, low: float | None, high: float | None) -> bool | None:
+    """Whether ``value`` (a baseline) lies outside [low, high] (None when unknown)."""
+    if value is None or low is None or high is None:
+        return None
+    return value < low or value > high

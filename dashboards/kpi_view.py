@@ -1,0 +1,92 @@
+"""Rendering shared by the executive, adoption and quality pages: number formats, pickers and the
+plotly look (figures come from dashboards.kpi_data; nothing here computes a KPI)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash
+from dash import dcc, html
+
+from dashboards import components as ui
+
+FEWER_THAN_5 = "fewer than 5"
+BRAND, GOOD, WARN, BAD, MUTED = "#3b5bdb", "#2b8a3e", "#e67700", "#c92a2a", "#5b6478"
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def euro(value, digits: int = 0) -> str:
+    if _missing(value):
+        return "—"
+    text = f"{abs(value):,.{digits}f}".replace(",", "\u202f")
+    return ("−" if value < 0 else "") + "€\u00a0" + text
+
+
+def pct(value, digits: int = 1, scale: float = 100.0) -> str:
+    """A share (0..1) as a percentage; ``scale=1`` for values already in percent."""
+    return "—" if _missing(value) else f"{value * scale:.{digits}f}\u00a0%"
+
+
+def num(value, digits: int = 1, unit: str = "") -> str:
+    if _missing(value):
+        return "—"
+    return f"{value:,.{digits}f}".replace(",", "\u202f") + (f"\u00a0{unit}" if unit else "")
+
+
+def interval(low, high, fmt) -> str:
+    return "" if _missing(low) or _missing(high) else f"95 % interval {fmt(low)} to {fmt(high)}"
+
+
+def href(path: str, **query) -> str:
+    clean = {k: v for k, v in query.items() if v}
+    return dash.get_relative_path(path) + ("?" + urlencode(clean) if clean else "")
+
+
+def picker(picker_id: str, options, value, placeholder: str, label: str) -> html.Div:
+    return html.Div([
+        html.Label(label, htmlFor=picker_id, className="lo-kpi-label"),
+        dcc.Dropdown(id=picker_id, options=options, value=value, clearable=False,
+                     placeholder=placeholder, className="lo-picker"),
+    ], className="lo-kpi-picker")
+
+
+AXIS = {"gridcolor": "#eef0f5", "zerolinecolor": "#c9ceda", "automargin": True}
+
+
+def hline(y: float, colour: str, dash: str = "solid", label: str | None = None) -> tuple[dict, list]:
+    """A horizontal line across the plot (a shape) and its label (an annotation)."""
+    shape = {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": y, "y1": y,
+             "line": {"color": colour, "width": 1.5, "dash": dash}}
+    notes = [] if label is None else [{"xref": "paper", "x": 0, "y": y, "yref": "y", "text": label,
+                                       "showarrow": False, "xanchor": "left", "yanchor": "bottom",
+                                       "font": {"color": colour}}]
+    return shape, notes
+
+
+def graph(graph_id: str, figure: dict, height: int = 260) -> dcc.Graph:
+    """A plotly figure given as a plain dict (building go.Figure objects costs tens of ms each)."""
+    layout = {
+        "height": height, "margin": {"l": 56, "r": 16, "t": 12, "b": 48}, "paper_bgcolor": "white",
+        "plot_bgcolor": "white", "font": {"family": "system-ui, sans-serif", "size": 12, "color": "#1d2433"},
+        "legend": {"orientation": "h", "y": -0.32}, "hovermode": "x unified",
+    }
+    layout.update(figure.get("layout", {}))
+    for axis in ("xaxis", "yaxis"):
+        layout[axis] = {**AXIS, **layout.get(axis, {})}
+    return dcc.Graph(id=graph_id, figure={"data": figure["data"], "layout": layout},
+                     config={"displaylogo": False, "responsive": True}, className="lo-kpi-graph")
+
+
+def loading(body_id: str) -> dcc.Loading:
+    return dcc.Loading(html.Div(id=body_id, className="lo-stack"), type="dot", delay_show=150)
+
+
+def no_kpis(what: str, state_id: str) -> html.Div:
+    return ui.empty_state(
+        f"No {what} yet.",
+        "Send events (POST /api/v1/events or `liftoff import events FILE.csv`), then run "
+        "`liftoff jobs run refresh-kpis`; or load the demo company with `liftoff seed`.",
+        state_id=state_id)

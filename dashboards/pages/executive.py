@@ -1,0 +1,185 @@
+"""The executive monthly view: portfolio ROI of a month, its features, and the months before it."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash
+import pandas as pd
+from dash import Input, Output, callback, dcc, html, no_update
+
+from app.errors import LiftoffError
+from dashboards import components as ui
+from dashboards import kpi_data
+from dashboards import kpi_view as kv
+
+
+def layout(month: str | None = None, **_query) -> html.Div:
+    chosen = kpi_data.valid_month(month) or kpi_data.default_month()
+    options = [{"label": m, "value": m} for m in kpi_data.month_options()]
+    if chosen not in {o["value"] for o in options}:
+        options.insert(0, {"label": chosen, "value": chosen})
+    exports = html.Div([
+        html.A("CSV", href=kv.href("/export/roi.csv", month=chosen), id="exec-export-csv",
+               className="lo-btn lo-btn-ghost lo-btn-sm", download=f"liftoff-roi-{chosen}.csv"),
+        html.A("Excel", href=kv.href("/export/roi.xlsx", month=chosen), id="exec-export-xlsx",
+               className="lo-btn lo-btn-ghost lo-btn-sm", download=f"liftoff-roi-{chosen}.xlsx"),
+        html.A("Printable report", href=kv.href("/report", month=chosen), id="exec-report",
+               className="lo-btn lo-btn-ghost lo-btn-sm", target="_blank"),
+    ], className="lo-actions lo-kpi-exports")
+    return html.Div([
+        dcc.Location(id="exec-location", refresh="callback-nav"),
+        dcc.Store(id="exec-month", data=chosen),
+        html.Div([
+            html.Div([html.H1("Executive"),
+                      html.P("What the AI features returned this month, and since they started.",
+                             className="lo-lede")]),
+            html.Div([kv.picker("exec-month-picker", options, chosen, "Pick a month", "Month"), exports],
+                     className="lo-kpi-controls"),
+        ], className="lo-page-head"),
+        kv.loading("exec-body"),
+    ])
+
+
+dash.register_page(__name__, path="/executive", name="Executive", title="Executive · Liftoff", order=1,
+                   layout=layout)
+
+
+@callback(Output("exec-location", "search"), Input("exec-month-picker", "value"), prevent_initial_call=True)
+def pick_month(month):
+    """Put the chosen month in the URL, so the view is a deep link."""
+    return "?" + urlencode({"month": month}) if month else no_update
+
+
+def _status(roi: dict):
+    if not roi["closed"]:
+        return ui.badge("Open month: figures move with late events", "off")
+    closed_at = roi["closed_at"][:10]
+    if roi["restated"]:
+        return html.Span([ui.badge("Restated", "killed"), " ",
+                          html.Span(f"Closed on {closed_at}; the inputs changed since. Live and closed "
+                                    "figures are both shown.", className="lo-muted")], id="exec-status")
+    return html.Span([ui.badge("Closed", "complete"), " ",
+                      html.Span(f"on {closed_at}: frozen figures", className="lo-muted")], id="exec-status")
+
+
+def _tiles(roi: dict, history: pd.DataFrame, month: str) -> html.Div:
+    total = roi["total"]
+    frozen = (roi.get("closed_figures") or {}).get("total") if roi["restated"] else None
+
+    def hint(field, fmt):
+        return f"closed: {fmt(frozen.get(field))}" if frozen else None
+
+    hours = history.loc[history["month"] == month, "hours_saved"]
+    return html.Div([
+        ui.tile("Value", kv.euro(total["value_eur"]), hint("value_eur", kv.euro), tile_id="exec-value"),
+        ui.tile("Cost", kv.euro(total["cost_eur"]), hint("cost_eur", kv.euro), tile_id="exec-cost"),
+        ui.tile("Net", kv.euro(total["net_eur"]), hint("net_eur", kv.euro), tile_id="exec-net"),
+        ui.tile("ROI", kv.pct(total["roi_pct"], 0, 1), hint("roi_pct", lambda v: kv.pct(v, 0, 1)),
+                tile_id="exec-roi"),
+        ui.tile("Payback", total["payback_month"] or "not yet",
+                f"cumulative net {kv.euro(total['cumulative_net_eur'])}", tile_id="exec-payback"),
+        ui.tile("Cost per AI task", kv.euro(total["cost_per_task_eur"], 2),
+                f"{ui.number(total['ai_tasks'])} AI tasks", tile_id="exec-cost-per-task"),
+        ui.tile("Hours saved", kv.num(float(hours.iloc[0]) if len(hours) else None, 0),
+                "this month", tile_id="exec-hours"),
+    ], className="lo-tiles lo-kpi-tiles")
+
+
+def _euro_cell(field: str):
+    return lambda row: kv.euro(row[field])
+
+
+def _feature_table(features: pd.DataFrame, month: str, closed: bool):
+    def name_cell(row):
+        return html.Div([
+            dcc.Link(row["name"], href=kv.href("/adoption", feature=row["feature"], month=month),
+                     className="lo-link", id=f"exec-open-{row['feature']}"),
+            html.Div(row["feature"], className="lo-muted lo-mono")])
+
+    columns = [("name", "Feature"), ("ai_tasks", "AI tasks"), ("value_eur", "Value"), ("cost_eur", "Cost"),
+               ("cost_per_task_eur", "Cost / task"), ("net_eur", "Net"), ("roi_pct", "ROI"),
+               ("cumulative_net_eur", "Cumulative net"), ("payback_month", "Payback")]
+    if closed:
+        columns.append(("closed_net_eur", "Net at close"))
+    money = {f: _euro_cell(f) for f in
+             ("value_eur", "cost_eur", "net_eur", "cumulative_net_eur", "closed_net_eur")}
+    return ui.table(features, columns, table_id="exec-features",
+                    numeric=[c for c, _ in columns if c not in ("name", "payback_month")],
+                    render={"name": name_cell, **money, "ai_tasks": lambda r: ui.number(r["ai_tasks"]),
+                            "cost_per_task_eur": lambda r: kv.euro(r["cost_per_task_eur"], 2),
+                            "roi_pct": lambda r: kv.pct(r["roi_pct"], 0, 1),
+                            "payback_month": lambda r: r["payback_month"] or "not yet"})
+
+
+def _month_marks(history: pd.DataFrame) -> list[str]:
+    return ["restated" if r else ("closed" if c else "open")
+            for c, r in zip(history["closed"], history["restated"], strict=True)]
+
+
+def cumulative_figure(history: pd.DataFrame, payback: str | None) -> dict:
+    marks = _month_marks(history)
+    colours = {"open": kv.BRAND, "closed": kv.GOOD, "restated": kv.WARN}
+    months = list(history["month"])
+    zero, _ = kv.hline(0, kv.MUTED)
+    layout = {"xaxis": {"type": "category"}, "yaxis": {"title": {"text": "€"}}, "shapes": [zero],
+              "annotations": []}
+    if payback and payback in months:
+        y = float(history.loc[history["month"] == payback, "cumulative_net_eur"].iloc[0])
+        layout["annotations"].append({"x": payback, "y": y, "text": f"payback {payback}", "showarrow": True,
+                                      "arrowhead": 2, "ax": 0, "ay": -36, "font": {"color": kv.GOOD}})
+    return {"data": [{
+        "type": "scatter", "x": months, "y": list(history["cumulative_net_eur"]), "mode": "lines+markers",
+        "name": "Cumulative net", "line": {"color": kv.BRAND}, "customdata": marks,
+        "marker": {"size": 9, "color": [colours[m] for m in marks],
+                   "symbol": ["circle" if m == "open" else "diamond" for m in marks]},
+        "hovertemplate": "%{x}: € %{y:,.0f} (%{customdata})<extra></extra>"}], "layout": layout}
+
+
+def hours_figure(history: pd.DataFrame) -> dict:
+    marks = _month_marks(history)
+    return {"data": [{
+        "type": "bar", "x": list(history["month"]), "y": list(history["hours_saved"]), "name": "Hours saved",
+        "marker": {"color": [kv.WARN if m == "restated" else kv.BRAND for m in marks]},
+        "text": [{"closed": "closed", "restated": "restated"}.get(m, "") for m in marks],
+        "textposition": "outside"}],
+        "layout": {"xaxis": {"type": "category"}, "yaxis": {"title": {"text": "hours"}}}}
+
+
+def cost_per_task_figure(history: pd.DataFrame) -> dict:
+    return {"data": [{"type": "scatter", "x": list(history["month"]), "y": list(history["cost_per_task_eur"]),
+                      "mode": "lines+markers", "name": "Cost per AI task", "line": {"color": kv.MUTED},
+                      "connectgaps": False}],
+            "layout": {"xaxis": {"type": "category"},
+                       "yaxis": {"title": {"text": "€ per task"}, "rangemode": "tozero"}}}
+
+
+@callback(Output("exec-body", "children"), Input("exec-month", "data"))
+def render_executive(month):
+    """The month's tiles, features and history from kpi_data.executive()."""
+    try:
+        view = kpi_data.executive(month)
+    except LiftoffError as error:
+        return ui.alert(error.message, "danger")
+    roi, history, features = view["roi"], view["history"], view["features"]
+    if history.empty and features.empty:
+        return kv.no_kpis(f"ROI figures for {month}", "exec-empty")
+    parts = [html.Div(_status(roi), className="lo-kpi-status"), _tiles(roi, history, month)]
+    if roi["restated"]:
+        parts.append(ui.alert("This month was restated after its close: the tiles show the live figures, "
+                              "with the figures at close beneath them.", "info", alert_id="exec-restated"))
+    parts.append(ui.card("Features this month", _feature_table(features, month, roi["closed"])
+                         if not features.empty else kv.no_kpis("features", "exec-features-empty")))
+    parts.append(html.Div([
+        ui.card("Cumulative net and payback", kv.graph("exec-cumulative", cumulative_figure(
+            history, roi["total"]["payback_month"]))),
+        ui.card("Hours saved per month", kv.graph("exec-hours-trend", hours_figure(history))),
+    ], className="lo-grid-2"))
+    parts.append(html.Div([
+        ui.card("Cost per AI task", kv.graph("exec-cost-trend", cost_per_task_figure(history), 220)),
+        ui.card("Months", html.P([
+            "◆ green: closed month (frozen figures); ◆ orange: restated after its close; ● open month. ",
+            "Payback is the first month whose cumulative net is at or above zero, counted from the "
+            "first month with a cost."], className="lo-muted")),
+    ], className="lo-grid-2"))
+    return parts

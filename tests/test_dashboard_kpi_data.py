@@ -21,7 +21,7 @@ from app.services.access import create_user
 from dashboards import kpi_data
 from dashboards.exports import register_exports
 from tests.helpers import gen_cohort, utc
-from tests.kpi_scenarios import FreshIdentityClient, draft_company, event, post_events, refresh, spell
+from tests.kpi_scenarios import draft_company, event, post_events, refresh, spell
 
 OCT_VALUE = 13 + 2 + 14 / 60 * 40
 OCT_COST = 100 + 0.1 * 6
@@ -30,7 +30,6 @@ OCT_HOURS = (13 + 2 + 14) / 60
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = FreshIdentityClient
     register_exports(app)
     return app.test_client()
 

@@ -41,7 +41,7 @@ def _http_error(error: HTTPException):
 
 def register(app: Flask) -> None:
     # Route modules attach their views to ``bp`` when imported.
-    from app.api import activity, enablement, features, jobs, kpis, people  # noqa: F401
+    from app.api import activity, enablement, features, jobs, kpis, people, privacy  # noqa: F401
 
     app.register_blueprint(bp)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from app.errors import LiftoffError, ValidationFailed
 
@@ -39,11 +40,25 @@ def _http_error(error: HTTPException):
     return response
 
 
+class RowId(IntegerConverter):
+    """``<int:...>`` ids that fit the databases' INTEGER columns: a larger number is a 404, not an
+    overflow deep in the driver (found by schemathesis)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def register(app: Flask) -> None:
+    app.url_map.converters["int"] = RowId
     # Route modules attach their views to ``bp`` when imported.
     from app.api import activity, enablement, features, jobs, kpis, people, privacy  # noqa: F401
 
     app.register_blueprint(bp)
+
+    from app.api import openapi
+
+    openapi.register(app)  # GET /api/openapi.json, generated from the routes above
 
     @app.errorhandler(HTTPException)
     def _api_http_errors(error: HTTPException):

@@ -81,7 +81,8 @@ def test_erasure_blanks_the_person_and_leaves_every_kpi_unchanged(company, clien
     person = db.session.scalar(select(Person).where(Person.person_id == "a"))
     assert (person.name, person.email) == (None, None)
     assert person.erased_at is not None
-    assert db.session.scalar(select(Feedback.comment).where(Feedback.person_id == person.id)) == ERASED_COMMENT
+    comment = db.session.scalar(select(Feedback.comment).where(Feedback.person_id == person.id))
+    assert comment == ERASED_COMMENT
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "person.erase"))
     assert entry.actor == "cli" and "Anna" not in (entry.after or "") + (entry.reason or "")
 

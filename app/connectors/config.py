@@ -83,7 +83,7 @@ def parse(document: object, origin: str) -> ConnectorConfig:
         raise ValidationFailed(f"{origin}: a connector document must be a mapping")
     known = {"name", "kind", "schedule", "target", "source", "mapping", "feature", "description",
              "enabled"}
-    for key in sorted(set(document) - known):
+    for key in sorted(str(k) for k in set(document) - known):  # YAML keys may be numbers
         problems.add(key, f"unknown field (allowed: {', '.join(sorted(known))})")
     name, kind = document.get("name"), document.get("kind")
     if not isinstance(name, str) or not NAME.match(name):

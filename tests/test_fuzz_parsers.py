@@ -1,10 +1,12 @@
 """Hypothesis against the parsers of user files: the CSV reader and the CSV imports, playbook YAML
 and connector YAML. Whatever the input, the only failure is the project's own LiftoffError (a clear
-message naming the row or field), and a failed import writes nothing."""
+message naming the row or field), and a failed import writes nothing.
+LIFTOFF_FUZZ_EXAMPLES=2000 digs deeper (150 by default)."""
 
 from __future__ import annotations
 
 import io
+import os
 
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +21,8 @@ from app.playbooks.loader import parse_playbook
 from app.services.csv_rows import read_rows
 from tests.helpers import gen_feature
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=int(os.environ.get("LIFTOFF_FUZZ_EXAMPLES", "150")), deadline=None,
+                derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 # Text biased towards what breaks CSV: quotes, separators, line ends, blanks, NUL, non-ASCII.

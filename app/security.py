@@ -7,10 +7,13 @@ from dataclasses import dataclass
 
 from flask import abort, jsonify, request, session
 from flask_wtf.csrf import validate_csrf
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
 from wtforms import ValidationError
 
 from app.db import db
-from app.models import User
+from app.errors import LiftoffError
+from app.models import AuditEntry, User
 from app.services.access import token_for_secret
 
 _IDENTITY_KEY = "liftoff.identity"
@@ -31,6 +34,10 @@ PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "enablement:write": (frozenset({"admin"}), frozenset({"admin", "change_manager"})),
     "jobs:run": (frozenset({"admin"}), frozenset({"admin"})),
+    # GDPR export and erase of one person (app/api/privacy.py): admins only.
+    "privacy:admin": (frozenset({"admin"}), frozenset({"admin"})),
+    # The Unleash client API (app/flags/client_api.py) takes client tokens only, never a session.
+    "flags:read": (frozenset({"client"}), frozenset()),
 }
 
 
@@ -105,6 +112,8 @@ def requires(permission: str):
                     return api_error(403, "missing or invalid CSRF token")
             return view(*args, **kwargs)
 
+        # Read by the role-matrix test and the OpenAPI document: every API view declares one.
+        wrapper.liftoff_permission = permission
         return wrapper
 
     return decorate
@@ -128,3 +137,30 @@ def login_required_page(permission: str = "read"):
         return wrapper
 
     return decorate
+
+
+class AuditLogIsAppendOnly(LiftoffError):
+    """Raised when code tries to change or remove an audit entry."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"the audit log is append-only: refusing to {what} an audit entry", [], 409)
+
+
+# The app has no path that updates or deletes audit entries; these guards make sure none appears.
+# Core SQL bypasses the ORM: on PostgreSQL a trigger (migration 0006) refuses that too.
+@event.listens_for(AuditEntry, "before_update")
+def _refuse_audit_update(mapper, connection, target) -> None:
+    raise AuditLogIsAppendOnly("update")
+
+
+@event.listens_for(AuditEntry, "before_delete")
+def _refuse_audit_delete(mapper, connection, target) -> None:
+    raise AuditLogIsAppendOnly("delete")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_audit_changes(state: ORMExecuteState) -> None:
+    if (state.is_update or state.is_delete) and any(
+        mapper.class_ is AuditEntry for mapper in state.all_mappers
+    ):
+        raise AuditLogIsAppendOnly("update" if state.is_update else "delete")

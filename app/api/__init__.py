@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from app.db import db
 from app.errors import LiftoffError, ValidationFailed
@@ -32,6 +33,26 @@ def json_body(expect: type | tuple[type, ...] = (dict, list)):
     return data
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+@bp.before_request
+def _refuse_nul_characters():
+    # PostgreSQL text cannot hold NUL: refuse it here with a 400 instead of a driver error (a 500
+    # schemathesis found). SQLite would store it; refusing everywhere keeps both databases alike.
+    if "\x00" in request.path or any(_has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)):
+        raise LiftoffError("NUL characters are not allowed in the path or query", status=400)
+    if request.content_length and _has_nul(request.get_json(silent=True, force=True)):
+        raise LiftoffError("NUL characters (\\u0000) are not allowed in the body", status=400)
+
+
 @bp.errorhandler(LiftoffError)
 def _liftoff_error(error: LiftoffError):
     response = jsonify(error.as_dict())
@@ -45,11 +66,25 @@ def _http_error(error: HTTPException):
     return response
 
 
+class RowId(IntegerConverter):
+    """``<int:...>`` ids that fit the databases' INTEGER columns: a larger number is a 404, not an
+    overflow deep in the driver (found by schemathesis)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def register(app: Flask) -> None:
+    app.url_map.converters["int"] = RowId
     # Route modules attach their views to ``bp`` when imported.
-    from app.api import activity, enablement, features, jobs, kpis, people  # noqa: F401
+    from app.api import activity, enablement, features, jobs, kpis, people, privacy  # noqa: F401
 
     app.register_blueprint(bp)
+
+    from app.api import openapi
+
+    openapi.register(app)  # GET /api/openapi.json, generated from the routes above
 
     @app.errorhandler(HTTPException)
     def _api_http_errors(error: HTTPException):

@@ -113,6 +113,22 @@ def tokens_create(kind: str, environment: str | None, name: str | None, expires)
     click.echo(secret)
 
 
+@tokens.command("list")
+def tokens_list() -> None:
+    """List every token: id, kind, environment, name, prefix, state, expiry (never the secret)."""
+    from app.services.access import list_tokens, token_state
+
+    with transaction():
+        rows = list_tokens()
+        click.echo(f"{'id':>5}  {'kind':<7} {'environment':<12} {'state':<8} {'expires':<17} "
+                   f"{'prefix':<32} name")
+        for token in rows:
+            expires = f"{token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else "-"
+            click.echo(f"{token.id:>5}  {token.kind:<7} {token.environment or '-':<12} "
+                       f"{token_state(token):<8} {expires:<17} {token.prefix:<32} {token.name}")
+        click.echo(f"{len(rows)} token(s)")
+
+
 @tokens.command("revoke")
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:

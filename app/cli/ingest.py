@@ -41,11 +41,18 @@ def import_events(file: str, source: str) -> None:
     from app.errors import Detail, ValidationFailed
     from app.services.events import ingest_events
 
-    with open(file, newline="", encoding="utf-8-sig") as handle:
-        rows = [_row_to_event(r) for r in csv.DictReader(handle)]
     accepted = duplicates = 0
     problems: list[Detail] = []
     with transaction():
+        try:
+            with open(file, newline="", encoding="utf-8-sig") as handle:
+                rows = [_row_to_event(r) for r in csv.DictReader(handle)]
+        except (UnicodeDecodeError, csv.Error) as error:  # found by tests/test_fuzz_parsers.py
+            raise ValidationFailed(f"{file}: not a UTF-8 CSV file ({error}); nothing was imported") from error
+        nul = [Detail("(row)", "contains a NUL character", n) for n, row in enumerate(rows, 1)
+               if any("\x00" in f"{k}{v}" for k, v in row.items())]
+        if nul:  # PostgreSQL text cannot hold NUL (found by fuzzing)
+            raise ValidationFailed(f"{file}: invalid events, nothing was imported", nul)
         with click.progressbar(length=len(rows), label="importing events", file=sys.stderr) as bar:
             for offset in range(0, len(rows), _BATCH):
                 batch = rows[offset : offset + _BATCH]

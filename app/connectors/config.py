@@ -83,9 +83,10 @@ def parse(document: object, origin: str) -> ConnectorConfig:
         raise ValidationFailed(f"{origin}: a connector document must be a mapping")
     known = {"name", "kind", "schedule", "target", "source", "mapping", "feature", "description",
              "enabled"}
-    for key in sorted(set(document) - known):
+    for key in sorted(str(k) for k in set(document) - known):  # YAML keys may be numbers
         problems.add(key, f"unknown field (allowed: {', '.join(sorted(known))})")
     name, kind = document.get("name"), document.get("kind")
+    kind = kind if isinstance(kind, str) else None  # a list here is unhashable (found by fuzzing)
     if not isinstance(name, str) or not NAME.match(name):
         problems.add("name", "required: lower-case letters, digits, '-' or '_'")
     if kind not in KINDS:
@@ -93,6 +94,7 @@ def parse(document: object, origin: str) -> ConnectorConfig:
     if reason := check_schedule(document.get("schedule")):
         problems.add("schedule", reason)
     target = document.get("target", "flag_metrics" if kind == "unleash_metrics" else None)
+    target = target if isinstance(target, str) else None
     if target not in TARGETS:
         problems.add("target", f"required, one of {', '.join(TARGETS)}")
     elif kind == "unleash_metrics" and target != "flag_metrics":

@@ -141,7 +141,7 @@ def check_mapping(target: str, mapping: object, problems: Collector) -> None:
         problems.add("mapping", "must map target fields to source columns")
         return
     schema = SCHEMAS[target]
-    for key in sorted(set(mapping) - set(schema)):
+    for key in sorted(str(k) for k in set(mapping) - set(schema)):  # YAML keys may be numbers
         problems.add(f"mapping.{key}", f"not a field of {target} ({', '.join(schema)})")
     for key, spec in schema.items():
         rule = mapping.get(key, MISSING)

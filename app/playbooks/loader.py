@@ -246,9 +246,11 @@ def parse_playbook(text: str, name: str) -> Playbook:
 
     :raises ValidationFailed: listing every problem with its file, line and field.
     """
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
         try:
+            # The reader already refuses control characters here, so construct inside the try.
+            loader = yaml.SafeLoader(text)
             root = loader.get_single_node()
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
@@ -284,7 +286,8 @@ def parse_playbook(text: str, name: str) -> Playbook:
         assert playbook is not None
         return playbook
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _detail(field: str, message: str):

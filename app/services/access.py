@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections import deque
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.db import db, utcnow
-from app.errors import Collector, Conflict, ValidationFailed
+from app.errors import Collector, Conflict, NotFound
 from app.models import ENVIRONMENTS, ROLES, TOKEN_KINDS, ApiToken, User
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
+# Per client address, across accounts: stops one host from walking through many e-mails.
+MAX_FAILED_LOGINS_PER_IP = 20
+IP_WINDOW_SECONDS = 15 * 60
 
 
 def hash_secret(secret: str) -> str:
@@ -116,8 +122,57 @@ def token_for_secret(secret: str, now: datetime | None = None) -> ApiToken | Non
 
 
 def revoke_token(token_id: int) -> ApiToken:
+    """Revoke a token (idempotent). Running processes cache client-token facts for up to
+    10 seconds (app/flags/clients.py), so SDK polls stop within that time."""
     token = db.session.get(ApiToken, token_id)
     if token is None:
-        raise ValidationFailed("no such token", [])
+        raise NotFound(f"no token with id {token_id}")
     token.revoked_at = token.revoked_at or utcnow()
     return token
+
+
+def list_tokens() -> list[ApiToken]:
+    """Every token, newest first, revoked and expired ones included (never their secrets)."""
+    return list(db.session.scalars(select(ApiToken).order_by(ApiToken.id.desc())))
+
+
+def token_state(token: ApiToken, now: datetime | None = None) -> str:
+    """``active``, ``revoked`` or ``expired``."""
+    if token.revoked_at is not None:
+        return "revoked"
+    if token.expires_at is not None and token.expires_at <= (now or utcnow()):
+        return "expired"
+    return "active"
+
+
+class LoginThrottle:
+    """Failed logins per client address in a sliding window, kept in this process's memory.
+
+    Each gunicorn worker counts on its own, so the real ceiling is the limit times the number of
+    workers; the per-account lockout in the database is the shared, exact limit (docs/security.md).
+    """
+
+    def __init__(self, limit: int = MAX_FAILED_LOGINS_PER_IP, window_s: float = IP_WINDOW_SECONDS) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._lock = threading.Lock()
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(address, deque())
+        while failures and now - failures[0] >= self.window_s:
+            failures.popleft()
+        return failures
+
+    def blocked(self, address: str, now: float | None = None) -> bool:
+        """True while this address has used up its failures for the window."""
+        with self._lock:
+            return len(self._recent(address, now or time.monotonic())) >= self.limit
+
+    def failed(self, address: str, now: float | None = None) -> None:
+        """Count one failed login from this address."""
+        now = now or time.monotonic()
+        with self._lock:
+            if len(self._failures) > 100_000:  # bounded memory under a spray of addresses
+                self._failures.clear()
+            self._recent(address, now).append(now)

@@ -93,6 +93,9 @@ def read_rows(
             line = reader.line_num
             if not fields or all(not f.strip() for f in fields):
                 continue
+            if any("\x00" in f for f in fields):  # PostgreSQL text cannot hold NUL (found by fuzzing)
+                problems.add("(row)", "contains a NUL character", line)
+                continue
             if len(fields) != len(columns):
                 problems.add(
                     "(row)", f"has {len(fields)} fields, the header has {len(columns)}", line

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+from datetime import timedelta
 
 from flask import (
     Blueprint,
     Flask,
+    current_app,
     jsonify,
     redirect,
     render_template,
@@ -18,7 +21,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import text
 
 from app.db import db
-from app.services.access import authenticate
+from app.services.access import LoginThrottle, authenticate
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/web-static"
@@ -42,22 +45,43 @@ def _safe_next(target: str | None) -> str:
     return "/dashboard/"
 
 
+def _throttle() -> LoginThrottle:
+    return current_app.extensions.setdefault("liftoff_login_throttle", LoginThrottle())
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """The login form; a user lands on the dashboard (or where they were going)."""
     error = None
+    status = 200
     if request.method == "POST":
-        user = authenticate(request.form.get("email", ""), request.form.get("password", ""))
-        db.session.commit()  # keep the failed-login counter even when the login fails
-        if user is not None:
-            session.clear()
-            session["user_id"] = user.id
-            session.permanent = False
-            log.info("login ok for %s", user.email)
-            return redirect(_safe_next(request.args.get("next")))
-        log.warning("login failed for %s", request.form.get("email", ""))
-        error = "Unknown e-mail or wrong password (accounts lock for 15 minutes after 5 failures)."
-    return render_template("login.html", error=error), (401 if error else 200)
+        email = request.form.get("email", "")
+        password = request.form.get("password", "")
+        address = request.remote_addr or "unknown"
+        if not email or not password:
+            error, status = "Enter your e-mail and password.", 400
+        elif _throttle().blocked(address):
+            log.warning("login refused: too many failures from %s", address)
+            error, status = "Too many failed logins from your address; try again later.", 429
+        else:
+            user = authenticate(email, password)
+            db.session.commit()  # keep the failed-login counter even when the login fails
+            if user is not None:
+                session.clear()  # a fresh session: no fixation of a pre-login cookie
+                session["user_id"] = user.id
+                session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
+                log.info("login ok for %s", user.email)
+                return redirect(_safe_next(request.args.get("next")))
+            _throttle().failed(address)
+            log.warning("login failed for %s from %s", email, address)
+            error, status = (
+                "Unknown e-mail or wrong password (accounts lock for 15 minutes after 5 failures).",
+                401,
+            )
+    response = current_app.make_response((render_template("login.html", error=error), status))
+    if status == 429:
+        response.headers["Retry-After"] = "900"
+    return response
 
 
 @bp.route("/logout", methods=["POST"])
@@ -89,6 +113,9 @@ def healthz():
 
 
 def _security_headers(response):
+    if current_app.config.get("SESSION_COOKIE_SECURE"):
+        # Served over HTTPS (secure cookies on): tell browsers never to use plain HTTP.
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -97,6 +124,13 @@ def _security_headers(response):
 
 
 def init_app(app: Flask) -> None:
+    # Session cookies: HttpOnly, SameSite=Lax, Secure when LIFTOFF_SECURE_COOKIES=1 (app/config.py);
+    # a login lasts LIFTOFF_SESSION_HOURS (default 8), enforced by the signed cookie's timestamp.
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        hours=float(app.config.get("SESSION_HOURS") or os.environ.get("LIFTOFF_SESSION_HOURS", "8"))
+    )
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.after_request(_security_headers)

@@ -187,7 +187,7 @@ def _refusal(allow: str) -> Response | None:
     identity = current_identity()
     if identity is None:
         return api_error(401, "authentication required: an admin token or an allowed address")
-    if identity.token_kind == "admin" or (identity.token_kind is None and identity.role == "admin"):  # noqa: S105
+    if identity.may("metrics:read"):
         return None
     return api_error(403, "not allowed: /metrics needs an admin token")
 

@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     ),
     "enablement:write": (frozenset({"admin"}), frozenset({"admin", "change_manager"})),
     "jobs:run": (frozenset({"admin"}), frozenset({"admin"})),
+    "metrics:read": (frozenset({"admin"}), frozenset({"admin"})),
     # GDPR export and erase of one person (app/api/privacy.py): admins only.
     "privacy:admin": (frozenset({"admin"}), frozenset({"admin"})),
     # The Unleash client API (app/flags/client_api.py) takes client tokens only, never a session.

@@ -35,6 +35,7 @@ ROUTES: dict[str, str] = {
     "POST /login": PUBLIC,
     "POST /logout": PUBLIC,
     "GET /healthz": PUBLIC,
+    "GET /metrics": "metrics:read",
     "GET /api/openapi.json": PUBLIC,
     "GET /static/<path:filename>": PUBLIC,
     "GET /web-static/<path:filename>": PUBLIC,
@@ -52,6 +53,9 @@ ROUTES: dict[str, str] = {
     "GET /dashboard/_favicon.ico": "read",
     "GET /dashboard/_reload-hash": "read",
     "GET /dashboard/assets/<path:filename>": "read",
+    "GET /dashboard/export/roi.csv": "read",
+    "GET /dashboard/export/roi.xlsx": "read",
+    "GET /dashboard/report": "read",
     # the REST API
     "PATCH /api/v1/action-items/<int:item_id>": "enablement:write",
     "POST /api/v1/baselines": "baselines:write",

@@ -355,7 +355,10 @@ def main() -> None:
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SKIP_DASH": True, "SECRET_KEY": "bench"})
         if args.database:
+            from app.cli.admin import upgrade_database
+
             print(f"database {name} (existing)", flush=True)
+            upgrade_database(url)  # this branch's migrations
             spells, person_ids = existing_company(url)
         else:
             print(f"database {name}: {args.events:,} events, {args.people:,} people, "

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UTCDateTime, db, utcnow
+from app.models.rollout import ExposureSpell
 
 
 class _TaskSums:
@@ -131,3 +132,8 @@ class MonthlyClose(db.Model):
     # Set when a later change (a late event, a cost, a baseline) moved the month's figures.
     restated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     restated_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+# Each feature's first exposure (its baseline window, read by every /roi/monthly) as one index
+# probe per feature instead of a scan of every spell (migration 0007).
+Index("ix_exposure_spells_feature_start", ExposureSpell.feature_id, ExposureSpell.start_at)

@@ -52,11 +52,13 @@ def digest(*parts: Any) -> str:
     return h.hexdigest()
 
 
-def cached(version: str | None, key: tuple, compute: Callable[[], Any]) -> Any:
+def cached(version: str | None, key: tuple, compute: Callable[[], Any],
+           still_valid: Callable[[], bool] | None = None) -> Any:
     """``compute()``, remembered under (version, *key) while that version is current.
 
     Nothing is remembered before the first refresh (no version). Callers get a deep copy, so
-    mutating an answer cannot alter the memo.
+    mutating an answer cannot alter the memo. ``still_valid`` (checked after computing) keeps an
+    answer out of the memo when the inputs its key describes moved while it was computed.
     """
     if version is None:
         return compute()
@@ -66,6 +68,8 @@ def cached(version: str | None, key: tuple, compute: Callable[[], Any]) -> Any:
             _entries.move_to_end(full_key)
             return copy.deepcopy(_entries[full_key])
     value = compute()
+    if still_valid is not None and not still_valid():
+        return value
     with _lock:
         _entries[full_key] = copy.deepcopy(value)
         # Entries of an older refresh can never be hit again: drop them first, then the oldest.

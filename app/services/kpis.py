@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 from flask import current_app
-from sqlalchemy import DateTime, case, func, or_, select, type_coerce
+from sqlalchemy import DateTime, case, func, or_, select, text, type_coerce
 
 from app import kpi
 from app.db import db
@@ -149,6 +149,31 @@ def _window_inputs(feature: Feature, start: date, end: date, live: dict,
     )
 
 
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+# PostgreSQL digests the live inputs where they are, so a repeated read moves a few bytes instead of
+# every spell and person (row(...)::text quotes each field, so the text is unambiguous).
+_SPELLS_MD5 = text(
+    "SELECT md5(coalesce(string_agg(row(person_id, start_at, end_at)::text, ';' ORDER BY id), ''))"
+    " FROM exposure_spells WHERE feature_id = :feature_id")
+_PEOPLE_MD5 = text(
+    "SELECT md5(coalesce(string_agg(row(p.id, d.name, d.hourly_rate_eur)::text, ';' ORDER BY p.id), ''))"
+    " FROM people p LEFT JOIN departments d ON d.id = p.department_id")
+
+
+def _live_window_key(feature: Feature) -> tuple[str, dict | None]:
+    """A digest of what a feature's KPIs read live, and those inputs when they had to be read."""
+    terms = (feature.key, feature.estimated_minutes_saved, feature.baseline_days, default_rate())
+    if _dialect() == "postgresql":
+        spells = db.session.scalar(_SPELLS_MD5, {"feature_id": feature.id})
+        people = db.session.scalar(_PEOPLE_MD5)
+        return kpi_cache.digest(*terms, spells, people, _explicit_baselines(feature.id)), None
+    live = _live_window_parts(feature)
+    return kpi_cache.digest(*terms, live["spells"], live["people"], live["explicit"]), live
+
+
 def _cohort_members() -> tuple[list[str], pd.DataFrame]:
     keys = list(db.session.scalars(select(Cohort.key).order_by(Cohort.key)))
     members = _frame(select(Cohort.key, CohortMember.person_id).join(
@@ -173,8 +198,8 @@ def groups_of(group_by: str, people: pd.DataFrame,
 def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) -> dict:
     """The ``GET /api/v1/features/{key}/kpis`` answer, as of the last refresh-kpis run.
 
-    Remembered per refresh version and the content of the live inputs (spells, people, explicit
-    baselines, cohorts, the feature's terms), so a repeat costs only reading those.
+    Remembered per refresh version and a digest of the live inputs (spells, people, explicit
+    baselines, cohorts, the feature's terms), so a repeat costs only that digest.
 
     :param key: the feature's key (404 when unknown).
     :param start: first day of the window (UTC); ``end``: its last day.
@@ -182,20 +207,28 @@ def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) 
     """
     version = kpi_cache.refresh_version()
     feature = _feature(key)
-    live = _live_window_parts(feature)
+    live_key, live = _live_window_key(feature)
     cohorts = _cohort_members() if group_by == "cohort" else None
-    live_key = kpi_cache.digest(
-        live["spells"], live["people"], live["explicit"], feature.key, feature.estimated_minutes_saved,
-        feature.baseline_days, default_rate(), *(cohorts if cohorts else ()))
+    if cohorts is not None:
+        live_key = kpi_cache.digest(live_key, *cohorts)
 
     def compute() -> dict:
-        inputs = _window_inputs(feature, start, end, live, version)
+        parts = live if live is not None else _live_window_parts(feature)
+        inputs = _window_inputs(feature, start, end, parts, version)
         answer = kpi.kpi_record(inputs)
         if group_by:
-            answer["groups"] = kpi.group_records(inputs, groups_of(group_by, live["people"], cohorts))
+            answer["groups"] = kpi.group_records(inputs, groups_of(group_by, parts["people"], cohorts))
         return answer
 
-    return kpi_cache.cached(version, ("kpis", feature.id, start, end, group_by, live_key), compute)
+    def unchanged() -> bool:
+        if live is not None:  # digested from the very frames the answer came from
+            return True
+        # PostgreSQL: the frames were read after the digest; keep the answer only if they matched.
+        again = _live_window_key(feature)[0]
+        return (again if cohorts is None else kpi_cache.digest(again, *cohorts)) == live_key
+
+    return kpi_cache.cached(version, ("kpis", feature.id, start, end, group_by, live_key), compute,
+                            still_valid=unchanged)
 
 
 def kpi_daily_series(key: str, start: date, end: date) -> pd.DataFrame:
@@ -233,9 +266,11 @@ def _live_money_parts(through_month: str) -> dict:
     costs = _frame(select(CostEntry.feature_id, CostEntry.month, CostEntry.amount_eur)
                    .where(CostEntry.month <= through_month).order_by(CostEntry.id),
                    ["feature_id", "month", "amount_eur"])
-    first = _frame(select(ExposureSpell.feature_id, type_coerce(func.min(ExposureSpell.start_at), DateTime))
-                   .group_by(ExposureSpell.feature_id).order_by(ExposureSpell.feature_id),
-                   ["feature_id", "first_start"])
+    # One probe of ix_exposure_spells_feature_start per feature (not a scan of every spell).
+    earliest = (select(type_coerce(func.min(ExposureSpell.start_at), DateTime))
+                .where(ExposureSpell.feature_id == Feature.id).scalar_subquery())
+    first = _frame(select(Feature.id, earliest).order_by(Feature.id), ["feature_id", "first_start"])
+    first = first[first["first_start"].notna()]
     return {"features": features, "rates": rates, "costs": costs, "explicit": _explicit_baselines(),
             "first": first, "default_rate": default_rate()}
 

@@ -242,7 +242,13 @@ def refresh(full: bool = False) -> RefreshResult:
                 "TRUNCATE kpi_activity_days, kpi_feature_days, kpi_feature_months, kpi_first_use"))
         else:
             db.session.execute(delete(FirstUse))
+        if _dialect() == "postgresql":
+            # ~One group per event: a hash table of every group spills and is then sorted again
+            # for the key-ordered insert; one sort feeding the aggregate does both at once.
+            db.session.execute(db.text("SET LOCAL enable_hashagg = off"))
         written = _rebuild_activity(None, None, None)
+        if _dialect() == "postgresql":
+            db.session.execute(db.text("SET LOCAL enable_hashagg = on"))
         _rebuild_feature_days(None, None, None)
         _rebuild_feature_months(None, None, None)
         _merge_first_use(None, None, None)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UTCDateTime, db, utcnow
+from app.models.rollout import ExposureSpell
 
 
 class _TaskSums:
@@ -50,9 +51,11 @@ class ActivityDay(_TaskSums, db.Model):
 
     __tablename__ = "kpi_activity_days"
 
-    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), primary_key=True)
+    # No foreign keys (migration 0007): about one row per event, and the per-row checks dominated a
+    # full rebuild; the rows derive from events, whose own foreign keys hold the references.
+    feature_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     task: Mapped[str] = mapped_column(String(120), primary_key=True)
     # The first AI event of that day (time to first use needs the instant, not the day).
     ai_first_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -63,7 +66,7 @@ class FeatureDay(_TaskSums, db.Model):
 
     __tablename__ = "kpi_feature_days"
 
-    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), primary_key=True)
+    feature_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # derived: no FK (0007)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     # 0 for people without a department (the organisation's default rate applies).
     department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -129,3 +132,8 @@ class MonthlyClose(db.Model):
     # Set when a later change (a late event, a cost, a baseline) moved the month's figures.
     restated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     restated_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+# Each feature's first exposure (its baseline window, read by every /roi/monthly) as one index
+# probe per feature instead of a scan of every spell (migration 0007).
+Index("ix_exposure_spells_feature_start", ExposureSpell.feature_id, ExposureSpell.start_at)

@@ -240,6 +240,9 @@ def _copy_new(records: list[dict]) -> int:
         inserted = cursor.rowcount
         cursor.execute(
             "INSERT INTO kpi_dirty_days (feature_id, day, version) "
+            # In key order: concurrent batches touching the same days then lock them in the same
+            # order instead of deadlocking (seen with two gunicorn workers in benchmarks/kpi_scale).
             "SELECT DISTINCT feature_id, CAST(occurred_at AS date), 1 FROM incoming_events "
+            "ORDER BY 1, 2 "
             "ON CONFLICT (feature_id, day) DO UPDATE SET version = kpi_dirty_days.version + 1")
         return inserted

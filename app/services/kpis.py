@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 from flask import current_app
-from sqlalchemy import DateTime, case, func, or_, select, type_coerce
+from sqlalchemy import DateTime, case, func, or_, select, text, type_coerce
 
 from app import kpi
 from app.db import db
@@ -25,6 +25,7 @@ from app.models import (
     Person,
 )
 from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FeatureMonth, FirstUse
+from app.services import kpi_cache
 
 NO_DEPARTMENT = "(no department)"
 GROUP_BYS = ("department", "cohort")
@@ -108,35 +109,88 @@ def kpi_inputs(key: str, start: date, end: date) -> tuple[kpi.WindowInputs, pd.D
     :param key: the feature's key (404 when unknown).
     """
     feature = _feature(key)
-    spells = _spells(feature.id)
+    live = _live_window_parts(feature)
+    return _window_inputs(feature, start, end, live, kpi_cache.refresh_version()), live["people"]
+
+
+def _live_window_parts(feature: Feature) -> dict:
+    """What a feature's KPIs read live (not from the rollups): its spells, everyone's department
+    and rate, its explicit baselines."""
+    return {"spells": _spells(feature.id), "people": people_frame(),
+            "explicit": _explicit_baselines(feature.id)}
+
+
+def _window_inputs(feature: Feature, start: date, end: date, live: dict,
+                   version: str | None) -> kpi.WindowInputs:
+    spells, people = live["spells"], live["people"]
     b_window = kpi.baseline_window(spells, feature.baseline_days)
+
+    # What comes from the rollups only changes with a refresh: remembered per refresh version.
+    def window_sums(lo: date, hi: date) -> pd.DataFrame:
+        return kpi_cache.cached(version, ("sums", feature.id, lo, hi),
+                                lambda: _sums_by_person(feature.id, lo, hi))
+
     empty = _sums_by_person(feature.id, date(1970, 1, 2), date(1970, 1, 1))
-    people = people_frame()
-    first_use = _frame(select(FirstUse.person_id, type_coerce(FirstUse.first_ai_at, DateTime)).where(
-        FirstUse.feature_id == feature.id), ["person_id", "first_ai_at"])
-    inputs = kpi.WindowInputs(
+    first_use = kpi_cache.cached(version, ("first_use", feature.id), lambda: _frame(
+        select(FirstUse.person_id, type_coerce(FirstUse.first_ai_at, DateTime)).where(
+            FirstUse.feature_id == feature.id), ["person_id", "first_ai_at"]))
+    active_days = kpi_cache.cached(version, ("active_days", feature.id, start, end),
+                                   lambda: _active_days(feature.id, start, end))
+    return kpi.WindowInputs(
         feature=feature.key, start=start, end=end,
-        activity=_sums_by_person(feature.id, start, end),
-        active_days=_active_days(feature.id, start, end),
+        activity=window_sums(start, end),
+        active_days=active_days,
         spells=spells, first_use=first_use,
-        baseline_activity=_sums_by_person(feature.id, *b_window) if b_window else empty,
-        explicit_baselines=_explicit_baselines(feature.id),
+        baseline_activity=window_sums(*b_window) if b_window else empty,
+        explicit_baselines=live["explicit"],
         rates=people.set_index("person_id")["rate"],
         estimated_minutes_saved=float(feature.estimated_minutes_saved or 0.0),
         baseline_days=int(feature.baseline_days or 28),
     )
-    return inputs, people
 
 
-def groups_of(group_by: str, people: pd.DataFrame) -> dict[str, set[int]]:
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+# PostgreSQL digests the live inputs where they are, so a repeated read moves a few bytes instead of
+# every spell and person (row(...)::text quotes each field, so the text is unambiguous).
+_SPELLS_MD5 = text(
+    "SELECT md5(coalesce(string_agg(row(person_id, start_at, end_at)::text, ';' ORDER BY id), ''))"
+    " FROM exposure_spells WHERE feature_id = :feature_id")
+_PEOPLE_MD5 = text(
+    "SELECT md5(coalesce(string_agg(row(p.id, d.name, d.hourly_rate_eur)::text, ';' ORDER BY p.id), ''))"
+    " FROM people p LEFT JOIN departments d ON d.id = p.department_id")
+
+
+def _live_window_key(feature: Feature) -> tuple[str, dict | None]:
+    """A digest of what a feature's KPIs read live, and those inputs when they had to be read."""
+    terms = (feature.key, feature.estimated_minutes_saved, feature.baseline_days, default_rate())
+    if _dialect() == "postgresql":
+        spells = db.session.scalar(_SPELLS_MD5, {"feature_id": feature.id})
+        people = db.session.scalar(_PEOPLE_MD5)
+        return kpi_cache.digest(*terms, spells, people, _explicit_baselines(feature.id)), None
+    live = _live_window_parts(feature)
+    return kpi_cache.digest(*terms, live["spells"], live["people"], live["explicit"]), live
+
+
+def _cohort_members() -> tuple[list[str], pd.DataFrame]:
+    keys = list(db.session.scalars(select(Cohort.key).order_by(Cohort.key)))
+    members = _frame(select(Cohort.key, CohortMember.person_id).join(
+        CohortMember, CohortMember.cohort_id == Cohort.id).order_by(Cohort.key, CohortMember.person_id),
+        ["cohort", "person_id"])
+    return keys, members
+
+
+def groups_of(group_by: str, people: pd.DataFrame,
+              cohorts: tuple[list[str], pd.DataFrame] | None = None) -> dict[str, set[int]]:
     """The people of each department (by name) or cohort (by key)."""
     if group_by == "department":
         return {str(name): set(part["person_id"].astype(int))
                 for name, part in people.groupby("department")}
-    rows = db.session.execute(select(Cohort.key, CohortMember.person_id).join(
-        CohortMember, CohortMember.cohort_id == Cohort.id)).all()
-    out: dict[str, set[int]] = {key: set() for key in db.session.scalars(select(Cohort.key))}
-    for cohort_key, person_id in rows:
+    keys, members = cohorts if cohorts is not None else _cohort_members()
+    out: dict[str, set[int]] = {key: set() for key in keys}
+    for cohort_key, person_id in members.itertuples(index=False):
         out[cohort_key].add(int(person_id))
     return out
 
@@ -144,15 +198,37 @@ def groups_of(group_by: str, people: pd.DataFrame) -> dict[str, set[int]]:
 def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) -> dict:
     """The ``GET /api/v1/features/{key}/kpis`` answer, as of the last refresh-kpis run.
 
+    Remembered per refresh version and a digest of the live inputs (spells, people, explicit
+    baselines, cohorts, the feature's terms), so a repeat costs only that digest.
+
     :param key: the feature's key (404 when unknown).
     :param start: first day of the window (UTC); ``end``: its last day.
     :param group_by: ``department`` or ``cohort`` to add ``groups`` (small groups suppressed).
     """
-    inputs, people = kpi_inputs(key, start, end)
-    answer = kpi.kpi_record(inputs)
-    if group_by:
-        answer["groups"] = kpi.group_records(inputs, groups_of(group_by, people))
-    return answer
+    version = kpi_cache.refresh_version()
+    feature = _feature(key)
+    live_key, live = _live_window_key(feature)
+    cohorts = _cohort_members() if group_by == "cohort" else None
+    if cohorts is not None:
+        live_key = kpi_cache.digest(live_key, *cohorts)
+
+    def compute() -> dict:
+        parts = live if live is not None else _live_window_parts(feature)
+        inputs = _window_inputs(feature, start, end, parts, version)
+        answer = kpi.kpi_record(inputs)
+        if group_by:
+            answer["groups"] = kpi.group_records(inputs, groups_of(group_by, parts["people"], cohorts))
+        return answer
+
+    def unchanged() -> bool:
+        if live is not None:  # digested from the very frames the answer came from
+            return True
+        # PostgreSQL: the frames were read after the digest; keep the answer only if they matched.
+        again = _live_window_key(feature)[0]
+        return (again if cohorts is None else kpi_cache.digest(again, *cohorts)) == live_key
+
+    return kpi_cache.cached(version, ("kpis", feature.id, start, end, group_by, live_key), compute,
+                            still_valid=unchanged)
 
 
 def kpi_daily_series(key: str, start: date, end: date) -> pd.DataFrame:
@@ -173,29 +249,52 @@ def kpi_daily_series(key: str, start: date, end: date) -> pd.DataFrame:
 
 def money_inputs(through_month: str) -> kpi.MoneyInputs:
     """The KPI module's money inputs for every feature, for the months up to ``through_month``."""
+    return _money_inputs(through_month, _live_money_parts(through_month), kpi_cache.refresh_version())
+
+
+def _live_money_parts(through_month: str) -> dict:
+    """What the monthly ROI reads live: feature terms, rates, cost entries, explicit baselines and
+    each feature's first exposure (its baseline window)."""
     features = _frame(select(Feature.id, Feature.key, Feature.estimated_minutes_saved,
-                             Feature.per_event_cost_eur, Feature.baseline_days),
+                             Feature.per_event_cost_eur, Feature.baseline_days).order_by(Feature.id),
                       ["feature_id", "key", "estimated_minutes_saved", "per_event_cost_eur",
                        "baseline_days"])
     features = features.fillna({"estimated_minutes_saved": 0.0, "per_event_cost_eur": 0.0})
-    sums = _frame(
-        select(FeatureMonth.feature_id, FeatureMonth.month, FeatureMonth.department_id,
-               FeatureMonth.task, *[getattr(FeatureMonth, c) for c in SUM_COLUMNS])
-        .where(FeatureMonth.month <= through_month),
-        ["feature_id", "month", "department_id", "task", *SUM_COLUMNS])
-    sums[list(SUM_COLUMNS)] = sums[list(SUM_COLUMNS)].astype("float64")
     rates = {int(i): float(r) for i, r in db.session.execute(
-        select(Department.id, Department.hourly_rate_eur).where(Department.hourly_rate_eur.is_not(None)))}
+        select(Department.id, Department.hourly_rate_eur).where(Department.hourly_rate_eur.is_not(None))
+        .order_by(Department.id))}
     costs = _frame(select(CostEntry.feature_id, CostEntry.month, CostEntry.amount_eur)
-                   .where(CostEntry.month <= through_month), ["feature_id", "month", "amount_eur"])
-    return kpi.MoneyInputs(sums=sums, features=features, baselines=_feature_baselines(features),
-                           rates=rates, default_rate=default_rate(), costs=costs)
+                   .where(CostEntry.month <= through_month).order_by(CostEntry.id),
+                   ["feature_id", "month", "amount_eur"])
+    # One probe of ix_exposure_spells_feature_start per feature (not a scan of every spell).
+    earliest = (select(type_coerce(func.min(ExposureSpell.start_at), DateTime))
+                .where(ExposureSpell.feature_id == Feature.id).scalar_subquery())
+    first = _frame(select(Feature.id, earliest).order_by(Feature.id), ["feature_id", "first_start"])
+    first = first[first["first_start"].notna()]
+    return {"features": features, "rates": rates, "costs": costs, "explicit": _explicit_baselines(),
+            "first": first, "default_rate": default_rate()}
 
 
-def _feature_baselines(features: pd.DataFrame) -> dict[int, dict[str, float]]:
+def _money_inputs(through_month: str, live: dict, version: str | None) -> kpi.MoneyInputs:
+    def month_sums() -> pd.DataFrame:
+        sums = _frame(
+            select(FeatureMonth.feature_id, FeatureMonth.month, FeatureMonth.department_id,
+                   FeatureMonth.task, *[getattr(FeatureMonth, c) for c in SUM_COLUMNS])
+            .where(FeatureMonth.month <= through_month),
+            ["feature_id", "month", "department_id", "task", *SUM_COLUMNS])
+        sums[list(SUM_COLUMNS)] = sums[list(SUM_COLUMNS)].astype("float64")
+        return sums
+
+    sums = kpi_cache.cached(version, ("month_sums", through_month), month_sums)
+    return kpi.MoneyInputs(sums=sums, features=live["features"],
+                           baselines=_feature_baselines(live, version),
+                           rates=live["rates"], default_rate=live["default_rate"], costs=live["costs"])
+
+
+def _feature_baselines(live: dict, version: str | None) -> dict[int, dict[str, float]]:
     """baseline_minutes per feature and task, each over its own baseline window."""
-    first = dict(db.session.execute(select(ExposureSpell.feature_id, func.min(ExposureSpell.start_at))
-                                    .group_by(ExposureSpell.feature_id)).all())
+    first = {int(f): start for f, start in live["first"].itertuples(index=False)}
+    features = live["features"]
     windows = {}
     for row in features.itertuples():
         if row.feature_id in first:
@@ -205,12 +304,13 @@ def _feature_baselines(features: pd.DataFrame) -> dict[int, dict[str, float]]:
     if windows:
         clauses = [(FeatureDay.feature_id == f) & FeatureDay.day.between(lo, hi)
                    for f, (lo, hi) in windows.items()]
-        window_sums = _frame(
-            select(FeatureDay.feature_id, FeatureDay.task, func.sum(FeatureDay.manual_dur_n),
-                   func.sum(FeatureDay.manual_dur_min))
-            .where(or_(*clauses)).group_by(FeatureDay.feature_id, FeatureDay.task),
-            ["feature_id", "task", "manual_dur_n", "manual_dur_min"])
-    explicit = _explicit_baselines()
+        stmt = (select(FeatureDay.feature_id, FeatureDay.task, func.sum(FeatureDay.manual_dur_n),
+                       func.sum(FeatureDay.manual_dur_min))
+                .where(or_(*clauses)).group_by(FeatureDay.feature_id, FeatureDay.task))
+        window_sums = kpi_cache.cached(
+            version, ("baseline_sums", tuple(sorted(windows.items()))),
+            lambda: _frame(stmt, ["feature_id", "task", "manual_dur_n", "manual_dur_min"]))
+    explicit = live["explicit"]
     out = {}
     for feature_id in features["feature_id"].astype(int):
         out[feature_id] = kpi.baseline_minutes(
@@ -231,11 +331,23 @@ def roi_history(through_month: str) -> pd.DataFrame:
 
 
 def roi_figures(month: str) -> tuple[dict, str]:
-    """The live ROI answer for ``month`` and the fingerprint of the inputs it came from."""
+    """The live ROI answer for ``month`` and the fingerprint of the inputs it came from.
+
+    Remembered per refresh version and the content of the live inputs (feature terms, rates,
+    costs, baselines, first exposures), so a repeat costs only reading those.
+    """
     from app.services.closes import fingerprint
 
-    inputs = money_inputs(month)
-    return kpi.monthly_roi(inputs, month), fingerprint(inputs)
+    version = kpi_cache.refresh_version()
+    live = _live_money_parts(month)
+    live_key = kpi_cache.digest(live["features"], live["costs"], live["explicit"], live["first"],
+                                sorted(live["rates"].items()), live["default_rate"])
+
+    def compute() -> tuple[dict, str]:
+        inputs = _money_inputs(month, live, version)
+        return kpi.monthly_roi(inputs, month), fingerprint(inputs)
+
+    return kpi_cache.cached(version, ("roi", month, live_key), compute)
 
 
 def monthly_roi(month: str) -> dict:

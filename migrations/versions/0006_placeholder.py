@@ -1,0 +1,21 @@
+"""placeholder for the wave-2 slot 0006 (written on another branch; the lead merges that one)
+
+Revision ID: 0006
+Revises: 0005
+"""
+from collections.abc import Sequence
+import sqlalchemy as sa
+from alembic import op
+import app.db  # noqa: F401
+revision: str = "0006"
+down_revision: str | None = "0005"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -10,12 +10,11 @@ from app.db import db
 from app.models import Department, Person
 from app.services import kpi_cache, kpis
 from tests.helpers import gen_person, utc
-from tests.kpi_scenarios import FreshIdentityClient, draft_company, event, post_events, refresh, spell
+from tests.kpi_scenarios import draft_company, event, post_events, refresh, spell
 
 
 @pytest.fixture
 def client(app):
-    app.test_client_class = FreshIdentityClient
     return app.test_client()
 
 

@@ -4,15 +4,19 @@ its own apps without Dash)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
+from app import create_app
+from app.cli.admin import upgrade_database
 from app.db import db, utcnow
 from app.models import (
     AuditEntry,
@@ -24,9 +28,29 @@ from app.models import (
     SdkInstance,
 )
 from app.services.access import create_user
+from tests.conftest import USING_POSTGRES, create_pg_database, drop_pg_database
 from tests.helpers import gen_cohort, gen_department, gen_feature, gen_person
 
 PASSWORD = "correct horse battery"
+
+
+@contextlib.contextmanager
+def module_database(workdir: Path, label: str):
+    """A migrated database of the module's own (a PostgreSQL database or a SQLite file), with an app
+    without Dash to fill and inspect it; dropped afterwards. Yields ``(url, app)``."""
+    name = f"liftoff_{label}_{uuid.uuid4().hex[:12]}"  # xdist workers run such fixtures side by side
+    url = create_pg_database(name) if USING_POSTGRES else f"sqlite:///{workdir / (label + '.db')}"
+    upgrade_database(url)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SKIP_DASH": True, "SECRET_KEY": "look"})
+    try:
+        yield url, app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+        if USING_POSTGRES:
+            drop_pg_database(name)
 ROLES = ("admin", "product", "change_manager", "executive")
 
 

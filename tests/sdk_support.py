@@ -10,6 +10,25 @@ from UnleashClient import UnleashClient
 from UnleashClient.utils import InstanceAllowType
 
 
+class StatusLog:
+    """Wraps an app to note each (path, status) it answers: the SDK keeps status codes to itself."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+        self.seen: list[tuple[str, int]] = []
+
+    def __call__(self, environ, start_response):
+        def noting(status, headers, exc_info=None):
+            self.seen.append((environ["PATH_INFO"], int(status.split()[0])))
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, noting)
+
+    def polls(self, since: int = 0) -> list[int]:
+        """The statuses of flag fetches, from the ``since``-th answer on."""
+        return [s for p, s in self.seen[since:] if p == "/api/client/features"]
+
+
 @contextlib.contextmanager
 def sdk(live_server, token: str, tmp_path, **options):
     """An SDK polling the live app every second, with its own cache directory (clients sharing one

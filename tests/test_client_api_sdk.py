@@ -11,24 +11,9 @@ from app.db import db
 from app.models import FlagMetric, RejectedFetch, SdkInstance
 from app.services import rollout
 from tests.helpers import gen_cohort, gen_person
-from tests.sdk_support import sdk, wait_for
+from tests.sdk_support import StatusLog, sdk, wait_for
 
 FEATURE = "meeting-notes"
-
-
-class StatusLog:
-    """Wraps the app to note each client-API status code (the SDK keeps them to itself)."""
-
-    def __init__(self, wsgi_app):
-        self.wsgi_app = wsgi_app
-        self.seen: list[tuple[str, int]] = []
-
-    def __call__(self, environ, start_response):
-        def noting(status, headers, exc_info=None):
-            self.seen.append((environ["PATH_INFO"], int(status.split()[0])))
-            return start_response(status, headers, exc_info)
-
-        return self.wsgi_app(environ, noting)
 
 
 @pytest.fixture

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import func, select
 
-from app import create_app
-from app.cli.admin import upgrade_database
 from app.db import db
 from app.models import Cohort, Feature, RolloutTransition
 from app.services import rollout
 from app.services.access import create_token
-from tests.conftest import USING_POSTGRES, create_pg_database, drop_pg_database
-from tests.dashboard_support import PASSWORD, ROLES, DashboardServer, add_stages, email_for, seed_company
+from tests.dashboard_support import (
+    PASSWORD,
+    ROLES,
+    DashboardServer,
+    add_stages,
+    email_for,
+    module_database,
+    seed_company,
+)
 from tests.helpers import gen_feature
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -36,24 +40,12 @@ TIMEOUT_MS = 15_000
 def company(tmp_path_factory):
     """A migrated database with the dashboard company in it, and an app (without Dash) to look."""
     workdir = tmp_path_factory.mktemp("dashboard")
-    if USING_POSTGRES:
-        name = f"liftoff_dash_{uuid.uuid4().hex[:12]}"  # workers run this fixture side by side
-        url = create_pg_database(name)
-    else:
-        url = f"sqlite:///{workdir / 'dashboard.db'}"
-    upgrade_database(url)
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SKIP_DASH": True, "SECRET_KEY": "look"})
-    with app.app_context():
-        seeded = seed_company()
-        _, client_secret = create_token("client", "production", name="browser test sdk")
-        db.session.commit()
-    yield {"url": url, "app": app, "workdir": workdir, "client_token": client_secret, **seeded}
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
-    if USING_POSTGRES:
-        drop_pg_database(name)
+    with module_database(workdir, "dash") as (url, app):
+        with app.app_context():
+            seeded = seed_company()
+            _, client_secret = create_token("client", "production", name="browser test sdk")
+            db.session.commit()
+        yield {"url": url, "app": app, "workdir": workdir, "client_token": client_secret, **seeded}
 
 
 @pytest.fixture(scope="module")

@@ -9,20 +9,16 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
-from app import create_app
-from app.cli.admin import upgrade_database
 from app.db import db
 from app.models import CostEntry, Feature
 from app.services.access import create_token, create_user
 from app.services.closes import check_restatements, close_month
-from tests.conftest import USING_POSTGRES, create_pg_database, drop_pg_database
-from tests.dashboard_support import PASSWORD, DashboardServer, email_for
+from tests.dashboard_support import PASSWORD, DashboardServer, email_for, module_database
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,33 +41,21 @@ def liftoff(url: str, *args: str) -> None:
 def demo(tmp_path_factory):
     """The demo company, refreshed; September closed, then restated by a late licence invoice."""
     workdir = tmp_path_factory.mktemp("kpi-dashboard")
-    if USING_POSTGRES:
-        name = f"liftoff_kpidash_{uuid.uuid4().hex[:12]}"
-        url = create_pg_database(name)
-    else:
-        url = f"sqlite:///{workdir / 'kpi.db'}"
-    upgrade_database(url)
-    liftoff(url, "seed")
-    liftoff(url, "jobs", "run", "refresh-kpis")
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SKIP_DASH": True, "SECRET_KEY": "look"})
-    with app.app_context():
-        create_user(email_for("executive"), "executive", PASSWORD)
-        _, api_secret = create_token("admin", name="kpi browser test")
-        close_month("2026-08")
-        close_month("2026-09")
-        quote = db.session.scalar(db.select(Feature).where(Feature.key == "quote-assistant"))
-        db.session.add(CostEntry(feature_id=quote.id, month="2026-09", amount_eur=1234.5,
-                                 category="licences"))
-        db.session.flush()
-        assert check_restatements() == 1
-        db.session.commit()
-    yield {"url": url, "workdir": workdir, "api": api_secret}
-    with app.app_context():
-        db.session.remove()
-        for engine in db.engines.values():
-            engine.dispose()
-    if USING_POSTGRES:
-        drop_pg_database(name)
+    with module_database(workdir, "kpidash") as (url, app):
+        liftoff(url, "seed")
+        liftoff(url, "jobs", "run", "refresh-kpis")
+        with app.app_context():
+            create_user(email_for("executive"), "executive", PASSWORD)
+            _, api_secret = create_token("admin", name="kpi browser test")
+            close_month("2026-08")
+            close_month("2026-09")
+            quote = db.session.scalar(db.select(Feature).where(Feature.key == "quote-assistant"))
+            db.session.add(CostEntry(feature_id=quote.id, month="2026-09", amount_eur=1234.5,
+                                     category="licences"))
+            db.session.flush()
+            assert check_restatements() == 1
+            db.session.commit()
+        yield {"url": url, "workdir": workdir, "api": api_secret}
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from app.services import rollout
 from tests.conftest import USING_POSTGRES, pg_admin_engine
 from tests.helpers import gen_cohort, gen_person
 from tests.kpi_scenarios import event
+from tests.sdk_support import StatusLog
 
 pytestmark = [
     pytest.mark.postgres,
@@ -32,24 +33,6 @@ pytestmark = [
     pytest.mark.skipif(not USING_POSTGRES, reason="needs LIFTOFF_TEST_DATABASE=postgresql+psycopg://..."),
 ]
 FEATURE = "meeting-notes"
-
-
-class StatusLog:
-    """Wraps the live app to note each (path, status) it answers."""
-
-    def __init__(self, wsgi_app):
-        self.wsgi_app = wsgi_app
-        self.seen: list[tuple[str, int]] = []
-
-    def __call__(self, environ, start_response):
-        def noting(status, headers, exc_info=None):
-            self.seen.append((environ["PATH_INFO"], int(status.split()[0])))
-            return start_response(status, headers, exc_info)
-
-        return self.wsgi_app(environ, noting)
-
-    def polls(self, since: int = 0) -> list[int]:
-        return [s for p, s in self.seen[since:] if p == "/api/client/features"]
 
 
 def set_reachable(database: str, reachable: bool) -> None:

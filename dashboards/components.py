@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import pandas as pd
-from dash import html
+from dash import dcc, html
 
 STATUS_LABELS = {"off": "Off", "live": "Rolling out", "complete": "Everyone", "killed": "Killed"}
 
@@ -30,6 +30,15 @@ def badge(text: str, kind: str) -> html.Span:
 
 def status_badge(status: str) -> html.Span:
     return badge(STATUS_LABELS.get(status, status), status)
+
+
+def field(label: str, control) -> html.Div:
+    """A form control with its label, tied together by the control's id (for screen readers)."""
+    return html.Div([html.Label(label, htmlFor=control.id), control])
+
+
+def text_input(control_id: str, placeholder: str = "") -> dcc.Input:
+    return dcc.Input(id=control_id, type="text", className="lo-field", value="", placeholder=placeholder)
 
 
 def tile(label: str, value: str, hint: str | None = None, tile_id: str | None = None) -> html.Div:

@@ -260,59 +260,21 @@ def trainings_card(sessions: pd.DataFrame) -> html.Section:
 
 def feedback_form() -> html.Div:
     """The feedback form (shown to change managers and admins only)."""
+    categories = ("usability", "quality", "correction", "training", "other")
     return html.Div(
         [
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("Person id", htmlFor="feedback-person"),
-                            dcc.Input(
-                                id="feedback-person",
-                                type="text",
-                                className="lo-field",
-                                value="",
-                                placeholder="e.g. p0042",
-                            ),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("Rating (1–5)", htmlFor="feedback-rating"),
-                            dcc.RadioItems(
-                                id="feedback-rating",
-                                options=[{"label": str(i), "value": i} for i in range(1, 6)],
-                                value=None,
-                                inline=True,
-                                className="lo-radios",
-                            ),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("Category", htmlFor="feedback-category"),
-                            dcc.Dropdown(
-                                id="feedback-category",
-                                clearable=False,
-                                value="quality",
-                                options=[
-                                    {"label": c, "value": c}
-                                    for c in ("usability", "quality", "correction", "training", "other")
-                                ],
-                            ),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("Severity", htmlFor="feedback-severity"),
-                            dcc.Dropdown(
-                                id="feedback-severity",
-                                clearable=False,
-                                value="normal",
-                                options=[{"label": s, "value": s} for s in ("normal", "critical")],
-                            ),
-                        ]
-                    ),
+                    ui.field("Person id", ui.text_input("feedback-person", "e.g. p0042")),
+                    ui.field("Rating (1–5)", dcc.RadioItems(
+                        id="feedback-rating", options=[{"label": str(i), "value": i} for i in range(1, 6)],
+                        value=None, inline=True, className="lo-radios")),
+                    ui.field("Category", dcc.Dropdown(
+                        id="feedback-category", clearable=False, value="quality",
+                        options=[{"label": c, "value": c} for c in categories])),
+                    ui.field("Severity", dcc.Dropdown(
+                        id="feedback-severity", clearable=False, value="normal",
+                        options=[{"label": v, "value": v} for v in ("normal", "critical")])),
                 ],
                 className="lo-form-row",
             ),
@@ -418,30 +380,9 @@ def action_form() -> html.Div:
         [
             html.Div(
                 [
-                    html.Div(
-                        [
-                            html.Label("Action", htmlFor="action-title"),
-                            dcc.Input(id="action-title", type="text", className="lo-field", value=""),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("Owner", htmlFor="action-owner"),
-                            dcc.Input(id="action-owner", type="text", className="lo-field", value=""),
-                        ]
-                    ),
-                    html.Div(
-                        [
-                            html.Label("Due on (YYYY-MM-DD)", htmlFor="action-due"),
-                            dcc.Input(
-                                id="action-due",
-                                type="text",
-                                className="lo-field",
-                                value="",
-                                placeholder="2026-12-01",
-                            ),
-                        ]
-                    ),
+                    ui.field("Action", ui.text_input("action-title")),
+                    ui.field("Owner", ui.text_input("action-owner")),
+                    ui.field("Due on (YYYY-MM-DD)", ui.text_input("action-due", "2026-12-01")),
                     html.Div(
                         html.Button("Add", id="action-add", className="lo-btn lo-btn-primary", n_clicks=0),
                         className="lo-form-button",

@@ -24,6 +24,8 @@ class JobRun(db.Model):
     rows_read: Mapped[int] = mapped_column(Integer, default=0)
     rows_written: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # "pid@host" of the process running it: a run whose process is gone was interrupted.
+    holder: Mapped[str | None] = mapped_column(String(200))
 
 
 class AuditEntry(db.Model):

@@ -310,22 +310,6 @@ def group_breakdown(inputs: kpi.WindowInputs, groups_by_name: dict[str, set[int]
             for name in sorted(groups_by_name)]
 
 
-def weekly_records(key: str, end: date, groupings: tuple[str, ...] = (), weeks: int = TREND_WEEKS
-                   ) -> pd.DataFrame:
-    """One KPI record per 7-day window ending on ``end`` (``grouping`` and ``group`` = ``All``), plus
-    one per group of each of ``groupings`` (suppressed groups: ``suppressed`` True, figures null)."""
-    rows = []
-    for start, stop in weeks_ending(end, weeks):
-        inputs, people = kpis.kpi_inputs(key, start, stop)
-        rows.append({**kpi.kpi_record(inputs), "grouping": "All", "group": "All", "suppressed": False})
-        for grouping in groupings:
-            rows += [{**r, "grouping": grouping}
-                     for r in group_breakdown(inputs, groups(key, grouping, people))]
-    frame = pd.DataFrame(rows)
-    frame["week"] = pd.to_datetime(frame["start"]).dt.date
-    return frame
-
-
 def _window_end(month: str) -> date:
     """The month's last day, or today inside the current month (no empty future days)."""
     start, end = month_bounds(month)
@@ -376,11 +360,17 @@ def adoption(key: str, month: str, grouping: str = "stage") -> dict:
 @memo
 def adoption_weeks(key: str, month: str, grouping: str = "stage") -> dict:
     """Adoption over the TREND_WEEKS weeks to the month's end: per group of ``grouping`` and for
-    everyone (``trend``), and per department (``heatmap``)."""
+    everyone (``trend``, group ``All``), and per department (``heatmap``); a group with fewer than
+    5 exposed people in a week is ``suppressed`` there."""
     _start, end = _check(key, month, grouping)
-    weekly = weekly_records(key, end, tuple(dict.fromkeys((grouping, "department"))))
-    return {"trend": weekly[weekly["grouping"].isin(["All", grouping])],
-            "heatmap": weekly[weekly["grouping"] == "department"]}
+    inputs, people = kpis.trend_inputs(key, weeks_ending(end))
+
+    def trend(by: str) -> pd.DataFrame:
+        return kpi.adoption_trend(inputs, groups(key, by, people), kpi.MIN_GROUP_EXPOSED)
+
+    chosen = trend(grouping)
+    departments = chosen if grouping == "department" else trend("department")
+    return {"trend": chosen, "heatmap": departments[departments["group"] != kpi.trend.EVERYONE]}
 
 
 @memo
@@ -394,9 +384,10 @@ def quality(key: str, month: str) -> dict:
 
 @memo
 def quality_weeks(key: str, month: str) -> dict:
-    """The KPI records of the TREND_WEEKS weeks to the month's end (``trend``)."""
+    """Error rate and minutes saved per AI task, with their intervals, over the TREND_WEEKS weeks
+    to the month's end (``trend``)."""
     _start, end = _check(key, month)
-    return {"trend": weekly_records(key, end)}
+    return {"trend": kpi.quality_trend(kpis.trend_inputs(key, weeks_ending(end))[0])}
 
 
 def outside_interval(value: float | None, low: float | None, high: float | None) -> bool | None:

@@ -7,6 +7,7 @@ from app.kpi.exposure import baseline_window, exposed_people, first_exposure
 from app.kpi.money import MONEY_FIELDS, MoneyInputs, monthly_roi, monthly_table
 from app.kpi.stats import mean_interval, ratio, wilson
 from app.kpi.time_saved import baseline_error_rate, baseline_minutes, evidence, saved_minutes
+from app.kpi.trend import TrendInputs, adoption_trend, quality_trend
 from app.kpi.window import (
     MIN_GROUP_EXPOSED,
     WindowInputs,
@@ -19,7 +20,9 @@ __all__ = [
     "MIN_GROUP_EXPOSED",
     "MONEY_FIELDS",
     "MoneyInputs",
+    "TrendInputs",
     "WindowInputs",
+    "adoption_trend",
     "baseline_error_rate",
     "baseline_minutes",
     "baseline_window",
@@ -33,6 +36,7 @@ __all__ = [
     "mean_interval",
     "monthly_roi",
     "monthly_table",
+    "quality_trend",
     "ratio",
     "saved_minutes",
     "wilson",

@@ -120,17 +120,23 @@ def _live_window_parts(feature: Feature) -> dict:
             "explicit": _explicit_baselines(feature.id)}
 
 
+def _window_sums(feature_id: int, lo: date, hi: date, version: str | None) -> pd.DataFrame:
+    # What comes from the rollups only changes with a refresh: remembered per refresh version.
+    return kpi_cache.cached(version, ("sums", feature_id, lo, hi),
+                            lambda: _sums_by_person(feature_id, lo, hi))
+
+
+def _baseline_activity(feature: Feature, spells: pd.DataFrame, version: str | None) -> pd.DataFrame:
+    """Per person x task sums over the feature's baseline window (none before any exposure)."""
+    b_window = kpi.baseline_window(spells, feature.baseline_days)
+    if b_window is None:
+        return _sums_by_person(feature.id, date(1970, 1, 2), date(1970, 1, 1))
+    return _window_sums(feature.id, *b_window, version)
+
+
 def _window_inputs(feature: Feature, start: date, end: date, live: dict,
                    version: str | None) -> kpi.WindowInputs:
     spells, people = live["spells"], live["people"]
-    b_window = kpi.baseline_window(spells, feature.baseline_days)
-
-    # What comes from the rollups only changes with a refresh: remembered per refresh version.
-    def window_sums(lo: date, hi: date) -> pd.DataFrame:
-        return kpi_cache.cached(version, ("sums", feature.id, lo, hi),
-                                lambda: _sums_by_person(feature.id, lo, hi))
-
-    empty = _sums_by_person(feature.id, date(1970, 1, 2), date(1970, 1, 1))
     first_use = kpi_cache.cached(version, ("first_use", feature.id), lambda: _frame(
         select(FirstUse.person_id, type_coerce(FirstUse.first_ai_at, DateTime)).where(
             FirstUse.feature_id == feature.id), ["person_id", "first_ai_at"]))
@@ -138,15 +144,54 @@ def _window_inputs(feature: Feature, start: date, end: date, live: dict,
                                    lambda: _active_days(feature.id, start, end))
     return kpi.WindowInputs(
         feature=feature.key, start=start, end=end,
-        activity=window_sums(start, end),
+        activity=_window_sums(feature.id, start, end, version),
         active_days=active_days,
         spells=spells, first_use=first_use,
-        baseline_activity=window_sums(*b_window) if b_window else empty,
+        baseline_activity=_baseline_activity(feature, spells, version),
         explicit_baselines=live["explicit"],
         rates=people.set_index("person_id")["rate"],
         estimated_minutes_saved=float(feature.estimated_minutes_saved or 0.0),
         baseline_days=int(feature.baseline_days or 28),
     )
+
+
+def _week_of(weeks: list[tuple[date, date]]):
+    """SQL: the index of the window in ``weeks`` holding a rollup row's day."""
+    return case(*[(ActivityDay.day.between(lo, hi), i) for i, (lo, hi) in enumerate(weeks)], else_=None)
+
+
+def trend_inputs(key: str, weeks: list[tuple[date, date]]) -> tuple[kpi.TrendInputs, pd.DataFrame]:
+    """The KPI module's inputs for the weekly trends of a feature over consecutive ``weeks``, and
+    the people frame: two reads of the rollups in all, whatever the number of weeks and groups.
+
+    :param key: the feature's key (404 when unknown).
+    """
+    feature = _feature(key)
+    live = _live_window_parts(feature)
+    version = kpi_cache.refresh_version()
+    week = _week_of(weeks).label("week")
+    in_range = [ActivityDay.feature_id == feature.id, ActivityDay.day.between(weeks[0][0], weeks[-1][1])]
+
+    def active() -> pd.DataFrame:
+        return _frame(select(week, ActivityDay.person_id).where(*in_range, ActivityDay.ai_tasks > 0)
+                      .group_by(week, ActivityDay.person_id), ["week", "person_id"])
+
+    def sums() -> pd.DataFrame:
+        totals = [func.sum(getattr(ActivityDay, c)) for c in SUM_COLUMNS]
+        stmt = select(week, ActivityDay.task, *totals).where(*in_range).group_by(week, ActivityDay.task)
+        frame = _frame(stmt, ["week", "task", *SUM_COLUMNS])
+        frame[list(SUM_COLUMNS)] = frame[list(SUM_COLUMNS)].astype("float64")
+        return frame
+
+    weeks_key = tuple(weeks)
+    baselines = kpi.baseline_minutes(live["explicit"], _baseline_activity(feature, live["spells"], version))
+    return kpi.TrendInputs(
+        weeks=list(weeks),
+        active=kpi_cache.cached(version, ("trend_active", feature.id, weeks_key), active),
+        sums=kpi_cache.cached(version, ("trend_sums", feature.id, weeks_key), sums),
+        spells=live["spells"], baselines=baselines,
+        estimated_minutes_saved=float(feature.estimated_minutes_saved or 0.0),
+    ), live["people"]
 
 
 def _dialect() -> str:

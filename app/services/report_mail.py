@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
 
 from sqlalchemy import select
 
@@ -91,10 +92,15 @@ def compose(context: dict, restated: list[str], to: str) -> EmailMessage:
     """One recipient's message: text, the report as HTML body, the printable page attached."""
     month = context["month"]
     personal = {**context, "viewer": to}
+    sender = alerts.sender()
     message = EmailMessage()
     message["Subject"] = subject(month)
-    message["From"] = alerts.sender()
+    message["From"] = sender
     message["To"] = to
+    message["Date"] = formatdate()
+    # The sender's domain, not this host's name (looking that up can hang on a badly set-up host).
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid("liftoff-report", domain=domain)
     message.set_content(text_body(personal, restated, to))
     message.add_alternative(monthly_report.render(personal, printable=False), subtype="html")
     message.add_attachment(monthly_report.render(personal).encode(), maintype="text", subtype="html",

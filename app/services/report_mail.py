@@ -138,9 +138,12 @@ def send_report(month: str, restated: list[str] | None = None) -> list[str]:
     if failures:
         log.error("monthly report %s not e-mailed to %s: %s", month, ", ".join(missed) or "anyone",
                   "; ".join(failures))
-        alerts.send_alert(f"Monthly report {month} not e-mailed", "\n".join(failures),
-                          fields={"month": month, "reached": str(len(reached)),
-                                  "missed": ", ".join(missed) or "-"})
+        try:
+            alerts.send_alert(f"Monthly report {month} not e-mailed", "\n".join(failures),
+                              fields={"month": month, "reached": str(len(reached)),
+                                      "missed": ", ".join(missed) or "-"})
+        except Exception:  # e.g. the alert channels cannot be read either; the log above stands
+            log.exception("monthly report %s: the failure could not be alerted", month)
     else:
         log.info("monthly report %s e-mailed to %d subscriber(s)", month, len(reached))
     return reached

@@ -9,9 +9,11 @@ delivered is logged, and the job's own record already holds the failure.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import smtplib
+from collections.abc import Iterator
 from email.message import EmailMessage
 
 import requests
@@ -96,10 +98,24 @@ def post_webhook(url: str, title: str, text: str, fields: dict[str, str]) -> Non
 def send_email(to: str, title: str, text: str, fields: dict[str, str]) -> None:
     message = EmailMessage()
     message["Subject"] = f"[Liftoff] {title}"
-    message["From"] = setting("SMTP_FROM", "liftoff@localhost")
+    message["From"] = sender()
     message["To"] = to
     facts = "".join(f"{k}: {v}\n" for k, v in fields.items())
     message.set_content(f"{title}\n\n{facts}\n{text}\n")
+    with smtp_connection() as smtp:
+        smtp.send_message(message)
+
+
+def sender() -> str:
+    """The From address of every mail Liftoff sends (SMTP_FROM)."""
+    return setting("SMTP_FROM", "liftoff@localhost")
+
+
+@contextlib.contextmanager
+def smtp_connection() -> Iterator[smtplib.SMTP]:
+    """A connection to the SMTP server of the settings (SMTP_HOST, SMTP_PORT, SMTP_STARTTLS,
+    SMTP_USER, SMTP_PASSWORD), logged in when a user is set; closed on leaving. Raises what
+    smtplib raises: callers decide how a failure is reported."""
     host = setting("SMTP_HOST", "127.0.0.1")
     port = int(setting("SMTP_PORT", "25"))
     with smtplib.SMTP(host, port, timeout=float(setting("ALERT_TIMEOUT_SECONDS", "10"))) as smtp:
@@ -107,7 +123,7 @@ def send_email(to: str, title: str, text: str, fields: dict[str, str]) -> None:
             smtp.starttls()
         if user := setting("SMTP_USER"):
             smtp.login(user, setting("SMTP_PASSWORD", ""))
-        smtp.send_message(message)
+        yield smtp
 
 
 def job_failed(run: JobRun, feature_key: str | None = None) -> list[str]:

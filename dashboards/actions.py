@@ -1,11 +1,12 @@
-"""The dashboard's only writes: rollout actions, re-checked on the server whatever the page showed."""
+"""The dashboard's writes of the rollout and executive pages: rollout actions and one's own monthly-report
+subscription, re-checked on the server whatever the page showed."""
 
 from __future__ import annotations
 
 from app.errors import Detail, LiftoffError, ValidationFailed
-from app.models import Feature
+from app.models import Feature, User
 from app.security import Identity
-from app.services import rollout
+from app.services import report_mail, rollout
 
 ROLLOUT_ACTIONS = ("advance", "rollback", "kill", "resume")
 
@@ -45,3 +46,20 @@ def perform_rollout_action(action: str, key: str, identity: Identity | None, rea
     # Looked up at call time so the service module stays the single implementation.
     service = getattr(rollout, action)
     return service(key, identity.name, reason)
+
+
+def may_subscribe_to_report(identity: Identity | None) -> bool:
+    """Whether this logged-in user may have the monthly report e-mailed (executives and admins)."""
+    return identity is not None and identity.role in report_mail.REPORT_ROLES
+
+
+def set_own_report_subscription(identity: Identity | None, on: bool) -> User:
+    """Subscribe the logged-in user (never anyone else) to the monthly report, or unsubscribe
+    them; the caller commits.
+
+    :raises NotAllowed: the role may not receive the report (or the caller is no logged-in user).
+    """
+    if not may_subscribe_to_report(identity):
+        raise NotAllowed("your role may not subscribe to the monthly report (executive or admin only)")
+    user, _changed = report_mail.set_subscription(identity.name, bool(on))
+    return user

@@ -1,5 +1,6 @@
-"""Rendering shared by the executive, adoption and quality pages: number formats, pickers and the
-plotly look (figures come from dashboards.kpi_data; nothing here computes a KPI)."""
+"""Rendering shared by the executive, adoption and quality pages: number formats (app.formats, shared
+with the e-mailed report), pickers and the plotly look (figures come from dashboards.kpi_data;
+nothing here computes a KPI)."""
 
 from __future__ import annotations
 
@@ -8,32 +9,14 @@ from urllib.parse import urlencode
 import dash
 from dash import dcc, html
 
+from app.formats import euro as euro
+from app.formats import missing as _missing
+from app.formats import num as num
+from app.formats import pct as pct
 from dashboards import components as ui
 
 FEWER_THAN_5 = "fewer than 5"
 BRAND, GOOD, WARN, BAD, MUTED = "#3b5bdb", "#2b8a3e", "#e67700", "#c92a2a", "#5b6478"
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
-
-
-def euro(value, digits: int = 0) -> str:
-    if _missing(value):
-        return "—"
-    text = f"{abs(value):,.{digits}f}".replace(",", "\u202f")
-    return ("−" if value < 0 else "") + "€\u00a0" + text
-
-
-def pct(value, digits: int = 1, scale: float = 100.0) -> str:
-    """A share (0..1) as a percentage; ``scale=1`` for values already in percent."""
-    return "—" if _missing(value) else f"{value * scale:.{digits}f}\u00a0%"
-
-
-def num(value, digits: int = 1, unit: str = "") -> str:
-    if _missing(value):
-        return "—"
-    return f"{value:,.{digits}f}".replace(",", "\u202f") + (f"\u00a0{unit}" if unit else "")
 
 
 def interval(low, high, fmt) -> str:

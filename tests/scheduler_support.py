@@ -91,9 +91,10 @@ class Recorder:
 
 
 class SmtpSink:
-    """A minimal real SMTP server that keeps each message's envelope and text."""
+    """A minimal real SMTP server that keeps each message's envelope and text (dot-unstuffed, as a
+    real server hands it on); it refuses the recipients in ``refuse`` with 550."""
 
-    def __init__(self):
+    def __init__(self, refuse: set[str] = frozenset()):
         self.messages: list[dict] = []
         sink = self
 
@@ -110,16 +111,24 @@ class SmtpSink:
                         envelope["from"] = command.split(":", 1)[1].strip(" <>")
                         self.wfile.write(b"250 OK\r\n")
                     elif verb == "RCPT":
-                        envelope["to"].append(command.split(":", 1)[1].strip(" <>"))
+                        address = command.split(":", 1)[1].strip(" <>")
+                        if address in refuse:
+                            self.wfile.write(b"550 no such mailbox\r\n")
+                            continue
+                        envelope["to"].append(address)
                         self.wfile.write(b"250 OK\r\n")
                     elif verb == "DATA":
                         self.wfile.write(b"354 go ahead\r\n")
                         lines = []
                         while (data := self.rfile.readline()) not in (b".\r\n", b""):
-                            lines.append(data.decode())
+                            lines.append(data.decode()[1:] if data.startswith(b"..") else data.decode())
                         envelope["data"] = "".join(lines)
                         sink.messages.append(dict(envelope))
+                        envelope = {"from": None, "to": [], "data": ""}
                         self.wfile.write(b"250 queued\r\n")
+                    elif verb == "RSET":
+                        envelope = {"from": None, "to": [], "data": ""}
+                        self.wfile.write(b"250 OK\r\n")
                     elif verb == "QUIT":
                         self.wfile.write(b"221 bye\r\n")
                         return

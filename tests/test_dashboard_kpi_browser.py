@@ -158,3 +158,19 @@ def test_quality_and_the_printable_report(page, server):
     assert "restated after close" in page.inner_text("#report-status")
     assert page.locator("#report-features tbody tr").count() == 3
     shot(page, "report")
+
+
+def test_an_executive_subscribes_to_the_report_by_email(page, server):
+    page.goto(server.url + "/dashboard/executive?month=2026-10")
+    box = page.get_by_label("E-mail me this report at each monthly close")
+    assert not box.is_checked()
+    box.check()
+    page.wait_for_selector("#exec-subscribe-done")
+    assert email_for("executive") in page.inner_text("#exec-subscribe-done")
+    shot(page, "executive-subscribed")
+    page.reload()  # the server kept it
+    box = page.get_by_label("E-mail me this report at each monthly close")
+    box.wait_for()
+    assert box.is_checked()
+    box.uncheck()
+    page.wait_for_selector("#exec-subscribe-done:has-text('Unsubscribed')")

@@ -86,6 +86,25 @@ def users_create(email: str, role: str, password: str | None) -> None:
         click.echo(f"created {user.role} user {user.email}")
 
 
+@users.command("report-subscription")
+@click.argument("email")
+@click.option("--on/--off", "on", required=True,
+              help="--on: e-mail EMAIL the monthly ROI report at each monthly close; --off: stop.")
+def users_report_subscription(email: str, on: bool) -> None:
+    """Subscribe EMAIL to the monthly ROI report, or unsubscribe them.
+
+    After each monthly close, every active executive or admin who subscribed gets the one-page
+    report by e-mail (SMTP_HOST, SMTP_PORT, SMTP_FROM, ...; see docs/scheduler.md). Other roles
+    cannot subscribe. Users can also tick the box on the dashboard's Executive page.
+    """
+    from app.services.report_mail import set_subscription
+
+    with transaction():
+        user, changed = set_subscription(email, on)
+        what = "subscribed to" if on else "unsubscribed from"
+        click.echo(f"{user.email} {what} the monthly report{'' if changed else ' (no change)'}")
+
+
 @main.group()
 def tokens() -> None:
     """API tokens (admin, ingest) and SDK client tokens."""

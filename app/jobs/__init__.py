@@ -34,7 +34,8 @@ JOBS: list[JobSpec] = [
         "monthly-close",
         "app.jobs.kpi:monthly_close",
         "30 2 1 * *",
-        "Freeze last month's ROI with a fingerprint of its inputs (02:30 UTC on the 1st).",
+        "Freeze last month's ROI with a fingerprint of its inputs and e-mail the report to its "
+        "subscribers (02:30 UTC on the 1st).",
     ),
     JobSpec(
         "flag-reconcile",

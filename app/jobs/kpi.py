@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 
 from app.jobs.base import JobStats
-from app.services import closes, rollups
+from app.jobs.runner import current_hooks
+from app.services import closes, report_mail, rollups
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,18 @@ def refresh_kpis(full: bool = False) -> JobStats:
 
 
 def monthly_close(month: str | None = None) -> JobStats:
-    """Freeze last month's ROI (or ``month``, YYYY-MM) with a fingerprint of its inputs."""
+    """Freeze last month's ROI (or ``month``, YYYY-MM) with a fingerprint of its inputs, mark the
+    earlier months the refresh moved as restated, and, once all of it is committed, e-mail the
+    report to its subscribers. A month closed already is left alone and mailed no second time."""
     refreshed = rollups.refresh()  # close on every event accepted so far
     month = month or closes.previous_month()
+    restated = closes.check_restatements()
+    new = not closes.is_closed(month)
     close = closes.close_month(month)
-    log.info("monthly-close %s: fingerprint %s", month, close.fingerprint[:12])
+    log.info("monthly-close %s: fingerprint %s, %s, %s earlier months restated", month,
+             close.fingerprint[:12], "closed now" if new else "closed already", restated)
+    if new:
+        news = closes.restated_since_last_close(month)
+        # After the commit only: a close that rolls back (or fails later) mails nothing.
+        current_hooks().after_commit(lambda: report_mail.send_report(month, news))
     return JobStats(rows_read=refreshed.events_read, rows_written=1)

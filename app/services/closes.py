@@ -80,6 +80,19 @@ def close_month(month: str) -> MonthlyClose:
     return close
 
 
+def is_closed(month: str) -> bool:
+    return db.session.get(MonthlyClose, month) is not None
+
+
+def restated_since_last_close(month: str) -> list[str]:
+    """Closed months other than ``month`` whose restatement was stamped after the latest close of
+    another month (every restated month when there is none): the news a report of ``month`` gives."""
+    others = db.session.scalars(select(MonthlyClose).where(MonthlyClose.month != month)).all()
+    since = max((c.closed_at for c in others), default=None)
+    return sorted(c.month for c in others
+                  if c.restated_at is not None and (since is None or c.restated_at > since))
+
+
 def close_status(month: str, current: str) -> dict:
     """``closed``, ``closed_at``, ``restated`` and ``closed_figures`` of a month for the API."""
     close = db.session.get(MonthlyClose, month)

@@ -1,17 +1,27 @@
-"""The executive monthly view: portfolio ROI of a month, its features, and the months before it."""
+"""The executive monthly view: portfolio ROI of a month, its features, and the months before it; and
+an executive's (or admin's) own subscription to the monthly report by e-mail."""
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlencode
 
 import dash
 import pandas as pd
 from dash import Input, Output, callback, dcc, html, no_update
 
+from app.db import db
 from app.errors import LiftoffError
+from app.security import current_identity
+from app.services import report_mail
 from dashboards import components as ui
 from dashboards import kpi_data
 from dashboards import kpi_view as kv
+from dashboards.actions import NotAllowed, may_subscribe_to_report, set_own_report_subscription
+
+log = logging.getLogger(__name__)
+SUBSCRIBE = "monthly"
+SUBSCRIBE_LABEL = "E-mail me this report at each monthly close"
 
 
 def layout(month: str | None = None, **_query) -> html.Div:
@@ -37,8 +47,23 @@ def layout(month: str | None = None, **_query) -> html.Div:
             html.Div([kv.picker("exec-month-picker", options, chosen, "Pick a month", "Month"), exports],
                      className="lo-kpi-controls"),
         ], className="lo-page-head"),
+        _subscription(),
         kv.loading("exec-body"),
     ])
+
+
+def _subscription() -> html.Div | None:
+    """The checkbox of one's own monthly report by e-mail: shown to executives and admins only
+    (the callback checks the role again)."""
+    identity = current_identity()
+    if not may_subscribe_to_report(identity):
+        return None
+    on = report_mail.is_subscribed(identity.name)
+    return html.Div([
+        dcc.Checklist(id="exec-subscribe", className="lo-check", value=[SUBSCRIBE] if on else [],
+                      options=[{"label": f" {SUBSCRIBE_LABEL}", "value": SUBSCRIBE}]),
+        html.Div(id="exec-subscribe-message", className="lo-form-message"),
+    ], className="lo-kpi-subscribe")
 
 
 dash.register_page(__name__, path="/executive", name="Executive", title="Executive · Liftoff", order=1,
@@ -49,6 +74,27 @@ dash.register_page(__name__, path="/executive", name="Executive", title="Executi
 def pick_month(month):
     """Put the chosen month in the URL, so the view is a deep link."""
     return "?" + urlencode({"month": month}) if month else no_update
+
+
+@callback(Output("exec-subscribe-message", "children"), Input("exec-subscribe", "value"),
+          prevent_initial_call=True)
+def subscribe(value):
+    """Tick: the logged-in user gets the report after each monthly close; untick: no more."""
+    identity = current_identity()
+    on = SUBSCRIBE in (value or [])
+    try:
+        user = set_own_report_subscription(identity, on)
+        db.session.commit()
+    except LiftoffError as error:
+        db.session.rollback()
+        if isinstance(error, NotAllowed):
+            log.warning("refused a monthly report subscription for %s", identity.name if identity else None)
+        return ui.alert(error.message, "danger", alert_id="exec-subscribe-error")
+    if on:
+        text = f"Subscribed: the report goes to {user.email} after each monthly close."
+    else:
+        text = "Unsubscribed: no more monthly report e-mails."
+    return ui.alert(text, "success", alert_id="exec-subscribe-done")
 
 
 def _status(roi: dict):

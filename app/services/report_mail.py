@@ -1,0 +1,149 @@
+"""The monthly ROI report by e-mail: who subscribed, and mailing it to them after a monthly close.
+
+Executives and admins subscribe themselves on the Executive page, or an operator does it with
+``liftoff users report-subscription EMAIL --on``. After the ``monthly-close`` job commits a new
+close, each active subscriber gets one message of their own: the headline figures as text, the
+one-page report as the HTML body, and the printable page attached. Mail goes through the SMTP
+settings of app/alerts.py. Sending never raises: a failure is logged and alerted, and the close
+stays committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+
+from sqlalchemy import select
+
+from app import alerts
+from app.db import db
+from app.errors import Detail, NotFound, ValidationFailed
+from app.models import User
+from app.services import monthly_report
+
+log = logging.getLogger(__name__)
+
+REPORT_ROLES = ("executive", "admin")
+# Refusals of one message; smtplib resets the session after them, so the others can still go.
+REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+OPT_OUT = ('untick "E-mail me this report at each monthly close" on the Executive page of the '
+           "dashboard, or ask an admin to run `liftoff users report-subscription {email} --off`.")
+
+
+def set_subscription(email: str, on: bool) -> tuple[User, bool]:
+    """Subscribe (``on``) or unsubscribe the user ``email``; never commits.
+
+    :returns: the user and whether anything changed.
+    :raises NotFound: no user has this e-mail.
+    :raises ValidationFailed: naming ``role``, for a user who is neither executive nor admin.
+    """
+    address = (email or "").strip().lower()
+    user = db.session.scalar(select(User).where(User.email == address))
+    if user is None:
+        raise NotFound(f"no user with e-mail {address!r}")
+    if user.role not in REPORT_ROLES:
+        raise ValidationFailed(
+            "only executives and admins receive the monthly report",
+            [Detail("role", f"{user.email} is {user.role}; executive or admin is needed")])
+    changed = user.monthly_report != on
+    user.monthly_report = on
+    db.session.flush()
+    return user, changed
+
+
+def is_subscribed(email: str) -> bool:
+    return bool(db.session.scalar(select(User.monthly_report).where(User.email == email)))
+
+
+def subscribers() -> list[str]:
+    """The e-mail addresses the report goes to: active executives and admins who subscribed (a
+    subscriber whose role changed since gets nothing)."""
+    return list(db.session.scalars(
+        select(User.email).where(User.monthly_report.is_(True), User.active.is_(True),
+                                 User.role.in_(REPORT_ROLES)).order_by(User.email)))
+
+
+def subject(month: str) -> str:
+    return f"Liftoff ROI report — {month}"
+
+
+def attachment_name(month: str) -> str:
+    return f"liftoff-roi-{month}.html"
+
+
+def text_body(context: dict, restated: list[str], to: str) -> str:
+    """The short text part: the headline figures, the restated months, how to opt out."""
+    lines = [f"{subject(context['month'])} ({context['status_text']})", ""]
+    for label, value, hint in monthly_report.headline(context):
+        lines.append(f"{label + ':':<9} {value}" + (f"  ({hint})" if hint else ""))
+    if restated:
+        lines += ["", f"Restated since the last close: {', '.join(restated)}. Their inputs changed "
+                  "after they were closed (a late event, a new cost, baseline or rate); the "
+                  "dashboard shows their live figures beside the figures at close."]
+    lines += ["", f"The one-page report is below and attached ({attachment_name(context['month'])}, "
+              "open it in a browser to print it).", "",
+              "You get this because you subscribed. To stop, " + OPT_OUT.format(email=to)]
+    return "\n".join(lines) + "\n"
+
+
+def compose(context: dict, restated: list[str], to: str) -> EmailMessage:
+    """One recipient's message: text, the report as HTML body, the printable page attached."""
+    month = context["month"]
+    personal = {**context, "viewer": to}
+    sender = alerts.sender()
+    message = EmailMessage()
+    message["Subject"] = subject(month)
+    message["From"] = sender
+    message["To"] = to
+    message["Date"] = formatdate()
+    # The sender's domain, not this host's name (looking that up can hang on a badly set-up host).
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    message["Message-ID"] = make_msgid("liftoff-report", domain=domain)
+    message.set_content(text_body(personal, restated, to))
+    message.add_alternative(monthly_report.render(personal, printable=False), subtype="html")
+    message.add_attachment(monthly_report.render(personal).encode(), maintype="text", subtype="html",
+                           filename=attachment_name(month))
+    return message
+
+
+def send_report(month: str, restated: list[str] | None = None) -> list[str]:
+    """E-mail ``month``'s report to every subscriber, one message each; the addresses reached.
+
+    Never raises: a failure (no SMTP server, a refused recipient, a report that cannot be built)
+    is logged and alerted, and the others still get theirs where possible.
+
+    :param restated: earlier months to name as restated since the last close.
+    """
+    restated = restated or []
+    recipients: list[str] = []
+    reached: list[str] = []
+    failures: list[str] = []
+    try:
+        recipients = subscribers()
+        if not recipients:
+            return []
+        context = monthly_report.report_context(month, viewer="")
+        with alerts.smtp_connection() as smtp:
+            for to in recipients:
+                try:
+                    smtp.send_message(compose(context, restated, to))
+                    reached.append(to)
+                except REFUSALS as error:
+                    failures.append(f"{to}: {error}")
+    except Exception as error:  # the close is committed whatever happens to its mail
+        failures.append(f"{type(error).__name__}: {error}")
+    missed = [to for to in recipients if to not in reached]
+    if failures:
+        log.error("monthly report %s not e-mailed to %s: %s", month, ", ".join(missed) or "anyone",
+                  "; ".join(failures))
+        try:
+            alerts.send_alert(f"Monthly report {month} not e-mailed", "\n".join(failures),
+                              fields={"month": month, "reached": str(len(reached)),
+                                      "missed": ", ".join(missed) or "-"})
+        except Exception:  # e.g. the alert channels cannot be read either; the log above stands
+            log.exception("monthly report %s: the failure could not be alerted", month)
+    else:
+        log.info("monthly report %s e-mailed to %d subscriber(s)", month, len(reached))
+    return reached

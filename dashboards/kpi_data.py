@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import calendar
 import functools
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -34,16 +33,13 @@ from app.models import (
 )
 from app.models.kpi import FeatureDay, MonthlyClose, RefreshState
 from app.services import kpis
-from app.services.closes import close_status, fingerprint
+from app.services.executive import MONTH, check_month, executive_view, feature_names, months_between
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 GROUPINGS = ("stage", "cohort", "department")
 TREND_WEEKS = 8
 CACHE_SIZE = 256
 CACHE_SECONDS = 300.0
 REST = "Everyone else"
-FEATURE_COLUMNS = ["feature", "name", "ai_tasks", "value_eur", "cost_eur", "cost_per_task_eur", "net_eur",
-                   "roi_pct", "cumulative_net_eur", "payback_month", "closed_net_eur"]
 
 
 # --- memo: a page's answer is reused while nothing it depends on changed ---------------------------
@@ -106,32 +102,13 @@ def clear_cache() -> None:
 
 def valid_month(month: str | None) -> str | None:
     """``month`` when it is YYYY-MM, else None."""
-    return month if month and MONTH.match(month) else None
-
-
-def check_month(month: str) -> str:
-    """``month`` or a ValidationFailed naming the ``month`` field."""
-    if not valid_month(month):
-        raise ValidationFailed("invalid query", [Detail("month", f"must be YYYY-MM, not {month!r}")])
-    return month
+    return month if isinstance(month, str) and MONTH.fullmatch(month) else None
 
 
 def month_bounds(month: str) -> tuple[date, date]:
     """The first and the last day of ``month`` (YYYY-MM)."""
     year, mon = int(month[:4]), int(month[5:])
     return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
-
-
-def _next_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[5:])
-    return f"{year + mon // 12:04d}-{mon % 12 + 1:02d}"
-
-
-def months_between(first: str, last: str) -> list[str]:
-    out = [first]
-    while out[-1] < last:
-        out.append(_next_month(out[-1]))
-    return out
 
 
 def month_options() -> list[str]:
@@ -153,90 +130,17 @@ def default_month() -> str:
 
 # --- executive ----------------------------------------------------------------------------------
 
-def _feature_names() -> dict[str, str]:
-    return dict(db.session.execute(select(Feature.key, Feature.name)).all())
-
-
-def _saved_hours(inputs: kpi.MoneyInputs) -> pd.DataFrame:
-    """Hours saved per feature_id and month, by the KPI module's saved_minutes over the monthly sums."""
-    parts = []
-    terms = inputs.features.set_index("feature_id")
-    for feature_id, sums in inputs.sums.groupby("feature_id"):
-        saved = kpi.saved_minutes(sums, inputs.baselines.get(int(feature_id), {}),
-                                  float(terms.loc[feature_id, "estimated_minutes_saved"]))
-        parts.append(pd.DataFrame({"feature_id": int(feature_id), "month": sums["month"],
-                                   "hours_saved": saved["saved_min"] / 60}))
-    if not parts:
-        return pd.DataFrame(columns=["feature_id", "month", "hours_saved"])
-    return pd.concat(parts).groupby(["feature_id", "month"], as_index=False)["hours_saved"].sum()
-
-
-def _closes() -> dict[str, MonthlyClose]:
-    return {c.month: c for c in db.session.scalars(select(MonthlyClose))}
-
-
-def portfolio_history(inputs: kpi.MoneyInputs, month: str, closes: dict[str, MonthlyClose]) -> pd.DataFrame:
-    """Per month up to ``month``: the portfolio's value, cost, net, cumulative net, hours saved, AI
-    tasks, cost per task, and whether the month is closed / restated (as the last refresh stamped)."""
-    table = kpi.monthly_table(inputs)
-    hours = _saved_hours(inputs)
-    columns = ["month", "value_eur", "cost_eur", "ai_tasks", "net_eur", "cumulative_net_eur",
-               "hours_saved", "cost_per_task_eur", "closed", "restated"]
-    if table.empty:
-        return pd.DataFrame(columns=columns)
-    per_month = table.groupby("month", as_index=False)[["value_eur", "cost_eur", "ai_tasks"]].sum()
-    per_month = pd.DataFrame({"month": months_between(per_month["month"].min(), month)}).merge(
-        per_month, on="month", how="left").fillna({"value_eur": 0.0, "cost_eur": 0.0, "ai_tasks": 0})
-    per_month["ai_tasks"] = per_month["ai_tasks"].astype("int64")
-    per_month["net_eur"] = per_month["value_eur"] - per_month["cost_eur"]
-    per_month["cumulative_net_eur"] = per_month["net_eur"].cumsum()
-    saved = hours.groupby("month")["hours_saved"].sum()
-    per_month["hours_saved"] = per_month["month"].map(saved).astype("float64").fillna(0.0)
-    per_month["cost_per_task_eur"] = [kpi.ratio(c, t) for c, t in
-                                      zip(per_month["cost_eur"], per_month["ai_tasks"], strict=True)]
-    per_month["closed"] = per_month["month"].isin(list(closes))
-    per_month["restated"] = per_month["month"].map(
-        lambda m: m in closes and closes[m].restated_at is not None)
-    return per_month[columns]
-
-
 @memo
 def executive(month: str) -> dict:
-    """The executive view of ``month``: the ``/roi/monthly`` answer (``roi``), its features as a
-    table with names (``features``), and the portfolio's monthly history (``history``).
-
-    :param month: ``YYYY-MM``.
-    """
-    check_month(month)
-    inputs = kpis.money_inputs(month)
-    # The same composition as kpis.monthly_roi, with the inputs read once for the history too.
-    roi = kpi.monthly_roi(inputs, month)
-    closes = _closes()
-    roi.update(close_status(month, fingerprint(inputs)))
-    history = portfolio_history(inputs, month, closes)
-    if roi["closed"]:
-        # A restated month shows both figures; the status of the chosen month is always live.
-        history.loc[history["month"] == month, "restated"] = bool(roi["restated"])
-    return {"month": month, "roi": roi, "features": feature_table(roi), "history": history}
-
-
-def feature_table(roi: dict) -> pd.DataFrame:
-    """One row per feature of a ``/roi/monthly`` answer, with its name and its closed net."""
-    names = _feature_names()
-    frozen = {f["feature"]: f for f in (roi.get("closed_figures") or {}).get("features", [])}
-    rows = []
-    for figures in roi["features"]:
-        closed = frozen.get(figures["feature"])
-        rows.append({**figures, "name": names.get(figures["feature"], figures["feature"]),
-                     "closed_net_eur": closed["net_eur"] if closed else None})
-    return pd.DataFrame(rows, columns=FEATURE_COLUMNS)
+    """The executive view of ``month`` (app.services.executive.executive_view), remembered."""
+    return executive_view(month)
 
 
 def export_rows(month: str) -> tuple[list[str], list[list]]:
     """The CSV/XLSX rows of a month: one per feature and a ``TOTAL`` row, live figures, and the
     closed ones beside them when the month is closed."""
     roi = kpis.monthly_roi(check_month(month))
-    names = _feature_names()
+    names = feature_names()
     fields = list(kpi.MONEY_FIELDS) + ["ai_tasks"]
     header = ["month", "feature", "name", *fields, "closed", "restated",
               *[f"closed_{f}" for f in fields]]

@@ -57,5 +57,5 @@ def init_dash(app: Flask):
     register_exports(app)
 
     dash_app.layout = shell_layout
-    protect_dash_routes(app, URL_BASE)
+    protect_dash_routes(app, URL_BASE, dash_app)
     return dash_app

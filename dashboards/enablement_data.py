@@ -314,7 +314,9 @@ def enablement_feature_options() -> list[dict]:
 
 
 def job_registry() -> tuple[pd.DataFrame, str | None]:
-    """Every registered job with its latest run, and why connector jobs are missing (if they are)."""
+    """Every registered job with its latest run, and why connector jobs are missing (if they are).
+    Runs whose process was killed are closed as interrupted first (flushed; the caller commits)."""
+    job_runs.close_dead_runs()
     specs, problem = listed_jobs()
     last = job_runs.last_runs()
     rows = []

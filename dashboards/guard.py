@@ -11,6 +11,12 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
 from app.security import current_identity
+from dashboards.dash_requests import (
+    CALLBACK_RULE,
+    SUITES_RULE,
+    bad_request_for_junk,
+    not_found_for_unknown_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +64,10 @@ def _guard(view, prefix: str, is_page: bool):
     return guarded
 
 
-def protect_dash_routes(app: Flask, prefix: str) -> list[str]:
+def protect_dash_routes(app: Flask, prefix: str, dash_app: dash.Dash) -> list[str]:
     """Wrap every route under ``prefix`` (pages, layout, callbacks, assets, component suites) in
-    the login check; returns the wrapped rules."""
+    the login check; returns the wrapped rules. Behind the login, junk sent to the component suites
+    or the callback route gets a 404 or a 400 instead of Dash's 500 (dashboards/dash_requests.py)."""
     pages = {prefix, prefix + "<path:path>"}
     wrapped = []
     for rule in app.url_map.iter_rules():
@@ -69,6 +76,10 @@ def protect_dash_routes(app: Flask, prefix: str) -> list[str]:
         view = app.view_functions[rule.endpoint]
         if getattr(view, "liftoff_login_required", False):
             continue
+        if rule.rule == prefix + SUITES_RULE:
+            view = not_found_for_unknown_files(view)
+        elif rule.rule == prefix + CALLBACK_RULE:
+            view = bad_request_for_junk(view, dash_app)
         app.view_functions[rule.endpoint] = _guard(view, prefix, rule.rule in pages)
         wrapped.append(rule.rule)
     log.debug("dashboard routes behind the login: %s", wrapped)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socketserver
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -41,6 +42,18 @@ def fail_times(key: str, failures: int) -> JobStats:
 
 def no_full_mode() -> JobStats:
     return JobStats()
+
+
+def add_department_blocking_once(marker: str) -> JobStats:
+    """Writes one row; the first call (no ``marker`` file yet) then creates the marker and hangs until
+    its process is killed, the row flushed but never committed. Later calls finish at once."""
+    first = not Path(marker).exists()
+    db.session.add(Department(name="Blocked once", hourly_rate_eur=10.0))
+    db.session.flush()
+    if first:
+        Path(marker).write_text("flushed")
+        time.sleep(300)
+    return JobStats(rows_read=1, rows_written=1)
 
 
 # -- servers -----------------------------------------------------------------------------------------

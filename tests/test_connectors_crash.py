@@ -3,8 +3,10 @@ data an uninterrupted pull gives."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -75,6 +77,13 @@ mapping: {{feature: feature, app_name: app, hour: hour, "yes": yes_count, "no": 
                     "SELECT app_name, yes, no FROM flag_metrics ORDER BY app_name"))]
 
         assert stored() == []  # pages 1 and 2 were flushed, never committed
+        # The next listing shows the killed run as interrupted, naming the process that was gone.
+        listing = subprocess.run([LIFTOFF, "jobs", "list", "--json"], env=env, capture_output=True,
+                                 text=True, timeout=60)
+        assert listing.returncode == 0, listing.stderr
+        last = {job["name"]: job for job in json.loads(listing.stdout)}["pull:api"]["last_run"]
+        assert last["status"] == "failed" and last["finished_at"] is not None
+        assert f"interrupted: the process {process.pid}@{socket.gethostname()} was gone" in last["error"]
         rerun = subprocess.run([LIFTOFF, "jobs", "run", "pull:api"], env=env, capture_output=True,
                                text=True, timeout=60)
         assert rerun.returncode == 0, rerun.stderr
@@ -84,4 +93,7 @@ mapping: {{feature: feature, app_name: app, hour: hour, "yes": yes_count, "no": 
                                text=True, timeout=60)
         assert again.returncode == 0 and "0 written" in again.stdout
         assert stored() == expected
+        with engine.connect() as conn:
+            runs = conn.execute(text("SELECT status, rows_written FROM job_runs ORDER BY id")).all()
+        assert [tuple(r) for r in runs] == [("failed", 0), ("success", 150), ("success", 0)]
         engine.dispose()

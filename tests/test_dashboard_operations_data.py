@@ -3,6 +3,10 @@ running a job now, which only admins may do."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+
 import pytest
 from sqlalchemy import func, select
 
@@ -78,6 +82,23 @@ def test_a_failed_run_shows_its_error(ops):
     db.session.flush()
     row = data.job_registry()[0].set_index("name").loc["drift-watch"]
     assert row["status"] == "failed" and row["error"].startswith("RuntimeError: source down")
+
+
+def test_a_run_whose_process_is_gone_shows_interrupted_not_running(ops):
+    finished = subprocess.Popen(["true"])
+    finished.wait()  # its pid now names no process
+    db.session.add(JobRun(job="refresh-kpis", trigger="api", status="running", started_at=utcnow(),
+                          holder=f"{finished.pid}@{socket.gethostname()}"))
+    db.session.add(JobRun(job="monthly-close", trigger="manual", status="running", started_at=utcnow(),
+                          holder=f"{os.getpid()}@{socket.gethostname()}"))
+    db.session.flush()
+    jobs = data.job_registry()[0].set_index("name")
+    assert jobs.loc["refresh-kpis", "status"] == "failed"
+    assert jobs.loc["refresh-kpis", "error"].startswith(f"interrupted: the process {finished.pid}@")
+    assert jobs.loc["monthly-close", "status"] == "running"  # its holder, this process, is alive
+    runs = data.recent_runs().set_index("job")
+    assert runs.loc["refresh-kpis", "status"] == "failed"
+    assert runs.loc["refresh-kpis", "finished_at"] is not None
 
 
 @pytest.mark.parametrize("who", [PRODUCT, CHANGE, EXEC, None])

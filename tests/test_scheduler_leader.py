@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -78,6 +79,11 @@ def test_the_leader_runs_jobs_on_schedule_in_a_thread(app, monkeypatch, tmp_path
         *JOBS, JobSpec("tick", "tests.scheduler_support:no_full_mode", "every 1s", "ticks"),
     ])
     db.session.add(JobRun(job="tick", trigger="schedule", status="running"))  # a dead leader's run
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    # A manual run on this host whose process is gone; the new leader closes it too.
+    db.session.add(JobRun(job="monthly-close", trigger="manual", status="running",
+                          holder=f"{gone.pid}@{socket.gethostname()}"))
     db.session.commit()
     db.session.remove()
     service = SchedulerService(app, poll=0.2)
@@ -87,6 +93,8 @@ def test_the_leader_runs_jobs_on_schedule_in_a_thread(app, monkeypatch, tmp_path
     time.sleep(0.5)
     runs = db.session.scalars(select(JobRun).where(JobRun.job == "tick").order_by(JobRun.id)).all()
     assert runs[0].status == "failed" and "interrupted" in runs[0].error
+    manual = db.session.scalars(select(JobRun).where(JobRun.job == "monthly-close")).one()
+    assert manual.status == "failed" and manual.error.startswith(f"interrupted: the process {gone.pid}@")
     ticks = runs[1:]
     assert 2 <= len(ticks) <= 5
     assert {r.trigger for r in ticks} == {"schedule"}

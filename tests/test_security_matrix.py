@@ -177,7 +177,8 @@ def test_every_route_answers_every_caller_as_the_permissions_say(database_url):
 # --- the probe, run in a subprocess: python -m tests.test_security_matrix DATABASE_URL -------------
 
 PASSWORD = "matrix password 1"
-# A real, read-only callback (the portfolio's refresh): Dash answers 500 to a body it cannot parse.
+# A real, read-only callback (the portfolio's refresh), so the answers show the permission check
+# rather than the 400 a body that fits no callback gets (tests/test_dashboard_junk.py).
 DASH_CALLBACK = {
     "output": "portfolio-body.children",
     "outputs": {"id": "portfolio-body", "property": "children"},
@@ -190,7 +191,7 @@ DASH_CALLBACK = {
 def _url(rule: str) -> str:
     # Placeholder values that match the converters; the records need not exist (404 is "ok").
     url = re.sub(r"<int:[^>]+>", "987654", rule)
-    # Dash answers 500 (DependencyException) for an unknown library or file: ask for a real one.
+    # A real file, so the answers show the permission check (an unknown one is a 404 behind the login).
     url = url.replace("<string:package_name>/<path:fingerprinted_path>", "dash/deps/polyfill@7.12.1.min.js")
     return re.sub(r"<[^>]+>", "no-such-thing", url)
 

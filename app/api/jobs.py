@@ -5,17 +5,20 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from app.api import bp, json_body
+from app.db import db
 from app.errors import Detail, ValidationFailed
 from app.jobs import get_job, listed_jobs
 from app.jobs.runner import run_job
 from app.security import requires
-from app.services.job_runs import last_runs, run_record, runs_of
+from app.services.job_runs import close_dead_runs, last_runs, run_record, runs_of
 
 
 @bp.get("/jobs")
 @requires("read")
 def list_jobs():
     """Every registered job with its schedule and last run."""
+    if close_dead_runs():  # runs whose process was killed show as interrupted, not running
+        db.session.commit()
     latest = last_runs()
     specs, problem = listed_jobs()
     response = jsonify([
@@ -36,6 +39,8 @@ def job_runs(name: str):
     limit = request.args.get("limit", "50")
     if not limit.isdigit() or not 1 <= int(limit) <= 500:
         raise ValidationFailed("limit must be a whole number from 1 to 500")
+    if close_dead_runs():
+        db.session.commit()
     return jsonify([run_record(run) for run in runs_of(name, int(limit))])
 
 

@@ -42,9 +42,10 @@ def jobs_list(as_json: bool) -> None:
     """List every job with its schedule and last run."""
     from app.jobs import listed_jobs
     from app.jobs.scheduler import current_leader
-    from app.services.job_runs import last_runs, run_record
+    from app.services.job_runs import close_dead_runs, last_runs, run_record
 
     with transaction():
+        close_dead_runs()  # runs whose process was killed show as interrupted (committed at the end)
         latest = last_runs()
         specs, problem = listed_jobs()
         if problem:

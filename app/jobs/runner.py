@@ -21,6 +21,7 @@ from app.jobs import JobSpec, get_job
 from app.jobs.base import JobStats
 from app.models import JobRun
 from app.observability import observe_job
+from app.services.job_runs import close_dead_runs, this_process
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,9 @@ def _call(spec: JobSpec, full: bool) -> JobStats:
 
 
 def _attempt(spec: JobSpec, trigger: str, attempt: int, full: bool) -> JobRun:
-    run = JobRun(job=spec.name, trigger=trigger, attempt=attempt, status="running", started_at=utcnow())
+    close_dead_runs()  # an earlier run killed mid-run must not look as if it were still going
+    run = JobRun(job=spec.name, trigger=trigger, attempt=attempt, status="running", started_at=utcnow(),
+                 holder=this_process())
     db.session.add(run)
     db.session.commit()  # visible as "running" while the job works
     run_id = run.id

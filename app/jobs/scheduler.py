@@ -31,6 +31,7 @@ from app.jobs import JOBS, JobSpec, all_jobs
 from app.jobs.leader import LOCK_NAME, leader_lock
 from app.models import JobRun
 from app.models.scheduling import SchedulerLeader
+from app.services.job_runs import close_dead_runs
 
 log = logging.getLogger(__name__)
 _app: Flask | None = None  # the app scheduled jobs run in (one per scheduler process)
@@ -139,6 +140,7 @@ class SchedulerService:
         with self.app.app_context():
             self._record_leader()
             self._close_interrupted_runs()
+            close_dead_runs()  # manual and API runs killed on this host
             db.session.commit()
             self.scheduler = build_scheduler(self.app)
             self.scheduler.start(paused=True)

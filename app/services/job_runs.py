@@ -1,11 +1,56 @@
-"""What the jobs did: their last runs and history, for the API, the CLI and the dashboard."""
+"""What the jobs did: their last runs and history, for the API, the CLI and the dashboard; and the
+closing of runs whose process died mid-run."""
 
 from __future__ import annotations
 
+import os
+import socket
+
 from sqlalchemy import func, select
 
-from app.db import db
+from app.db import db, utcnow
 from app.models import JobRun
+
+HOLDER_LENGTH = 200  # job_runs.holder
+
+
+def this_process() -> str:
+    """The holder a run records: ``"<pid>@<hostname>"`` of the process running it."""
+    return f"{os.getpid()}@{socket.gethostname()}"[:HOLDER_LENGTH]
+
+
+def close_dead_runs() -> list[JobRun]:
+    """Mark ``failed`` ("interrupted") every ``running`` run held by a process of this host that no
+    longer exists, and return those runs. Flushes, never commits: the caller owns the transaction.
+
+    Such a run was killed mid-run, so nothing of it was committed (the runner commits a job's
+    writes together with its success) and running the job again is safe. A run held on another
+    host cannot be checked here (a pid means nothing across hosts): it stays ``running`` until a
+    process on its own host lists or runs jobs, or, for a scheduled run, a new scheduler leader
+    closes it. Runs recorded before holders existed (``holder`` NULL) are left as they are.
+    """
+    host = socket.gethostname()
+    closed = []
+    for run in db.session.scalars(select(JobRun).where(JobRun.status == "running",
+                                                       JobRun.holder.is_not(None))):
+        pid, _, run_host = run.holder.partition("@")
+        if run_host != host or not pid.isdigit() or _process_exists(int(pid)):
+            continue
+        run.status, run.finished_at = "failed", utcnow()
+        run.error = f"interrupted: the process {run.holder} was gone; nothing of the run was committed"
+        closed.append(run)
+    db.session.flush()
+    return closed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def run_record(run: JobRun) -> dict:

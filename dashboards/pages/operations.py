@@ -133,6 +133,7 @@ def render_operations(_version, _clicks):
     if not may_view_operations(identity):  # the callback is reachable without the page
         return ui.alert("The operations page is for admins and product teams.", "danger")
     jobs, problem = data.job_registry()
+    db.session.commit()  # keeps the runs job_registry found interrupted (their process is gone)
     parts = []
     if problem:
         parts.append(

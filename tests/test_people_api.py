@@ -72,6 +72,11 @@ def test_malformed_json_is_400_and_wrong_shape_is_422(client, admin_headers):
         **admin_headers, "Content-Type": "application/json"})
     assert r.status_code == 400
     assert "malformed JSON" in r.get_json()["error"]
+    # Nesting past Python's recursion limit: a 400 too, not a RecursionError (found by fuzzing).
+    for path in ("/api/v1/people", "/api/v1/events"):
+        r = client.post(path, data="[" * 100_000 + "]" * 100_000, headers={
+            **admin_headers, "Content-Type": "application/json"})
+        assert r.status_code == 400 and "nested too deeply" in r.get_json()["error"]
     r = client.post("/api/v1/people", json={"person_id": "e1"}, headers=admin_headers)
     assert r.status_code == 422
 

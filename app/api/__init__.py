@@ -17,9 +17,18 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = "5"
 
 
+def _parsed_json():
+    """The body parsed as JSON (None when it is not JSON). Nesting deep enough to exhaust Python's
+    recursion limit is refused with a 400, not left to raise a RecursionError (a 500)."""
+    try:
+        return request.get_json(silent=True, force=True)
+    except RecursionError:
+        raise LiftoffError("the JSON body is nested too deeply", status=400) from None
+
+
 def json_body(expect: type | tuple[type, ...] = (dict, list)):
     """The request's JSON, or a 400 naming the problem (malformed JSON, wrong top-level type)."""
-    data = request.get_json(silent=True, force=True)
+    data = _parsed_json()
     if data is None:
         raw = request.get_data(cache=True)
         if raw.strip() in (b"", b"null"):
@@ -49,7 +58,7 @@ def _refuse_nul_characters():
     # schemathesis found). SQLite would store it; refusing everywhere keeps both databases alike.
     if "\x00" in request.path or any(_has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)):
         raise LiftoffError("NUL characters are not allowed in the path or query", status=400)
-    if request.content_length and _has_nul(request.get_json(silent=True, force=True)):
+    if request.content_length and _has_nul(_parsed_json()):
         raise LiftoffError("NUL characters (\\u0000) are not allowed in the body", status=400)
 
 

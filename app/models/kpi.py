@@ -90,8 +90,9 @@ class FirstUse(db.Model):
 
     __tablename__ = "kpi_first_use"
 
-    feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    # Derived from events like the other rollups: no per-row foreign-key checks (migration 0009).
+    feature_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     first_ai_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

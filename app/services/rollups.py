@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, and_, case, cast, delete, false, func, insert, literal, select, true
+from sqlalchemy import Date, and_, case, cast, delete, false, func, insert, literal, select, true, tuple_
 
 from app.db import db, utcnow
 from app.models import Event, Feature, Person
@@ -23,6 +23,7 @@ from app.models.kpi import (
     FirstUse,
     RefreshState,
 )
+from app.services import rollup_rebuild
 
 
 @dataclass
@@ -188,9 +189,9 @@ def _as_date(value) -> date:
 
 def _clear_dirty(read: list[tuple[int, date, int]]) -> None:
     """Forget the dirty days absorbed, unless a batch touched them again since they were read."""
-    for feature_id, day, version in read:
-        db.session.execute(delete(DirtyDay).where(
-            DirtyDay.feature_id == feature_id, DirtyDay.day == day, DirtyDay.version == version))
+    key = tuple_(DirtyDay.feature_id, DirtyDay.day, DirtyDay.version)
+    for i in range(0, len(read), 1000):  # one statement per thousand, not one per day
+        db.session.execute(delete(DirtyDay).where(key.in_(read[i:i + 1000])))
 
 
 def _touched_days(state: RefreshState) -> dict[int, set[date]]:
@@ -237,21 +238,17 @@ def refresh(full: bool = False) -> RefreshResult:
     fingerprint = people_fingerprint()
     dirty = _dirty()
     if full or state is None:
-        if _dialect() == "postgresql":  # far cheaper than deleting millions of rows one by one
+        if _dialect() == "postgresql":
+            # TRUNCATE is far cheaper than deleting millions of rows one by one.
             db.session.execute(db.text(
                 "TRUNCATE kpi_activity_days, kpi_feature_days, kpi_feature_months, kpi_first_use"))
+            written = rollup_rebuild.rebuild_all(_event_sums(), lambda: _rebuild_activity(None, None, None))
         else:
             db.session.execute(delete(FirstUse))
-        if _dialect() == "postgresql":
-            # ~One group per event: a hash table of every group spills and is then sorted again
-            # for the key-ordered insert; one sort feeding the aggregate does both at once.
-            db.session.execute(db.text("SET LOCAL enable_hashagg = off"))
-        written = _rebuild_activity(None, None, None)
-        if _dialect() == "postgresql":
-            db.session.execute(db.text("SET LOCAL enable_hashagg = on"))
-        _rebuild_feature_days(None, None, None)
+            written = _rebuild_activity(None, None, None)
+            _rebuild_feature_days(None, None, None)
+            _merge_first_use(None, None, None)
         _rebuild_feature_months(None, None, None)
-        _merge_first_use(None, None, None)
         # Every event lands in exactly one AI or manual count: no second pass over the events.
         events_read = int(db.session.scalar(select(func.coalesce(
             func.sum(FeatureMonth.ai_tasks + FeatureMonth.manual_tasks), 0))) or 0)

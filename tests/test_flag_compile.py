@@ -8,7 +8,9 @@ from yggdrasil_engine.engine import UnleashEngine
 
 from app.db import db
 from app.flags.compile import compile_payload
+from app.models import Feature
 from app.services import rollout
+from app.services.exposure import stage_audience
 from tests.helpers import gen_cohort, gen_person
 
 
@@ -93,6 +95,19 @@ def test_a_stage_without_cohorts_or_percentage_enables_nobody(app):
     # Stage 3 keeps the champions and pilots of stages 1-2 (cumulative) and adds no percentage.
     assert engine.check_enabled("summaries", {"userId": "p001"}).is_enabled
     assert not engine.check_enabled("summaries", {"userId": "p099"}).is_enabled
+
+
+def test_a_current_stage_without_stage_rows_enables_nobody_and_has_no_audience(app):
+    # A feature loaded straight into the tables (as the benchmarks do) with a stage but no stages.
+    people = [gen_person(f"q{i}") for i in range(20)]
+    feature = Feature(key="loaded", name="Loaded", current_stage=4)
+    db.session.add(feature)
+    db.session.commit()
+    strategies = compile_payload("production")["features"][0]["strategies"]
+    assert [s["parameters"]["rollout"] for s in strategies] == ["0"]
+    engine = _engine(compile_payload("production"))
+    assert not any(engine.check_enabled("loaded", {"userId": p.person_id}).is_enabled for p in people)
+    assert stage_audience(feature, 4) == set()
 
 
 def test_kill_disables_and_development_serves_everything_not_killed(app):

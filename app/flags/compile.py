@@ -30,9 +30,11 @@ def _rollout(key: str, percentage: int, segments: list[int]) -> dict:
 
 
 def _production_strategies(feature: Feature) -> list[dict]:
-    live = [s for s in feature.stages if s.position <= feature.current_stage]
+    live = [s for s in feature.stages if s.position <= feature.current_stage]  # in position order
     if not live:
-        return []
+        # Off: disabled, no strategies. On without stage rows up to the current stage: nobody, as
+        # an explicit 0 % (no strategies would mean everybody).
+        return [_rollout(feature.key, 0, [])] if feature.current_stage > 0 else []
     cohorts: dict[int, Cohort] = {c.id: c for s in live for c in s.cohorts}
     strategies = [
         _rollout(feature.key, 100, [cohort.id])

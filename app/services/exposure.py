@@ -48,9 +48,12 @@ def stage_audience(feature: Feature, position: int, people: People | None = None
     :param feature: the feature, with its stages.
     :param position: 1-based stage; 0 means off (nobody).
     """
-    if position <= 0:
+    live = [s for s in feature.stages if 0 < s.position <= position]  # in position order
+    if not live:
         return set()
-    stage = next(s for s in feature.stages if s.position == position)
+    # As flag compilation reads it: a position past the last stage row (a feature loaded with a
+    # current stage but fewer stages) is the last stage up to it, not an error on every page.
+    stage = live[-1]
     audience: set[int] = set()
     cohort_ids = _live_cohort_ids(feature, position)
     if cohort_ids:

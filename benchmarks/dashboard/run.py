@@ -1,11 +1,13 @@
-"""Dashboard callbacks at scale on PostgreSQL: the p95 latency of every callback of the executive,
-adoption and quality pages (goal <= 300 ms), printed.
+"""Dashboard callbacks at scale on PostgreSQL: the p95 latency of every data callback of every page
+(portfolio, executive, adoption, quality, rollout, enablement, operations; goal <= 300 ms), printed.
 
 The dataset is the KPI benchmark's (benchmarks/kpi_scale/run.py: people, features with staged
 exposure spells, a year of events COPYed in, then a full refresh-kpis), at the scale given by
---events. Each callback is POSTed to /dashboard/_dash-update-component through the Flask test client
-of an app with its Dash dashboard, logged in as an executive, with the CSRF header the browser sends:
-the server-side time of a callback, without the network.
+--events, or a database that benchmark kept (--database liftoff_bench_NNNN, e.g. after
+`benchmarks/kpi_scale/run.py --load-only`: migrated to this branch's head, rolled up if it was not).
+Each callback is POSTed to /dashboard/_dash-update-component through the Flask test client of an app
+with its Dash dashboard, logged in as an admin (who sees every page), with the CSRF header the
+browser sends: the server-side time of a callback, without the network.
 
 Two figures per callback: *cold* (kpi_data's memo cleared before every request, so the KPI module
 runs in full) and *warm* (the same request again: what every later viewer of that month gets until
@@ -13,6 +15,7 @@ the data changes).
 
 Usage: .venv/bin/python benchmarks/dashboard/run.py [--events 10000000] [--people 10000]
        [--features 20] [--samples 20] [--server postgresql+psycopg://postgres@127.0.0.1:5432/] [--keep]
+       [--database liftoff_bench_NNNN]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -49,30 +53,48 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=20, help="requests per callback and mode")
     parser.add_argument("--server", default="postgresql+psycopg://postgres@127.0.0.1:5432/")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--database", default=None,
+                        help="measure a database benchmarks/kpi_scale kept instead of generating one")
     return parser.parse_args()
 
 
-def callbacks(features: list[str], months: list[str]) -> list[tuple[str, str, str, list]]:
-    """(label, output, store id, store values): every data callback of the three pages."""
+def callbacks(features: list[str], months: list[str]) -> list[tuple[str, str, list[dict]]]:
+    """(label, output, input values by component id): every data callback of every page."""
     queries = [(f, m) for m in months for f in features]
     return [
-        ("executive  render_executive", "exec-body.children", "exec-month", months),
-        ("adoption   render_adoption", "adoption-body.children", "adoption-query",
-         [{"feature": f, "month": m, "group": "department"} for f, m in queries]),
-        ("adoption   render_adoption_weeks", "adoption-weeks.children", "adoption-query",
-         [{"feature": f, "month": m, "group": "department"} for f, m in queries]),
-        ("quality    render_quality", "quality-body.children", "quality-query",
-         [{"feature": f, "month": m} for f, m in queries]),
-        ("quality    render_quality_weeks", "quality-weeks.children", "quality-query",
-         [{"feature": f, "month": m} for f, m in queries]),
+        ("portfolio  render_portfolio", "portfolio-body.children", [{"portfolio-refresh": None}]),
+        ("executive  render_executive", "exec-body.children", [{"exec-month": m} for m in months]),
+        ("adoption   render_adoption", "adoption-body.children",
+         [{"adoption-query": {"feature": f, "month": m, "group": "department"}} for f, m in queries]),
+        ("adoption   render_adoption_weeks", "adoption-weeks.children",
+         [{"adoption-query": {"feature": f, "month": m, "group": "department"}} for f, m in queries]),
+        ("quality    render_quality", "quality-body.children",
+         [{"quality-query": {"feature": f, "month": m}} for f, m in queries]),
+        ("quality    render_quality_weeks", "quality-weeks.children",
+         [{"quality-query": {"feature": f, "month": m}} for f, m in queries]),
+        ("rollout    render_rollout", "rollout-body.children",
+         [{"rollout-feature": f, "rollout-version": 0} for f in features]),
+        ("rollout    render_sdks", "rollout-sdks.children", [{"rollout-version": 0}]),
+        ("enablement render_enablement", "..enablement-playbook.children...enablement-gate.children..."
+         "enablement-trainings.children...enablement-feedback.children...enablement-actions.children..",
+         [{"enablement-feature": f, "enablement-version": 0} for f in features]),
+        ("operations render_operations", "ops-body.children", [{"ops-version": 0, "ops-refresh": None}]),
     ]
 
 
-def body(output: str, store: str, value) -> dict:
-    component, prop = output.split(".")
-    return {"output": output, "outputs": {"id": component, "property": prop},
-            "inputs": [{"id": store, "property": "data", "value": value}],
-            "changedPropIds": [f"{store}.data"], "state": []}
+def body(spec: dict, values: dict) -> dict:
+    """The request the renderer sends for the callback ``spec`` (of /_dash-dependencies), its
+    inputs set from ``values`` by component id."""
+    def dependency(item: dict) -> dict:
+        return {"id": item["id"], "property": item["property"], "value": values.get(item["id"])}
+
+    output = spec["output"]
+    parts = output[2:-2].split("...") if output.startswith("..") else [output]
+    outputs = [{"id": ident, "property": prop} for ident, _, prop in (p.rpartition(".") for p in parts)]
+    return {"output": output, "outputs": outputs if output.startswith("..") else outputs[0],
+            "inputs": [dependency(i) for i in spec["inputs"]],
+            "state": [dependency(i) for i in spec["state"]],
+            "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"]]}
 
 
 def line(name: str, samples: np.ndarray) -> None:
@@ -82,34 +104,55 @@ def line(name: str, samples: np.ndarray) -> None:
           f"goal <= {GOAL_MS:.0f} ms  {verdict}", flush=True)
 
 
-def main() -> None:
-    args = parse_args()
-    rng = np.random.default_rng(7)
+def dataset(args, rng) -> tuple[str, str]:
+    """The benchmark database (name, url): a kept one, migrated and rolled up, or a new one."""
+    from app import create_app
+    from app.cli.admin import upgrade_database
+    from app.db import db
+    from app.models.kpi import RefreshState
+
+    if args.database:
+        name = args.database
+        url = make_url(args.server).set(database=name).render_as_string(hide_password=False)
+        upgrade_database(url)
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SKIP_DASH": True, "SECRET_KEY": "bench"})
+        with app.app_context():
+            rolled_up = db.session.get(RefreshState, 1) is not None
+        if not rolled_up:
+            full = run_child(url, REFRESH_CODE.format(full=True))
+            print(f"rolled up in {full['seconds']:.1f} s", flush=True)
+        print(f"database {name} (existing)", flush=True)
+        return name, url
     name, url = create_database(args.server)
     print(f"database {name}: {args.events:,} events, {args.people:,} people, {args.features} features",
           flush=True)
+    upgrade_database(url)
+    plain = create_app({"SQLALCHEMY_DATABASE_URI": url, "SKIP_DASH": True, "SECRET_KEY": "bench"})
+    spells, person_ids = seed_company(plain, rng, args.people, args.features)
+    began = time.perf_counter()
+    events = generate_events(rng, args.events, spells, person_ids, (0, DAYS - 1), "e")
+    copy_events(url, events)
+    del events
+    full = run_child(url, REFRESH_CODE.format(full=True))
+    print(f"generated, copied and rolled up in {time.perf_counter() - began:.0f} s "
+          f"(refresh {full['seconds']:.1f} s)", flush=True)
+    return name, url
+
+
+def main() -> None:
+    args = parse_args()
+    rng = np.random.default_rng(7)
+    name, url = dataset(args, rng)
     try:
         from app import create_app
-        from app.cli.admin import upgrade_database
         from app.db import db
         from app.services.access import create_user
 
-        upgrade_database(url)
-        plain = create_app({"SQLALCHEMY_DATABASE_URI": url, "SKIP_DASH": True, "SECRET_KEY": "bench"})
-        spells, person_ids = seed_company(plain, rng, args.people, args.features)
-        began = time.perf_counter()
-        events = generate_events(rng, args.events, spells, person_ids, (0, DAYS - 1), "e")
-        copy_events(url, events)
-        del events
-        full = run_child(url, REFRESH_CODE.format(full=True))
-        print(f"generated, copied and rolled up in {time.perf_counter() - began:.0f} s "
-              f"(refresh {full['seconds']:.1f} s)", flush=True)
-        with plain.app_context():
-            user = create_user("bench-exec@liftoff.test", "executive", "benchmark password")
-            db.session.commit()
-            user_id = user.id
-
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})  # with Dash
+        with app.app_context():
+            email = f"bench-exec-{int(time.time())}@liftoff.test"
+            user_id = create_user(email, "admin", "benchmark password").id
+            db.session.commit()
         from dashboards import kpi_data
 
         client = app.test_client()
@@ -118,29 +161,31 @@ def main() -> None:
         assert client.get("/dashboard/executive").status_code == 200
         token = client.get_cookie("liftoff_csrf", path="/dashboard/").value
         headers = {"X-CSRFToken": token}
+        specs = {spec["output"]: spec for spec in client.get("/dashboard/_dash-dependencies").get_json()}
         features = sorted({f"f-{k:02d}" for k in (1, args.features // 2)})
         months = ["2025-11", "2025-12"]
 
-        def post(output, store, value) -> float:
+        def post(output: str, values: dict) -> float:
             began = time.perf_counter()
-            response = client.post("/dashboard/_dash-update-component", json=body(output, store, value),
+            response = client.post("/dashboard/_dash-update-component", json=body(specs[output], values),
                                    headers=headers)
             took = (time.perf_counter() - began) * 1000
             assert response.status_code == 200, response.get_data(as_text=True)[:500]
             return took
 
-        print(f"\ncallbacks ({args.samples} requests each; features {features}, months {months})")
-        for label, output, store, values in callbacks(features, months):
+        print(f"\ncallbacks ({args.samples} requests each; features {features}, months {months}; "
+              "cold: the dashboard's memo cleared before each request)")
+        for label, output, values in callbacks(features, months):
             cold, warm = [], []
             for i in range(args.samples):
                 value = values[i % len(values)]
                 kpi_data.clear_cache()
-                cold.append(post(output, store, value))
-                warm.append(post(output, store, value))
+                cold.append(post(output, value))
+                warm.append(post(output, value))
             line(f"{label} (cold)", np.array(cold))
             line(f"{label} (warm)", np.array(warm))
     finally:
-        if not args.keep:
+        if not args.keep and not args.database:
             drop_database(args.server, name)
 
 

@@ -19,6 +19,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     from app.db import db
 
+    config.engine_options(app.config)
     db.init_app(app)
 
     from app import web

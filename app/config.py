@@ -49,3 +49,13 @@ def load() -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
     }
+
+
+def engine_options(settings: dict) -> None:
+    """PostgreSQL sessions get LIFTOFF_PG_WORK_MEM (32MB) of sort memory: a KPI read groups some
+    10^4 person x task rows, which spill to disk with the server's default 4MB. The full rebuild
+    raises it for its own transaction."""
+    if str(settings.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        work_mem = os.environ.get("LIFTOFF_PG_WORK_MEM", "32MB")
+        options = settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        options.setdefault("connect_args", {}).setdefault("options", f"-c work_mem={work_mem}")

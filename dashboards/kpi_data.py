@@ -20,7 +20,6 @@ from sqlalchemy import func, select, union
 from app import kpi
 from app.db import db, utcnow
 from app.errors import Detail, NotFound, ValidationFailed
-from app.kpi.window import SUPPRESSIBLE
 from app.models import (
     Baseline,
     CohortMember,
@@ -201,19 +200,6 @@ def weeks_ending(end: date, weeks: int = TREND_WEEKS) -> list[tuple[date, date]]
     return [(end - timedelta(days=7 * i + 6), end - timedelta(days=7 * i)) for i in reversed(range(weeks))]
 
 
-def group_breakdown(inputs: kpi.WindowInputs, groups_by_name: dict[str, set[int]]) -> list[dict]:
-    """kpi.group_records of the groups, in name order; a group with fewer than 5 people ever exposed
-    is suppressed in every window, so it is marked so without running the KPI module for it."""
-    ever = set(kpi.first_exposure(inputs.spells).index)
-    big = {name: people for name, people in groups_by_name.items()
-           if len(people & ever) >= kpi.MIN_GROUP_EXPOSED}
-    records = {r["group"]: r for r in kpi.group_records(inputs, big)}
-    blank = {name: None for name in SUPPRESSIBLE}
-    return [records.get(name) or {"feature": inputs.feature, "start": inputs.start.isoformat(),
-                                  "end": inputs.end.isoformat(), **blank, "group": name, "suppressed": True}
-            for name in sorted(groups_by_name)]
-
-
 def _window_end(month: str) -> date:
     """The month's last day, or today inside the current month (no empty future days)."""
     start, end = month_bounds(month)
@@ -258,7 +244,7 @@ def adoption(key: str, month: str, grouping: str = "stage") -> dict:
     record = kpi.kpi_record(inputs)
     return {"feature": key, "month": month, "start": start, "end": end, "record": record,
             "funnel": funnel(inputs, record),
-            "groups": pd.DataFrame(group_breakdown(inputs, groups(key, grouping, people)))}
+            "groups": pd.DataFrame(kpi.adoption_groups(inputs, groups(key, grouping, people)))}
 
 
 @memo

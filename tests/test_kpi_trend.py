@@ -89,3 +89,16 @@ def test_a_week_with_no_events_has_no_rates(company):
     adoption = kpi.adoption_trend(kpis.trend_inputs("assist", empty)[0], {}, kpi.MIN_GROUP_EXPOSED).iloc[0]
     # Everyone not rolled back is still exposed in 2030, but nobody used it that week.
     assert adoption["exposed_users"] > 20 and adoption["active_users"] == 0 and adoption["adoption_rate"] == 0
+
+
+def test_adoption_groups_are_group_records_on_the_adoption_figures(company):
+    start, end = date(2026, 9, 1), date(2026, 9, 30)
+    inputs, people = kpis.kpi_inputs("assist", start, end)
+    groups = {**kpis.groups_of("department", people), "tiny": {people["person_id"].iloc[0]}}
+    full = {r["group"]: r for r in kpi.group_records(inputs, groups)}
+    lean = {r["group"]: r for r in kpi.adoption_groups(inputs, groups)}
+    assert set(lean) == set(full) and lean["tiny"]["suppressed"] and not lean["Sales"]["suppressed"]
+    for name, record in lean.items():
+        assert set(record) <= set(full[name])
+        for field in [*SAME, "time_to_first_use_hours", "never_used_share", "suppressed", "group"]:
+            assert record[field] == full[name][field], (name, field)

@@ -11,6 +11,8 @@ from app.kpi.trend import TrendInputs, adoption_trend, quality_trend
 from app.kpi.window import (
     MIN_GROUP_EXPOSED,
     WindowInputs,
+    adoption_figures,
+    adoption_groups,
     group_records,
     habit_cohort,
     kpi_record,
@@ -22,6 +24,8 @@ __all__ = [
     "MoneyInputs",
     "TrendInputs",
     "WindowInputs",
+    "adoption_figures",
+    "adoption_groups",
     "adoption_trend",
     "baseline_error_rate",
     "baseline_minutes",

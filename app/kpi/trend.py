@@ -2,8 +2,8 @@
 
 A trend chart needs adoption per group and week, or error rate and time saved per week, not every
 figure of ``kpi_record``; running the whole record per week and group cost seconds at 10 M events.
-These functions take sums already cut per week and apply the same formulas (``ratio``, ``wilson``,
-``saved_minutes``, ``mean_interval``, ``exposed_people``), so each figure equals the one
+These functions take sums already cut per week and apply the same formulas (``adoption_figures``,
+``wilson``, ``saved_minutes``, ``mean_interval``, ``exposed_people``), so each figure equals the one
 ``kpi_record`` gives for that window and group (tests/test_kpi_trend.py holds them to it).
 """
 
@@ -17,6 +17,7 @@ import pandas as pd
 from app.kpi.exposure import exposed_people
 from app.kpi.stats import mean_interval, ratio, wilson
 from app.kpi.time_saved import saved_minutes
+from app.kpi.window import adoption_figures
 
 EVERYONE = "All"
 ADOPTION_COLUMNS = ["week", "group", "exposed_users", "active_users", "adoption_rate",
@@ -54,13 +55,11 @@ def adoption_trend(inputs: TrendInputs, groups: dict[str, set[int]], min_exposed
         exposed = exposed_people(inputs.spells, start, end)
         active = active_by_week.get(index, set())
         for name, people in [(EVERYONE, None), *sorted(groups.items())]:
-            e = exposed if people is None else exposed & people
-            a = active if people is None else active & people
-            adopted = len(a & e)
-            low, high = wilson(adopted, len(e))
-            suppressed = people is not None and len(e) < min_exposed
-            figures = [None] * 5 if suppressed else [len(e), len(a), ratio(adopted, len(e)), low, high]
-            rows.append([start, name, *figures, suppressed])
+            figures = adoption_figures(exposed if people is None else exposed & people,
+                                       active if people is None else active & people)
+            suppressed = people is not None and figures["exposed_users"] < min_exposed
+            rows.append([start, name, *[None if suppressed else figures[c] for c in ADOPTION_COLUMNS[2:-1]],
+                         suppressed])
     return pd.DataFrame(rows, columns=ADOPTION_COLUMNS)
 
 

@@ -115,6 +115,15 @@ def _time_to_first_use(inputs: WindowInputs, people: set[int]) -> tuple[float | 
     return float(hours.median()), never_share
 
 
+def adoption_figures(exposed: set[int], active: set[int]) -> dict:
+    """Exposed and active people, and adoption (active and exposed / exposed) with its interval."""
+    adopted = len(active & exposed)
+    low, high = wilson(adopted, len(exposed))
+    return {"exposed_users": len(exposed), "active_users": len(active),
+            "adoption_rate": ratio(adopted, len(exposed)),
+            "adoption_rate_ci_low": low, "adoption_rate_ci_high": high}
+
+
 def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     """Every KPI of KPI_DEFINITIONS.md over the window, for ``people`` (everyone when None)."""
     act, days = inputs.activity, inputs.active_days
@@ -128,7 +137,6 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     active = set(active_days["person_id"].astype(int))
     n_days = (inputs.end - inputs.start).days + 1
     ai_tasks = int(act["ai_tasks"].sum())
-    adopted = len(active & exposed)
 
     saved = saved_minutes(act, inputs.baselines, inputs.estimated_minutes_saved)
     rates = act["person_id"].map(inputs.rates).astype("float64")
@@ -137,7 +145,6 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
                                                          ai_tasks)
     estimated_n = float(saved["estimated_n"].sum())
     errors, judged = int(act["ai_errors"].sum()), int(act["ai_ok"].sum())
-    adoption_low, adoption_high = wilson(adopted, len(exposed))
     error_low, error_high = wilson(errors, judged)
 
     habit_population = days.set_index("person_id")["habit_days"].reindex(sorted(exposed), fill_value=0)
@@ -153,9 +160,7 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
         "feature": inputs.feature,
         "start": inputs.start.isoformat(),
         "end": inputs.end.isoformat(),
-        "exposed_users": len(exposed),
-        "active_users": len(active),
-        "adoption_rate": ratio(adopted, len(exposed)),
+        **adoption_figures(exposed, active),
         "ai_tasks": ai_tasks,
         "depth": ratio(ai_tasks, len(active)),
         "stickiness": ratio(float(active_days["active_days"].sum()), n_days * len(active)),
@@ -165,8 +170,6 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
         "value_eur": float((saved["saved_min"] / 60 * rates.fillna(0.0)).sum()),
         "error_rate": ratio(errors, judged),
         "baseline_error_rate": inputs.baseline_error_rate,
-        "adoption_rate_ci_low": adoption_low,
-        "adoption_rate_ci_high": adoption_high,
         "error_rate_ci_low": error_low,
         "error_rate_ci_high": error_high,
         "time_saved_per_task": per_task,
@@ -210,8 +213,30 @@ def group_records(inputs: WindowInputs, groups: dict[str, set[int]]) -> list[dic
     for name in sorted(groups):
         record = kpi_record(inputs, groups[name])
         record["group"] = name
-        record["suppressed"] = record["exposed_users"] < MIN_GROUP_EXPOSED
-        if record["suppressed"]:
-            record.update({key: None for key in SUPPRESSIBLE})
-        out.append(record)
+        out.append(_suppress(record))
+    return out
+
+
+def _suppress(record: dict) -> dict:
+    record["suppressed"] = record["exposed_users"] < MIN_GROUP_EXPOSED
+    if record["suppressed"]:
+        record.update({key: None for key in SUPPRESSIBLE})
+    return record
+
+
+def adoption_groups(inputs: WindowInputs, groups: dict[str, set[int]]) -> list[dict]:
+    """Per group, only the adoption figures of ``kpi_record`` (exposed, active, adoption, time to
+    first use, never-used share), suppressed alike: what a group table shows, at a fraction of
+    the cost of every figure of every group."""
+    days = inputs.active_days
+    active = set(days.loc[days["active_days"] > 0, "person_id"].astype(int))
+    out = []
+    for name in sorted(groups):
+        people = groups[name]
+        ttfu, never_share = _time_to_first_use(inputs, people)
+        record = {"feature": inputs.feature, "start": inputs.start.isoformat(), "end": inputs.end.isoformat(),
+                  "group": name, **{key: None for key in SUPPRESSIBLE},
+                  **adoption_figures(inputs.exposed & people, active & people),
+                  "time_to_first_use_hours": ttfu, "never_used_share": never_share}
+        out.append(_suppress(record))
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -26,19 +26,28 @@ class MoneyInputs:
     rates: dict[int, float]
     default_rate: float
     costs: pd.DataFrame
+    _table: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def monthly_table(inputs: MoneyInputs) -> pd.DataFrame:
-    """value_eur, ai_tasks and cost_eur per feature_id x month (every month with a cost or event)."""
+    """value_eur, ai_tasks and cost_eur per feature_id x month (every month with a cost or event).
+
+    Computed once per inputs (the executive view asks for it twice); each caller gets a copy."""
+    if inputs._table is None:
+        inputs._table = _monthly_table(inputs)
+    return inputs._table.copy()
+
+
+def _monthly_table(inputs: MoneyInputs) -> pd.DataFrame:
     parts = []
     for feature_id, sums in inputs.sums.groupby("feature_id"):
         feature = inputs.features.set_index("feature_id").loc[feature_id]
         saved = saved_minutes(sums, inputs.baselines.get(int(feature_id), {}),
                               float(feature["estimated_minutes_saved"]))
-        rate = sums["department_id"].map(lambda d: inputs.rates.get(int(d), inputs.default_rate))
+        rate = sums["department_id"].astype("int64").map(inputs.rates).astype("float64")
         parts.append(pd.DataFrame({
             "feature_id": int(feature_id), "month": sums["month"],
-            "value_eur": saved["saved_min"] / 60 * rate.astype("float64"),
+            "value_eur": saved["saved_min"] / 60 * rate.fillna(inputs.default_rate),
             "ai_tasks": sums["ai_tasks"].astype("int64"),
         }))
     activity = (pd.concat(parts) if parts else

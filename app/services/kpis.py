@@ -333,7 +333,7 @@ def _live_money_parts(through_month: str) -> dict:
 
 def _money_inputs(through_month: str, live: dict, version: str | None) -> kpi.MoneyInputs:
     def month_sums() -> pd.DataFrame:
-        sums = _frame(
+        sums = _plain_frame(
             select(FeatureMonth.feature_id, FeatureMonth.month, FeatureMonth.department_id,
                    FeatureMonth.task, *[getattr(FeatureMonth, c) for c in SUM_COLUMNS])
             .where(FeatureMonth.month <= through_month),
@@ -365,7 +365,7 @@ def _feature_baselines(live: dict, version: str | None) -> dict[int, dict[str, f
                 .where(or_(*clauses)).group_by(FeatureDay.feature_id, FeatureDay.task))
         window_sums = kpi_cache.cached(
             version, ("baseline_sums", tuple(sorted(windows.items()))),
-            lambda: _frame(stmt, ["feature_id", "task", "manual_dur_n", "manual_dur_min"]))
+            lambda: _plain_frame(stmt, ["feature_id", "task", "manual_dur_n", "manual_dur_min"]))
     explicit = live["explicit"]
     out = {}
     for feature_id in features["feature_id"].astype(int):

@@ -1,10 +1,11 @@
 """KPI engine at scale on PostgreSQL: 10,000 people x 20 features x one year (~10 M events).
 
 Prints every figure beside its goal:
-  ingest rate through the API (gunicorn, HTTP, 10,000-event batches) vs a raw COPY into the same
-  table in the same run (goal >= 0.5x); full rebuild of the rollups (goal <= 60 s) and its peak
-  memory (goal <= 1 GB); incremental refresh after one new day (goal <= 2 s); p95 latency of
-  GET /kpis and GET /roi/monthly (goal <= 100 ms).
+  ingest rate through the API (gunicorn, HTTP, 10,000-event batches) vs a raw COPY of as many
+  events into the same table in the same run, both after the bulk of the year is loaded, so both
+  insert into indexes of about the same size (goal >= 0.5x); full rebuild of the rollups
+  (goal <= 60 s) and its peak memory (goal <= 1 GB); incremental refresh after one new day
+  (goal <= 2 s); p95 latency of GET /kpis and GET /roi/monthly (goal <= 100 ms).
 
 Usage: .venv/bin/python benchmarks/kpi_scale/run.py [--events 10000000] [--api-events N]
        [--server postgresql+psycopg://postgres@127.0.0.1:5432/] [--keep]
@@ -274,12 +275,19 @@ def load(args: argparse.Namespace, app, url: str, rng, api_n: int) -> tuple[pd.D
         keys = dict(db.session.execute(text("SELECT id, key FROM features")).all())
         people = dict(db.session.execute(text("SELECT id, person_id FROM people")).all())
     events = generate_events(rng, args.events, spells, person_ids, (0, DAYS - 1), "e")
-    copied, api_part = events.iloc[: args.events - api_n], events.iloc[args.events - api_n:]
+    # Both rates are timed on a table of about the same size (indexes grow slower to insert into):
+    # the bulk first, untimed, then api_n events by COPY (the reference), then api_n by the API.
+    bulk_n = args.events - 2 * api_n
+    bulk, copied, api_part = (events.iloc[:bulk_n], events.iloc[bulk_n:bulk_n + api_n],
+                              events.iloc[bulk_n + api_n:])
+    if len(bulk):
+        rate = len(bulk) / copy_events(url, bulk)
+        print(f"bulk load of {len(bulk):,} events: {rate:,.0f} events/s by COPY", flush=True)
     copy_seconds = copy_events(url, copied)
     copy_rate = len(copied) / copy_seconds
-    line("COPY into events", f"{copy_rate:,.0f} events/s", "(reference)", None)
+    line(f"COPY into events ({len(copied):,})", f"{copy_rate:,.0f} events/s", "(reference)", None)
     bodies = api_bodies(api_part, keys, people)
-    del events, copied, api_part
+    del events, bulk, copied, api_part
     server, base = start_server(url, args.workers)
     headers = {"Authorization": f"Bearer {ingest_secret}", "Content-Type": "application/json"}
 
@@ -298,7 +306,8 @@ def load(args: argparse.Namespace, app, url: str, rng, api_n: int) -> tuple[pd.D
         server.wait(timeout=30)
     accepted = sum(a["accepted"] for a in answers)
     api_rate = accepted / api_seconds if api_seconds else 0.0
-    line("ingest through POST /api/v1/events", f"{api_rate:,.0f} events/s", ">= 0.5x COPY", None)
+    line(f"ingest through POST /api/v1/events ({accepted:,})", f"{api_rate:,.0f} events/s", ">= 0.5x COPY",
+         None)
     line("  ratio API / COPY", f"{api_rate / copy_rate:.2f}x", ">= 0.5x", api_rate >= 0.5 * copy_rate)
     return spells, person_ids
 
@@ -340,6 +349,8 @@ def measure(args, url, base, post, admin_secret, rng, spells, person_ids, keys, 
 def main() -> None:
     args = parse_args()
     api_n = args.api_events if args.api_events is not None else min(args.events // 10, 1_000_000)
+    if 2 * api_n > args.events:
+        raise SystemExit("--api-events: at most half of --events (as many again are COPYed as the reference)")
     rng = np.random.default_rng(7)
     if args.database:
         name = args.database

@@ -27,6 +27,9 @@ def init_dash(app: Flask):
             "Dash allows one app per process (create further apps with SKIP_DASH=True)"
         )
 
+    import dash
+
+    from dashboards.callback_inputs import first_query_values
     from dashboards.guard import CSRF_COOKIE, LiftoffDash, protect_dash_routes
     from dashboards.shell import shell_layout
 
@@ -52,6 +55,9 @@ def init_dash(app: Flask):
     import dashboards.pages.portfolio  # noqa: F401
     import dashboards.pages.quality  # noqa: F401
     import dashboards.pages.rollout  # noqa: F401
+    # Dash's routing hands a layout a list for a query parameter the URL repeats; pages take one.
+    for page in dash.page_registry.values():
+        page["layout"] = first_query_values(page["layout"])
     from dashboards.exports import register_exports
 
     register_exports(app)

@@ -7,6 +7,8 @@ from dash import ALL, Input, Output, State, clientside_callback, dcc, html
 from flask_wtf.csrf import generate_csrf
 
 from app.security import Identity, current_identity
+from dashboards import URL_BASE
+from dashboards.callback_inputs import SEARCH, accepts, path_under
 
 ROLE_LABELS = {
     "admin": "Admin",
@@ -71,3 +73,9 @@ clientside_callback(
     Input("_pages_location", "pathname"),
     State({"role": "nav-link", "path": ALL}, "id"),
 )
+
+
+# Dash's page routing (a server callback) reads the location: what a browser's address bar can
+# hold, under the dashboard's path (the one path Dash's routing accepts).
+accepts("_pages_location", "pathname", path_under(URL_BASE.rstrip("/"), 2048))
+accepts("_pages_location", "search", SEARCH)

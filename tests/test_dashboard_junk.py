@@ -1,6 +1,7 @@
 """Junk sent to Dash's own routes: 404 for component-suite files Dash does not serve, 400 for
-callback bodies that fit no registered callback, never a 500 or a stack trace; still behind the
-login and CSRF checks, and real callbacks still answer.
+callback bodies that fit no registered callback and for values their components never hold, never a
+500 or a stack trace; still behind the login and CSRF checks, and real callbacks still answer (a
+bug in one still answers 500).
 
 The requests run in a subprocess with the dashboard mounted (Dash allows one app per process):
 ``python -m tests.test_dashboard_junk DATABASE_URL`` prints what each request got.
@@ -17,6 +18,17 @@ import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.callback_values import (
+    FEATURE,
+    NAMED,
+    SEMANTIC,
+    dependency_keys,
+    good_request,
+    renderer_request,
+    server_callbacks,
+    value_substitutions,
+)
 
 SUITES = "/dashboard/_dash-component-suites/"
 CALLBACK = "/dashboard/_dash-update-component"
@@ -200,34 +212,94 @@ def test_every_callback_called_as_the_renderer_calls_it_passes_the_check(probe):
     # callbacks set come as "property@hash"); components that a pattern matches: none yet.
     assert len(probe["renderer"]) >= 25
     assert [output for output, refused in probe["renderer"].items() if refused] == []
+    # The callbacks that run in the browser are never posted by the renderer; posted, they are refused.
+    assert len(probe["clientside"]) == 2
+    for output, (status, answer) in probe["clientside"].items():
+        assert status == 400 and answer["details"] == [
+            {"field": "output", "message": "this callback runs in the browser, not on the server"}], output
 
 
-def renderer_request(spec: dict) -> dict:
-    """The request Dash's renderer sends for the callback ``spec`` of /_dash-dependencies, every
-    value still unset."""
+def test_every_input_and_state_of_every_server_callback_declares_what_it_holds(probe):
+    assert probe["undeclared"] == []
 
-    def dependency(item: dict, value=None):
-        ident = item["id"]
-        if ident.startswith("{"):  # a pattern: the renderer sends the matching components, a list
-            return [] if '["ALL"]' in ident or '["ALLSMALLER"]' in ident else {
-                "id": json.loads(ident), "property": item["property"], "value": value}
-        return {"id": ident, "property": item["property"], "value": value}
 
-    output = spec["output"]
-    parts = output[2:-2].split("...") if output.startswith("..") else [output]
-    outputs = []
-    for part in parts:
-        ident, _, prop = part.rpartition(".")
-        outputs.append(dependency({"id": ident, "property": prop}))
-        if isinstance(outputs[-1], dict):
-            del outputs[-1]["value"]
-    return {
-        "output": output,
-        "outputs": [] if spec.get("no_output") else outputs if output.startswith("..") else outputs[0],
-        "inputs": [dependency(item) for item in spec["inputs"]],
-        "state": [dependency(item) for item in spec["state"]],
-        "changedPropIds": [],
+def test_every_callback_called_with_the_pages_values_answers(probe):
+    good = probe["values"]["good"]
+    assert len(good) >= 25
+    # 204: Dash's answer when every output is no_update (a dialog's "cancel" that was not clicked).
+    assert {output: status for output, (status, _) in good.items() if status not in (200, 204)} == {}
+    assert sum(status == 200 for status, _ in good.values()) >= len(good) - 2
+
+
+def test_junk_values_of_every_callback_get_a_400_naming_the_component_never_a_500(probe):
+    answers = probe["values"]["junk"]
+    assert len(answers) > 500  # every value of every callback, and every wildcard of a pattern id
+    assert [a for a in answers if a["status"] >= 500] == []
+    assert [a for a in answers if a["traceback"]] == []
+    refused = [a for a in answers if a["status"] == 400]
+    # A null in a pattern id is no scalar: that request is malformed, as for any component's id.
+    malformed_ids = [a for a in refused if a["what"] != "value" and a["junk"] == "None"]
+    assert {a["error"] for a in malformed_ids} == {"malformed dashboard callback request"}
+    refused = [a for a in refused if a not in malformed_ids]
+    assert {a["error"] for a in refused} == {"unexpected value in a dashboard callback request"}
+    # The 400 names the component (and a key inside a store's data after it).
+    assert [a for a in refused if not a["field"].startswith(a["component"])] == []
+    # What a component may hold passes: None for a button not clicked yet, a text for a text field.
+    assert {a["status"] for a in answers if a["junk"] == "None" and a["component"].endswith(".n_clicks")} \
+        <= {200, 204}
+    # Numbers that are no click count, lists and objects where the page keeps none: refused, but
+    # for a rating (the form names one outside 1-5) and a checklist (empty when nothing is ticked).
+    passed = {(a["component"], a["junk"]) for a in answers
+              if a["junk"] in ("1.5", "-1", "[]", "{}") and a["status"] != 400}
+    assert passed == {("feedback-rating.value", "-1"), ("exec-subscribe.value", "[]"),
+                      ("promote-override.value", "[]")}
+
+
+def test_a_store_missing_a_key_or_with_a_bad_month_is_named_in_the_400(probe):
+    for label, field in {"store without month": "adoption-query.data",
+                         "month 2026-13": "adoption-query.data.month",
+                         "month 0000-01": "exec-month.data",
+                         "feature a list": "quality-query.data.feature",
+                         "triage id a text": '{"id":"x","to":"triaged","type":"fb-triage"}.n_clicks',
+                         "version a float": "rollout-version.data",
+                         "pathname outside the dashboard": "_pages_location.pathname"}.items():
+        status, answer = probe["values"]["named"][label]
+        assert status == 400, (label, answer)
+        assert answer["error"] == "unexpected value in a dashboard callback request", label
+        assert [d["field"] for d in answer["details"]] == [field], (label, answer)
+
+
+def test_well_typed_values_that_mean_nothing_get_the_pages_alert_or_empty_state(probe):
+    semantic = probe["values"]["semantic"]
+    expected = {
+        "unknown feature": "no feature 'no-such-feature'",
+        "a month without data": "Nobody was exposed to quote-assistant in 1999-01",
+        "unknown grouping": "invalid query",
+        "the first month allowed": "1900-01",
+        "the last month allowed": "No AI tasks of quote-assistant in 2999-12",
+        "a deleted action item": "no action item 99999",
+        "a deleted feedback item": "no feedback 99999",
+        "an unknown job": "no-such-job",
+        "a feature deleted since": "gone-feature",
+        "an unknown page": "404",
+        "a query parameter given twice": "There is no feature “a”",
+        "a month outside the years in the URL": FEATURE,
     }
+    assert set(semantic) == set(expected)
+    for label, text in expected.items():
+        status, body = semantic[label]
+        assert status == 200 and text in body, (label, status, body[:500])
+    assert "0000-01" not in semantic["a month outside the years in the URL"][1]
+
+
+def test_a_bug_in_a_callback_still_answers_500_and_only_junk_values_answer_400(probe):
+    boom = probe["boom"]
+    status, text = boom["bug"]
+    assert status == 500 and "Traceback" not in text and "a bug in a callback" not in text
+    status, answer = boom["junk"]
+    assert status == 400 and answer["details"][0]["field"] == "junk-boom.n_clicks"
+    status, text = boom["undeclared"]  # a component no page declared: a bug too, not the user's fault
+    assert status == 500 and "Traceback" not in text
 
 
 # --- the probe, run in a subprocess: python -m tests.test_dashboard_junk DATABASE_URL ----------------
@@ -239,10 +311,12 @@ def _probe(database_url: str) -> dict:
     from app import create_app
     from app.db import db
     from app.services.access import create_user
+    from tests.dashboard_support import seed_company
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "junk", "SKIP_DASH": False})
     with app.app_context():
         create_user("admin@junk.test", "admin", PASSWORD)
+        seed_company(with_users=False)  # features, people and rollouts for the callbacks to read
         db.session.commit()
     statuses = []
 
@@ -288,9 +362,13 @@ def _probe(database_url: str) -> dict:
             response = post(user, headers, json=broken)
             where = " / ".join(map(str, where))
             mutated.append([where, response.status_code, response.get_data(as_text=True)])
-    renderer = {}
-    for spec in user.get("/dashboard/_dash-dependencies").get_json():
+    renderer, clientside = {}, {}
+    dependencies = user.get("/dashboard/_dash-dependencies").get_json()
+    for spec in dependencies:
         response = user.post(CALLBACK, headers=headers, json=renderer_request(spec))
+        if spec.get("clientside_function"):
+            clientside[spec["output"]] = [response.status_code, answer(response)]
+            continue
         error = (response.get_json(silent=True) or {}).get("error")
         renderer[spec["output"]] = error == "malformed dashboard callback request"
     portfolio = post(user, headers, json=PORTFOLIO)
@@ -301,7 +379,10 @@ def _probe(database_url: str) -> dict:
     anonymous_page = anonymous.get("/dashboard/operations")
     return {
         "files": files, "real file": [real.status_code], "callbacks": callbacks, "mutations": mutated,
-        "renderer": renderer,
+        "renderer": renderer, "clientside": clientside,
+        "undeclared": _undeclared(dependencies),
+        "values": _value_probe(dependencies, lambda body: post(user, headers, json=body)),
+        "boom": _boom_probe(user, headers),
         "portfolio": [portfolio.status_code, answer(portfolio)],
         "run now": [run_now.status_code, answer(run_now)],
         "no csrf": [no_csrf.status_code, no_csrf.get_data(as_text=True)],
@@ -312,6 +393,79 @@ def _probe(database_url: str) -> dict:
         },
         "server errors": sum(status >= 500 for status in statuses),
     }
+
+
+def _undeclared(dependencies: list[dict]) -> list[str]:
+    from dashboards.callback_inputs import declared
+
+    return sorted({key for spec in server_callbacks(dependencies) for key in dependency_keys(spec)
+                   if not declared(key)})
+
+
+def _value_probe(dependencies: list[dict], post) -> dict:
+    """Every server callback with the pages' values, then with junk in one place at a time."""
+    servers = server_callbacks(dependencies)
+    good, junk = {}, []
+    for spec in servers:
+        body = good_request(spec)
+        response = post(body)
+        good[spec["output"]] = [response.status_code, response.get_data(as_text=True)[:300]]
+        for component, what, value, broken in value_substitutions(body):
+            response = post(broken)
+            text = response.get_data(as_text=True)
+            error = response.get_json(silent=True) if response.status_code == 400 else None
+            junk.append({"output": spec["output"], "component": component, "what": what,
+                         "junk": repr(value)[:20], "status": response.status_code,
+                         "traceback": "Traceback" in text, "error": (error or {}).get("error"),
+                         "field": ((error or {}).get("details") or [{}])[0].get("field")})
+
+    def called(values: dict):
+        first = next(key for key in values)
+        return post(good_request(next(s for s in servers if dependency_keys(s)[0] == first), values))
+
+    semantic = {}
+    for label, values in SEMANTIC.items():
+        response = called(values)
+        answer = response.get_json(silent=True)  # the text unescaped: “ is \u201c in the JSON
+        text = json.dumps(answer, ensure_ascii=False) if answer else response.get_data(as_text=True)
+        semantic[label] = [response.status_code, text]
+    named = {}
+    for label, (key, value) in NAMED.items():
+        response = called({key: value})
+        named[label] = [response.status_code, response.get_json(silent=True)]
+    return {"good": good, "junk": junk, "semantic": semantic, "named": named}
+
+
+def _boom_probe(user, headers) -> dict:
+    """Throwaway callbacks, registered in this probe's process only: one with a bug, one reading a
+    component no page declared."""
+    from dash import Input, Output
+
+    from dashboards import _mounted
+    from dashboards.callback_inputs import N_CLICKS, accepts
+
+    dash_app = _mounted["dash"]
+    accepts("junk-boom", "n_clicks", N_CLICKS)
+
+    @dash_app.callback(Output("junk-boom-out", "children"), Input("junk-boom", "n_clicks"))
+    def boom(_clicks):
+        raise RuntimeError("a bug in a callback")
+
+    @dash_app.callback(Output("junk-undeclared-out", "children"), Input("junk-undeclared", "value"))
+    def undeclared(value):
+        return value
+
+    def request(name: str, prop: str, value) -> dict:
+        return {"output": f"{name}-out.children", "outputs": {"id": f"{name}-out", "property": "children"},
+                "inputs": [{"id": name, "property": prop, "value": value}],
+                "changedPropIds": [f"{name}.{prop}"], "state": []}
+
+    bug = user.post(CALLBACK, headers=headers, json=request("junk-boom", "n_clicks", 1))
+    junk = user.post(CALLBACK, headers=headers, json=request("junk-boom", "n_clicks", 1.5))
+    unknown = user.post(CALLBACK, headers=headers, json=request("junk-undeclared", "value", "x"))
+    return {"bug": [bug.status_code, bug.get_data(as_text=True)],
+            "junk": [junk.status_code, junk.get_json(silent=True)],
+            "undeclared": [unknown.status_code, unknown.get_data(as_text=True)]}
 
 
 if __name__ == "__main__":

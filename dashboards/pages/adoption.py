@@ -12,6 +12,16 @@ from app.errors import LiftoffError
 from dashboards import components as ui
 from dashboards import kpi_data
 from dashboards import kpi_view as kv
+from dashboards.callback_inputs import (
+    FEATURE_KEY,
+    PAGE_FEATURE,
+    SEARCH,
+    accepts,
+    calendar_month,
+    is_month,
+    record,
+    text,
+)
 
 GROUPING_LABELS = {"stage": "Rollout stage (champions, pilot, the rest)", "cohort": "Cohort",
                    "department": "Department"}
@@ -22,7 +32,7 @@ def layout(feature: str | None = None, month: str | None = None, group: str | No
     options = kpi_data.feature_keys()
     keys = {o["value"] for o in options}
     key = feature if feature in keys else (None if feature else kpi_data.default_feature())
-    chosen = kpi_data.valid_month(month) or kpi_data.default_month()
+    chosen = month if is_month(month) else kpi_data.default_month()  # a URL can say 0000-01
     grouping = group if group in kpi_data.GROUPINGS else "stage"
     months = [{"label": m, "value": m} for m in kpi_data.month_options()]
     if chosen not in {m["value"] for m in months}:
@@ -53,6 +63,14 @@ def layout(feature: str | None = None, month: str | None = None, group: str | No
 
 dash.register_page(__name__, path="/adoption", name="Adoption", title="Adoption · Liftoff", order=2,
                    layout=layout)
+
+# What the components hold (checked before any callback runs: dashboards/callback_inputs.py).
+GROUP = text(20)  # a grouping, known or not (kpi_data answers an unknown one with an alert)
+accepts("adoption-feature-picker", "value", FEATURE_KEY)
+accepts("adoption-month-picker", "value", calendar_month(optional=True))
+accepts("adoption-group-picker", "value", GROUP)
+accepts("adoption-location", "search", SEARCH)
+accepts("adoption-query", "data", record(feature=PAGE_FEATURE, month=calendar_month(), group=GROUP))
 
 
 @callback(Output("adoption-location", "search"),

@@ -15,6 +15,17 @@ from app.security import current_identity
 from dashboards import components as ui
 from dashboards import enablement_data as data
 from dashboards import enablement_view as view
+from dashboards.callback_inputs import (
+    COUNTER,
+    FEATURE_KEY,
+    N_CLICKS,
+    PAGE_FEATURE,
+    RECORD_ID,
+    accepts,
+    text,
+    texts,
+    whole,
+)
 from dashboards.enablement_actions import (
     NotAllowed,
     add_action_item,
@@ -157,6 +168,30 @@ def layout(feature: str | None = None, **_query) -> html.Div:
 dash.register_page(
     __name__, path="/enablement", name="Enablement", title="Enablement · Liftoff", order=5, layout=layout
 )
+
+# What the components hold (checked before any callback runs: dashboards/callback_inputs.py). Texts are
+# as long as the columns they are stored in; the services judge what the values mean.
+OWNER = text(320)
+accepts("enablement-feature-picker", "value", FEATURE_KEY)
+accepts("enablement-feature", "data", PAGE_FEATURE)
+accepts("enablement-version", "data", COUNTER)
+accepts("feedback-person", "value", text(200))
+accepts("feedback-rating", "value", whole())  # any whole number: the form names one outside 1-5
+accepts("feedback-category", "value", text(40))
+accepts("feedback-severity", "value", text(20))
+accepts("feedback-comment", "value", text(5000))
+accepts({"type": "fb-triage", "id": ALL, "to": ALL}, "n_clicks", N_CLICKS,
+        ids={"id": RECORD_ID, "to": text(20, optional=False)})
+accepts({"type": "fb-owner", "id": ALL}, "value", OWNER, ids={"id": RECORD_ID})
+accepts("action-title", "value", text(500))
+accepts("action-owner", "value", OWNER)
+accepts("action-due", "value", text(40))
+accepts({"type": "action-done", "id": ALL}, "n_clicks", N_CLICKS, ids={"id": RECORD_ID})
+accepts("promote-reason", "value", text(2000))
+accepts("promote-override", "value", texts(20, 5))
+for _button in ("feedback-submit", "action-add", "gate-evaluate", "gate-promote", "promote-cancel",
+                "promote-confirm"):
+    accepts(_button, "n_clicks", N_CLICKS)
 
 
 def _refusal(error: LiftoffError) -> list:

@@ -18,6 +18,7 @@ from dashboards import components as ui
 from dashboards import kpi_data
 from dashboards import kpi_view as kv
 from dashboards.actions import NotAllowed, may_subscribe_to_report, set_own_report_subscription
+from dashboards.callback_inputs import accepts, calendar_month, is_month, texts
 
 log = logging.getLogger(__name__)
 SUBSCRIBE = "monthly"
@@ -25,7 +26,7 @@ SUBSCRIBE_LABEL = "E-mail me this report at each monthly close"
 
 
 def layout(month: str | None = None, **_query) -> html.Div:
-    chosen = kpi_data.valid_month(month) or kpi_data.default_month()
+    chosen = month if is_month(month) else kpi_data.default_month()  # a URL can say 0000-01
     options = [{"label": m, "value": m} for m in kpi_data.month_options()]
     if chosen not in {o["value"] for o in options}:
         options.insert(0, {"label": chosen, "value": chosen})
@@ -68,6 +69,11 @@ def _subscription() -> html.Div | None:
 
 dash.register_page(__name__, path="/executive", name="Executive", title="Executive · Liftoff", order=1,
                    layout=layout)
+
+# What the components hold (checked before any callback runs: dashboards/callback_inputs.py).
+accepts("exec-month-picker", "value", calendar_month(optional=True))
+accepts("exec-month", "data", calendar_month())
+accepts("exec-subscribe", "value", texts(20, 5))
 
 
 @callback(Output("exec-location", "search"), Input("exec-month-picker", "value"), prevent_initial_call=True)

@@ -13,6 +13,7 @@ from app.errors import LiftoffError
 from app.security import current_identity
 from dashboards import components as ui
 from dashboards import enablement_data as data
+from dashboards.callback_inputs import COUNTER, N_CLICKS, accepts, text
 from dashboards.enablement_actions import may_run_jobs, may_view_operations, run_job_now
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,11 @@ def layout(**_query) -> html.Div:
 dash.register_page(
     __name__, path="/operations", name="Operations", title="Operations · Liftoff", order=6, layout=layout
 )
+
+# What the components hold (checked before any callback runs: dashboards/callback_inputs.py).
+accepts("ops-version", "data", COUNTER)
+accepts("ops-refresh", "n_clicks", N_CLICKS)
+accepts({"type": "ops-run", "job": ALL}, "n_clicks", N_CLICKS, ids={"job": text(120, optional=False)})
 
 
 def _status(value: str) -> html.Span:

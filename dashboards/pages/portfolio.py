@@ -9,6 +9,7 @@ from dash import Input, Output, callback, dcc, html
 
 from dashboards import components as ui
 from dashboards import data
+from dashboards.callback_inputs import N_CLICKS, accepts
 
 
 def rollout_href(key: str) -> str:
@@ -30,6 +31,7 @@ def layout(**_query) -> html.Div:
 
 
 dash.register_page(__name__, path="/", name="Portfolio", title="Portfolio · Liftoff", order=0, layout=layout)
+accepts("portfolio-refresh", "n_clicks", N_CLICKS)  # checked before the callback runs (callback_inputs)
 
 
 def _stage_cell(row: dict):

@@ -12,6 +12,15 @@ from app.errors import LiftoffError
 from dashboards import components as ui
 from dashboards import kpi_data
 from dashboards import kpi_view as kv
+from dashboards.callback_inputs import (
+    FEATURE_KEY,
+    PAGE_FEATURE,
+    SEARCH,
+    accepts,
+    calendar_month,
+    is_month,
+    record,
+)
 
 EVIDENCE = {
     "measured": ("Measured", "complete", "durations of AI tasks against a baseline"),
@@ -24,7 +33,7 @@ def layout(feature: str | None = None, month: str | None = None, **_query) -> ht
     options = kpi_data.feature_keys()
     keys = {o["value"] for o in options}
     key = feature if feature in keys else (None if feature else kpi_data.default_feature())
-    chosen = kpi_data.valid_month(month) or kpi_data.default_month()
+    chosen = month if is_month(month) else kpi_data.default_month()  # a URL can say 0000-01
     months = [{"label": m, "value": m} for m in kpi_data.month_options()]
     if chosen not in {m["value"] for m in months}:
         months.insert(0, {"label": chosen, "value": chosen})
@@ -51,6 +60,12 @@ def layout(feature: str | None = None, month: str | None = None, **_query) -> ht
 
 dash.register_page(__name__, path="/quality", name="Quality", title="Quality · Liftoff", order=3,
                    layout=layout)
+
+# What the components hold (checked before any callback runs: dashboards/callback_inputs.py).
+accepts("quality-feature-picker", "value", FEATURE_KEY)
+accepts("quality-month-picker", "value", calendar_month(optional=True))
+accepts("quality-location", "search", SEARCH)
+accepts("quality-query", "data", record(feature=PAGE_FEATURE, month=calendar_month()))
 
 
 @callback(Output("quality-location", "search"), Input("quality-feature-picker", "value"),

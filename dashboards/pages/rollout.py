@@ -16,6 +16,7 @@ from dashboards import data
 from dashboards import enablement_data as gates
 from dashboards import rollout_view as view
 from dashboards.actions import NotAllowed, may_change_rollouts, perform_rollout_action
+from dashboards.callback_inputs import COUNTER, FEATURE_KEY, N_CLICKS, PAGE_FEATURE, accepts, text
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,15 @@ def layout(feature: str | None = None, **_query) -> html.Div:
 
 dash.register_page(__name__, path="/rollout", name="Rollout control", title="Rollout · Liftoff", order=4,
                    layout=layout)
+
+# What the components hold (checked before any callback runs: dashboards/callback_inputs.py).
+accepts("rollout-feature-picker", "value", FEATURE_KEY)
+accepts("rollout-feature", "data", PAGE_FEATURE)
+accepts("rollout-version", "data", COUNTER)
+accepts("rollout-pending", "data", text(20))  # the action asked for; None while none is
+accepts("rollout-reason", "value", text(2000))
+for _button in [*(f"rollout-{action}" for action in ACTION_LABELS), "rollout-cancel", "rollout-confirm"]:
+    accepts(_button, "n_clicks", N_CLICKS)
 
 
 @callback(Output("rollout-location", "search"), Input("rollout-feature-picker", "value"),

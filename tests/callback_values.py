@@ -1,0 +1,210 @@
+"""Callback requests for the dashboard's junk tests (tests/test_dashboard_junk.py): as the renderer
+builds them from /_dash-dependencies, with the values the real pages hold, and with junk put in
+one value (or one pattern id's wildcard) at a time."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+
+THIS_MONTH = date.today().strftime("%Y-%m")
+FEATURE = "quote-assistant"  # at stage 2 of 3 in tests.dashboard_support.seed_company
+JUNK = [1.5, -1, "x", [], {}, None, "x" * 10_000, {"a": {"b": {"c": [1, {"d": None}]}}}]
+
+# What the real pages hold, for every input and state of every server callback ("id.property" as
+# /_dash-dependencies writes it). A pattern maps to the components it matches: (id, value) pairs.
+# Buttons are clicked, so that each callback runs past its "nothing clicked yet" return.
+_TRIAGE = {"id": 1, "to": "triaged", "type": "fb-triage"}
+_OWNER = {"id": 1, "type": "fb-owner"}
+GOOD: dict[str, object] = {
+    "_pages_location.pathname": "/dashboard/adoption",
+    "_pages_location.search": f"?feature={FEATURE}",
+    "adoption-feature-picker.value": FEATURE,
+    "adoption-month-picker.value": THIS_MONTH,
+    "adoption-group-picker.value": "cohort",
+    "adoption-location.search": f"?feature={FEATURE}",
+    "adoption-query.data": {"feature": FEATURE, "month": THIS_MONTH, "group": "stage"},
+    "quality-feature-picker.value": FEATURE,
+    "quality-month-picker.value": THIS_MONTH,
+    "quality-location.search": f"?feature={FEATURE}",
+    "quality-query.data": {"feature": FEATURE, "month": THIS_MONTH},
+    "exec-month-picker.value": THIS_MONTH,
+    "exec-month.data": THIS_MONTH,
+    "exec-subscribe.value": ["monthly"],
+    "portfolio-refresh.n_clicks": 1,
+    "ops-version.data": 0,
+    "ops-refresh.n_clicks": 1,
+    # An unknown job: the page answers with its alert, and the fuzz runs no real job.
+    '{"job":["ALL"],"type":"ops-run"}.n_clicks': [({"job": "no-such-job", "type": "ops-run"}, 1)],
+    "rollout-feature-picker.value": FEATURE,
+    "rollout-feature.data": FEATURE,
+    "rollout-version.data": 0,
+    **{f"rollout-{action}.n_clicks": 1 for action in ("advance", "rollback", "kill", "resume")},
+    "rollout-cancel.n_clicks": 0,
+    "rollout-confirm.n_clicks": 1,
+    "rollout-pending.data": "advance",
+    "rollout-reason.value": "pilot went well",
+    "enablement-feature-picker.value": FEATURE,
+    "enablement-feature.data": FEATURE,
+    "enablement-version.data": 3,
+    "feedback-submit.n_clicks": 1,
+    "feedback-person.value": "emp001",
+    "feedback-rating.value": 4,
+    "feedback-category.value": "quality",
+    "feedback-severity.value": "normal",
+    "feedback-comment.value": "The drafts are good.",
+    '{"id":["ALL"],"to":["ALL"],"type":"fb-triage"}.n_clicks': [(_TRIAGE, 1)],
+    '{"id":["ALL"],"type":"fb-owner"}.value': [(_OWNER, "cm@liftoff.test")],
+    '{"id":["ALL"],"type":"fb-owner"}.id': [(_OWNER, _OWNER)],
+    "action-add.n_clicks": 1,
+    "action-title.value": "Run a refresher",
+    "action-owner.value": "cm@liftoff.test",
+    "action-due.value": "2026-12-01",
+    '{"id":["ALL"],"type":"action-done"}.n_clicks': [({"id": 1, "type": "action-done"}, 1)],
+    "gate-evaluate.n_clicks": 1,
+    "gate-promote.n_clicks": 1,
+    "promote-cancel.n_clicks": 0,
+    "promote-confirm.n_clicks": 1,
+    "promote-reason.value": "pilot went well",
+    "promote-override.value": [],
+}
+
+
+# Values of the right kind that mean nothing: {dependency key: value}; the callback called is the
+# first whose first input is the first key (tests/test_dashboard_junk.py).
+SEMANTIC = {
+    "unknown feature": {"adoption-query.data": {"feature": "no-such-feature", "month": THIS_MONTH,
+                                                "group": "stage"}},
+    "a month without data": {"adoption-query.data": {"feature": FEATURE, "month": "1999-01",
+                                                     "group": "stage"}},
+    "unknown grouping": {"adoption-query.data": {"feature": FEATURE, "month": THIS_MONTH,
+                                                 "group": "planet"}},
+    "the first month allowed": {"exec-month.data": "1900-01"},
+    "the last month allowed": {"quality-query.data": {"feature": FEATURE, "month": "2999-12"}},
+    "a deleted action item": {'{"id":["ALL"],"type":"action-done"}.n_clicks':
+                              [({"id": 99999, "type": "action-done"}, 1)]},
+    "a deleted feedback item": {'{"id":["ALL"],"to":["ALL"],"type":"fb-triage"}.n_clicks':
+                                [({"id": 99999, "to": "triaged", "type": "fb-triage"}, 1)],
+                                '{"id":["ALL"],"type":"fb-owner"}.value': [],
+                                '{"id":["ALL"],"type":"fb-owner"}.id': []},
+    "an unknown job": {'{"job":["ALL"],"type":"ops-run"}.n_clicks':
+                       [({"job": "no-such-job", "type": "ops-run"}, 1)]},
+    "a feature deleted since": {"rollout-feature.data": "gone-feature"},
+    "an unknown page": {"_pages_location.pathname": "/dashboard/nope"},
+    "a query parameter given twice": {"_pages_location.pathname": "/dashboard/rollout",
+                                      "_pages_location.search": "?feature=a&feature=b"},
+    "a month outside the years in the URL": {"_pages_location.pathname": "/dashboard/adoption",
+                                             "_pages_location.search": f"?feature={FEATURE}&month=0000-01"},
+}
+# Junk whose 400 names a field: {label: (dependency key, value)}.
+NAMED = {
+    "store without month": ("adoption-query.data", {"feature": FEATURE, "group": "stage"}),
+    "month 2026-13": ("adoption-query.data", {"feature": FEATURE, "month": "2026-13", "group": "stage"}),
+    "month 0000-01": ("exec-month.data", "0000-01"),
+    "feature a list": ("quality-query.data", {"feature": [FEATURE], "month": THIS_MONTH}),
+    "triage id a text": ('{"id":["ALL"],"to":["ALL"],"type":"fb-triage"}.n_clicks',
+                         [({"id": "x", "to": "triaged", "type": "fb-triage"}, 1)]),
+    "version a float": ("rollout-version.data", 1.5),
+    "pathname outside the dashboard": ("_pages_location.pathname", "/etc/passwd"),
+}
+
+
+def renderer_request(spec: dict) -> dict:
+    """The request Dash's renderer sends for the callback ``spec`` of /_dash-dependencies, every
+    value still unset."""
+
+    def dependency(item: dict, value=None):
+        ident = item["id"]
+        if ident.startswith("{"):  # a pattern: the renderer sends the matching components, a list
+            return [] if '["ALL"]' in ident or '["ALLSMALLER"]' in ident else {
+                "id": json.loads(ident), "property": item["property"], "value": value}
+        return {"id": ident, "property": item["property"], "value": value}
+
+    output = spec["output"]
+    parts = output[2:-2].split("...") if output.startswith("..") else [output]
+    outputs = []
+    for part in parts:
+        ident, _, prop = part.rpartition(".")
+        outputs.append(dependency({"id": ident, "property": prop}))
+        if isinstance(outputs[-1], dict):
+            del outputs[-1]["value"]
+    return {
+        "output": output,
+        "outputs": [] if spec.get("no_output") else outputs if output.startswith("..") else outputs[0],
+        "inputs": [dependency(item) for item in spec["inputs"]],
+        "state": [dependency(item) for item in spec["state"]],
+        "changedPropIds": [],
+    }
+
+
+def server_callbacks(dependencies: list[dict]) -> list[dict]:
+    """The callbacks of /_dash-dependencies that run on the server (the others run in the browser)."""
+    return [spec for spec in dependencies if not spec.get("clientside_function")]
+
+
+def dependency_keys(spec: dict) -> list[str]:
+    return [f"{item['id']}.{item['property']}" for item in spec["inputs"] + spec["state"]]
+
+
+def good_request(spec: dict, values: dict | None = None) -> dict:
+    """The callback ``spec`` called as the real page calls it, its first input the trigger; with
+    ``values`` ({"id.property": value}, a pattern's as (id, value) pairs) in place of the pages'."""
+    values = {**GOOD, **(values or {})}
+    body = renderer_request(spec)
+    for key in ("inputs", "state"):
+        body[key] = [_component(item, values) for item in spec[key]]
+    return _triggered(body)
+
+
+def value_substitutions(good: dict):
+    """``(component, what, junk, body)`` for every value of ``good`` replaced by each junk value
+    (what: "value"), and every wildcard of a pattern id by each junk scalar wherever that component
+    appears (what: the wildcard's key)."""
+    for key in ("inputs", "state"):
+        for position, item in enumerate(good[key]):
+            entry = item[0] if isinstance(item, list) else item
+            where = f"{id_text(entry['id'])}.{entry['property']}"
+            if entry["property"] != "id":  # an id property's value is its id: changed with the id below
+                for junk in JUNK:
+                    body = copy.deepcopy(good)
+                    target = body[key][position]
+                    (target[0] if isinstance(target, list) else target)["value"] = junk
+                    yield where, "value", junk, body
+            if isinstance(entry["id"], dict):
+                for wildcard in [k for k in entry["id"] if k != "type"]:
+                    for junk in [j for j in JUNK if not isinstance(j, list | dict)]:
+                        changed = {**entry["id"], wildcard: junk}
+                        # the first of its properties refused is named, whichever it is
+                        yield f"{id_text(changed)}.", wildcard, junk, _with_id(good, entry["id"], changed)
+
+
+def id_text(ident) -> str:
+    """A component id as Dash names it in an "id.property" (a pattern id as sorted JSON)."""
+    return json.dumps(ident, sort_keys=True, separators=(",", ":")) if isinstance(ident, dict) else ident
+
+
+def _component(item: dict, values: dict):
+    good = values[f"{item['id']}.{item['property']}"]
+    if item["id"].startswith("{"):
+        return [{"id": ident, "property": item["property"], "value": value} for ident, value in good]
+    return {"id": item["id"], "property": item["property"], "value": good}
+
+
+def _triggered(body: dict) -> dict:
+    first = body["inputs"][0]
+    entry = first[0] if isinstance(first, list) else first
+    body["changedPropIds"] = [f"{id_text(entry['id'])}.{entry['property']}"]
+    return body
+
+
+def _with_id(good: dict, old: dict, new: dict) -> dict:
+    def swap(node):
+        if isinstance(node, list):
+            return [swap(item) for item in node]
+        if isinstance(node, dict):
+            return {k: (new if v == old else swap(v)) for k, v in node.items()}
+        return node
+
+    body = {**good, "inputs": swap(good["inputs"]), "state": swap(good["state"])}
+    return _triggered(body)

@@ -31,8 +31,9 @@ from app.models import (
     RolloutStage,
 )
 from app.models.kpi import FeatureDay, MonthlyClose, RefreshState
+from app.months import is_month
 from app.services import kpis
-from app.services.executive import MONTH, check_month, executive_view, feature_names, months_between
+from app.services.executive import check_month, executive_view, feature_names, months_between
 
 GROUPINGS = ("stage", "cohort", "department")
 TREND_WEEKS = 8
@@ -101,7 +102,7 @@ def clear_cache() -> None:
 
 def valid_month(month: str | None) -> str | None:
     """``month`` when it is YYYY-MM, else None."""
-    return month if isinstance(month, str) and MONTH.fullmatch(month) else None
+    return month if is_month(month) else None
 
 
 def month_bounds(month: str) -> tuple[date, date]:

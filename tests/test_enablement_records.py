@@ -155,6 +155,8 @@ def test_triage_api(client, admin_headers, session):
     ok = client.post(url, json={"status": "triaged", "owner": "dev@example.com"}, headers=admin_headers)
     assert ok.status_code == 200 and ok.get_json()["status"] == "triaged"
     assert client.post(url, json={"status": "verified"}, headers=admin_headers).status_code == 409
+    too_long = client.post(url, json={"status": "fixed", "owner": "x" * 321}, headers=admin_headers)
+    assert too_long.status_code == 422 and too_long.get_json()["details"][0]["field"] == "owner"
     listed = client.get(f"/api/v1/features/{feature.key}/feedback?status=triaged", headers=admin_headers)
     assert [f["id"] for f in listed.get_json()] == [item.id]
     assert (
@@ -198,6 +200,9 @@ def test_action_items_need_owner_and_due_date(client, admin_headers, session):
     bad = client.post(url, json={"title": "Fix prompt for invoices"}, headers=admin_headers)
     assert bad.status_code == 422
     assert [d["field"] for d in bad.get_json()["details"]] == ["owner", "due_on"]
+    long_owner = {"title": "t", "owner": "o" * 321, "due_on": "2026-12-01"}
+    refused = client.post(url, json=long_owner, headers=admin_headers)
+    assert refused.status_code == 422 and refused.get_json()["details"][0]["field"] == "owner"
     assert session.query(ActionItem).count() == 0
     made = client.post(
         url,

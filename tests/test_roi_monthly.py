@@ -80,8 +80,9 @@ def test_a_month_without_cost_has_no_roi_and_cumulative_and_payback_run_on(scena
 
 
 def test_bad_month_is_422(app, client, admin_headers):
-    r = client.get("/api/v1/roi/monthly?month=2026-13", headers=admin_headers)
-    assert r.status_code == 422 and r.get_json()["details"][0]["field"] == "month"
+    for month in ("2026-13", "0001-01", "2026-10%0A", "26-10"):  # %0A: a trailing newline
+        r = client.get(f"/api/v1/roi/monthly?month={month}", headers=admin_headers)
+        assert r.status_code == 422 and r.get_json()["details"][0]["field"] == "month", month
 
 
 def test_monthly_close_freezes_and_a_late_event_marks_a_restatement(scenario, client,

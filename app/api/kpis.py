@@ -10,10 +10,9 @@ from flask import jsonify, request
 from app.api import bp
 from app.db import utcnow
 from app.errors import Collector
+from app.months import is_month
 from app.security import requires
 from app.services import kpis
-
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def _day(name: str, default: date, problems: Collector) -> date | None:
@@ -51,7 +50,7 @@ def get_monthly_roi():
     """Value, cost, net, ROI, cumulative net and payback per feature and in total for a month."""
     month = request.args.get("month") or utcnow().strftime("%Y-%m")
     problems = Collector()
-    if not _MONTH.match(month):
+    if not is_month(month):
         problems.add("month", f"must be YYYY-MM, not {month!r}")
     problems.raise_if_any("invalid query")
     return jsonify(kpis.monthly_roi(month))

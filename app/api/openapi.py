@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app, jsonify
 
+from app import months
 from app.models import COST_CATEGORIES, OUTCOMES
 from app.security import PERMISSIONS
 
@@ -46,7 +47,7 @@ NUM = {"type": "number"}
 BOOL = {"type": "boolean"}
 STAMP = {"type": "string", "format": "date-time"}
 DAY = {"type": "string", "format": "date"}
-MONTH = {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}
+MONTH = {"type": "string", "pattern": months.PATTERN}
 N_NUM = nullable(NUM)
 N_STR = nullable(STR)
 N_INT = nullable(INT)

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UTCDateTime, db, utcnow
+from app.models.enablement import OWNER_MAX
 
 OUTCOMES = ("success", "error", "corrected", "abandoned")
 COST_CATEGORIES = ("licences", "compute", "tokens", "implementation", "training", "other")
@@ -100,6 +101,6 @@ class Feedback(db.Model):
     category: Mapped[str | None] = mapped_column(String(40))
     severity: Mapped[str] = mapped_column(String(20), default="normal")  # normal | critical
     status: Mapped[str] = mapped_column(String(20), default="open")
-    owner: Mapped[str | None] = mapped_column(String(320))
+    owner: Mapped[str | None] = mapped_column(String(OWNER_MAX))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import UTCDateTime, db, utcnow
 
+OWNER_MAX = 320  # an owner is a person: an e-mail address at most
+
 
 class PlaybookRun(db.Model):
     """A playbook (a YAML file in playbooks/) attached to a feature."""
@@ -55,7 +57,7 @@ class ActionItem(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feature_id: Mapped[int] = mapped_column(ForeignKey("features.id"), index=True)
     title: Mapped[str] = mapped_column(Text)
-    owner: Mapped[str | None] = mapped_column(String(320))
+    owner: Mapped[str | None] = mapped_column(String(OWNER_MAX))
     due_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 
 from flask import current_app
 from sqlalchemy import insert, select
@@ -11,9 +10,8 @@ from sqlalchemy import insert, select
 from app.db import db, utcnow
 from app.errors import Collector, NotFound, ValidationFailed
 from app.models import COST_CATEGORIES, Baseline, CostEntry, Feature, Feedback, Person
+from app.months import is_month
 from app.services.events import parse_timestamp
-
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def _number(spec: dict, field: str, problems: Collector, index: int | None = None, *,
@@ -104,7 +102,7 @@ def record_cost(feature_key: str, spec: dict) -> CostEntry:
         raise ValidationFailed("the body must be a JSON object")
     problems = Collector()
     month = spec.get("month")
-    if not isinstance(month, str) or not _MONTH.match(month):
+    if not is_month(month):
         problems.add("month", "is required as YYYY-MM")
     if spec.get("amount_eur") is None:
         problems.add("amount_eur", "is required")

@@ -20,6 +20,7 @@ from app.models import (
     PlaybookRun,
     TrainingSession,
 )
+from app.models.enablement import OWNER_MAX
 from app.playbooks import Playbook, playbook_for
 from app.services import exposure
 from app.services.audit import audit
@@ -232,6 +233,8 @@ def _action_fields(spec: dict, problems: Collector, creating: bool) -> dict:
         owner = spec.get("owner")
         if not isinstance(owner, str) or not owner.strip():
             problems.add("owner", "every action item needs an owner")
+        elif len(owner.strip()) > OWNER_MAX:
+            problems.add("owner", f"at most {OWNER_MAX} characters")
         else:
             out["owner"] = owner.strip()
     if "due_on" in spec or creating:

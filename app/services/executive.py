@@ -8,8 +8,6 @@ module only lays them out per month and per feature.
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 from sqlalchemy import select
 
@@ -18,10 +16,10 @@ from app.db import db
 from app.errors import Detail, ValidationFailed
 from app.models import Feature
 from app.models.kpi import MonthlyClose
+from app.months import is_month
 from app.services import kpis
 from app.services.closes import close_status, fingerprint
 
-MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 FEATURE_COLUMNS = ["feature", "name", "ai_tasks", "value_eur", "cost_eur", "cost_per_task_eur", "net_eur",
                    "roi_pct", "cumulative_net_eur", "payback_month", "closed_net_eur"]
 HISTORY_COLUMNS = ["month", "value_eur", "cost_eur", "ai_tasks", "net_eur", "cumulative_net_eur",
@@ -30,7 +28,7 @@ HISTORY_COLUMNS = ["month", "value_eur", "cost_eur", "ai_tasks", "net_eur", "cum
 
 def check_month(month) -> str:
     """``month`` or a ValidationFailed naming the ``month`` field."""
-    if not isinstance(month, str) or not MONTH.fullmatch(month):
+    if not is_month(month):
         raise ValidationFailed("invalid query", [Detail("month", f"must be YYYY-MM, not {month!r}")])
     return month
 

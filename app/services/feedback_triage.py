@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.db import db
 from app.errors import Collector, Conflict, Detail, NotFound, ValidationFailed
 from app.models import Feedback, Person
+from app.models.enablement import OWNER_MAX
 from app.services.audit import audit
 from app.services.enablement import feature_by_key
 
@@ -33,6 +34,8 @@ def triage(feedback_id: int, status: str, actor: str, owner: str | None = None) 
     problems = Collector()
     if owner is not None and (not isinstance(owner, str) or not owner.strip()):
         problems.add("owner", "must be a non-empty text")
+    elif owner is not None and len(owner.strip()) > OWNER_MAX:
+        problems.add("owner", f"at most {OWNER_MAX} characters")
     if status not in NEXT_STATUSES:
         problems.add("status", f"must be one of {', '.join(NEXT_STATUSES)}")
     elif not (owner or item.owner):

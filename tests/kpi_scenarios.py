@@ -73,3 +73,17 @@ def draft_company():
     return feature, rows
 
 
+def october_licence(client, headers) -> None:
+    """Scenario A's cost: a 100 EUR licence for the draft feature in October 2026."""
+    r = client.post("/api/v1/features/draft/costs", headers=headers,
+                    json={"month": "2026-10", "amount_eur": 100, "category": "licences"})
+    assert r.status_code == 201, r.get_json()
+
+
+def draft_company_with_costs(client, ingest_headers, admin_headers):
+    """Scenario A ingested, with its October licence, and rolled up; returns the feature."""
+    feature, rows = draft_company()
+    post_events(client, ingest_headers, rows)
+    october_licence(client, admin_headers)
+    refresh()
+    return feature

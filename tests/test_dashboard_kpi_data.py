@@ -21,7 +21,7 @@ from app.services.access import create_user
 from dashboards import kpi_data
 from dashboards.exports import register_exports
 from tests.helpers import gen_cohort, utc
-from tests.kpi_scenarios import draft_company, event, post_events, refresh, spell
+from tests.kpi_scenarios import draft_company, event, october_licence, post_events, refresh, spell
 
 OCT_VALUE = 13 + 2 + 14 / 60 * 40
 OCT_COST = 100 + 0.1 * 6
@@ -44,9 +44,7 @@ def scenario(app, client, ingest_headers, admin_headers):
                         RolloutStage(feature=feature, position=2, name="Pilot", cohorts=[pilot])])
     db.session.commit()
     post_events(client, ingest_headers, rows)
-    r = client.post("/api/v1/features/draft/costs", headers=admin_headers,
-                    json={"month": "2026-10", "amount_eur": 100, "category": "licences"})
-    assert r.status_code == 201
+    october_licence(client, admin_headers)
     refresh()
     kpi_data.clear_cache()
     return feature

@@ -10,7 +10,7 @@ from app.db import db
 from app.models import Department, Person
 from app.services import kpi_cache, kpis
 from tests.helpers import gen_person, utc
-from tests.kpi_scenarios import draft_company, event, post_events, refresh, spell
+from tests.kpi_scenarios import draft_company, event, october_licence, post_events, refresh, spell
 
 
 @pytest.fixture
@@ -99,9 +99,7 @@ def test_roi_sees_a_new_cost_at_once_and_new_events_after_the_refresh(scenario, 
                                                                      ingest_headers):
     first = _roi(client, admin_headers)["features"][0]
     assert _roi(client, admin_headers)["features"][0] == first
-    r = client.post("/api/v1/features/draft/costs", headers=admin_headers,
-                    json={"month": "2026-10", "amount_eur": 100, "category": "licences"})
-    assert r.status_code == 201
+    october_licence(client, admin_headers)
     costed = _roi(client, admin_headers)["features"][0]
     assert costed["cost_eur"] == pytest.approx(first["cost_eur"] + 100)
     post_events(client, ingest_headers, [event("draft", "c", "2026-10-08T10:00:00Z", duration=300)])

@@ -26,7 +26,7 @@ from app.models.kpi import MonthlyClose
 from app.services import closes, kpis, monthly_report, report_mail
 from app.services.access import create_user
 from dashboards.actions import NotAllowed, set_own_report_subscription
-from tests.kpi_scenarios import draft_company, event, post_events, refresh
+from tests.kpi_scenarios import draft_company_with_costs, event, post_events
 from tests.scheduler_support import Recorder, SmtpSink
 
 OCT_VALUE = 13 + 2 + 14 / 60 * 40  # hand-computed in tests/test_roi_monthly.py
@@ -51,12 +51,7 @@ def scenario(app, client, ingest_headers, admin_headers, monkeypatch):
     """Scenario A (October 2026: value and a 100 EUR licence) and users of every kind: subscribed
     executive and admin, an executive who did not subscribe, a subscribed one who left (inactive),
     and a product user flagged from an earlier role (no report for that role)."""
-    _feature, rows = draft_company()
-    post_events(client, ingest_headers, rows)
-    r = client.post("/api/v1/features/draft/costs", headers=admin_headers,
-                    json={"month": "2026-10", "amount_eur": 100, "category": "licences"})
-    assert r.status_code == 201
-    refresh()
+    draft_company_with_costs(client, ingest_headers, admin_headers)
     for address, role, subscribed, active in [
         ("exec@liftoff.test", "executive", True, True), ("boss@liftoff.test", "admin", True, True),
         ("quiet@liftoff.test", "executive", False, True), ("gone@liftoff.test", "executive", True, False),

@@ -10,7 +10,7 @@ import pytest
 
 from app.db import db
 from app.jobs.kpi import monthly_close
-from tests.kpi_scenarios import draft_company, event, post_events, refresh
+from tests.kpi_scenarios import draft_company_with_costs, event, post_events, refresh
 
 OCT_VALUE = 13 + 2 + 14 / 60 * 40
 OCT_COST = 100 + 0.1 * 6
@@ -23,13 +23,7 @@ def client(app):
 
 @pytest.fixture
 def scenario(app, client, ingest_headers, admin_headers):
-    feature, rows = draft_company()
-    post_events(client, ingest_headers, rows)
-    r = client.post("/api/v1/features/draft/costs", headers=admin_headers,
-                    json={"month": "2026-10", "amount_eur": 100, "category": "licences"})
-    assert r.status_code == 201
-    refresh()
-    return feature
+    return draft_company_with_costs(client, ingest_headers, admin_headers)
 
 
 def _roi(client, headers, month):

@@ -276,9 +276,10 @@ def quality(key: str, month: str) -> dict:
 @memo
 def quality_weeks(key: str, month: str) -> dict:
     """Error rate and minutes saved per AI task, with their intervals, over the TREND_WEEKS weeks
-    to the month's end (``trend``)."""
+    to the month's end (``trend``), and the baseline error rate they are drawn against."""
     _start, end = _check(key, month)
-    return {"trend": kpi.quality_trend(kpis.trend_inputs(key, weeks_ending(end))[0])}
+    inputs = kpis.trend_inputs(key, weeks_ending(end))[0]
+    return {"trend": kpi.quality_trend(inputs), "baseline_error_rate": inputs.baseline_error_rate}
 
 
 def outside_interval(value: float | None, low: float | None, high: float | None) -> bool | None:

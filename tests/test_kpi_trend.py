@@ -80,6 +80,7 @@ def test_quality_per_week_is_kpi_record_of_that_week(company):
             else:
                 assert row[field] == pytest.approx(record[field], rel=1e-9, abs=1e-9), (start, field)
     assert trend["ai_tasks"].sum() > 100
+    assert kpis.trend_inputs("assist", WEEKS)[0].baseline_error_rate == record["baseline_error_rate"] > 0
 
 
 def test_a_week_with_no_events_has_no_rates(company):

@@ -33,7 +33,8 @@ class TrendInputs:
     ``weeks``: the windows [start, end], in order; the frames number them 0, 1, ... in column
     ``week``. ``active``: week, person_id of everyone with an AI task in that week. ``sums``: week,
     task and the rollup sum columns over everyone. ``spells``: person_id, start_at, end_at.
-    ``baselines``: minutes per task (as ``baseline_minutes`` gives them).
+    ``baselines``: minutes per task (as ``baseline_minutes`` gives them);
+    ``baseline_error_rate``: as ``baseline_error_rate`` gives it (the same for every week).
     """
 
     weeks: list[tuple[date, date]]
@@ -42,6 +43,7 @@ class TrendInputs:
     spells: pd.DataFrame
     baselines: dict[str, float]
     estimated_minutes_saved: float = 0.0
+    baseline_error_rate: float | None = None
 
 
 def adoption_trend(inputs: TrendInputs, groups: dict[str, set[int]], min_exposed: int) -> pd.DataFrame:

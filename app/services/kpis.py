@@ -5,6 +5,7 @@ The API, the dashboard, exports and the monthly close all read through these fun
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 
 import pandas as pd
@@ -37,14 +38,35 @@ def _frame(stmt, columns: list[str]) -> pd.DataFrame:
 
 
 def _plain_frame(stmt, columns: list[str]) -> pd.DataFrame:
-    """Rows of ids, counts, sums and task names, fetched from the driver's cursor as they come:
-    at 10^4 rows SQLAlchemy's per-row processing took longer than the query, and these columns
-    need no conversion (no dates or timestamps)."""
-    result = db.session.connection().execute(stmt)  # Core, in the session's transaction
-    try:
-        return pd.DataFrame.from_records(result.cursor.fetchall(), columns=columns)
-    finally:
-        result.close()
+    """Rows of ids, counts, sums and task names (no dates or timestamps), read in bulk.
+
+    At 10^4 rows, turning each row into Python objects and back into columns cost ten times the
+    query (150 ms against 16 ms for a month of one feature at 10 M events). PostgreSQL streams the
+    result as CSV (``COPY (...) TO STDOUT``) into pandas' C parser instead; SQLite, in process,
+    hands over the driver's tuples. The statement's literals are the app's own ids, dates and
+    validated months, rendered and quoted by SQLAlchemy.
+    """
+    connection = db.session.connection()  # in the session's transaction
+    if connection.dialect.name != "postgresql":
+        result = connection.execute(stmt)
+        try:
+            return pd.DataFrame.from_records(result.cursor.fetchall(), columns=columns)
+        finally:
+            result.close()
+    sql = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    buffer = io.BytesIO()
+    with connection.connection.driver_connection.cursor() as cursor:
+        with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for chunk in copy:
+                buffer.write(chunk)
+    if not buffer.tell():
+        return pd.DataFrame(columns=columns)
+    buffer.seek(0)
+    # Task names stay text whatever they look like ("NA", "007"); only an empty field is null.
+    # PostgreSQL prints the shortest text that reads back to the same double, and pandas 3 parses
+    # it back exactly (tests/test_kpi_rebuild_pg.py compares with the driver's floats).
+    return pd.read_csv(buffer, header=None, names=columns, keep_default_na=False, na_values=[""],
+                       dtype={"task": str} if "task" in columns else None)
 
 
 def _sums_by_person(feature_id: int, lo: date, hi: date) -> pd.DataFrame:
@@ -195,13 +217,14 @@ def trend_inputs(key: str, weeks: list[tuple[date, date]]) -> tuple[kpi.TrendInp
         return frame
 
     weeks_key = tuple(weeks)
-    baselines = kpi.baseline_minutes(live["explicit"], _baseline_activity(feature, live["spells"], version))
+    baseline_activity = _baseline_activity(feature, live["spells"], version)
     return kpi.TrendInputs(
         weeks=list(weeks),
         active=kpi_cache.cached(version, ("trend_active", feature.id, weeks_key), active),
         sums=kpi_cache.cached(version, ("trend_sums", feature.id, weeks_key), sums),
-        spells=live["spells"], baselines=baselines,
+        spells=live["spells"], baselines=kpi.baseline_minutes(live["explicit"], baseline_activity),
         estimated_minutes_saved=float(feature.estimated_minutes_saved or 0.0),
+        baseline_error_rate=kpi.baseline_error_rate(live["explicit"], baseline_activity),
     ), live["people"]
 
 

@@ -201,8 +201,8 @@ def render_quality(query):
 def render_quality_weeks(query):
     """Error rate and minutes saved per week, from kpi_data.quality_weeks()."""
     try:
-        trend = kpi_data.quality_weeks(query["feature"], query["month"])["trend"]
-        baseline = kpi_data.quality(query["feature"], query["month"])["record"]["baseline_error_rate"]
+        weeks = kpi_data.quality_weeks(query["feature"], query["month"])
+        trend, baseline = weeks["trend"], weeks["baseline_error_rate"]
     except LiftoffError as error:
         return ui.alert(error.message, "danger")
     return html.Div([

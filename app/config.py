@@ -42,6 +42,8 @@ def load() -> dict:
             "LIFTOFF_UNLEASH_ENVIRONMENTS", "production=production,development=development"
         ),
         "UNLEASH_TIMEOUT_S": float(os.environ.get("LIFTOFF_UNLEASH_TIMEOUT_S", "10")),
+        # Each web process re-reads the latest month's rollups after a refresh (dashboards/warm.py).
+        "KPI_WARM_SECONDS": float(os.environ.get("LIFTOFF_KPI_WARM_SECONDS", "30")),
         "RUN_SCHEDULER_IN_PROCESS": os.environ.get("LIFTOFF_SCHEDULER_IN_PROCESS", "0") == "1",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

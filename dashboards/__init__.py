@@ -64,4 +64,9 @@ def init_dash(app: Flask):
 
     dash_app.layout = shell_layout
     protect_dash_routes(app, URL_BASE, dash_app)
+    from dashboards import warm
+
+    # On the first request, not here: a server that forks its workers after loading the app
+    # (gunicorn --preload) would lose a thread started before the fork.
+    app.before_request(lambda: warm.start(app))
     return dash_app

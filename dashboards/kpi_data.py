@@ -201,7 +201,7 @@ def weeks_ending(end: date, weeks: int = TREND_WEEKS) -> list[tuple[date, date]]
     return [(end - timedelta(days=7 * i + 6), end - timedelta(days=7 * i)) for i in reversed(range(weeks))]
 
 
-def _window_end(month: str) -> date:
+def window_end(month: str) -> date:
     """The month's last day, or today inside the current month (no empty future days)."""
     start, end = month_bounds(month)
     return max(start, min(end, utcnow().date()))
@@ -230,7 +230,7 @@ def _check(key: str, month: str, grouping: str = "stage") -> tuple[date, date]:
         raise ValidationFailed("invalid query", [Detail("group", "must be stage, cohort or department")])
     if db.session.scalar(select(Feature.id).where(Feature.key == key)) is None:
         raise NotFound(f"no feature {key!r}")
-    return month_bounds(month)[0], _window_end(month)
+    return month_bounds(month)[0], window_end(month)
 
 
 @memo

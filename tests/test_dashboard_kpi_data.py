@@ -179,3 +179,40 @@ def test_exports_need_a_login_and_match_the_api(scenario, client, admin_headers)
     assert "@media print" in report and "2026-10" in report
     bad = client.get("/dashboard/export/roi.csv?month=2026-13")
     assert bad.status_code == 422 and bad.get_json()["details"][0]["field"] == "month"
+
+
+def test_warming_reads_every_rollup_the_latest_months_pages_need(scenario, client):
+    """dashboards/warm.py: after a refresh, the pages of the latest month read no rollup table."""
+    from sqlalchemy import event
+
+    from app.services import kpi_cache
+    from dashboards import warm
+
+    kpi_cache.clear()
+    assert warm.warm_once() == 1 and kpi_data.default_month() == "2026-10"
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        kpi_data.adoption("draft", "2026-10", "stage")
+        kpi_data.adoption_weeks("draft", "2026-10", "department")
+        kpi_data.quality("draft", "2026-10")
+        kpi_data.quality_weeks("draft", "2026-10")
+        kpi_data.executive("2026-10")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    rollup_reads = [s for s in statements if "kpi_activity_days" in s or "kpi_feature_" in s
+                    or "kpi_first_use" in s]
+    assert len(statements) > 5 and rollup_reads == []
+    # A new refresh makes the warmed reads stale: the same page reads the rollups again.
+    refresh(full=True)
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        kpi_data.clear_cache()
+        kpi_data.quality("draft", "2026-10")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert any("kpi_activity_days" in s for s in statements)

@@ -100,8 +100,8 @@ def test_a_failing_side_connection_fails_the_rebuild_and_keeps_the_old_rollups(e
     assert _tables() == before
 
 
-def test_the_bulk_csv_read_gives_the_drivers_values_exactly(events):
-    """kpis._plain_frame streams rollup reads as CSV on PostgreSQL: the same rows, the same
+def test_the_bulk_read_gives_the_drivers_values_exactly(events):
+    """kpis._bulk_frame streams rollup reads as CSV on PostgreSQL: the same rows, the same
     doubles to the last bit, task names kept as text, as reading them row by row."""
     from datetime import date
 
@@ -116,10 +116,10 @@ def test_the_bulk_csv_read_gives_the_drivers_values_exactly(events):
             .where(ActivityDay.day.between(date(1999, 1, 1), date(2031, 12, 31)))
             .group_by(ActivityDay.person_id, ActivityDay.task))
     columns = ["person_id", "task", *SUM_COLUMNS]
-    bulk = kpis._plain_frame(stmt, columns).sort_values(["person_id", "task"]).reset_index(drop=True)
+    bulk = kpis._bulk_frame(stmt, columns).sort_values(["person_id", "task"]).reset_index(drop=True)
     rows = sorted((tuple(r) for r in db.session.execute(stmt)), key=lambda r: (r[0], r[1]))
     assert len(bulk) == len(rows) > 50
     assert [tuple(r) for r in bulk.itertuples(index=False)] == rows
     assert {"résumé", "Summary", "reply_10"} <= set(bulk["task"])
-    empty = kpis._plain_frame(stmt.where(ActivityDay.person_id < 0), columns)
+    empty = kpis._bulk_frame(stmt.where(ActivityDay.person_id < 0), columns)
     assert list(empty.columns) == columns and empty.empty

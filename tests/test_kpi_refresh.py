@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.db import db, utcnow
 from app.models import Event
 from app.models.kpi import ActivityDay, DirtyDay, RefreshState
-from app.services import kpis
+from app.services.executive import executive_view
 from tests.kpi_scenarios import draft_company, event, post_events, refresh
 
 
@@ -59,13 +59,9 @@ def test_events_written_by_another_path_are_picked_up_by_ingested_at(scenario, c
     assert db.session.get(RefreshState, 1).watermark is not None
 
 
-def test_the_dashboard_helpers(scenario, client):
+def test_the_executive_history_runs_from_the_first_month_with_events(scenario, client):
     refresh()
-    series = kpis.kpi_daily_series("draft", date(2026, 10, 1), date(2026, 10, 10))
-    assert len(series) == 10
-    assert series.set_index("day").loc[date(2026, 10, 2), "ai_tasks"] == 2
-    assert series["active_people"].sum() == 5
-    history = kpis.roi_history("2026-10")
+    history = executive_view("2026-10")["history"]
     assert list(history["month"]) == ["2026-08", "2026-09", "2026-10"]
     assert history["ai_tasks"].tolist() == [0, 0, 6]
     assert history["cumulative_net_eur"].iloc[-1] == pytest.approx(

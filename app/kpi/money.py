@@ -30,7 +30,8 @@ class MoneyInputs:
 
 
 def monthly_table(inputs: MoneyInputs) -> pd.DataFrame:
-    """value_eur, ai_tasks and cost_eur per feature_id x month (every month with a cost or event).
+    """value_eur, ai_tasks, hours_saved and cost_eur per feature_id x month (every month with a cost
+    or event).
 
     Computed once per inputs (the executive view asks for it twice); each caller gets a copy."""
     if inputs._table is None:
@@ -49,14 +50,17 @@ def _monthly_table(inputs: MoneyInputs) -> pd.DataFrame:
             "feature_id": int(feature_id), "month": sums["month"],
             "value_eur": saved["saved_min"] / 60 * rate.fillna(inputs.default_rate),
             "ai_tasks": sums["ai_tasks"].astype("int64"),
+            "hours_saved": saved["saved_min"] / 60,
         }))
     activity = (pd.concat(parts) if parts else
-                pd.DataFrame(columns=["feature_id", "month", "value_eur", "ai_tasks"]))
-    activity = activity.groupby(["feature_id", "month"], as_index=False)[["value_eur", "ai_tasks"]].sum()
+                pd.DataFrame(columns=["feature_id", "month", "value_eur", "ai_tasks", "hours_saved"]))
+    activity = activity.groupby(["feature_id", "month"], as_index=False)[
+        ["value_eur", "ai_tasks", "hours_saved"]].sum()
     entries = inputs.costs.groupby(["feature_id", "month"], as_index=False)["amount_eur"].sum() \
         if not inputs.costs.empty else pd.DataFrame(columns=["feature_id", "month", "amount_eur"])
     table = activity.merge(entries, on=["feature_id", "month"], how="outer")
-    table[["value_eur", "amount_eur"]] = table[["value_eur", "amount_eur"]].astype("float64").fillna(0.0)
+    money = ["value_eur", "amount_eur", "hours_saved"]
+    table[money] = table[money].astype("float64").fillna(0.0)
     table["ai_tasks"] = table["ai_tasks"].fillna(0).astype("int64")
     table["feature_id"] = table["feature_id"].astype("int64")
     per_event = inputs.features.set_index("feature_id")["per_event_cost_eur"].astype("float64")
@@ -104,9 +108,10 @@ def _series_figures(months: pd.DataFrame, month: str) -> dict:
 def monthly_roi(inputs: MoneyInputs, month: str) -> dict:
     """The ``/roi/monthly`` answer for ``month`` (YYYY-MM): every feature, and the portfolio."""
     table = monthly_table(inputs)
+    by_feature = dict(tuple(table.groupby("feature_id")))
     features = []
     for row in inputs.features.sort_values("key").itertuples():
-        figures = _series_figures(table[table["feature_id"] == row.feature_id], month)
+        figures = _series_figures(by_feature.get(row.feature_id, table.iloc[0:0]), month)
         features.append({"feature": row.key, **figures})
     portfolio = table.groupby("month", as_index=False).agg(
         value_eur=("value_eur", "sum"), cost_eur=("cost_eur", "sum"), ai_tasks=("ai_tasks", "sum"),

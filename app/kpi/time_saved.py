@@ -19,8 +19,9 @@ def baseline_minutes(explicit: pd.DataFrame, window_sums: pd.DataFrame) -> dict[
     out: dict[str, float] = {}
     if not window_sums.empty:
         per_task = window_sums.groupby("task")[["manual_dur_n", "manual_dur_min"]].sum()
-        for task, row in per_task[per_task["manual_dur_n"] > 0].iterrows():
-            out[str(task)] = float(row["manual_dur_min"] / row["manual_dur_n"])
+        timed = per_task[per_task["manual_dur_n"] > 0]
+        for task, minutes in (timed["manual_dur_min"] / timed["manual_dur_n"]).items():
+            out[str(task)] = float(minutes)
     if not explicit.empty:
         given = explicit[explicit["minutes_per_task"].notna()].sort_values("measured_at", kind="stable")
         for task, minutes in given.groupby("task")["minutes_per_task"].last().items():

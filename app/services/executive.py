@@ -49,20 +49,6 @@ def feature_names() -> dict[str, str]:
     return dict(db.session.execute(select(Feature.key, Feature.name)).all())
 
 
-def saved_hours(inputs: kpi.MoneyInputs) -> pd.DataFrame:
-    """Hours saved per feature_id and month, by the KPI module's saved_minutes over the monthly sums."""
-    parts = []
-    terms = inputs.features.set_index("feature_id")
-    for feature_id, sums in inputs.sums.groupby("feature_id"):
-        saved = kpi.saved_minutes(sums, inputs.baselines.get(int(feature_id), {}),
-                                  float(terms.loc[feature_id, "estimated_minutes_saved"]))
-        parts.append(pd.DataFrame({"feature_id": int(feature_id), "month": sums["month"],
-                                   "hours_saved": saved["saved_min"] / 60}))
-    if not parts:
-        return pd.DataFrame(columns=["feature_id", "month", "hours_saved"])
-    return pd.concat(parts).groupby(["feature_id", "month"], as_index=False)["hours_saved"].sum()
-
-
 def closes() -> dict[str, MonthlyClose]:
     return {c.month: c for c in db.session.scalars(select(MonthlyClose))}
 
@@ -73,14 +59,14 @@ def portfolio_history(inputs: kpi.MoneyInputs, month: str, closed: dict[str, Mon
     table = kpi.monthly_table(inputs)
     if table.empty:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
-    per_month = table.groupby("month", as_index=False)[["value_eur", "cost_eur", "ai_tasks"]].sum()
+    sums = ["value_eur", "cost_eur", "ai_tasks", "hours_saved"]
+    per_month = table.groupby("month", as_index=False)[sums].sum()
     per_month = pd.DataFrame({"month": months_between(per_month["month"].min(), month)}).merge(
-        per_month, on="month", how="left").fillna({"value_eur": 0.0, "cost_eur": 0.0, "ai_tasks": 0})
+        per_month, on="month", how="left").fillna({"value_eur": 0.0, "cost_eur": 0.0, "ai_tasks": 0,
+                                                   "hours_saved": 0.0})
     per_month["ai_tasks"] = per_month["ai_tasks"].astype("int64")
     per_month["net_eur"] = per_month["value_eur"] - per_month["cost_eur"]
     per_month["cumulative_net_eur"] = per_month["net_eur"].cumsum()
-    saved = saved_hours(inputs).groupby("month")["hours_saved"].sum()
-    per_month["hours_saved"] = per_month["month"].map(saved).astype("float64").fillna(0.0)
     per_month["cost_per_task_eur"] = [kpi.ratio(c, t) for c, t in
                                       zip(per_month["cost_eur"], per_month["ai_tasks"], strict=True)]
     per_month["closed"] = per_month["month"].isin(list(closed))

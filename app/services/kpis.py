@@ -295,22 +295,6 @@ def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) 
                             still_valid=unchanged)
 
 
-def kpi_daily_series(key: str, start: date, end: date) -> pd.DataFrame:
-    """Per day of [start, end]: active people and AI tasks (for charts), from the rollups."""
-    feature = _feature(key)
-    stmt = (select(ActivityDay.day,
-                   func.count(func.distinct(case((ActivityDay.ai_tasks > 0, ActivityDay.person_id),
-                                                 else_=None))),
-                   func.sum(ActivityDay.ai_tasks))
-            .where(ActivityDay.feature_id == feature.id, ActivityDay.day.between(start, end))
-            .group_by(ActivityDay.day).order_by(ActivityDay.day))
-    frame = _frame(stmt, ["day", "active_people", "ai_tasks"])
-    frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    days = pd.DataFrame({"day": [start + timedelta(days=i) for i in range((end - start).days + 1)]})
-    out = days.merge(frame, on="day", how="left").fillna({"active_people": 0, "ai_tasks": 0})
-    return out.astype({"active_people": "int64", "ai_tasks": "int64"})
-
-
 def money_inputs(through_month: str) -> kpi.MoneyInputs:
     """The KPI module's money inputs for every feature, for the months up to ``through_month``."""
     return _money_inputs(through_month, _live_money_parts(through_month), kpi_cache.refresh_version())
@@ -381,17 +365,6 @@ def _feature_baselines(live: dict, version: str | None) -> dict[int, dict[str, f
             explicit[explicit["feature_id"] == feature_id],
             window_sums[window_sums["feature_id"] == feature_id])
     return out
-
-
-def roi_history(through_month: str) -> pd.DataFrame:
-    """Per feature key and month up to ``through_month``: ai_tasks, value, cost, net, cumulative net."""
-    inputs = money_inputs(through_month)
-    table = kpi.monthly_table(inputs)
-    keys = inputs.features.set_index("feature_id")["key"]
-    table.insert(0, "feature", table["feature_id"].map(keys))
-    table["net_eur"] = table["value_eur"] - table["cost_eur"]
-    table["cumulative_net_eur"] = table.groupby("feature_id")["net_eur"].cumsum()
-    return table.drop(columns=["feature_id", "amount_eur"])
 
 
 def roi_figures(month: str) -> tuple[dict, str]:

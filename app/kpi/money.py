@@ -78,42 +78,50 @@ def inputs_has_cost(table: pd.DataFrame, costs: pd.DataFrame) -> pd.Series:
     return pd.Series(keyed, index=table.index) | (table["cost_eur"] > 0)
 
 
-def _series_figures(months: pd.DataFrame, month: str) -> dict:
-    """The money figures of one series of months (a feature, or the portfolio) as of ``month``."""
-    upto = months[months["month"] <= month].sort_values("month")
-    this = upto[upto["month"] == month]
-    value = float(this["value_eur"].sum())
-    cost = float(this["cost_eur"].sum())
-    tasks = int(this["ai_tasks"].sum())
-    net = value - cost
+def _figures_per_series(months: pd.DataFrame, key: str, month: str) -> dict:
+    """The money figures as of ``month`` of each series of months in ``months`` (rows keyed by
+    ``key``: a feature, or the portfolio), all at once."""
+    upto = months[months["month"] <= month].sort_values([key, "month"])
     upto = upto.assign(net=upto["value_eur"] - upto["cost_eur"])
-    upto["cumulative"] = upto["net"].cumsum()
-    payback = None
-    costed = upto[upto["has_cost"]]
-    if not costed.empty:
-        after = upto[(upto["month"] >= costed["month"].iloc[0]) & (upto["cumulative"] >= 0)]
-        payback = None if after.empty else str(after["month"].iloc[0])
-    return {
-        "ai_tasks": tasks,
-        "value_eur": value,
-        "cost_eur": cost,
-        "cost_per_task_eur": ratio(cost, tasks),
-        "net_eur": net,
-        "roi_pct": None if cost == 0 else net / cost * 100,
-        "cumulative_net_eur": float(upto["net"].sum()),
-        "payback_month": payback,
-    }
+    upto["cumulative"] = upto.groupby(key)["net"].cumsum()
+    this = upto[upto["month"] == month].groupby(key)[["value_eur", "cost_eur", "ai_tasks"]].sum()
+    cumulative = upto.groupby(key)["net"].sum()
+    # Payback: the first month, from the first month with a cost on, whose cumulative net is >= 0.
+    first_costed = upto[upto["has_cost"]].groupby(key)["month"].min()
+    since = upto[key].map(first_costed)
+    paid = upto[since.notna() & (upto["month"] >= since) & (upto["cumulative"] >= 0)]
+    payback = paid.groupby(key)["month"].min()
+    out = {}
+    for series in months[key].unique():
+        value = float(this["value_eur"].get(series, 0.0))
+        cost = float(this["cost_eur"].get(series, 0.0))
+        tasks = int(this["ai_tasks"].get(series, 0))
+        net = value - cost
+        out[series] = {
+            "ai_tasks": tasks,
+            "value_eur": value,
+            "cost_eur": cost,
+            "cost_per_task_eur": ratio(cost, tasks),
+            "net_eur": net,
+            "roi_pct": None if cost == 0 else net / cost * 100,
+            "cumulative_net_eur": float(cumulative.get(series, 0.0)),
+            "payback_month": str(payback[series]) if series in payback.index else None,
+        }
+    return out
+
+
+_NOTHING = {"ai_tasks": 0, "value_eur": 0.0, "cost_eur": 0.0, "cost_per_task_eur": None, "net_eur": 0.0,
+            "roi_pct": None, "cumulative_net_eur": 0.0, "payback_month": None}
 
 
 def monthly_roi(inputs: MoneyInputs, month: str) -> dict:
     """The ``/roi/monthly`` answer for ``month`` (YYYY-MM): every feature, and the portfolio."""
     table = monthly_table(inputs)
-    by_feature = dict(tuple(table.groupby("feature_id")))
-    features = []
-    for row in inputs.features.sort_values("key").itertuples():
-        figures = _series_figures(by_feature.get(row.feature_id, table.iloc[0:0]), month)
-        features.append({"feature": row.key, **figures})
+    per_feature = _figures_per_series(table, "feature_id", month)
+    features = [{"feature": row.key, **per_feature.get(row.feature_id, _NOTHING)}
+                for row in inputs.features.sort_values("key").itertuples()]
     portfolio = table.groupby("month", as_index=False).agg(
         value_eur=("value_eur", "sum"), cost_eur=("cost_eur", "sum"), ai_tasks=("ai_tasks", "sum"),
-        has_cost=("has_cost", "any"))
-    return {"month": month, "features": features, "total": _series_figures(portfolio, month)}
+        has_cost=("has_cost", "any")).assign(series=0)
+    total = _figures_per_series(portfolio, "series", month).get(0, _NOTHING)
+    return {"month": month, "features": features, "total": dict(total)}

@@ -44,6 +44,8 @@ def load() -> dict:
         "UNLEASH_TIMEOUT_S": float(os.environ.get("LIFTOFF_UNLEASH_TIMEOUT_S", "10")),
         # Each web process re-reads the latest month's rollups after a refresh (dashboards/warm.py).
         "KPI_WARM_SECONDS": float(os.environ.get("LIFTOFF_KPI_WARM_SECONDS", "30")),
+        # Memory each process may keep KPI reads in (app/services/kpi_cache.py).
+        "KPI_CACHE_MB": float(os.environ.get("LIFTOFF_KPI_CACHE_MB", "256")),
         "RUN_SCHEDULER_IN_PROCESS": os.environ.get("LIFTOFF_SCHEDULER_IN_PROCESS", "0") == "1",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -125,3 +125,23 @@ def test_nothing_is_remembered_before_the_first_refresh(app, client, ingest_head
     assert kpi_cache.size() == 0
     refresh()
     assert _kpis(client, admin_headers)["ai_tasks"] == 6
+
+
+def test_the_memo_keeps_within_its_memory_budget(app):
+    """app/services/kpi_cache.py drops the oldest entries once KPI_CACHE_MB is reached."""
+    import pandas as pd
+
+    from app.services import kpi_cache
+
+    kpi_cache.clear()
+    frame = pd.DataFrame({"x": range(100_000)}, dtype="float64")  # 0.8 MB
+    app.config["KPI_CACHE_MB"] = 2.0
+    try:
+        for i in range(5):
+            kpi_cache.cached("v1", ("frame", i), frame.copy)
+        assert kpi_cache.size() == 2 and kpi_cache.memory_bytes() <= 2 * 1024 * 1024
+        assert kpi_cache.cached("v1", ("frame", 4), lambda: None) is not None  # the newest stay
+        assert kpi_cache.cached("v1", ("frame", 0), lambda: "recomputed") == "recomputed"
+    finally:
+        app.config["KPI_CACHE_MB"] = kpi_cache.DEFAULT_MB
+        kpi_cache.clear()

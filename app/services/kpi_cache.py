@@ -5,6 +5,10 @@ what is read from them is keyed by that run's version; a new run changes the ver
 older entry becomes unreachable (and is evicted first). Inputs read live (exposure spells, people,
 baselines, costs, rates) are part of an answer's key as a digest of their content, so a rollout
 change or a new baseline is visible at once, without a refresh.
+
+The memo is bounded by memory, not only by count: a month of one feature's per-person sums is
+~4 MB at 10 M events a year, so ``KPI_CACHE_MB`` (``LIFTOFF_KPI_CACHE_MB``, 256) caps each
+process; the oldest entries go first.
 """
 
 from __future__ import annotations
@@ -17,14 +21,18 @@ from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
+from flask import current_app
 from sqlalchemy import select
 
 from app.db import db
 from app.models.kpi import RefreshState
 
-MAX_ENTRIES = 128
+MAX_ENTRIES = 1024
+DEFAULT_MB = 256.0
+_NOMINAL_BYTES = 16_384  # an answer that holds no frame: a dict of figures
 
 _entries: OrderedDict[tuple, Any] = OrderedDict()
+_sizes: dict[tuple, int] = {}
 _lock = threading.Lock()
 
 
@@ -70,21 +78,53 @@ def cached(version: str | None, key: tuple, compute: Callable[[], Any],
     value = compute()
     if still_valid is not None and not still_valid():
         return value
+    budget = _budget_bytes()
+    size = nbytes(value)
     with _lock:
         _entries[full_key] = copy.deepcopy(value)
+        _sizes[full_key] = size
         # Entries of an older refresh can never be hit again: drop them first, then the oldest.
-        stale = [k for k in _entries if k[0] != version]
-        for k in stale:
-            del _entries[k]
-        while len(_entries) > MAX_ENTRIES:
-            _entries.popitem(last=False)
+        for k in [k for k in _entries if k[0] != version]:
+            _forget(k)
+        while len(_entries) > 1 and (len(_entries) > MAX_ENTRIES or sum(_sizes.values()) > budget):
+            _forget(next(iter(_entries)))
     return value
+
+
+def _forget(key: tuple) -> None:
+    del _entries[key]
+    _sizes.pop(key, None)
+
+
+def _budget_bytes() -> float:
+    try:
+        megabytes = float(current_app.config.get("KPI_CACHE_MB", DEFAULT_MB))
+    except RuntimeError:  # outside an app context (scripts, tests of this module)
+        megabytes = DEFAULT_MB
+    return megabytes * 1024 * 1024
+
+
+def nbytes(value: Any) -> int:
+    """Roughly what ``value`` holds in memory: its frames in full, anything else as a nominal
+    answer."""
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(index=True, deep=True).sum())
+    if isinstance(value, (tuple, list)):
+        return sum(nbytes(v) for v in value)
+    return _NOMINAL_BYTES
+
+
+def memory_bytes() -> int:
+    """What the memo holds now, by nbytes."""
+    with _lock:
+        return sum(_sizes.values())
 
 
 def clear() -> None:
     """Forget every entry (tests, or after restoring a database in place)."""
     with _lock:
         _entries.clear()
+        _sizes.clear()
 
 
 def size() -> int:

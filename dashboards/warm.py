@@ -69,6 +69,8 @@ def _loop(app: Flask, every: float) -> None:
 
 def start(app: Flask) -> None:
     """Start this process's warmer once (no-op when KPI_WARM_SECONDS is 0 or when testing)."""
+    if os.getpid() in _started:  # every request asks: answer without the lock once started
+        return
     every = float(app.config.get("KPI_WARM_SECONDS", 0) or 0)
     if every <= 0 or app.config.get("TESTING"):
         return

@@ -122,6 +122,9 @@ def rebuild_all(event_sums: list, plain_activity: Callable[[], int]) -> int:
     """
     began = time.perf_counter()
     connection = db.session.connection()
+    # The side connection reads exactly this snapshot. The main transaction is READ COMMITTED, so
+    # its INSERT, a few statements later, may also see a batch that committed in between; that
+    # batch's dirty days were not read by this refresh, so the next one redoes them in full.
     snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
     side = _SideSums(db.engine, snapshot, _side_selects(event_sums))
     side.start()

@@ -23,12 +23,12 @@ Usage: .venv/bin/python benchmarks/dashboard/run.py [--events 10000000] [--peopl
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -37,12 +37,11 @@ from benchmarks.kpi_scale.run import (  # noqa: E402  (the KPI benchmark's gener
     DAYS,
     REFRESH_CODE,
     copy_events,
-    create_database,
-    drop_database,
     generate_events,
     run_child,
     seed_company,
 )
+from benchmarks.support import create_database, database_url, drop_database  # noqa: E402
 
 GOAL_MS = 300.0
 
@@ -116,7 +115,7 @@ def dataset(args, rng) -> tuple[str, str]:
 
     if args.database:
         name = args.database
-        url = make_url(args.server).set(database=name).render_as_string(hide_password=False)
+        url = database_url(args.server, name)
         upgrade_database(url)
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SKIP_DASH": True, "SECRET_KEY": "bench"})
         with app.app_context():
@@ -126,7 +125,8 @@ def dataset(args, rng) -> tuple[str, str]:
             print(f"rolled up in {full['seconds']:.1f} s", flush=True)
         print(f"database {name} (existing)", flush=True)
         return name, url
-    name, url = create_database(args.server)
+    name = f"liftoff_bench_{os.getpid()}"
+    url = create_database(args.server, name)
     print(f"database {name}: {args.events:,} events, {args.people:,} people, {args.features} features",
           flush=True)
     upgrade_database(url)

@@ -17,7 +17,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,41 +24,18 @@ import uuid
 from pathlib import Path
 
 import requests
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.support import admin_sql, free_port, wait_http  # noqa: E402
+
 UNLEASH_DIR = ROOT / ".cache" / "unleash-server"
 UNLEASH_VERSION = "8.2.0"
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 # Fresh secrets each run, handed to unleash-server through its INIT_*_API_TOKENS settings.
 UNLEASH_CLIENT_TOKEN = f"default:production.{secrets.token_hex(16)}"
 UNLEASH_ADMIN_TOKEN = f"*:*.{secrets.token_hex(16)}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def admin_sql(statement: str) -> None:
-    engine = create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(statement))
-    engine.dispose()
-
-
-def wait_http(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"{url} did not come up in {timeout:.0f} s")
 
 
 def stop(process: subprocess.Popen | None) -> None:
@@ -278,7 +254,7 @@ def main() -> None:
     processes: list[subprocess.Popen] = []
     results = []
     try:
-        admin_sql(f'CREATE DATABASE "{liftoff_db}"')
+        admin_sql(PG, f'CREATE DATABASE "{liftoff_db}"')
         print("seeding Liftoff ...", flush=True)
         token = seed_liftoff(liftoff_url)
         port = free_port()
@@ -292,7 +268,7 @@ def main() -> None:
 
         if not args.skip_unleash:
             ensure_unleash()
-            admin_sql(f'CREATE DATABASE "{unleash_db}"')
+            admin_sql(PG, f'CREATE DATABASE "{unleash_db}"')
             uport = free_port()
             print(f"starting unleash-server@{UNLEASH_VERSION} ...", flush=True)
             processes.append(start_unleash(unleash_db, uport))
@@ -310,7 +286,7 @@ def main() -> None:
         for process in processes:
             stop(process)
         for database in (liftoff_db, unleash_db):
-            admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            admin_sql(PG, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
     print()
     print(f"GET /api/client/features, wrk -t1 -c{args.connections} -d{args.seconds}s, loopback")

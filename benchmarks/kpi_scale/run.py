@@ -17,7 +17,6 @@ import argparse
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,8 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.support import create_database, database_url, drop_database, free_port, wait_http  # noqa: E402
 
 YEAR_START = datetime(2025, 1, 1, tzinfo=UTC)
 DAYS = 365
@@ -57,23 +58,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database", default=None,
                         help="measure an existing benchmark database (kept) instead of loading a new one")
     return parser.parse_args()
-
-
-def create_database(server: str) -> tuple[str, str]:
-    name = f"liftoff_bench_{os.getpid()}"
-    admin = create_engine(make_url(server).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return name, make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(server: str, name: str) -> None:
-    admin = create_engine(make_url(server).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def seed_company(app, rng, people: int, features: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -178,12 +162,6 @@ def api_bodies(events: pd.DataFrame, keys: dict[int, str], people: dict[int, str
     return bodies
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "LIFTOFF_SECRET_KEY": "bench"}
@@ -192,15 +170,12 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
          "--timeout", "300", "--log-level", "warning", "benchmarks.kpi_scale.wsgi:app"],
         cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if requests.get(f"{base}/healthz", timeout=5).status_code == 200:
-                return proc, base
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start")
+    try:
+        wait_http(f"{base}/healthz", timeout=60)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc, base
 
 
 def run_child(url: str, code: str) -> dict:
@@ -357,9 +332,10 @@ def main() -> None:
     rng = np.random.default_rng(7)
     if args.database:
         name = args.database
-        url = make_url(args.server).set(database=name).render_as_string(hide_password=False)
+        url = database_url(args.server, name)
     else:
-        name, url = create_database(args.server)
+        name = f"liftoff_bench_{os.getpid()}"
+        url = create_database(args.server, name)
     keep = args.keep or args.load_only or bool(args.database)
     server = None
     try:

@@ -25,7 +25,6 @@ import itertools
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,22 +41,12 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.support import admin_sql, free_port, wait_http  # noqa: E402
+
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 FEATURES = 10
 PEOPLE = 2_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def admin_sql(statement: str) -> None:
-    engine = create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(statement))
-    engine.dispose()
 
 
 def seed(database_url: str) -> dict:
@@ -104,18 +93,6 @@ def start_gunicorn(database_url: str, port: int, workers: int, threads: int, met
                "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
                "--config", str(ROOT / "scripts" / "gunicorn.conf.py"), "app.wsgi:app"]
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-
-
-def wait_http(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not come up in {timeout:.0f} s")
 
 
 class Stats:
@@ -284,7 +261,7 @@ def main() -> int:
     args = parser.parse_args()
 
     database = f"liftoff_load_{uuid.uuid4().hex[:8]}"
-    admin_sql(f'CREATE DATABASE "{database}"')
+    admin_sql(PG, f'CREATE DATABASE "{database}"')
     database_url = PG + database
     server = None
     metrics_dir = tempfile.mkdtemp(prefix="liftoff-load-")
@@ -354,7 +331,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
         if not args.keep:
-            admin_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            admin_sql(PG, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.support import admin_sql, free_port, wait_http  # noqa: E402
+from benchmarks.support import admin_sql, drop_database, free_port, wait_http  # noqa: E402
 
 UNLEASH_DIR = ROOT / ".cache" / "unleash-server"
 UNLEASH_VERSION = "8.2.0"
@@ -286,7 +286,7 @@ def main() -> None:
         for process in processes:
             stop(process)
         for database in (liftoff_db, unleash_db):
-            admin_sql(PG, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            drop_database(PG, database)
 
     print()
     print(f"GET /api/client/features, wrk -t1 -c{args.connections} -d{args.seconds}s, loopback")

@@ -42,7 +42,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.support import admin_sql, free_port, wait_http  # noqa: E402
+from benchmarks.support import admin_sql, drop_database, free_port, wait_http  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 FEATURES = 10
@@ -331,7 +331,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
         if not args.keep:
-            admin_sql(PG, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            drop_database(PG, database)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ terminating its backends and refusing new connections; the shared server keeps r
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
@@ -26,6 +27,7 @@ from tests.conftest import USING_POSTGRES, pg_admin_engine
 from tests.helpers import gen_cohort, gen_person
 from tests.kpi_scenarios import event
 from tests.sdk_support import StatusLog
+from tests.sdk_support import wait_for as sdk_wait_for
 
 pytestmark = [
     pytest.mark.postgres,
@@ -46,13 +48,7 @@ def set_reachable(database: str, reachable: bool) -> None:
     engine.dispose()
 
 
-def wait_for(condition, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
+wait_for = functools.partial(sdk_wait_for, timeout=15.0)  # an outage gives the SDK longer
 
 
 def post_with_retries(url: str, headers: dict, rows: list, answers: list, give_up_after: float = 60) -> None:

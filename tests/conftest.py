@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 import uuid
 
 import pytest
@@ -19,6 +18,7 @@ from werkzeug.serving import make_server
 from app import create_app
 from app.cli.admin import upgrade_database
 from app.db import db as _db
+from tests.helpers import Served
 
 PG_SERVER = os.environ.get("LIFTOFF_TEST_DATABASE", "")
 USING_POSTGRES = PG_SERVER.startswith("postgresql")
@@ -147,21 +147,10 @@ def client_token(app) -> str:
     return _token("client", "production")
 
 
-class LiveServer:
+class LiveServer(Served):
     def __init__(self, application):
         self.app = application
-        self.server = make_server("127.0.0.1", 0, application, threaded=True)
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.thread.join(timeout=5)
+        self.serve(make_server("127.0.0.1", 0, application, threaded=True))
 
 
 @pytest.fixture

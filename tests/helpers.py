@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import UTC, datetime
 
 from app.db import db
@@ -53,3 +54,23 @@ def gen_feature(key: str | None = None, **kw) -> Feature:
 
 def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+class Served:
+    """A socket server (http.server, socketserver or werkzeug) on 127.0.0.1 served from a daemon
+    thread for the length of a ``with`` block; ``port`` and ``url`` say where."""
+
+    def serve(self, server) -> None:
+        self.server = server
+        self.port = server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socketserver
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 from app.db import db
 from app.jobs.base import JobStats
 from app.models import Department
+from tests.helpers import Served
 
 # -- job functions registered by tests (module-level, importable by path) ---------------------------
 
@@ -59,7 +59,7 @@ def add_department_blocking_once(marker: str) -> JobStats:
 # -- servers -----------------------------------------------------------------------------------------
 
 
-class Recorder:
+class Recorder(Served):
     """A real HTTP server: answers GETs from ``routes`` (path -> (status, body) or a callable taking
     the query string) and records every request (method, path, headers, JSON body)."""
 
@@ -90,20 +90,10 @@ class Recorder:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
 
 
-class SmtpSink:
+class SmtpSink(Served):
     """A minimal real SMTP server that keeps each message's envelope and text (dot-unstuffed, as a
     real server hands it on); it refuses the recipients in ``refuse`` with 550."""
 
@@ -148,18 +138,9 @@ class SmtpSink:
                     else:
                         self.wfile.write(b"250 OK\r\n")
 
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        self.serve(server)
 
 
 def write_connector(folder: Path, name: str, document: str) -> Path:

@@ -178,6 +178,18 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
     return proc, base
 
 
+def events_poster(base: str, ingest_secret: str):
+    """A function posting one serialised batch to ``POST /api/v1/events`` and returning its answer."""
+    headers = {"Authorization": f"Bearer {ingest_secret}", "Content-Type": "application/json"}
+
+    def post(body: bytes) -> dict:
+        response = requests.post(f"{base}/api/v1/events", data=body, headers=headers, timeout=300)
+        response.raise_for_status()
+        return response.json()
+
+    return post
+
+
 def run_child(url: str, code: str) -> dict:
     """Run ``code`` in a fresh interpreter (clean peak memory); it prints one JSON line."""
     env = {**os.environ, "DATABASE_URL": url, "LIFTOFF_SECRET_KEY": "bench"}
@@ -267,12 +279,7 @@ def load(args: argparse.Namespace, app, url: str, rng, api_n: int) -> tuple[pd.D
     bodies = api_bodies(api_part, keys, people)
     del events, bulk, copied, api_part
     server, base = start_server(url, args.workers)
-    headers = {"Authorization": f"Bearer {ingest_secret}", "Content-Type": "application/json"}
-
-    def post(body: bytes) -> dict:
-        response = requests.post(f"{base}/api/v1/events", data=body, headers=headers, timeout=300)
-        response.raise_for_status()
-        return response.json()
+    post = events_poster(base, ingest_secret)
 
     try:
         began = time.perf_counter()
@@ -365,12 +372,7 @@ def main() -> None:
             n_events = db.session.scalar(text("SELECT count(*) FROM events"))
         print(f"{n_events:,} events stored", flush=True)
         server, base = start_server(url, args.workers)
-        headers = {"Authorization": f"Bearer {ingest_secret}", "Content-Type": "application/json"}
-
-        def post(body: bytes) -> dict:
-            response = requests.post(f"{base}/api/v1/events", data=body, headers=headers, timeout=300)
-            response.raise_for_status()
-            return response.json()
+        post = events_poster(base, ingest_secret)
 
         measure(args, url, base, post, admin_secret, rng, spells, person_ids, keys, people, n_events)
     finally:

@@ -313,16 +313,19 @@ def enablement_feature_options() -> list[dict]:
     ]
 
 
-def job_registry() -> tuple[pd.DataFrame, str | None]:
+def job_registry(full_errors: bool = False) -> tuple[pd.DataFrame, str | None]:
     """Every registered job with its latest run, and why connector jobs are missing (if they are).
-    Runs whose process was killed are closed as interrupted first (flushed; the caller commits)."""
+    Runs whose process was killed are closed as interrupted first (flushed; the caller commits).
+
+    :param full_errors: errors as recorded (admins); else redacted (``job_runs.redact``).
+    """
     job_runs.close_dead_runs()
     specs, problem = listed_jobs()
     last = job_runs.last_runs()
     rows = []
     for spec in specs:
         run = last.get(spec.name)
-        record = job_runs.run_record(run) if run is not None else {}
+        record = job_runs.run_record(run, full_errors) if run is not None else {}
         rows.append(
             {
                 "name": spec.name,
@@ -340,11 +343,12 @@ def job_registry() -> tuple[pd.DataFrame, str | None]:
     return _frame(rows, JOB_COLUMNS), problem
 
 
-def recent_runs(job: str | None = None, limit: int = 20) -> pd.DataFrame:
+def recent_runs(job: str | None = None, limit: int = 20, full_errors: bool = False) -> pd.DataFrame:
     """The latest runs, of one job or of all, newest first.
 
     :param job: a registry name, or None for every job.
     :param limit: how many runs.
+    :param full_errors: errors as recorded (admins); else redacted.
     """
     if job:
         runs = job_runs.runs_of(job, limit)
@@ -352,13 +356,19 @@ def recent_runs(job: str | None = None, limit: int = 20) -> pd.DataFrame:
         runs = list(db.session.scalars(select(JobRun).order_by(JobRun.id.desc()).limit(limit)))
     rows = []
     for run in runs:
-        record = job_runs.run_record(run)
+        record = job_runs.run_record(run, full_errors)
         record["started_at"] = pd.Timestamp(run.started_at)
         record["finished_at"] = pd.Timestamp(run.finished_at) if run.finished_at else None
         rows.append(record)
     return _frame(rows, RUN_COLUMNS)
 
 
-def pending_unleash_syncs() -> pd.DataFrame:
-    """Rollout changes not yet applied to an external Unleash server, oldest first."""
-    return _frame(pending_syncs(), SYNC_COLUMNS)
+def pending_unleash_syncs(full_errors: bool = False) -> pd.DataFrame:
+    """Rollout changes not yet applied to an external Unleash server, oldest first.
+
+    :param full_errors: the last error as recorded (admins); else redacted.
+    """
+    rows = pending_syncs()
+    if not full_errors:
+        rows = [{**row, "last_error": job_runs.redact(row["last_error"])} for row in rows]
+    return _frame(rows, SYNC_COLUMNS)

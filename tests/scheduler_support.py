@@ -61,7 +61,8 @@ def add_department_blocking_once(marker: str) -> JobStats:
 
 class Recorder(Served):
     """A real HTTP server: answers GETs from ``routes`` (path -> (status, body) or a callable taking
-    the query string) and records every request (method, path, headers, JSON body)."""
+    the query string; a third item, a dict, adds headers) and records every request (method, path,
+    headers, JSON body)."""
 
     def __init__(self):
         self.routes: dict = {}
@@ -77,9 +78,11 @@ class Recorder(Served):
                                           "headers": dict(self.headers),
                                           "json": json.loads(body) if body else None})
                 route = recorder.routes.get(path, (200, {}))
-                status, answer = route(query) if callable(route) else route
+                status, answer, *extra = route(query) if callable(route) else route
                 data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
                 self.send_response(status)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -9,7 +9,7 @@ from app.db import db
 from app.errors import Detail, ValidationFailed
 from app.jobs import get_job, listed_jobs
 from app.jobs.runner import run_job
-from app.security import requires
+from app.security import current_identity, requires
 from app.services.job_runs import close_dead_runs, last_runs, run_record, runs_of
 
 
@@ -21,9 +21,10 @@ def list_jobs():
         db.session.commit()
     latest = last_runs()
     specs, problem = listed_jobs()
+    full = _full_errors()
     response = jsonify([
         {"name": spec.name, "schedule": spec.schedule, "description": spec.description,
-         "last_run": run_record(latest[spec.name]) if spec.name in latest else None}
+         "last_run": run_record(latest[spec.name], full) if spec.name in latest else None}
         for spec in specs
     ])
     if problem:  # the fixed jobs are still listed; say why the connector pulls are missing
@@ -41,7 +42,8 @@ def job_runs(name: str):
         raise ValidationFailed("limit must be a whole number from 1 to 500")
     if close_dead_runs():
         db.session.commit()
-    return jsonify([run_record(run) for run in runs_of(name, int(limit))])
+    full = _full_errors()
+    return jsonify([run_record(run, full) for run in runs_of(name, int(limit))])
 
 
 @bp.post("/jobs/<path:name>/run")
@@ -56,4 +58,10 @@ def run_now(name: str):
         if not isinstance(full, bool):
             raise ValidationFailed("invalid body", [Detail("full", "must be true or false")])
     run = run_job(name, "api", full=full)
-    return jsonify(run_record(run))
+    return jsonify(run_record(run, full_error=True))  # only jobs:run gets here
+
+
+def _full_errors() -> bool:
+    # A failure text may hold what a source or a library put in it: whoever may run jobs (the
+    # admins) reads it whole, every other reader a redacted copy.
+    return current_identity().may("jobs:run")

@@ -8,6 +8,7 @@ inside the run's transaction. The pull job (app.jobs.pulls) maps, validates and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,21 @@ SOURCE_MODULES = {
     "http": "app.connectors.http",
     "unleash_metrics": "app.connectors.unleash",
 }
+
+
+# A quoted literal in a library's or a service's message is usually a value read from the source.
+_QUOTED = re.compile(r"""\s*(?:'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")""")
+
+
+def short_reason(text: str, limit: int = 160) -> str:
+    """The first line of ``text`` without its quoted values, at most ``limit`` characters.
+
+    Errors of a pull are stored, shown and written beside refused files: they may name the row, the
+    field and the cause, never repeat what the source holds (a source can be made to hold a secret).
+    """
+    first = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    first = _QUOTED.sub("", first).rstrip(" :,")
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 class SourceError(LiftoffError):

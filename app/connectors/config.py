@@ -32,9 +32,10 @@ SOURCE_FIELDS: dict[str, dict[str, tuple[bool, type | tuple[type, ...]]]] = {
     "http": {"url": (True, str), "headers": (False, dict), "auth_header": (False, str),
              "auth_env": (False, str), "auth_prefix": (False, str), "records_path": (False, str),
              "pagination": (False, dict), "timeout_seconds": (False, (int, float)),
-             "max_pages": (False, int), "assume_utc": (False, bool)},
+             "max_pages": (False, int), "assume_utc": (False, bool), "allow_link_local": (False, bool)},
     "unleash_metrics": {"url": (True, str), "token_env": (False, str), "features": (False, list),
-                        "hours_back": (False, int), "timeout_seconds": (False, (int, float))},
+                        "hours_back": (False, int), "timeout_seconds": (False, (int, float)),
+                        "allow_link_local": (False, bool)},
 }
 PAGINATION = {"page": ("param", "start", "size_param", "size"), "cursor": ("param", "cursor_path"),
               "next_url": ("next_path",)}
@@ -141,6 +142,9 @@ def _check_source(kind: str, source: dict, problems: Collector) -> None:
         for fmt in source.get("formats") or []:
             if fmt not in ("csv", "xlsx"):
                 problems.add("source.formats", f"unknown format {fmt!r} (csv, xlsx)")
+    if kind in ("http", "unleash_metrics") and isinstance(source.get("url"), str):
+        if not source["url"].lower().startswith(("http://", "https://")):
+            problems.add("source.url", "must be an http:// or https:// URL")
     if kind == "http" and isinstance(source.get("pagination"), dict):
         style = source["pagination"].get("style")
         if style not in PAGINATION:

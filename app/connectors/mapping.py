@@ -1,6 +1,9 @@
 """From source records to target rows: the mapping (target field -> source column or constant) and
 the schema every mapped row must satisfy. A bad value fails the whole read, naming the row and the
-source column; a source that lost a mapped column fails naming that column."""
+source column; a source that lost a mapped column fails naming that column.
+
+Messages name the row, the column and what was expected, never the value found: they are stored
+as the run's error and beside refused files, and a source's content is not ours to repeat."""
 
 from __future__ import annotations
 
@@ -22,46 +25,46 @@ class BadValue(ValueError):
 
 def _text(value: Any) -> str:
     if isinstance(value, bool):
-        raise BadValue("expected text, got a boolean")
+        raise BadValue("expected text, not a boolean")
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # spreadsheets hand ids back as 42.0
     if isinstance(value, (int, str)):
         text = str(value).strip()
         if text:
             return text
-    raise BadValue(f"expected non-empty text, got {value!r}")
+    raise BadValue("expected non-empty text")
 
 
 def _number(value: Any) -> float:
     if isinstance(value, bool):
-        raise BadValue("expected a number, got a boolean")
+        raise BadValue("expected a number, not a boolean")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise BadValue(f"expected a number, got {value!r}") from None
+        raise BadValue("expected a number") from None
     if math.isnan(number) or math.isinf(number):
-        raise BadValue(f"expected a number, got {value!r}")
+        raise BadValue("expected a finite number")
     return number
 
 
 def _count(value: Any) -> int:
     number = _number(value)
     if not number.is_integer() or number < 0:
-        raise BadValue(f"expected a whole number >= 0, got {value!r}")
+        raise BadValue("expected a whole number >= 0")
     return int(number)
 
 
 def _non_negative(value: Any) -> float:
     number = _number(value)
     if number < 0:
-        raise BadValue(f"must be >= 0, got {value!r}")
+        raise BadValue("must be >= 0")
     return number
 
 
 def _rate(value: Any) -> float:
     number = _number(value)
     if not 0 <= number <= 1:
-        raise BadValue(f"must be between 0 and 1, got {value!r}")
+        raise BadValue("must be between 0 and 1")
     return number
 
 
@@ -75,13 +78,13 @@ def _flag(value: Any) -> bool:
         return True
     if text in ("false", "no", "0", "n", "f"):
         return False
-    raise BadValue(f"expected true/false, got {value!r}")
+    raise BadValue("expected true/false (yes/no, 1/0)")
 
 
 def _outcome(value: Any) -> str:
     text = _text(value).lower()
     if text not in OUTCOMES:
-        raise BadValue(f"expected one of {', '.join(OUTCOMES)}, got {value!r}")
+        raise BadValue(f"expected one of {', '.join(OUTCOMES)}")
     return text
 
 
@@ -95,14 +98,14 @@ def timestamp(value: Any, assume_utc: bool) -> datetime:
         try:
             moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise BadValue(f"expected an ISO 8601 timestamp, got {value!r}") from None
+            raise BadValue("expected an ISO 8601 timestamp") from None
     else:
-        raise BadValue(f"expected a timestamp, got {value!r}")
+        raise BadValue("expected a timestamp")
     if hasattr(moment, "to_pydatetime"):
         moment = moment.to_pydatetime()
     if moment.tzinfo is None:
         if not assume_utc:
-            raise BadValue(f"timestamp {value!r} has no UTC offset (set source.assume_utc: true "
+            raise BadValue("the timestamp has no UTC offset (set source.assume_utc: true "
                            "if the source stores UTC)")
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -210,11 +213,12 @@ def map_records(target: str, mapping: dict, records: Iterable[tuple[str, dict]],
 
 
 def check_columns(mapping: dict, columns: Iterable[str], where: str) -> None:
-    """Fail before reading rows when the source no longer has a mapped column."""
+    """Fail before reading rows when the source no longer has a mapped column. The source's own
+    column names are not listed: a file's header row is its content too."""
     have = set(columns)
     problems = Collector()
     for key, rule in mapping.items():
         if isinstance(rule, str) and rule not in have:
             problems.add(rule, f"{where}: column {rule!r} (-> {key}) is missing; the source has "
-                               f"{', '.join(sorted(have)) or 'no columns'}")
+                               f"{len(have)} column(s), none of that name")
     problems.raise_if_any(f"{where}: the source's columns changed")

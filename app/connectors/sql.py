@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from app.connectors import Batch, SourceError
+from app.connectors import Batch, SourceError, short_reason
 from app.connectors.config import ConnectorConfig
 from app.db import db, utcnow
 from app.models.scheduling import ConnectorWatermark
@@ -50,7 +50,7 @@ def _url(config: ConnectorConfig) -> str:
         return source["url"]
     value = os.environ.get(source["url_env"])
     if not value:
-        raise SourceError(f"connector {config.name}: environment variable {source['url_env']} is not set")
+        raise SourceError(f"environment variable {source['url_env']} is not set")
     return value
 
 
@@ -77,18 +77,19 @@ def batches(config: ConnectorConfig, full: bool, hooks) -> Iterator[Batch]:
             )
             columns = list(result.keys())
             if column and column not in columns:
-                raise SourceError(f"{config.name}: watermark column {column!r} is not in the query's "
+                raise SourceError(f"watermark column {column!r} is not in the query's "
                                   f"columns ({', '.join(columns)})")
             for chunk in result.partitions(BATCH_ROWS):
                 records = [(f"row {read + i + 1}", dict(row._mapping)) for i, row in enumerate(chunk)]
                 read += len(records)
                 if column:
                     highest = records[-1][1][column]
-                yield Batch(records, columns, where=f"{config.name} query")
+                yield Batch(records, columns, where="query")
             conn.rollback()
     except SQLAlchemyError as error:
-        raise SourceError(f"{config.name}: the SQL source failed: {error.__class__.__name__}: "
-                          f"{str(error).splitlines()[0]}") from error
+        # A driver's message may quote a row's value: the class and the words, not the values.
+        raise SourceError(f"the SQL source failed: {error.__class__.__name__}: "
+                          f"{short_reason(str(error))}") from error
     finally:
         engine.dispose()
     if column and highest is not None and highest != watermark:

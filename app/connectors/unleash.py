@@ -28,16 +28,16 @@ def batches(config: ConnectorConfig, full: bool, hooks) -> Iterator[Batch]:
     if source.get("token_env"):
         token = os.environ.get(source["token_env"])
         if not token:
-            raise SourceError(f"{config.name}: environment variable {source['token_env']} is not set")
+            raise SourceError(f"environment variable {source['token_env']} is not set")
         headers["Authorization"] = token
     features = source.get("features") or list(db.session.scalars(select(Feature.key).order_by(Feature.key)))
     base = source["url"].rstrip("/")
     hours = int(source.get("hours_back", 48 if full else 2))
     for key in features:
-        where = f"{config.name} feature {key}"
+        where = f"feature {key}"
         url = f"{base}/api/admin/client-metrics/features/{quote(str(key), safe='')}/raw"
         document = get_json(url, {"hoursBack": hours}, headers, float(source.get("timeout_seconds", 10)),
-                            where)
+                            where, allow_link_local=bool(source.get("allow_link_local", False)))
         data = document.get("data") if isinstance(document, dict) else None
         if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
             raise SourceError(f"{where}: the answer has no 'data' list")

@@ -4,6 +4,7 @@ closing of runs whose process died mid-run."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 
 from sqlalchemy import func, select
@@ -53,8 +54,40 @@ def _process_exists(pid: int) -> bool:
     return True
 
 
-def run_record(run: JobRun) -> dict:
-    """A run as the API and the CLI show it."""
+# What a failure text can carry that only admins may read: credentials in URLs, query strings,
+# "password=..." pairs, bearer values and long random-looking strings (keys, tokens).
+_SECRET_PATTERNS = (
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@]+@"), r"\1[redacted]@"),
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s?#'\"]*)\?[^\s'\"]*"), r"\1?[redacted]"),
+    (re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|authorization|cookie|session)"
+                r"(\s*[=:]\s*)(?:bearer\s+|basic\s+)?[^\s'\",;&]+"), r"\1\2[redacted]"),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[^\s'\",;]+"), r"\1 [redacted]"),
+)
+_LONG_RUN = re.compile(r"[A-Za-z0-9+/=_-]{20,}")
+
+
+def redact(error: str | None) -> str | None:
+    """``error`` as non-admins see it: the same words with anything secret-looking replaced."""
+    if not error:
+        return error
+    text = error
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+
+    def _mask(match: re.Match) -> str:
+        run = match.group(0)
+        looks_random = any(c.isdigit() for c in run) and any(c.isalpha() for c in run)
+        return "[redacted]" if looks_random else run
+
+    return _LONG_RUN.sub(_mask, text)
+
+
+def run_record(run: JobRun, full_error: bool = False) -> dict:
+    """A run as the API, the CLI and the dashboard show it.
+
+    :param full_error: the error exactly as recorded (for those who may run jobs, ``jobs:run``);
+        else :func:`redact`-ed.
+    """
     duration = None
     if run.finished_at is not None:
         duration = round((run.finished_at - run.started_at).total_seconds(), 3)
@@ -63,7 +96,7 @@ def run_record(run: JobRun) -> dict:
         "attempt": run.attempt, "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "duration_seconds": duration, "rows_read": run.rows_read, "rows_written": run.rows_written,
-        "error": run.error,
+        "error": run.error if full_error else redact(run.error),
     }
 
 

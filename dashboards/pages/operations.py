@@ -138,7 +138,8 @@ def render_operations(_version, _clicks):
     identity = current_identity()
     if not may_view_operations(identity):  # the callback is reachable without the page
         return ui.alert("The operations page is for admins and product teams.", "danger")
-    jobs, problem = data.job_registry()
+    full_errors = may_run_jobs(identity)  # the others read redacted errors (job_runs.redact)
+    jobs, problem = data.job_registry(full_errors)
     db.session.commit()  # keeps the runs job_registry found interrupted (their process is gone)
     parts = []
     if problem:
@@ -146,7 +147,7 @@ def render_operations(_version, _clicks):
             ui.alert(f"Connector pulls are not listed: {problem}", "danger", alert_id="ops-connectors")
         )
     parts.append(ui.card("Jobs", _jobs_table(jobs, may_run_jobs(identity)), card_id="ops-jobs-card"))
-    runs = data.recent_runs(limit=25)
+    runs = data.recent_runs(limit=25, full_errors=full_errors)
     if runs.empty:
         history = ui.empty_state(
             "No job has run yet.",
@@ -171,7 +172,7 @@ def render_operations(_version, _clicks):
             numeric=["attempt", "duration_seconds", "rows_read", "rows_written"],
             table_id="ops-runs",
         )
-    syncs = data.pending_unleash_syncs()
+    syncs = data.pending_unleash_syncs(full_errors)
     if syncs.empty:
         pending = html.P(
             "Nothing waiting: every rollout change has been applied (or Liftoff serves the flags itself).",

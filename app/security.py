@@ -78,12 +78,37 @@ def current_identity() -> Identity | None:
             identity = Identity(
                 name=f"token:{token.name}", token_kind=token.kind, environment=token.environment
             )
-    elif session.get("user_id"):
-        user = db.session.get(User, session["user_id"])
-        if user is not None and user.active:
+    else:
+        user = session_user()
+        if user is not None:
             identity = Identity(name=user.email, role=user.role)
     request.environ[_IDENTITY_KEY] = identity
     return identity
+
+
+SESSION_VERSION_KEY = "session_version"
+
+
+def session_user() -> User | None:
+    """The user of this request's session cookie, if that session is still live: the user exists,
+    is active, and has not ended their sessions since the cookie was issued (logout, deactivation,
+    a new password or role bump ``users.session_version``). A cookie without a version dates from
+    before versions existed and counts as version 0, which the first logout ends too."""
+    user_id = session.get("user_id")
+    if not isinstance(user_id, int):
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or session.get(SESSION_VERSION_KEY, 0) != user.session_version:
+        return None
+    return user
+
+
+def start_session(user: User) -> None:
+    """Log ``user`` in on this request's session (a fresh one: no fixation of a pre-login cookie)."""
+    session.clear()
+    session["user_id"] = user.id
+    session[SESSION_VERSION_KEY] = user.session_version
+    session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
 
 
 def api_error(status: int, message: str):

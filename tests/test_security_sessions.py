@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 
 from app.db import db, utcnow
-from app.services.access import LoginThrottle, create_token, create_user
+from app.services.access import create_token, create_user
+from app.services.login import LoginThrottle
 
 PASSWORD = "correct horse"
 
@@ -79,29 +80,33 @@ def test_a_client_token_expiring_while_cached_is_refused_at_once(app, client):
 def test_missing_login_fields_are_a_400_that_counts_no_failure(app, client):
     response = client.post("/login", data={"email": "", "csrf_token": _csrf(client)})
     assert response.status_code == 400
-    assert not app.extensions.get("liftoff_login_throttle", LoginThrottle()).blocked("127.0.0.1")
+    assert LoginThrottle().address_failures("127.0.0.1") == 0
 
 
 def test_one_address_trying_many_accounts_is_throttled(app, client):
-    app.extensions["liftoff_login_throttle"] = LoginThrottle(limit=3, window_s=60)
+    app.extensions["liftoff_login_throttle"] = LoginThrottle(per_address=3, window=timedelta(seconds=60))
     create_user("real@example.com", "executive", PASSWORD)
     db.session.commit()
     for n in range(3):
         assert _login(client, f"guess{n}@example.com", "wrong").status_code == 401
-    blocked = _login(client, "real@example.com")
+    blocked = _login(client, "real@example.com", "wrong again")
     assert blocked.status_code == 429
-    assert blocked.headers["Retry-After"] == "900"
-    # Another address is not affected, and the right password works from there.
-    assert _login(client, "real@example.com", address="10.0.0.2").status_code == 302
+    assert blocked.headers["Retry-After"] == "60"
+    # Another address is not affected.
+    assert _login(client, "real@example.com", "wrong", address="10.0.0.2").status_code == 401
+    # Issue #14: the address limit never refuses the right password (a shared proxy's colleagues
+    # must not be locked out by one guesser); the per-account lock is what bounds guessing.
+    assert _login(client, "real@example.com").status_code == 302
 
 
-def test_the_throttle_forgets_failures_after_its_window():
-    throttle = LoginThrottle(limit=2, window_s=10)
-    throttle.failed("a", now=100.0)
-    throttle.failed("a", now=101.0)
-    assert throttle.blocked("a", now=105.0)
-    assert not throttle.blocked("b", now=105.0)
-    assert not throttle.blocked("a", now=111.0)
+def test_the_throttle_forgets_failures_after_its_window(app):
+    throttle = LoginThrottle(per_address=2, window=timedelta(seconds=10))
+    start = utcnow()
+    throttle.record_failure("x@example.com", "a", now=start)
+    throttle.record_failure("y@example.com", "a", now=start + timedelta(seconds=1))
+    assert throttle.address_blocked("a", now=start + timedelta(seconds=5))
+    assert not throttle.address_blocked("b", now=start + timedelta(seconds=5))
+    assert not throttle.address_blocked("a", now=start + timedelta(seconds=11))
 
 
 # --- the session cookie --------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def users() -> None:
     type=click.Choice(["admin", "product", "change_manager", "executive"]),
     help="What the user may do.",
 )
-@click.option("--password", help="At least 8 characters; asked for when omitted.")
+@click.option("--password", help="At least 12 characters, not a common one; asked for when omitted.")
 def users_create(email: str, role: str, password: str | None) -> None:
     """Create a user who can log in to the dashboard."""
     from app.services.access import create_user
@@ -84,6 +84,68 @@ def users_create(email: str, role: str, password: str | None) -> None:
     with transaction():
         user = create_user(email, role, password)
         click.echo(f"created {user.role} user {user.email}")
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option("--password", help="The new password (same policy as create); asked for when omitted.")
+def users_set_password(email: str, password: str | None) -> None:
+    """Give EMAIL a new password; every session of theirs ends."""
+    from app.services.access import set_password
+
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with transaction():
+        user = set_password(email, password, actor="cli")
+        click.echo(f"new password set for {user.email}; their sessions have ended")
+
+
+@users.command("set-role")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(["admin", "product", "change_manager", "executive"]))
+def users_set_role(email: str, role: str) -> None:
+    """Change the role of EMAIL; every session of theirs ends."""
+    from app.services.access import set_role
+
+    with transaction():
+        user = set_role(email, role, actor="cli")
+        click.echo(f"{user.email} is now {user.role}; their sessions have ended")
+
+
+@users.command("deactivate")
+@click.argument("email")
+def users_deactivate(email: str) -> None:
+    """Stop EMAIL from logging in; every session of theirs ends at once."""
+    from app.services.access import set_active
+
+    with transaction():
+        user = set_active(email, False, actor="cli")
+        click.echo(f"{user.email} deactivated; their sessions have ended")
+
+
+@users.command("activate")
+@click.argument("email")
+def users_activate(email: str) -> None:
+    """Let EMAIL log in again (a fresh login: sessions from before stay ended)."""
+    from app.services.access import set_active
+
+    with transaction():
+        user = set_active(email, True, actor="cli")
+        click.echo(f"{user.email} activated")
+
+
+@users.command("end-sessions")
+@click.argument("email")
+def users_end_sessions(email: str) -> None:
+    """Log EMAIL out everywhere (a lost laptop, a copied cookie)."""
+    from app.services.access import end_sessions, get_user
+    from app.services.audit import audit
+
+    with transaction():
+        user = get_user(email)
+        end_sessions(user)
+        audit("cli", "user.end_sessions", "user", user.email)
+        click.echo(f"every session of {user.email} has ended")
 
 
 @users.command("report-subscription")

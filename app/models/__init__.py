@@ -2,7 +2,7 @@
 
 import app.models.kpi  # noqa: F401  (rollups; KPI work)
 import app.models.scheduling  # noqa: F401  (job store, connectors; scheduler work)
-from app.models.access import ENVIRONMENTS, ROLES, TOKEN_KINDS, ApiToken, User
+from app.models.access import ENVIRONMENTS, ROLES, TOKEN_KINDS, ApiToken, LoginFailure, User
 from app.models.activity import (
     COST_CATEGORIES,
     FEEDBACK_STATUSES,
@@ -66,6 +66,7 @@ __all__ = [
     "FlagSync",
     "GateEvaluation",
     "JobRun",
+    "LoginFailure",
     "Person",
     "PlaybookRun",
     "RejectedFetch",

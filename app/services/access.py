@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
-from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.db import db, utcnow
 from app.errors import Collector, Conflict, NotFound
 from app.models import ENVIRONMENTS, ROLES, TOKEN_KINDS, ApiToken, User
-
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
-# Per client address, across accounts: stops one host from walking through many e-mails.
-MAX_FAILED_LOGINS_PER_IP = 20
-IP_WINDOW_SECONDS = 15 * 60
+from app.services.audit import audit
+from app.services.login import authenticate  # noqa: F401  (where callers have always found it)
+from app.services.passwords import hash_password, password_problem
 
 
 def hash_secret(secret: str) -> str:
@@ -32,7 +25,8 @@ def create_user(email: str, role: str, password: str) -> User:
 
     :param email: the login name.
     :param role: one of ``admin``, ``product``, ``change_manager``, ``executive``.
-    :param password: at least 8 characters; stored as a scrypt hash.
+    :param password: at least 12 characters and not guessable (``passwords.password_problem``);
+        stored as a scrypt hash.
     """
     problems = Collector()
     email = (email or "").strip().lower()
@@ -40,36 +34,76 @@ def create_user(email: str, role: str, password: str) -> User:
         problems.add("email", f"not an e-mail address: {email!r}")
     if role not in ROLES:
         problems.add("role", f"must be one of {', '.join(ROLES)}")
-    if len(password or "") < 8:
-        problems.add("password", "must have at least 8 characters")
+    if reason := password_problem(password, email):
+        problems.add("password", reason)
     problems.raise_if_any("invalid user")
     if db.session.scalar(select(User).where(User.email == email)):
         raise Conflict(f"a user with e-mail {email} exists already")
-    user = User(email=email, role=role, password_hash=generate_password_hash(password))
+    user = User(email=email, role=role, password_hash=hash_password(password))
     db.session.add(user)
     db.session.flush()
     return user
 
 
-def authenticate(email: str, password: str, now: datetime | None = None) -> User | None:
-    """The user if the password matches; repeated failures lock the account for a while."""
-    now = now or utcnow()
+def get_user(email: str) -> User:
     user = db.session.scalar(select(User).where(User.email == (email or "").strip().lower()))
-    if user is None or not user.active:
-        # Spend the same time as a real check so timing does not reveal which e-mails exist.
-        check_password_hash(generate_password_hash("x"), password or "")
-        return None
-    if user.locked_until and user.locked_until > now:
-        return None
-    if check_password_hash(user.password_hash, password or ""):
-        user.failed_logins = 0
-        user.locked_until = None
-        return user
-    user.failed_logins += 1
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = now + LOCKOUT
-        user.failed_logins = 0
-    return None
+    if user is None:
+        raise NotFound(f"no user with e-mail {email}")
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """End every session of ``user`` at once: cookies issued before carry an older version."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def set_password(email: str, password: str, actor: str) -> User:
+    """Give the user a new password (same policy as at creation); ends their sessions.
+
+    :param actor: who did it, for the audit log.
+    """
+    user = get_user(email)
+    if reason := password_problem(password, user.email):
+        problems = Collector()
+        problems.add("password", reason)
+        problems.raise_if_any("invalid password")
+    user.password_hash = hash_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    end_sessions(user)
+    audit(actor, "user.password", "user", user.email)
+    return user
+
+
+def set_role(email: str, role: str, actor: str) -> User:
+    """Change the user's role; ends their sessions, so no page keeps the old role's view.
+
+    :param actor: who did it, for the audit log.
+    """
+    user = get_user(email)
+    if role not in ROLES:
+        problems = Collector()
+        problems.add("role", f"must be one of {', '.join(ROLES)}")
+        problems.raise_if_any("invalid role")
+    before = user.role
+    user.role = role
+    end_sessions(user)
+    audit(actor, "user.role", "user", user.email, {"role": before}, {"role": role})
+    return user
+
+
+def set_active(email: str, active: bool, actor: str) -> User:
+    """Deactivate (or re-activate) the user. Either way their sessions end: a session from before
+    a deactivation never comes back to life with the account.
+
+    :param actor: who did it, for the audit log.
+    """
+    user = get_user(email)
+    before = user.active
+    user.active = active
+    end_sessions(user)
+    audit(actor, "user.activate" if active else "user.deactivate", "user", user.email,
+          {"active": before}, {"active": active})
+    return user
 
 
 def create_token(
@@ -143,36 +177,3 @@ def token_state(token: ApiToken, now: datetime | None = None) -> str:
     if token.expires_at is not None and token.expires_at <= (now or utcnow()):
         return "expired"
     return "active"
-
-
-class LoginThrottle:
-    """Failed logins per client address in a sliding window, kept in this process's memory.
-
-    Each gunicorn worker counts on its own, so the real ceiling is the limit times the number of
-    workers; the per-account lockout in the database is the shared, exact limit (docs/security.md).
-    """
-
-    def __init__(self, limit: int = MAX_FAILED_LOGINS_PER_IP, window_s: float = IP_WINDOW_SECONDS) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._lock = threading.Lock()
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, address: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(address, deque())
-        while failures and now - failures[0] >= self.window_s:
-            failures.popleft()
-        return failures
-
-    def blocked(self, address: str, now: float | None = None) -> bool:
-        """True while this address has used up its failures for the window."""
-        with self._lock:
-            return len(self._recent(address, now or time.monotonic())) >= self.limit
-
-    def failed(self, address: str, now: float | None = None) -> None:
-        """Count one failed login from this address."""
-        now = now or time.monotonic()
-        with self._lock:
-            if len(self._failures) > 100_000:  # bounded memory under a spray of addresses
-                self._failures.clear()
-            self._recent(address, now).append(now)

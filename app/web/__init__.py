@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -21,7 +22,9 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import text
 
 from app.db import db
-from app.services.access import LoginThrottle, authenticate
+from app.security import session_user, start_session
+from app.services.access import end_sessions
+from app.services.login import LoginThrottle, attempt_login
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/web-static"
@@ -38,11 +41,31 @@ CSP = (
 )
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site relative paths: never bounce a user to another host after login.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return "/dashboard/"
+DEFAULT_LANDING = "/dashboard/"
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a path of this site, else the dashboard.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so ``/%09/evil``
+    or ``/%5Cevil`` (decoded: a tab, a backslash) would lead to another host: any control
+    character, whitespace or backslash refuses the target, as does a scheme or a host. Never raises.
+    """
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > 2048:
+        return DEFAULT_LANDING
+    if any(not ch.isprintable() or ch.isspace() or ch == "\\" for ch in target):
+        return DEFAULT_LANDING
+    parts = urlsplit(target)
+    if target.startswith("//") or parts.scheme or parts.netloc:
+        return DEFAULT_LANDING
+    return target
+
+
+def loggable(text: object, limit: int = 200) -> str:
+    """``text`` for one log line: control characters (newlines above all) escaped, so a value sent
+    by a client cannot forge a line of its own."""
+    value = str(text)[:limit]
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in value)
 
 
 def _throttle() -> LoginThrottle:
@@ -60,33 +83,36 @@ def login():
         address = request.remote_addr or "unknown"
         if not email or not password:
             error, status = "Enter your e-mail and password.", 400
-        elif _throttle().blocked(address):
-            log.warning("login refused: too many failures from %s", address)
-            error, status = "Too many failed logins from your address; try again later.", 429
         else:
-            user = authenticate(email, password)
-            db.session.commit()  # keep the failed-login counter even when the login fails
-            if user is not None:
-                session.clear()  # a fresh session: no fixation of a pre-login cookie
-                session["user_id"] = user.id
-                session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
-                log.info("login ok for %s", user.email)
-                return redirect(_safe_next(request.args.get("next")))
-            _throttle().failed(address)
-            log.warning("login failed for %s from %s", email, address)
-            error, status = (
-                "Unknown e-mail or wrong password (accounts lock for 15 minutes after 5 failures).",
-                401,
-            )
+            result = attempt_login(email, password, address, _throttle())
+            db.session.commit()  # keep the failure count even when the login fails
+            if result.user is not None:
+                start_session(result.user)
+                log.info("login ok for %s", loggable(result.user.email))
+                return redirect(safe_next(request.args.get("next")))
+            if result.address_blocked:
+                log.warning("login refused: too many failures from %s", loggable(address))
+                error, status = "Too many failed logins from your address; try again later.", 429
+            else:
+                log.warning("login failed for %s from %s", loggable(email), loggable(address))
+                error, status = (
+                    "Unknown e-mail or wrong password (accounts lock for 15 minutes after 5 failures).",
+                    401,
+                )
     response = current_app.make_response((render_template("login.html", error=error), status))
     if status == 429:
-        response.headers["Retry-After"] = "900"
+        response.headers["Retry-After"] = str(int(_throttle().window.total_seconds()))
     return response
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Ends the session."""
+    """Ends the session, and every other session of the same user."""
+    user = session_user()
+    if user is not None:
+        end_sessions(user)
+        db.session.commit()
+        log.info("logout of %s: every session ended", loggable(user.email))
     session.clear()
     return redirect(url_for("web.login"))
 

@@ -63,8 +63,10 @@ def _aware(at: datetime) -> pd.Timestamp:
 
 
 def portfolio() -> pd.DataFrame:
-    """Every feature with its current stage, the people exposed now and since when it is there."""
-    features = db.session.scalars(select(Feature).order_by(Feature.name, Feature.key)).all()
+    """Every feature not archived with its current stage, the people exposed now and since when
+    it is there."""
+    features = db.session.scalars(select(Feature).where(Feature.archived_at.is_(None))
+                                  .order_by(Feature.name, Feature.key)).all()
     stage_counts = dict(db.session.execute(
         select(RolloutStage.feature_id, func.count()).group_by(RolloutStage.feature_id)
     ).all())
@@ -103,9 +105,12 @@ def portfolio() -> pd.DataFrame:
 
 
 def feature_options() -> list[dict]:
-    """The features for a picker: ``[{"label": name, "value": key}]``."""
-    rows = db.session.execute(select(Feature.name, Feature.key).order_by(Feature.name)).all()
-    return [{"label": f"{name} ({key})", "value": key} for name, key in rows]
+    """The features for a picker: ``[{"label": name, "value": key}]``; archived ones last, marked
+    (their history stays reachable, and they can be unarchived)."""
+    rows = db.session.execute(select(Feature.name, Feature.key, Feature.archived_at.is_not(None))
+                              .order_by(Feature.archived_at.is_not(None), Feature.name)).all()
+    return [{"label": f"{name} ({key})" + (" · archived" if archived else ""), "value": key}
+            for name, key, archived in rows]
 
 
 def _feature(key: str) -> Feature:
@@ -116,9 +121,11 @@ def _feature(key: str) -> Feature:
 
 
 def rollout_position(key: str) -> dict:
-    """Where the feature stands, cheaply (no audiences): ``{"stage", "stage_count", "killed"}``."""
+    """Where the feature stands, cheaply (no audiences): ``{"stage", "stage_count", "killed",
+    "archived"}``."""
     feature = _feature(key)
-    return {"stage": feature.current_stage, "stage_count": len(feature.stages), "killed": feature.killed}
+    return {"stage": feature.current_stage, "stage_count": len(feature.stages), "killed": feature.killed,
+            "archived": feature.archived_at is not None}
 
 
 def stage_audiences(feature: Feature) -> list[int]:
@@ -167,6 +174,7 @@ def rollout_overview(key: str) -> dict:
         "description": feature.description or "",
         "status": feature_status(feature, n),
         "killed": feature.killed,
+        "archived": feature.archived_at is not None,
         "stage": feature.current_stage,
         "stage_count": n,
         "stage_label": _stage_label(feature, current_name, n),

@@ -30,7 +30,9 @@ PORTFOLIO_COLUMNS = [
 
 
 def feature_status(feature: Feature, stage_count: int) -> str:
-    """``killed``, ``off`` (not started), ``complete`` (at its last stage) or ``live``."""
+    """``archived``, ``killed``, ``off`` (not started), ``complete`` (at its last stage) or ``live``."""
+    if feature.archived_at is not None:
+        return "archived"
     if feature.killed:
         return "killed"
     if feature.current_stage <= 0:
@@ -121,11 +123,14 @@ def _feature(key: str) -> Feature:
 
 
 def rollout_position(key: str) -> dict:
-    """Where the feature stands, cheaply (no audiences): ``{"stage", "stage_count", "killed",
-    "archived"}``."""
+    """Where the feature stands, cheaply (no audiences): ``{"stage", "stage_count", "killed"}``."""
     feature = _feature(key)
-    return {"stage": feature.current_stage, "stage_count": len(feature.stages), "killed": feature.killed,
-            "archived": feature.archived_at is not None}
+    return {"stage": feature.current_stage, "stage_count": len(feature.stages), "killed": feature.killed}
+
+
+def is_archived(key: str) -> bool:
+    """Whether the feature is archived (it then refuses every transition)."""
+    return _feature(key).archived_at is not None
 
 
 def stage_audiences(feature: Feature) -> list[int]:

@@ -112,3 +112,19 @@ def test_a_cost_entry_is_voided_from_the_month_list(feature):
         actions.void_cost_entry(entry["id"] + 1, who("product"), "x")
     with pytest.raises(ValidationFailed):
         actions.void_cost_entry(entry["id"], who("product"), "")
+
+
+def test_an_archived_feature_leaves_the_portfolio_and_goes_last_in_the_pickers(feature):
+    from dashboards import data, kpi_data
+
+    rollout.create_feature({"key": "alpha", "name": "Alpha", "stages": [
+        {"name": "all", "cohorts": [], "percentage": 100}]}, "setup")
+    db.session.commit()
+    assert list(data.portfolio()["key"]) == ["alpha", "drafts"]
+    actions.set_archived("alpha", who("admin"), "retired", archived=True)
+    db.session.commit()
+    assert list(data.portfolio()["key"]) == ["drafts"]
+    assert data.is_archived("alpha") and not data.is_archived("drafts")
+    assert [o["label"] for o in data.feature_options()] == ["Drafts (drafts)", "Alpha (alpha) · archived"]
+    assert kpi_data.default_feature() == "drafts"
+    assert data.rollout_overview("alpha")["status"] == "archived"

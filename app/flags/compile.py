@@ -3,7 +3,7 @@
 Cohorts become global segments (``userId IN members``) so an SDK needs nothing but ``userId``;
 each live cohort gets its own strategy because Unleash ANDs the segments of one strategy, and the
 strategies of a feature are ORed. ``production`` follows the plan; ``development`` serves every
-feature that is not killed to everybody, so developers can try it before the champions do.
+feature that is not killed (nor archived) to everybody, so developers can try it before the champions do.
 """
 
 from __future__ import annotations

@@ -144,9 +144,10 @@ def enable_actions(key, _version):
     """Offer only the actions that make sense in the feature's state (the service decides)."""
     try:
         position = data.rollout_position(key)
+        archived = data.is_archived(key)
     except LiftoffError:
         return [True] * len(ACTION_LABELS)
-    if position.get("archived"):  # an archived feature refuses every transition
+    if archived:  # an archived feature refuses every transition
         return [True] * len(ACTION_LABELS)
     stage, n, killed = position["stage"], position["stage_count"], position["killed"]
     return [killed or stage >= n, killed or stage <= 0, killed or stage <= 0, not killed]

@@ -26,6 +26,11 @@ PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "features:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
     "people:write": (frozenset({"admin"}), frozenset({"admin", "change_manager"})),
     "costs:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
+    # Corrections (app/services/voids.py, feature_plan.py): who may record a figure may void it;
+    # events come from ingestion, so voiding them is an admin's data fix (never an ingest token).
+    "costs:void": (frozenset({"admin"}), frozenset({"admin", "product"})),
+    "events:void": (frozenset({"admin"}), frozenset({"admin"})),
+    "features:archive": (frozenset({"admin"}), frozenset({"admin", "product"})),
     "baselines:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
     "events:write": (frozenset({"admin", "ingest"}), frozenset({"admin"})),
     "feedback:write": (

@@ -8,7 +8,8 @@ from datetime import datetime
 import pandas as pd
 from dash import dcc, html
 
-STATUS_LABELS = {"off": "Off", "live": "Rolling out", "complete": "Everyone", "killed": "Killed"}
+STATUS_LABELS = {"off": "Off", "live": "Rolling out", "complete": "Everyone", "killed": "Killed",
+                 "archived": "Archived"}
 
 
 def when(value) -> str:

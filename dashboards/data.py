@@ -30,7 +30,9 @@ PORTFOLIO_COLUMNS = [
 
 
 def feature_status(feature: Feature, stage_count: int) -> str:
-    """``killed``, ``off`` (not started), ``complete`` (at its last stage) or ``live``."""
+    """``archived``, ``killed``, ``off`` (not started), ``complete`` (at its last stage) or ``live``."""
+    if feature.archived_at is not None:
+        return "archived"
     if feature.killed:
         return "killed"
     if feature.current_stage <= 0:
@@ -63,8 +65,10 @@ def _aware(at: datetime) -> pd.Timestamp:
 
 
 def portfolio() -> pd.DataFrame:
-    """Every feature with its current stage, the people exposed now and since when it is there."""
-    features = db.session.scalars(select(Feature).order_by(Feature.name, Feature.key)).all()
+    """Every feature not archived with its current stage, the people exposed now and since when
+    it is there."""
+    features = db.session.scalars(select(Feature).where(Feature.archived_at.is_(None))
+                                  .order_by(Feature.name, Feature.key)).all()
     stage_counts = dict(db.session.execute(
         select(RolloutStage.feature_id, func.count()).group_by(RolloutStage.feature_id)
     ).all())
@@ -103,9 +107,12 @@ def portfolio() -> pd.DataFrame:
 
 
 def feature_options() -> list[dict]:
-    """The features for a picker: ``[{"label": name, "value": key}]``."""
-    rows = db.session.execute(select(Feature.name, Feature.key).order_by(Feature.name)).all()
-    return [{"label": f"{name} ({key})", "value": key} for name, key in rows]
+    """The features for a picker: ``[{"label": name, "value": key}]``; archived ones last, marked
+    (their history stays reachable, and they can be unarchived)."""
+    rows = db.session.execute(select(Feature.name, Feature.key, Feature.archived_at.is_not(None))
+                              .order_by(Feature.archived_at.is_not(None), Feature.name)).all()
+    return [{"label": f"{name} ({key})" + (" · archived" if archived else ""), "value": key}
+            for name, key, archived in rows]
 
 
 def _feature(key: str) -> Feature:
@@ -119,6 +126,11 @@ def rollout_position(key: str) -> dict:
     """Where the feature stands, cheaply (no audiences): ``{"stage", "stage_count", "killed"}``."""
     feature = _feature(key)
     return {"stage": feature.current_stage, "stage_count": len(feature.stages), "killed": feature.killed}
+
+
+def is_archived(key: str) -> bool:
+    """Whether the feature is archived (it then refuses every transition)."""
+    return _feature(key).archived_at is not None
 
 
 def stage_audiences(feature: Feature) -> list[int]:
@@ -167,6 +179,7 @@ def rollout_overview(key: str) -> dict:
         "description": feature.description or "",
         "status": feature_status(feature, n),
         "killed": feature.killed,
+        "archived": feature.archived_at is not None,
         "stage": feature.current_stage,
         "stage_count": n,
         "stage_label": _stage_label(feature, current_name, n),

@@ -52,8 +52,12 @@ def create_feature():
 @bp.get("/features")
 @requires("read")
 def list_features():
-    """Every feature with its current stage and kill switch."""
-    return jsonify(rollout.list_features())
+    """Every feature with its current stage and kill switch (archived ones with
+    ``?include_archived=true``)."""
+    flag = request.args.get("include_archived", "false")
+    if flag not in ("true", "false"):
+        raise ValidationFailed("invalid query", [Detail("include_archived", "must be true or false")])
+    return jsonify(rollout.list_features(include_archived=flag == "true"))
 
 
 @bp.get("/features/<key>")

@@ -3,7 +3,7 @@
 Cohorts become global segments (``userId IN members``) so an SDK needs nothing but ``userId``;
 each live cohort gets its own strategy because Unleash ANDs the segments of one strategy, and the
 strategies of a feature are ORed. ``production`` follows the plan; ``development`` serves every
-feature that is not killed to everybody, so developers can try it before the champions do.
+feature that is not killed (nor archived) to everybody, so developers can try it before the champions do.
 """
 
 from __future__ import annotations
@@ -55,7 +55,11 @@ def compile_feature(feature: Feature, environment: str) -> dict:
     """
     if environment not in ENVIRONMENTS:
         raise ValueError(f"unknown environment {environment!r}")
-    if environment == DEVELOPMENT:
+    if feature.archived_at is not None:
+        # Served disabled rather than left out: an SDK answers an unknown flag with the app's own
+        # fallback (which may be "on"); a disabled one is off for everyone, whatever the app says.
+        enabled, strategies = False, []
+    elif environment == DEVELOPMENT:
         enabled = not feature.killed
         strategies = [{"name": "default", "parameters": {}, "constraints": [], "segments": []}]
     else:
@@ -66,7 +70,7 @@ def compile_feature(feature: Feature, environment: str) -> dict:
         "type": "release",
         "enabled": enabled,
         "project": "default",
-        "stale": False,
+        "stale": feature.archived_at is not None,
         "strategies": strategies,
         "variants": [],
         "impressionData": False,

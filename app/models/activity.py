@@ -54,6 +54,8 @@ class Event(db.Model):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     outcome: Mapped[str] = mapped_column(String(20))
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the event was voided (app/services/voids.py): kept, but no longer counted anywhere.
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Baseline(db.Model):
@@ -83,6 +85,9 @@ class CostEntry(db.Model):
     category: Mapped[str] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A voided entry stays listed (as voided) but no longer counts in any cost or ROI figure.
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Feedback(db.Model):

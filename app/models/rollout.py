@@ -23,7 +23,7 @@ from app.db import UTCDateTime, db, utcnow
 if TYPE_CHECKING:
     from app.models.people import Cohort
 
-TRANSITION_ACTIONS = ("advance", "rollback", "kill", "resume")
+TRANSITION_ACTIONS = ("advance", "rollback", "kill", "resume", "archive", "unarchive")
 
 
 class Feature(db.Model):
@@ -44,6 +44,8 @@ class Feature(db.Model):
     drift_policy: Mapped[str] = mapped_column(String(20), default="reapply")
     playbook_key: Mapped[str | None] = mapped_column(String(120))
     auto_promote: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set while the feature is archived: off for everyone, out of the default lists, kept in history.
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     stages: Mapped[list[RolloutStage]] = relationship(

@@ -27,7 +27,7 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
 def _ai_events(feature: Feature, start: date, end: date) -> list[tuple[float | None, str]]:
     lo, hi = _bounds(start, end)
     return list(db.session.execute(select(Event.duration_seconds, Event.outcome).where(
-        Event.feature_id == feature.id, Event.ai_assisted.is_(True),
+        Event.feature_id == feature.id, Event.ai_assisted.is_(True), Event.voided_at.is_(None),
         Event.occurred_at >= lo, Event.occurred_at < hi)).all())
 
 

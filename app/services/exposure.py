@@ -73,8 +73,8 @@ def stage_audience(feature: Feature, position: int, people: People | None = None
 
 
 def production_audience(feature: Feature, people: People | None = None) -> set[int]:
-    """Who has the feature in production right now: nobody when it is killed or off."""
-    if feature.killed or feature.current_stage <= 0:
+    """Who has the feature in production right now: nobody when it is killed, off or archived."""
+    if feature.killed or feature.current_stage <= 0 or feature.archived_at is not None:
         return set()
     return stage_audience(feature, feature.current_stage, people)
 

@@ -174,7 +174,8 @@ def live_playbook_features() -> list[Feature]:
     """Features that are live (started, not killed) and follow a playbook: the ones gates and
     guardrails judge."""
     return list(db.session.scalars(select(Feature).where(
-        Feature.playbook_key.is_not(None), Feature.current_stage > 0, Feature.killed.is_(False))
+        Feature.playbook_key.is_not(None), Feature.current_stage > 0, Feature.killed.is_(False),
+        Feature.archived_at.is_(None))
         .order_by(Feature.key)))
 
 

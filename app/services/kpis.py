@@ -312,7 +312,8 @@ def _live_money_parts(through_month: str) -> dict:
         select(Department.id, Department.hourly_rate_eur).where(Department.hourly_rate_eur.is_not(None))
         .order_by(Department.id))}
     costs = _frame(select(CostEntry.feature_id, CostEntry.month, CostEntry.amount_eur)
-                   .where(CostEntry.month <= through_month).order_by(CostEntry.id),
+                   .where(CostEntry.month <= through_month, CostEntry.voided_at.is_(None))
+                   .order_by(CostEntry.id),
                    ["feature_id", "month", "amount_eur"])
     # One probe of ix_exposure_spells_feature_start per feature (not a scan of every spell).
     earliest = (select(type_coerce(func.min(ExposureSpell.start_at), DateTime))

@@ -192,6 +192,9 @@ def _reason(reason: str | None, required: bool) -> str | None:
 
 def _transition(feature: Feature, action: str, actor: str, reason: str | None, at: datetime,
                 to_stage: int, killed: bool) -> Feature:
+    if feature.archived_at is not None:  # retired: unarchive first (app/services/feature_plan.py)
+        raise Conflict(f"feature {feature.key!r} is archived; unarchive it before any transition",
+                       [Detail("archived", f"since {_iso(feature.archived_at)}")])
     before = _snapshot(feature)
     db.session.add(RolloutTransition(
         feature_id=feature.id, action=action, from_stage=feature.current_stage, to_stage=to_stage,
@@ -304,13 +307,16 @@ def summary(feature: Feature) -> dict:
         "current_stage_name": _stage_name(feature, feature.current_stage),
         "stage_count": len(feature.stages),
         "killed": feature.killed,
+        "archived": feature.archived_at is not None,
+        "archived_at": _iso(feature.archived_at),
         "exposed_now": exposure.exposed_now(feature.id),
     }
 
 
-def list_features() -> list[dict]:
-    """Every feature in short form, by key (``GET /api/v1/features``)."""
-    features = db.session.scalars(
-        select(Feature).options(selectinload(Feature.stages)).order_by(Feature.key)
-    )
-    return [summary(f) for f in features]
+def list_features(include_archived: bool = False) -> list[dict]:
+    """Every feature in short form, by key (``GET /api/v1/features``); archived ones only when
+    ``include_archived``."""
+    query = select(Feature).options(selectinload(Feature.stages)).order_by(Feature.key)
+    if not include_archived:
+        query = query.where(Feature.archived_at.is_(None))
+    return [summary(f) for f in db.session.scalars(query)]

@@ -62,7 +62,7 @@ def _activity_select(event_sums: list) -> str:
     # Built only from this module's constants and compiled SQLAlchemy expressions: no user input.
     return (f"SELECT {decoded}, {', '.join(f's{i}' for i in range(len(event_sums) + 1))} FROM ("  # noqa: S608
             f"SELECT {KEY} AS k, events.task COLLATE \"C\" AS task, {sums} FROM events"
-            f" GROUP BY 1, 2 ORDER BY 1, 2) AS packed")
+            " WHERE voided_at IS NULL GROUP BY 1, 2 ORDER BY 1, 2) AS packed")
 
 
 def _side_selects(event_sums: list) -> tuple[str, str]:
@@ -72,10 +72,12 @@ def _side_selects(event_sums: list) -> tuple[str, str]:
     feature_days = (
         select(Event.feature_id, day, department, Event.task, func.to_char(day, "YYYY-MM"), *event_sums)
         .join(Person, Person.id == Event.person_id)
+        .where(Event.voided_at.is_(None))
         .group_by(Event.feature_id, day, department, Event.task)
     )
     first_uses = (select(Event.feature_id, Event.person_id, func.min(Event.occurred_at))
-                  .where(Event.ai_assisted == true()).group_by(Event.feature_id, Event.person_id))
+                  .where(Event.ai_assisted == true(), Event.voided_at.is_(None))
+                  .group_by(Event.feature_id, Event.person_id))
     return _sql(feature_days), _sql(first_uses)
 
 

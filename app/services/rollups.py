@@ -76,7 +76,7 @@ def _event_sums() -> list:
 
 def _rebuild_activity(feature_id: int | None, lo: date | None, hi: date | None) -> int:
     """Recompute kpi_activity_days for one feature's days [lo, hi] (everything when None)."""
-    where_days, where_events = [], []
+    where_days, where_events = [], [Event.voided_at.is_(None)]  # a voided event counts nowhere
     if feature_id is not None:
         where_days += [ActivityDay.feature_id == feature_id, ActivityDay.day.between(lo, hi)]
         where_events += [Event.feature_id == feature_id,
@@ -163,6 +163,30 @@ def _merge_first_use(feature_id: int | None, lo: date | None, hi: date | None) -
     db.session.execute(stmt)
 
 
+def _restore_voided_first_uses(feature_id: int, lo: date, hi: date) -> None:
+    """A first use that was a voided event moves later (or goes): recompute, from the events still
+    counted, the first uses in [lo, hi] that fall on the instant of a voided AI event of that person.
+    Only voids can move a first use later, so nothing else needs this (and ingestion-only days find
+    no such row)."""
+    start = datetime.combine(lo, datetime.min.time())
+    stop = datetime.combine(hi + timedelta(days=1), datetime.min.time())
+    suspects = list(db.session.scalars(
+        select(FirstUse.person_id).distinct()
+        .join(Event, and_(Event.feature_id == FirstUse.feature_id, Event.person_id == FirstUse.person_id,
+                          Event.occurred_at == FirstUse.first_ai_at))
+        .where(FirstUse.feature_id == feature_id, FirstUse.first_ai_at >= start,
+               FirstUse.first_ai_at < stop, Event.voided_at.is_not(None), Event.ai_assisted == true())))
+    for i in range(0, len(suspects), 1000):
+        chunk = suspects[i:i + 1000]
+        db.session.execute(delete(FirstUse).where(FirstUse.feature_id == feature_id,
+                                                  FirstUse.person_id.in_(chunk)))
+        source = (select(Event.feature_id, Event.person_id, func.min(Event.occurred_at))
+                  .where(Event.feature_id == feature_id, Event.person_id.in_(chunk),
+                         Event.ai_assisted == true(), Event.voided_at.is_(None))
+                  .group_by(Event.feature_id, Event.person_id))
+        db.session.execute(insert(FirstUse).from_select(["feature_id", "person_id", "first_ai_at"], source))
+
+
 def people_fingerprint() -> str:
     """A hash of every person's department (a move changes the department sums)."""
     rows = db.session.execute(select(Person.id, Person.department_id).order_by(Person.id))
@@ -219,7 +243,7 @@ def _dirty() -> list[tuple[int, date, int]]:
 
 def _events_on(feature_id: int, lo: date, hi: date) -> int:
     return db.session.scalar(select(func.count()).select_from(Event).where(
-        Event.feature_id == feature_id,
+        Event.feature_id == feature_id, Event.voided_at.is_(None),
         Event.occurred_at >= datetime.combine(lo, datetime.min.time()),
         Event.occurred_at < datetime.combine(hi + timedelta(days=1), datetime.min.time()))) or 0
 
@@ -262,6 +286,7 @@ def refresh(full: bool = False) -> RefreshResult:
                 days += (hi - lo).days + 1
                 events_read += _events_on(feature_id, lo, hi)
                 written += _rebuild_activity(feature_id, lo, hi)
+                _restore_voided_first_uses(feature_id, lo, hi)
                 _merge_first_use(feature_id, lo, hi)
                 if fingerprint == state.people_fingerprint:
                     _rebuild_feature_days(feature_id, lo, hi)

@@ -15,10 +15,11 @@ from app.errors import LiftoffError
 from app.security import current_identity
 from app.services import report_mail
 from dashboards import components as ui
-from dashboards import kpi_data
+from dashboards import cost_corrections, kpi_data
 from dashboards import kpi_view as kv
 from dashboards.actions import NotAllowed, may_subscribe_to_report, set_own_report_subscription
 from dashboards.callback_inputs import accepts, calendar_month, is_month, texts
+from dashboards.correction_actions import may_void_costs
 
 log = logging.getLogger(__name__)
 SUBSCRIBE = "monthly"
@@ -50,6 +51,7 @@ def layout(month: str | None = None, **_query) -> html.Div:
         ], className="lo-page-head"),
         _subscription(),
         kv.loading("exec-body"),
+        cost_corrections.panel() if may_void_costs(current_identity()) else None,
     ])
 
 

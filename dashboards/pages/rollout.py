@@ -14,6 +14,7 @@ from app.security import current_identity
 from dashboards import components as ui
 from dashboards import data
 from dashboards import enablement_data as gates
+from dashboards import rollout_corrections as corrections
 from dashboards import rollout_view as view
 from dashboards.actions import NotAllowed, may_change_rollouts, perform_rollout_action
 from dashboards.callback_inputs import COUNTER, FEATURE_KEY, N_CLICKS, PAGE_FEATURE, accepts, text
@@ -87,6 +88,8 @@ def layout(feature: str | None = None, **_query) -> html.Div:
         dcc.Loading(html.Div(id="rollout-body", className="lo-stack"), type="dot", delay_show=150),
         dcc.Loading(html.Div(id="rollout-sdks"), type="dot", delay_show=150),
     ]
+    if corrections.shown_to(identity):
+        parts.append(corrections.panel(identity))
     return html.Div(parts)
 
 
@@ -141,7 +144,10 @@ def enable_actions(key, _version):
     """Offer only the actions that make sense in the feature's state (the service decides)."""
     try:
         position = data.rollout_position(key)
+        archived = data.is_archived(key)
     except LiftoffError:
+        return [True] * len(ACTION_LABELS)
+    if archived:  # an archived feature refuses every transition
         return [True] * len(ACTION_LABELS)
     stage, n, killed = position["stage"], position["stage_count"], position["killed"]
     return [killed or stage >= n, killed or stage <= 0, killed or stage <= 0, not killed]

@@ -1,0 +1,82 @@
+"""Corrections, each with a required reason and an audit entry: void a cost entry or events,
+archive a feature, edit the stages it has not reached."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from app.api import bp, json_body
+from app.db import db
+from app.security import current_identity, requires
+from app.services import feature_plan, rollout, voids
+
+
+def _body(known: tuple[str, ...]) -> dict:
+    body = json_body(dict)
+    voids.refuse_unknown_fields(body, known, "invalid request")
+    return body
+
+
+@bp.get("/features/<key>/costs")
+@requires("read")
+def list_costs(key: str):
+    """The feature's cost entries with their ids, voided ones included and marked."""
+    return jsonify(voids.list_costs(key))
+
+
+@bp.post("/features/<key>/costs/<int:cost_id>/void")
+@requires("costs:void")
+def void_cost(key: str, cost_id: int):
+    """Void a cost entry: it stays listed (voided) but counts in no figure any more."""
+    body = _body(("reason",))
+    entry = voids.void_cost(key, cost_id, current_identity().name, body.get("reason"))
+    db.session.commit()
+    return jsonify(voids.cost_record(entry, key))
+
+
+@bp.post("/events/void")
+@requires("events:void")
+def void_events():
+    """Void events by id (at most 1,000): all or none; KPIs drop them at the next refresh."""
+    result = voids.void_events(json_body(dict), current_identity().name)
+    db.session.commit()
+    return jsonify({"voided": len(result.voided), "already_voided": len(result.already_voided)})
+
+
+@bp.post("/features/<key>/archive")
+@requires("features:archive")
+def archive_feature(key: str):
+    """Archive: off for everyone, out of the default lists, kept in history and KPIs."""
+    body = _body(("reason",))
+    feature_plan.archive(key, current_identity().name, body.get("reason"))
+    db.session.commit()
+    return jsonify(rollout.feature_state(key))
+
+
+@bp.post("/features/<key>/unarchive")
+@requires("features:archive")
+def unarchive_feature(key: str):
+    """Unarchive: back at the stage it had."""
+    body = _body(("reason",))
+    feature_plan.unarchive(key, current_identity().name, body.get("reason"))
+    db.session.commit()
+    return jsonify(rollout.feature_state(key))
+
+
+@bp.put("/features/<key>/stages")
+@requires("features:write")
+def replace_stages(key: str):
+    """Replace the stage plan; the stages reached so far must come back unchanged."""
+    body = _body(("stages", "reason"))
+    feature_plan.replace_stages(key, body.get("stages"), current_identity().name, body.get("reason"))
+    db.session.commit()
+    return jsonify(rollout.feature_state(key))
+
+
+@bp.patch("/features/<key>/stages/<int:position>")
+@requires("features:write")
+def patch_stage(key: str, position: int):
+    """Change one stage not yet reached (name, cohorts, percentage)."""
+    feature_plan.patch_stage(key, position, json_body(dict), current_identity().name)
+    db.session.commit()
+    return jsonify(rollout.feature_state(key))

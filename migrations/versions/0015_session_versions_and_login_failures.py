@@ -6,7 +6,7 @@ login_failures: failed logins of the throttle window, per account and per client
 database so that every worker (and every app instance) counts the same failures.
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0014
 """
 from collections.abc import Sequence
 
@@ -16,7 +16,7 @@ from alembic import op
 import app.db  # noqa: F401
 
 revision: str = "0015"
-down_revision: str | None = "0009"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -172,7 +172,10 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
         habit[name] = int(count)
     ttfu, never_share = _time_to_first_use(inputs, exposed)
     before_exposure = _exposed_by(inputs, inputs.end)
-    control = (people if people is not None else _everyone(inputs)) - before_exposure
+    # Controls: people with tasks in the window or the baseline window, not exposed by its end (a
+    # group's people who did no task are no control, so a newcomer leaves a closed window alone).
+    everyone = _everyone(inputs)
+    control = (everyone if people is None else everyone & people) - before_exposure
     b_window = inputs.baseline_window
     return {
         "feature": inputs.feature,
@@ -212,8 +215,8 @@ def _restrict(frame: pd.DataFrame, people: set[int] | None) -> pd.DataFrame:
 
 def _everyone(inputs: WindowInputs) -> set[int]:
     """Everyone with a task of this feature in the window or the baseline window."""
-    return set(inputs.activity["person_id"].astype(int)) | set(
-        inputs.baseline_activity["person_id"].astype(int))
+    return inputs._cached("everyone", lambda: set(inputs.activity["person_id"].astype(int)) | set(
+        inputs.baseline_activity["person_id"].astype(int)))
 
 
 def _exposed_by(inputs: WindowInputs, end: date) -> set[int]:

@@ -18,8 +18,8 @@ from app.services import kpi_cache, kpis, rollups
 from tests.conftest import USING_POSTGRES
 from tests.kpi_scenarios import draft_company, event, post_events
 
-pytestmark = [pytest.mark.postgres,
-              pytest.mark.skipif(not USING_POSTGRES, reason="PostgreSQL's advisory lock and real concurrency")]
+pytestmark = [pytest.mark.postgres, pytest.mark.skipif(
+    not USING_POSTGRES, reason="PostgreSQL's advisory lock and real concurrency")]
 
 
 def _refresh_in_thread(app, barrier: threading.Barrier | None, errors: list, full: bool = False

@@ -10,84 +10,54 @@ from __future__ import annotations
 import calendar
 import functools
 import threading
-import time
-from collections import OrderedDict
 from datetime import date, timedelta
 
 import pandas as pd
-from sqlalchemy import func, select, union
+from cachetools import TTLCache
+from sqlalchemy import select, union
 
 from app import kpi
 from app.db import db, utcnow
 from app.errors import Detail, NotFound, ValidationFailed
-from app.models import (
-    Baseline,
-    CohortMember,
-    CostEntry,
-    Department,
-    ExposureSpell,
-    Feature,
-    Person,
-    RolloutStage,
-)
-from app.models.kpi import FeatureDay, MonthlyClose, RefreshState
+from app.models import CostEntry, Feature, RolloutStage
+from app.models.kpi import FeatureDay, MonthlyClose
 from app.months import is_month
-from app.services import kpis
+from app.services import kpi_cache, kpis
 from app.services.executive import check_month, executive_view, feature_names, months_between
 
 GROUPINGS = ("stage", "cohort", "department")
+# Groupings whose groups split the people (each person in one group): complementary suppression.
+SPLITTING = ("stage", "department")
 TREND_WEEKS = 8
 CACHE_SIZE = 256
 CACHE_SECONDS = 300.0
 REST = "Everyone else"
 
 
-# --- memo: a page's answer is reused while nothing it depends on changed ---------------------------
+# --- memo: a page's answer is reused while the KPI revision is unchanged ----------------------------
 
-_cache: OrderedDict = OrderedDict()
-_cache_lock = threading.Lock()
-
-
-def data_stamp() -> tuple:
-    """A cheap fingerprint of what KPI answers depend on besides their window: the last rollup
-    refresh, the exposure spells (rollout changes), cohorts, people and their departments, rates,
-    baselines, feature terms and closes. Any change makes the memo recompute."""
-    def row(stmt) -> tuple:
-        return tuple(str(v) for v in db.session.execute(stmt).one())
-
-    return (
-        row(select(func.max(RefreshState.refreshed_at))),
-        row(select(func.count(), func.max(ExposureSpell.id), func.count(ExposureSpell.end_at),
-                   func.max(ExposureSpell.end_at))),
-        row(select(func.count(), func.max(CohortMember.added_at))),
-        row(select(func.count(), func.max(Person.id), func.sum(Person.department_id))),
-        row(select(func.count(), func.sum(Department.hourly_rate_eur))),
-        row(select(func.count(), func.max(Baseline.id))),
-        row(select(func.count(), func.sum(Feature.estimated_minutes_saved), func.sum(Feature.baseline_days),
-                   func.sum(Feature.per_event_cost_eur))),
-        row(select(func.count(), func.max(CostEntry.id), func.sum(CostEntry.amount_eur),
-                   func.count(CostEntry.voided_at))),  # a void changes no id and no amount
-        row(select(func.count(), func.max(MonthlyClose.restated_at))),
-    )
+# At most CACHE_SECONDS too: the current month's window ends today, which moves at midnight.
+_cache: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=CACHE_SECONDS)
+_cache_lock = threading.Lock()  # cachetools caches are not thread-safe
 
 
 def memo(fn):
-    """Reuse ``fn``'s answer for the same arguments while data_stamp() is unchanged (at most
-    CACHE_SECONDS): the weekly breakdowns run the KPI module dozens of times."""
+    """Reuse ``fn``'s answer for the same arguments while the KPI revision is unchanged (any
+    commit writing a KPI input, a department move or rename included, bumps it): the weekly
+    breakdowns run the KPI module dozens of times."""
     @functools.wraps(fn)
     def cached(*args):
-        key = (fn.__name__, args, data_stamp())
-        now = time.monotonic()
+        version = kpi_cache.version()
+        if version is None:  # this transaction's own uncommitted writes: nothing to share
+            return fn(*args)
+        key = (fn.__name__, args, version)
         with _cache_lock:
             hit = _cache.get(key)
-            if hit is not None and now - hit[0] < CACHE_SECONDS:
-                _cache.move_to_end(key)
-                return hit[1]
+        if hit is not None:
+            return hit
         answer = fn(*args)
         with _cache_lock:
-            _cache[key] = (now, answer)
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+            _cache[key] = answer
         return answer
 
     cached.uncached = fn
@@ -160,13 +130,9 @@ def export_rows(month: str) -> tuple[list[str], list[list]]:
 # --- adoption and quality: per-window records ---------------------------------------------------
 
 def feature_keys() -> list[dict]:
-    """Dropdown options of every feature: ``{"label": "Name (key)", "value": key}``; archived ones
-    last and marked (their KPIs stay readable), so the default pick is a feature in use."""
-    archived = Feature.archived_at.is_not(None)
-    rows = db.session.execute(select(Feature.key, Feature.name, archived)
-                              .order_by(archived, Feature.name, Feature.key)).all()
-    return [{"label": f"{name} ({key})" + (" · archived" if gone else ""), "value": key}
-            for key, name, gone in rows]
+    """Dropdown options of every feature: ``{"label": "Name (key)", "value": key}``."""
+    rows = db.session.execute(select(Feature.key, Feature.name).order_by(Feature.name, Feature.key)).all()
+    return [{"label": f"{name} ({key})", "value": key} for key, name in rows]
 
 
 def default_feature() -> str | None:
@@ -250,19 +216,22 @@ def adoption(key: str, month: str, grouping: str = "stage") -> dict:
     record = kpi.kpi_record(inputs)
     return {"feature": key, "month": month, "start": start, "end": end, "record": record,
             "funnel": funnel(inputs, record),
-            "groups": pd.DataFrame(kpi.adoption_groups(inputs, groups(key, grouping, people)))}
+            "groups": pd.DataFrame(kpi.adoption_groups(inputs, groups(key, grouping, people),
+                                                       splits_people=grouping in SPLITTING))}
 
 
 @memo
 def adoption_weeks(key: str, month: str, grouping: str = "stage") -> dict:
     """Adoption over the TREND_WEEKS weeks to the month's end: per group of ``grouping`` and for
     everyone (``trend``, group ``All``), and per department (``heatmap``); a group with fewer than
-    5 exposed people in a week is ``suppressed`` there."""
+    5 exposed people in a week is ``suppressed`` there (and, for stages and departments, which
+    split the people, the smallest shown one beside it while the hidden ones hold 1 to 4)."""
     _start, end = _check(key, month, grouping)
     inputs, people = kpis.trend_inputs(key, weeks_ending(end))
 
     def trend(by: str) -> pd.DataFrame:
-        return kpi.adoption_trend(inputs, groups(key, by, people), kpi.MIN_GROUP_EXPOSED)
+        return kpi.adoption_trend(inputs, groups(key, by, people), kpi.MIN_GROUP_EXPOSED,
+                                  splits_people=by in SPLITTING)
 
     chosen = trend(grouping)
     departments = chosen if grouping == "department" else trend("department")

@@ -1,9 +1,10 @@
-"""Warm this process's rollup reads after each refresh-kpis run.
+"""Warm this process's rollup reads after each change of the KPI revision.
 
-KPI reads are remembered per process under the version of the last refresh
-(app/services/kpi_cache.py). A new run makes them all stale, and the first view of a feature's
+KPI reads are remembered per process under the one KPI revision (app/services/kpi_cache.py),
+which every commit writing a KPI input bumps (a refresh-kpis run, an event batch, a rollout or
+department change). A new revision makes them all stale, and the first view of a feature's
 month then reads ~10^5 rollup rows: 0.3-0.5 s at 10 M events, against ~0.15 s once they are
-remembered. So a daemon thread in each web process checks the version every
+remembered. So a daemon thread in each web process checks the revision every
 ``KPI_WARM_SECONDS`` (``LIFTOFF_KPI_WARM_SECONDS``, 30; 0 turns it off) and, when it moved, reads
 what the pages of the latest month need, feature by feature (the month's window, the baseline
 window, the eight trend weeks), and the monthly sums of it and the month before. At 10 M events
@@ -54,7 +55,7 @@ def _loop(app: Flask, every: float) -> None:
     while True:
         try:
             with app.app_context():
-                version = kpi_cache.refresh_version()
+                version = kpi_cache.version()
                 if version is not None and version != seen:
                     began = time.perf_counter()
                     count = warm_once()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from app.db import db, utcnow
 from app.models import Event, Feedback
-from app.services import rollout
+from app.services import rollout, rollups
 from tests.helpers import gen_cohort, gen_person
 from tests.sdk_support import sdk as shared_sdk
 from tests.sdk_support import wait_for  # noqa: F401  (re-exported for the gate tests)
@@ -37,12 +37,13 @@ def live_feature(playbook: str | None = "pilot-feedback-loop", people: int = 12,
 
 def add_events(feature, people, count: int, when: datetime, outcome: str = "success",
                ai: bool = True, duration: float | None = 120.0, task: str = "default") -> None:
-    """``count`` events spread round-robin over ``people`` at ``when``."""
+    """``count`` events spread round-robin over ``people`` at ``when``, then the KPI refresh."""
     for i in range(count):
         db.session.add(Event(event_id=f"e{next(_ids)}", feature_id=feature.id,
                              person_id=people[i % len(people)].id, occurred_at=when, task=task,
                              ai_assisted=ai, duration_seconds=duration, outcome=outcome))
     db.session.flush()
+    rollups.refresh()  # as the scheduled refresh-kpis job would: gates read its last run
 
 
 def add_feedback(feature, person, rating: int, when: datetime | None = None, **kw) -> Feedback:

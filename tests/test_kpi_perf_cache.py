@@ -1,6 +1,7 @@
-"""The per-process memo of KPI reads (app/services/kpi_cache.py): a new refresh-kpis run
-invalidates it, live inputs (spells, departments, baselines, costs) bypass it, and a caller cannot
-alter what it remembers. Figures come from scenario A (tests/kpi_scenarios.py)."""
+"""The per-process memo of KPI reads (app/services/kpi_cache.py): keyed by the one KPI revision, so
+a refresh-kpis run and every change of a live input (spells, departments, baselines, costs) show at
+once, and a caller cannot alter what it remembers. Figures come from scenario A
+(tests/kpi_scenarios.py)."""
 
 from __future__ import annotations
 
@@ -42,14 +43,14 @@ def _roi(client, headers, month="2026-10"):
 
 def test_a_repeat_is_served_from_the_memo_and_a_refresh_invalidates_it(scenario, client, admin_headers,
                                                                       ingest_headers):
-    before = kpi_cache.refresh_version()
+    before = kpi_cache.version()
     first = _kpis(client, admin_headers)
     assert first["ai_tasks"] == 6 and kpi_cache.size() > 0
     assert _kpis(client, admin_headers) == first
     post_events(client, ingest_headers, [event("draft", "c", "2026-10-08T10:00:00Z", duration=300)])
     assert _kpis(client, admin_headers)["ai_tasks"] == 6  # the contract: as of the last refresh
     refresh()
-    assert kpi_cache.refresh_version() != before
+    assert kpi_cache.version() != before
     after = _kpis(client, admin_headers)
     assert after["ai_tasks"] == 7
     assert after["active_users"] == first["active_users"]
@@ -116,14 +117,19 @@ def test_a_caller_cannot_alter_the_memo(scenario):
     assert again["ai_tasks"] == 6 and again["habit"]["daily"] != 99
 
 
-def test_nothing_is_remembered_before_the_first_refresh(app, client, ingest_headers, admin_headers):
+def test_reads_before_the_first_refresh_are_remembered_until_it_runs(app, client, ingest_headers,
+                                                                      admin_headers):
+    """Before the revision (migration 0011) a memo needed a first refresh to key on; now the
+    empty rollups are remembered under the revision, and the first refresh bumps it."""
     kpi_cache.clear()
     _, rows = draft_company()
     post_events(client, ingest_headers, rows)
-    assert kpi_cache.refresh_version() is None
+    before = kpi_cache.version()
+    assert before is not None
     assert _kpis(client, admin_headers)["ai_tasks"] == 0
-    assert kpi_cache.size() == 0
+    assert kpi_cache.size() > 0
     refresh()
+    assert kpi_cache.version() != before
     assert _kpis(client, admin_headers)["ai_tasks"] == 6
 
 

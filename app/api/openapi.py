@@ -59,6 +59,7 @@ KPI_FIELDS = {
     "value_eur": N_NUM, "error_rate": N_NUM, "baseline_error_rate": N_NUM,
     "adoption_rate_ci_low": N_NUM, "adoption_rate_ci_high": N_NUM,
     "error_rate_ci_low": N_NUM, "error_rate_ci_high": N_NUM,
+    "baseline_error_rate_ci_low": N_NUM, "baseline_error_rate_ci_high": N_NUM,
 }
 ROI_FIELDS = ("value_eur", "cost_eur", "cost_per_task_eur", "net_eur", "roi_pct", "cumulative_net_eur")
 

@@ -6,7 +6,13 @@ from app.kpi.did import did_time_saved
 from app.kpi.exposure import baseline_window, exposed_people, first_exposure
 from app.kpi.money import MONEY_FIELDS, MoneyInputs, monthly_roi, monthly_table
 from app.kpi.stats import mean_interval, ratio, wilson
-from app.kpi.time_saved import baseline_error_rate, baseline_minutes, evidence, saved_minutes
+from app.kpi.time_saved import (
+    baseline_error_interval,
+    baseline_error_rate,
+    baseline_minutes,
+    evidence,
+    saved_minutes,
+)
 from app.kpi.trend import TrendInputs, adoption_trend, quality_trend
 from app.kpi.window import (
     MIN_GROUP_EXPOSED,
@@ -15,6 +21,7 @@ from app.kpi.window import (
     adoption_groups,
     group_records,
     habit_cohort,
+    hidden_groups,
     kpi_record,
 )
 
@@ -27,6 +34,7 @@ __all__ = [
     "adoption_figures",
     "adoption_groups",
     "adoption_trend",
+    "baseline_error_interval",
     "baseline_error_rate",
     "baseline_minutes",
     "baseline_window",
@@ -36,6 +44,7 @@ __all__ = [
     "first_exposure",
     "group_records",
     "habit_cohort",
+    "hidden_groups",
     "kpi_record",
     "mean_interval",
     "monthly_roi",

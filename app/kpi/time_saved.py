@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from app.kpi.stats import ratio
+from app.kpi.stats import ratio, wilson
 
 
 def baseline_minutes(explicit: pd.DataFrame, window_sums: pd.DataFrame) -> dict[str, float]:
@@ -29,16 +29,34 @@ def baseline_minutes(explicit: pd.DataFrame, window_sums: pd.DataFrame) -> dict[
     return out
 
 
+def _recorded_error_rate(explicit: pd.DataFrame) -> float | None:
+    """The latest (by measured_at) explicitly recorded baseline error rate, whatever its task."""
+    if explicit.empty:
+        return None
+    given = explicit[explicit["error_rate"].notna()]
+    if given.empty:
+        return None
+    return float(given.sort_values("measured_at", kind="stable")["error_rate"].iloc[-1])
+
+
 def baseline_error_rate(explicit: pd.DataFrame, window_sums: pd.DataFrame) -> float | None:
     """The latest explicit baseline error rate of the feature (any task), else the error ratio of
     the non-AI events in the baseline window; None when neither exists."""
-    if not explicit.empty:
-        given = explicit[explicit["error_rate"].notna()]
-        if not given.empty:
-            return float(given.sort_values("measured_at", kind="stable")["error_rate"].iloc[-1])
+    recorded = _recorded_error_rate(explicit)
+    if recorded is not None:
+        return recorded
     if window_sums.empty:
         return None
     return ratio(float(window_sums["manual_errors"].sum()), float(window_sums["manual_ok"].sum()))
+
+
+def baseline_error_interval(explicit: pd.DataFrame, window_sums: pd.DataFrame
+                            ) -> tuple[float | None, float | None]:
+    """The Wilson interval of the baseline error rate when it comes from the baseline window's
+    events (their counts are known); (None, None) for a recorded rate, which carries no count."""
+    if _recorded_error_rate(explicit) is not None or window_sums.empty:
+        return None, None
+    return wilson(int(window_sums["manual_errors"].sum()), int(window_sums["manual_ok"].sum()))
 
 
 def saved_minutes(sums: pd.DataFrame, baselines: dict[str, float], estimated_minutes: float

@@ -17,7 +17,7 @@ import pandas as pd
 from app.kpi.exposure import exposed_people
 from app.kpi.stats import mean_interval, ratio, wilson
 from app.kpi.time_saved import saved_minutes
-from app.kpi.window import adoption_figures
+from app.kpi.window import adoption_figures, hidden_groups
 
 EVERYONE = "All"
 ADOPTION_COLUMNS = ["week", "group", "exposed_users", "active_users", "adoption_rate",
@@ -46,21 +46,27 @@ class TrendInputs:
     baseline_error_rate: float | None = None
 
 
-def adoption_trend(inputs: TrendInputs, groups: dict[str, set[int]], min_exposed: int) -> pd.DataFrame:
+def adoption_trend(inputs: TrendInputs, groups: dict[str, set[int]], min_exposed: int,
+                   splits_people: bool = False) -> pd.DataFrame:
     """Per week: adoption of everyone (group ``All``) and of each group, as ``kpi_record`` counts it
     (active: an AI task in the week; adoption: active and exposed / exposed). A group with fewer
-    than ``min_exposed`` exposed people that week is ``suppressed``, its figures null."""
+    than ``min_exposed`` exposed people that week is ``suppressed``, its figures null, and so is a
+    group ``hidden_groups`` hides beside it when the groups split the people (``splits_people``)."""
     active_by_week = {int(w): set(part["person_id"].astype(int))
                       for w, part in inputs.active.groupby("week")}
     rows = []
     for index, (start, end) in enumerate(inputs.weeks):
         exposed = exposed_people(inputs.spells, start, end)
         active = active_by_week.get(index, set())
-        for name, people in [(EVERYONE, None), *sorted(groups.items())]:
-            figures = adoption_figures(exposed if people is None else exposed & people,
-                                       active if people is None else active & people)
-            suppressed = people is not None and figures["exposed_users"] < min_exposed
-            rows.append([start, name, *[None if suppressed else figures[c] for c in ADOPTION_COLUMNS[2:-1]],
+        figures = {name: adoption_figures(exposed & people, active & people)
+                   for name, people in sorted(groups.items())}
+        hidden = hidden_groups({name: f["exposed_users"] for name, f in figures.items()},
+                               splits_people, min_exposed)
+        everyone = adoption_figures(exposed, active)
+        rows.append([start, EVERYONE, *[everyone[c] for c in ADOPTION_COLUMNS[2:-1]], False])
+        for name, group in figures.items():
+            suppressed = name in hidden
+            rows.append([start, name, *[None if suppressed else group[c] for c in ADOPTION_COLUMNS[2:-1]],
                          suppressed])
     return pd.DataFrame(rows, columns=ADOPTION_COLUMNS)
 

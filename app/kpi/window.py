@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
 from app.kpi.did import did_time_saved
-from app.kpi.exposure import baseline_window, exposed_people, first_exposure, naive_utc
+from app.kpi.exposure import baseline_window, day_start, exposed_people, first_exposure, naive_utc
 from app.kpi.stats import mean_interval, ratio, wilson
-from app.kpi.time_saved import baseline_error_rate, baseline_minutes, evidence, saved_minutes
+from app.kpi.time_saved import (
+    baseline_error_interval,
+    baseline_error_rate,
+    baseline_minutes,
+    evidence,
+    saved_minutes,
+)
 
 HABIT_DAYS = 30
 MIN_GROUP_EXPOSED = 5
@@ -89,6 +95,11 @@ class WindowInputs:
         return self._cached("baseline_error_rate", lambda: baseline_error_rate(
             self.explicit_baselines, self.baseline_activity))
 
+    @property
+    def baseline_error_interval(self) -> tuple[float | None, float | None]:
+        return self._cached("baseline_error_interval", lambda: baseline_error_interval(
+            self.explicit_baselines, self.baseline_activity))
+
 
 def habit_cohort(active_days: int) -> str:
     """daily (>= 20 active days of 30), weekly (>= 3), monthly (>= 1), else never."""
@@ -99,19 +110,27 @@ def habit_cohort(active_days: int) -> str:
     return "monthly" if active_days >= 1 else "never"
 
 
-def _time_to_first_use(inputs: WindowInputs, people: set[int]) -> tuple[float | None, float | None]:
-    first_seen = inputs.first_exposure
-    first_seen = first_seen[first_seen.index.isin(people)]
-    if first_seen.empty:
+def _time_to_first_use(inputs: WindowInputs, exposed: set[int]) -> tuple[float | None, float | None]:
+    """Over the people exposed in the window: the median hours from their first exposure to their
+    first AI use by the window's end, and the share with no use by then (None, None when nobody
+    was exposed; the median None when nobody used it).
+
+    Only uses up to the window's end count, so a closed window's figures stay as they were when
+    later events arrive. A person's all-time first use is their first use by the end whenever it
+    falls before the end, so the first-use rollup answers any window.
+    """
+    if not exposed:
         return None, None
     used = inputs.first_use_at
-    joined = pd.DataFrame({"exposed": first_seen}).join(used.rename("used"), how="left")
-    users = joined[joined["used"].notna()]
-    never_share = 1 - len(users) / len(joined)
-    if users.empty:
+    used = used[used < day_start(inputs.end + timedelta(days=1))]
+    first_seen = inputs.first_exposure
+    joined = pd.DataFrame({"exposed": first_seen[first_seen.index.isin(exposed)]}).join(
+        used.rename("used"), how="inner")
+    never_share = 1 - len(joined) / len(exposed)
+    if joined.empty:
         return None, never_share
-    # AI use before the first recorded exposure (e.g. a tester) counts as immediate use.
-    hours = ((users["used"] - users["exposed"]).dt.total_seconds() / 3600).clip(lower=0)
+    # AI use before the first exposure (e.g. a tester) counts as immediate use.
+    hours = ((joined["used"] - joined["exposed"]).dt.total_seconds() / 3600).clip(lower=0)
     return float(hours.median()), never_share
 
 
@@ -151,10 +170,12 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     habit = {name: 0 for name in ("daily", "weekly", "monthly", "never")}
     for name, count in habit_population.map(habit_cohort).value_counts().items():
         habit[name] = int(count)
-    ttfu, never_share = _time_to_first_use(
-        inputs, people if people is not None else set(inputs.first_exposure.index))
+    ttfu, never_share = _time_to_first_use(inputs, exposed)
     before_exposure = _exposed_by(inputs, inputs.end)
-    control = (people if people is not None else _everyone(inputs)) - before_exposure
+    # Controls: people with tasks in the window or the baseline window, not exposed by its end (a
+    # group's people who did no task are no control, so a newcomer leaves a closed window alone).
+    everyone = _everyone(inputs)
+    control = (everyone if people is None else everyone & people) - before_exposure
     b_window = inputs.baseline_window
     return {
         "feature": inputs.feature,
@@ -170,6 +191,8 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
         "value_eur": float((saved["saved_min"] / 60 * rates.fillna(0.0)).sum()),
         "error_rate": ratio(errors, judged),
         "baseline_error_rate": inputs.baseline_error_rate,
+        "baseline_error_rate_ci_low": inputs.baseline_error_interval[0],
+        "baseline_error_rate_ci_high": inputs.baseline_error_interval[1],
         "error_rate_ci_low": error_low,
         "error_rate_ci_high": error_high,
         "time_saved_per_task": per_task,
@@ -192,8 +215,8 @@ def _restrict(frame: pd.DataFrame, people: set[int] | None) -> pd.DataFrame:
 
 def _everyone(inputs: WindowInputs) -> set[int]:
     """Everyone with a task of this feature in the window or the baseline window."""
-    return set(inputs.activity["person_id"].astype(int)) | set(
-        inputs.baseline_activity["person_id"].astype(int))
+    return inputs._cached("everyone", lambda: set(inputs.activity["person_id"].astype(int)) | set(
+        inputs.baseline_activity["person_id"].astype(int)))
 
 
 def _exposed_by(inputs: WindowInputs, end: date) -> set[int]:
@@ -207,24 +230,52 @@ def _exposed_by(inputs: WindowInputs, end: date) -> set[int]:
     return inputs._cached(f"exposed_by_{end}", compute)
 
 
-def group_records(inputs: WindowInputs, groups: dict[str, set[int]]) -> list[dict]:
-    """One record per group, its figures nulled (``suppressed``) below 5 exposed people."""
+def hidden_groups(exposed: dict[str, int], splits_people: bool, minimum: int = MIN_GROUP_EXPOSED
+                  ) -> set[str]:
+    """The groups of a breakdown whose figures are suppressed, from each group's exposed people.
+
+    A group with fewer than ``minimum`` (5) exposed people is hidden. When the groups split the
+    people (department, variant: each person in one group), the total minus the shown groups gives
+    the hidden ones away, so while the hidden groups together hold 1 to 4 exposed people, the shown
+    group with the fewest exposed people (ties: by name) is hidden too. Cohorts overlap, so there
+    the total minus the shown groups is no group's figure.
+    """
+    hidden = {name for name, count in exposed.items() if count < minimum}
+    if not splits_people:
+        return hidden
+    for _count, name in sorted((count, name) for name, count in exposed.items() if name not in hidden):
+        if not 0 < sum(exposed[group] for group in hidden) < minimum:
+            break
+        hidden.add(name)
+    return hidden
+
+
+def _suppress(records: list[dict], splits_people: bool) -> list[dict]:
+    hidden = hidden_groups({r["group"]: r["exposed_users"] for r in records}, splits_people)
+    for record in records:
+        record["suppressed"] = record["group"] in hidden
+        if record["suppressed"]:
+            record.update({key: None for key in SUPPRESSIBLE})
+    return records
+
+
+def group_records(inputs: WindowInputs, groups: dict[str, set[int]], splits_people: bool = False
+                  ) -> list[dict]:
+    """One record per group, its figures nulled (``suppressed``) as ``hidden_groups`` says.
+
+    :param splits_people: the groups split the people (department, variant), so small groups need
+        complementary suppression.
+    """
     out = []
     for name in sorted(groups):
         record = kpi_record(inputs, groups[name])
         record["group"] = name
-        out.append(_suppress(record))
-    return out
+        out.append(record)
+    return _suppress(out, splits_people)
 
 
-def _suppress(record: dict) -> dict:
-    record["suppressed"] = record["exposed_users"] < MIN_GROUP_EXPOSED
-    if record["suppressed"]:
-        record.update({key: None for key in SUPPRESSIBLE})
-    return record
-
-
-def adoption_groups(inputs: WindowInputs, groups: dict[str, set[int]]) -> list[dict]:
+def adoption_groups(inputs: WindowInputs, groups: dict[str, set[int]], splits_people: bool = False
+                    ) -> list[dict]:
     """Per group, only the adoption figures of ``kpi_record`` (exposed, active, adoption, time to
     first use, never-used share), suppressed alike: what a group table shows, at a fraction of
     the cost of every figure of every group."""
@@ -232,11 +283,10 @@ def adoption_groups(inputs: WindowInputs, groups: dict[str, set[int]]) -> list[d
     active = set(days.loc[days["active_days"] > 0, "person_id"].astype(int))
     out = []
     for name in sorted(groups):
-        people = groups[name]
-        ttfu, never_share = _time_to_first_use(inputs, people)
-        record = {"feature": inputs.feature, "start": inputs.start.isoformat(), "end": inputs.end.isoformat(),
-                  "group": name, **{key: None for key in SUPPRESSIBLE},
-                  **adoption_figures(inputs.exposed & people, active & people),
-                  "time_to_first_use_hours": ttfu, "never_used_share": never_share}
-        out.append(_suppress(record))
-    return out
+        exposed = inputs.exposed & groups[name]
+        ttfu, never_share = _time_to_first_use(inputs, exposed)
+        out.append({"feature": inputs.feature, "start": inputs.start.isoformat(),
+                    "end": inputs.end.isoformat(), "group": name, **{key: None for key in SUPPRESSIBLE},
+                    **adoption_figures(exposed, active & groups[name]),
+                    "time_to_first_use_hours": ttfu, "never_used_share": never_share})
+    return _suppress(out, splits_people)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UTCDateTime, db, utcnow
@@ -119,6 +119,16 @@ class RefreshState(db.Model):
     watermark: Mapped[datetime] = mapped_column(UTCDateTime)
     # Hash of every person's department: a move re-sums the department rollup.
     people_fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class KpiRevision(db.Model):
+    """The one revision of every KPI input (a single row): each commit that writes one bumps it,
+    and every KPI cache keys on it (app/services/kpi_revision.py)."""
+
+    __tablename__ = "kpi_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class MonthlyClose(db.Model):

@@ -13,6 +13,7 @@ from app.db import db, utcnow
 from app.errors import Collector, Detail, ValidationFailed
 from app.models import OUTCOMES, Event, Feature, Person
 from app.models.kpi import DirtyDay
+from app.services import kpi_revision
 
 MAX_BATCH = 10_000
 _LOOKUP_CHUNK = 500  # bound parameters per IN (...) lookup, well under every driver's limit
@@ -186,6 +187,8 @@ def ingest_events(rows: list[dict], source: str = "api") -> IngestResult:
         for row in fresh.values()
     ]
     accepted = _insert_new(records) if records else 0
+    if accepted:  # PostgreSQL copies through the driver, which the revision's listener cannot see
+        kpi_revision.touch()
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
 

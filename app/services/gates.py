@@ -93,11 +93,12 @@ def _judge(criterion: Criterion, feature: Feature, kpis: dict, days: int, entere
 
 
 def evaluate_gate(feature_key: str, trigger: str = "manual", now: datetime | None = None,
-                  refresh: bool = True) -> GateEvaluation:
+                  refresh: bool = False) -> GateEvaluation:
     """Evaluate the gate of the feature's current stage from its playbook, and store the result.
 
     :param trigger: ``manual``, ``api`` or ``schedule``.
-    :param refresh: bring the KPI rollups up to date first (callers that just did may skip it).
+    :param refresh: bring the KPI rollups up to date first. Only jobs may: a request judges on the
+        last refresh-kpis run (the scheduler keeps it fresh) and never refreshes inline.
     :raises Conflict: when the feature is off or killed (no stage to judge).
     """
     now = now or utcnow()

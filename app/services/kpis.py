@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 from flask import current_app
-from sqlalchemy import DateTime, case, func, or_, select, text, type_coerce
+from sqlalchemy import DateTime, case, func, or_, select, type_coerce
 
 from app import kpi
 from app.db import db
@@ -29,6 +29,8 @@ from app.services import kpi_cache
 
 NO_DEPARTMENT = "(no department)"
 GROUP_BYS = ("department", "cohort")
+# Breakdowns whose groups split the people (each person in one group): complementary suppression.
+SPLITTING_GROUP_BYS = ("department", "variant")
 
 
 def _frame(stmt, columns: list[str]) -> pd.DataFrame:
@@ -127,19 +129,20 @@ def kpi_inputs(key: str, start: date, end: date) -> tuple[kpi.WindowInputs, pd.D
     :param key: the feature's key (404 when unknown).
     """
     feature = _feature(key)
-    live = _live_window_parts(feature)
-    return _window_inputs(feature, start, end, live, kpi_cache.refresh_version()), live["people"]
+    version = kpi_cache.version()
+    live = _live_window_parts(feature, version)
+    return _window_inputs(feature, start, end, live, version), live["people"]
 
 
-def _live_window_parts(feature: Feature) -> dict:
-    """What a feature's KPIs read live (not from the rollups): its spells, everyone's department
-    and rate, its explicit baselines."""
-    return {"spells": _spells(feature.id), "people": people_frame(),
-            "explicit": _explicit_baselines(feature.id)}
+def _live_window_parts(feature: Feature, version: str | None) -> dict:
+    """What a feature's KPIs read besides the rollups: its spells, everyone's department and
+    rate, its explicit baselines."""
+    return kpi_cache.cached(version, ("live", feature.id), lambda: {
+        "spells": _spells(feature.id), "people": people_frame(),
+        "explicit": _explicit_baselines(feature.id)})
 
 
 def _window_sums(feature_id: int, lo: date, hi: date, version: str | None) -> pd.DataFrame:
-    # What comes from the rollups only changes with a refresh: remembered per refresh version.
     return kpi_cache.cached(version, ("sums", feature_id, lo, hi),
                             lambda: _sums_by_person(feature_id, lo, hi))
 
@@ -185,8 +188,8 @@ def trend_inputs(key: str, weeks: list[tuple[date, date]]) -> tuple[kpi.TrendInp
     :param key: the feature's key (404 when unknown).
     """
     feature = _feature(key)
-    live = _live_window_parts(feature)
-    version = kpi_cache.refresh_version()
+    version = kpi_cache.version()
+    live = _live_window_parts(feature, version)
     week = _week_of(weeks).label("week")
     in_range = [ActivityDay.feature_id == feature.id, ActivityDay.day.between(weeks[0][0], weeks[-1][1])]
 
@@ -213,31 +216,6 @@ def trend_inputs(key: str, weeks: list[tuple[date, date]]) -> tuple[kpi.TrendInp
     ), live["people"]
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-# PostgreSQL digests the live inputs where they are, so a repeated read moves a few bytes instead of
-# every spell and person (row(...)::text quotes each field, so the text is unambiguous).
-_SPELLS_MD5 = text(
-    "SELECT md5(coalesce(string_agg(row(person_id, start_at, end_at)::text, ';' ORDER BY id), ''))"
-    " FROM exposure_spells WHERE feature_id = :feature_id")
-_PEOPLE_MD5 = text(
-    "SELECT md5(coalesce(string_agg(row(p.id, d.name, d.hourly_rate_eur)::text, ';' ORDER BY p.id), ''))"
-    " FROM people p LEFT JOIN departments d ON d.id = p.department_id")
-
-
-def _live_window_key(feature: Feature) -> tuple[str, dict | None]:
-    """A digest of what a feature's KPIs read live, and those inputs when they had to be read."""
-    terms = (feature.key, feature.estimated_minutes_saved, feature.baseline_days, default_rate())
-    if _dialect() == "postgresql":
-        spells = db.session.scalar(_SPELLS_MD5, {"feature_id": feature.id})
-        people = db.session.scalar(_PEOPLE_MD5)
-        return kpi_cache.digest(*terms, spells, people, _explicit_baselines(feature.id)), None
-    live = _live_window_parts(feature)
-    return kpi_cache.digest(*terms, live["spells"], live["people"], live["explicit"]), live
-
-
 def _cohort_members() -> tuple[list[str], pd.DataFrame]:
     keys = list(db.session.scalars(select(Cohort.key).order_by(Cohort.key)))
     members = _frame(select(Cohort.key, CohortMember.person_id).join(
@@ -262,42 +240,32 @@ def groups_of(group_by: str, people: pd.DataFrame,
 def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) -> dict:
     """The ``GET /api/v1/features/{key}/kpis`` answer, as of the last refresh-kpis run.
 
-    Remembered per refresh version and a digest of the live inputs (spells, people, explicit
-    baselines, cohorts, the feature's terms), so a repeat costs only that digest.
+    Remembered per KPI revision, so a repeat costs two primary-key reads.
 
     :param key: the feature's key (404 when unknown).
     :param start: first day of the window (UTC); ``end``: its last day.
-    :param group_by: ``department`` or ``cohort`` to add ``groups`` (small groups suppressed).
+    :param group_by: ``department`` or ``cohort`` to add ``groups`` (small groups suppressed; a
+        department breakdown also complementarily, its groups splitting the people).
     """
-    version = kpi_cache.refresh_version()
+    version = kpi_cache.version()
     feature = _feature(key)
-    live_key, live = _live_window_key(feature)
-    cohorts = _cohort_members() if group_by == "cohort" else None
-    if cohorts is not None:
-        live_key = kpi_cache.digest(live_key, *cohorts)
 
     def compute() -> dict:
-        parts = live if live is not None else _live_window_parts(feature)
+        parts = _live_window_parts(feature, version)
         inputs = _window_inputs(feature, start, end, parts, version)
         answer = kpi.kpi_record(inputs)
         if group_by:
-            answer["groups"] = kpi.group_records(inputs, groups_of(group_by, parts["people"], cohorts))
+            answer["groups"] = kpi.group_records(inputs, groups_of(group_by, parts["people"]),
+                                                 splits_people=group_by in SPLITTING_GROUP_BYS)
         return answer
 
-    def unchanged() -> bool:
-        if live is not None:  # digested from the very frames the answer came from
-            return True
-        # PostgreSQL: the frames were read after the digest; keep the answer only if they matched.
-        again = _live_window_key(feature)[0]
-        return (again if cohorts is None else kpi_cache.digest(again, *cohorts)) == live_key
-
-    return kpi_cache.cached(version, ("kpis", feature.id, start, end, group_by, live_key), compute,
-                            still_valid=unchanged)
+    return kpi_cache.cached(version, ("kpis", feature.id, start, end, group_by), compute)
 
 
 def money_inputs(through_month: str) -> kpi.MoneyInputs:
     """The KPI module's money inputs for every feature, for the months up to ``through_month``."""
-    return _money_inputs(through_month, _live_money_parts(through_month), kpi_cache.refresh_version())
+    version = kpi_cache.version()
+    return _money_inputs(through_month, _live_money_parts(through_month), version)
 
 
 def _live_money_parts(through_month: str) -> dict:
@@ -369,23 +337,17 @@ def _feature_baselines(live: dict, version: str | None) -> dict[int, dict[str, f
 
 
 def roi_figures(month: str) -> tuple[dict, str]:
-    """The live ROI answer for ``month`` and the fingerprint of the inputs it came from.
-
-    Remembered per refresh version and the content of the live inputs (feature terms, rates,
-    costs, baselines, first exposures), so a repeat costs only reading those.
-    """
+    """The live ROI answer for ``month`` and the fingerprint of the inputs it came from,
+    remembered per KPI revision."""
     from app.services.closes import fingerprint
 
-    version = kpi_cache.refresh_version()
-    live = _live_money_parts(month)
-    live_key = kpi_cache.digest(live["features"], live["costs"], live["explicit"], live["first"],
-                                sorted(live["rates"].items()), live["default_rate"])
+    version = kpi_cache.version()
 
     def compute() -> tuple[dict, str]:
-        inputs = _money_inputs(month, live, version)
+        inputs = _money_inputs(month, _live_money_parts(month), version)
         return kpi.monthly_roi(inputs, month), fingerprint(inputs)
 
-    return kpi_cache.cached(version, ("roi", month, live_key), compute)
+    return kpi_cache.cached(version, ("roi", month), compute)
 
 
 def monthly_roi(month: str) -> dict:

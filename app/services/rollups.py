@@ -10,7 +10,21 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, and_, case, cast, delete, false, func, insert, literal, select, true, tuple_
+from sqlalchemy import (
+    Date,
+    and_,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    tuple_,
+    update,
+)
 
 from app.db import db, utcnow
 from app.models import Event, Feature, Person
@@ -248,17 +262,39 @@ def _events_on(feature_id: int, lo: date, hi: date) -> int:
         Event.occurred_at < datetime.combine(hi + timedelta(days=1), datetime.min.time()))) or 0
 
 
+# The PostgreSQL advisory lock that lets one refresh run at a time (any fixed 64-bit number).
+REFRESH_LOCK = 0x4C4946544F4B5049  # "LIFTOKPI"
+
+
+def _one_refresh_at_a_time() -> None:
+    """Wait until no other refresh runs, then hold that until this transaction ends.
+
+    Two refreshes at once would both delete and re-insert the same rollup rows (a duplicate key)
+    and both create the first refresh state. PostgreSQL: a transaction-level advisory lock, freed
+    by the commit or rollback. SQLite has one writer at a time: the first statement here is a write,
+    so the database's write lock is taken before anything is read; another refresh (or any writer)
+    waits for it up to the busy timeout (10 s) and then fails cleanly, having written nothing.
+    """
+    if _dialect() == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(REFRESH_LOCK)))
+    else:
+        db.session.execute(update(RefreshState).where(RefreshState.id == 1).values(id=RefreshState.id))
+
+
 def refresh(full: bool = False) -> RefreshResult:
     """Bring the rollups up to the events ingested so far; ``full`` rebuilds everything.
 
     Only the (feature, day) pairs with events ingested since the last run are recomputed, so a
-    rerun with nothing new changes nothing.
+    rerun with nothing new changes nothing. One refresh runs at a time, across processes: a second
+    one waits for the first to commit, then finds (nearly) nothing left to do.
     """
+    _one_refresh_at_a_time()
     started = utcnow()
     if _dialect() == "postgresql":
         # Grouping millions of rows spills to disk with the default 4 MB of sort memory.
         db.session.execute(db.text("SET LOCAL work_mem = '256MB'"))
-    state = db.session.get(RefreshState, 1)
+    # Read anew: a state this session loaded before the lock was waited for may be stale.
+    state = db.session.get(RefreshState, 1, populate_existing=True)
     fingerprint = people_fingerprint()
     dirty = _dirty()
     if full or state is None:

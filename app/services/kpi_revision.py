@@ -1,0 +1,98 @@
+"""The one revision every KPI cache keys on: a counter in the database that every commit writing
+a KPI input (events, exposure, stages, cohorts, people and departments, costs, baselines, feature
+terms, the rollups, closes) bumps, so every process on every host sees a change at its next read.
+
+The bump is not left to each service: a session listener notes which tables a transaction wrote
+(ORM flushes and ``session.execute`` of insert, update and delete statements alike) and bumps the
+counter in that same transaction, just before it commits. It is the transaction's last write, so
+the counter's row lock, which serialises concurrent bumps, is held only while committing and never
+while waiting for another lock (no deadlock through it). A rolled-back transaction bumps nothing.
+Writes through raw SQL text call ``touch()``.
+
+Tables are KPI inputs unless listed in ``NOT_KPI_INPUTS``: a new table counts by default (at worst
+a needless recompute), and the frequent writes that no KPI reads (SDK metrics, job runs, leader
+heartbeats, the audit log) never invalidate the caches.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, SessionTransaction
+
+from app.db import db
+from app.models.kpi import KpiRevision
+
+NOT_KPI_INPUTS = frozenset({
+    "kpi_revision", "kpi_dirty_days", "users", "api_tokens", "feedback", "playbook_runs",
+    "training_sessions", "attendance", "action_items", "gate_evaluations", "drift_checks",
+    "job_runs", "audit_log", "sdk_instances", "flag_metrics", "metric_buckets", "rejected_fetches",
+    "flag_syncs", "flag_revisions", "apscheduler_jobs", "scheduler_leaders", "connectors",
+    "connector_watermarks", "connector_files", "alert_channels",
+})
+_CHANGED = "kpi_inputs_changed"  # key in Session.info: this transaction wrote a KPI input
+
+
+def current() -> int | None:
+    """The revision as this transaction sees it (one primary-key read); None when this
+    transaction itself has written KPI inputs not yet committed (nothing it reads may be
+    remembered for others)."""
+    revision = db.session.scalar(select(KpiRevision.revision).where(KpiRevision.id == 1))
+    if db.session.info.get(_CHANGED):  # the read above flushed whatever was pending
+        return None
+    return 0 if revision is None else int(revision)
+
+
+def touch(session: Session | None = None) -> None:
+    """Note that this transaction changed KPI inputs by a path the listener cannot see (raw SQL)."""
+    (session or db.session).info[_CHANGED] = True
+
+
+def bump(session: Session) -> None:
+    """Add one to the revision (creating its row if a database lacks it)."""
+    result = session.execute(update(KpiRevision).where(KpiRevision.id == 1)
+                             .values(revision=KpiRevision.revision + 1))
+    if result.rowcount == 0:
+        session.add(KpiRevision(id=1, revision=1))
+        session.flush()
+
+
+def _is_input(table_name: str | None) -> bool:
+    return table_name is not None and table_name not in NOT_KPI_INPUTS
+
+
+def _after_flush(session: Session, _context) -> None:
+    if session.info.get(_CHANGED):
+        return
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        table = getattr(getattr(obj, "__table__", None), "name", None)
+        if _is_input(table):
+            touch(session)
+            return
+
+
+def _do_orm_execute(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if _is_input(getattr(table, "name", None)):
+            touch(state.session)
+
+
+def _before_commit(session: Session) -> None:
+    session.flush()  # commit flushes after this hook: see the pending writes now
+    if session.info.pop(_CHANGED, False):
+        bump(session)
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost one: committed (bumped) or rolled back
+        session.info.pop(_CHANGED, None)
+
+
+def init_app(_app: Flask) -> None:
+    """Install the listeners (once per process, whatever the number of apps)."""
+    for name, listener in (("after_flush", _after_flush), ("do_orm_execute", _do_orm_execute),
+                           ("before_commit", _before_commit),
+                           ("after_transaction_end", _after_transaction_end)):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)

@@ -1,0 +1,161 @@
+"""The one KPI revision (app/services/kpi_revision.py): every commit writing a KPI input bumps it
+once, other commits and rollbacks leave it alone, and every KPI cache (the memo of reads, the
+dashboard's memo) keys on it. Figures from scenario A (tests/kpi_scenarios.py)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, event, select, text
+
+from app.db import db
+from app.models import Department, Feedback, Person
+from app.models.kpi import KpiRevision
+from app.services import kpi_cache, rollout
+from dashboards import kpi_data
+from tests.helpers import gen_person, utc
+from tests.kpi_scenarios import draft_company, october_licence, post_events, refresh, spell
+from tests.kpi_scenarios import event as an_event
+
+
+@pytest.fixture
+def scenario(app, client, ingest_headers, admin_headers):
+    kpi_cache.clear()
+    kpi_data.clear_cache()
+    feature, rows = draft_company()
+    post_events(client, ingest_headers, rows)
+    refresh()
+    return feature
+
+
+def revision() -> int:
+    db.session.commit()  # read what is committed, as another process would
+    return db.session.scalar(select(KpiRevision.revision).where(KpiRevision.id == 1))
+
+
+def _ok(response, code: int = 200):
+    assert response.status_code == code, response.get_json()
+
+
+def _person(person_id: str) -> Person:
+    return db.session.scalar(select(Person).where(Person.person_id == person_id))
+
+
+def _department(name: str) -> Department:
+    return db.session.scalar(select(Department).where(Department.name == name))
+
+
+def _move_b_to_ops():
+    _person("b").department = _department("Ops")
+    db.session.commit()
+
+
+def _rename_sales():
+    _department("Sales").name = "Field sales"
+    db.session.commit()
+
+
+def _staged_feature():
+    rollout.create_feature({"key": "staged", "name": "Staged", "stages": [
+        {"name": "Pilot", "cohorts": [], "percentage": 50}]}, "test")
+    db.session.commit()
+
+
+def _advance(client, admin_headers):
+    rollout.advance("staged", "test", effective_at=utc(2026, 10, 20))
+    db.session.commit()
+
+
+KPI_WRITES = {
+    "event ingest": lambda c, h, i: post_events(c, i, [an_event("draft", "c", "2026-10-08T10:00:00Z")]),
+    "refresh": lambda c, h, i: refresh(),
+    "stage transition": lambda c, h, i: _advance(c, h),
+    "cohort membership": lambda c, h, i: _ok(c.put("/api/v1/cohorts/team", json={"members": ["a", "c"]},
+                                                   headers=h)),
+    "department move": lambda c, h, i: _move_b_to_ops(),
+    "department rename": lambda c, h, i: _rename_sales(),
+    "department rate": lambda c, h, i: _ok(c.put("/api/v1/departments/Ops", json={"hourly_rate_eur": 70},
+                                                 headers=h)),
+    "cost entry": lambda c, h, i: october_licence(c, h),
+    "baseline": lambda c, h, i: _ok(c.post("/api/v1/baselines", headers=h, json={
+        "feature": "draft", "task": "default", "minutes_per_task": 12.0, "source": "time study",
+        "measured_at": "2026-09-01T00:00:00Z"}), 201),
+    "person upsert": lambda c, h, i: _ok(c.post("/api/v1/people", json=[{"person_id": "e", "name": "E"}],
+                                                headers=h)),
+}
+
+
+@pytest.mark.parametrize("write", sorted(KPI_WRITES))
+def test_every_kpi_changing_write_bumps_the_revision_once(scenario, client, admin_headers, ingest_headers,
+                                                          write):
+    if write == "stage transition":
+        _staged_feature()  # a feature with a stage to advance to (itself a KPI write)
+    before = revision()
+    KPI_WRITES[write](client, admin_headers, ingest_headers)
+    assert revision() == before + 1
+
+
+def test_other_writes_and_rollbacks_leave_it_alone(scenario, client, admin_headers):
+    before = revision()
+    db.session.add(Feedback(feature_id=scenario.id, person_id=_person("a").id, rating=4,
+                            occurred_at=utc(2026, 10, 3)))
+    db.session.commit()
+    _person("a").department = _department("Ops")
+    db.session.flush()
+    db.session.rollback()
+    assert revision() == before
+
+
+def test_reading_the_revision_is_one_statement(scenario):
+    db.session.commit()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert kpi_cache.version() is not None
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(statements) == 1 and "kpi_revision" in statements[0]
+
+
+def test_nothing_is_remembered_from_uncommitted_kpi_writes(scenario):
+    _person("d").department = _department("Sales")
+    db.session.flush()
+    assert kpi_cache.version() is None
+    kpi_cache.clear()
+    kpi_data.adoption("draft", "2026-10", "department")
+    assert kpi_cache.size() == 0
+    db.session.rollback()
+
+
+def test_a_bump_by_another_process_invalidates_this_ones_memo(scenario, client, admin_headers):
+    first = kpi_data.quality("draft", "2026-10")
+    assert kpi_data.quality("draft", "2026-10") is first
+    other = create_engine(db.engine.url)  # another host's connection to the same database
+    try:
+        with other.begin() as connection:
+            connection.execute(text("UPDATE kpi_revision SET revision = revision + 1 WHERE id = 1"))
+    finally:
+        other.dispose()
+    db.session.commit()
+    assert kpi_data.quality("draft", "2026-10") is not first
+
+
+def test_the_dashboard_memo_sees_a_department_move_and_a_rename_at_once(scenario):
+    for name in ("Sales", "Ops"):  # six more exposed people each: Sales 8, Ops 7 exposed
+        for i in range(6):
+            spell(scenario, gen_person(f"{name}{i}", _department(name)), utc(2026, 10, 2))
+    db.session.commit()
+    groups = kpi_data.adoption("draft", "2026-10", "department")["groups"]
+    assert kpi_data.adoption("draft", "2026-10", "department")["groups"] is groups  # remembered
+    assert groups.set_index("group")["exposed_users"].to_dict() == {"Sales": 8, "Ops": 7}
+    _move_b_to_ops()
+    moved = kpi_data.adoption("draft", "2026-10", "department")["groups"]
+    assert moved.set_index("group")["exposed_users"].to_dict() == {"Sales": 7, "Ops": 8}
+    _rename_sales()
+    renamed = kpi_data.adoption("draft", "2026-10", "department")["groups"]
+    assert renamed.set_index("group")["exposed_users"].to_dict() == {"Field sales": 7, "Ops": 8}
+    weeks = kpi_data.adoption_weeks("draft", "2026-10", "department")["heatmap"]
+    assert set(weeks["group"]) == {"Field sales", "Ops"}

@@ -107,15 +107,15 @@ def users_report_subscription(email: str, on: bool) -> None:
 
 @main.group()
 def tokens() -> None:
-    """API tokens (admin, ingest) and SDK client tokens."""
+    """API tokens (admin, ingest), server-side SDK client tokens and browser/mobile frontend tokens."""
 
 
 @tokens.command("create")
-@click.option("--kind", required=True, type=click.Choice(["admin", "ingest", "client"]))
+@click.option("--kind", required=True, type=click.Choice(["admin", "ingest", "client", "frontend"]))
 @click.option(
     "--environment",
     type=click.Choice(["development", "production"]),
-    help="Client tokens only (default production).",
+    help="Client and frontend tokens only (default production).",
 )
 @click.option("--name", help="A label to recognise the token by.")
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="Expiry date (UTC).")

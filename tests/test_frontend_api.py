@@ -59,7 +59,8 @@ def test_frontend_tokens_belong_to_an_environment(app, runner):
     assert (token.kind, token.environment) == ("frontend", "production")
     assert secret.startswith("lo_frontend_production.")
     db.session.commit()
-    result = runner.invoke(args=["liftoff", "tokens", "create", "--kind", "frontend", "--environment", "development"])
+    result = runner.invoke(args=["liftoff", "tokens", "create", "--kind", "frontend",
+                                 "--environment", "development"])
     assert result.exit_code == 0, result.output
     last = result.output.strip().splitlines()[-1]
     assert re.fullmatch(r"lo_frontend_development\.[0-9a-f]{64}", last)
@@ -74,10 +75,12 @@ def test_each_token_reads_only_its_own_api(client, company, frontend_token, clie
     assert _toggles(client, admin_token, "?userId=u0").status_code == 403
     assert client.get("/api/frontend?userId=u0").status_code == 401
     assert _toggles(client, "lo_frontend_production.nope", "?userId=u0").status_code == 401
-    assert client.get("/api/v1/features", headers={"Authorization": f"Bearer {frontend_token}"}).status_code == 403
+    bearer = {"Authorization": f"Bearer {frontend_token}"}
+    assert client.get("/api/v1/features", headers=bearer).status_code == 403
     for path in ("/api/frontend/client/metrics", "/api/frontend/client/register"):
         assert client.post(path, json={}, headers={"Authorization": client_token}).status_code == 403
-    assert client.post("/api/client/metrics", json={}, headers={"Authorization": frontend_token}).status_code == 403
+    assert client.post("/api/client/metrics", json={},
+                       headers={"Authorization": frontend_token}).status_code == 403
     rows = {(r.reason, r.app_name): r.count for r in db.session.scalars(select(RejectedFetch))}
     # Four frontend refusals of a wrong kind and the client API's two of the frontend token; the
     # /api/v1 refusal is not an SDK's, so not counted.
@@ -212,7 +215,8 @@ def test_metrics_count_known_toggles_only_and_are_bounded(client, company, front
     auth = {"Authorization": frontend_token}
     sent = _bucket({KEY: {"yes": 3, "no": 1, "variants": {}}, "made-up": {"yes": 9, "no": 9, "variants": {}}})
     assert client.post("/api/frontend/client/metrics", json=sent, headers=auth).status_code == 202
-    rows = {(m.feature_key, m.app_name, m.environment): (m.yes, m.no) for m in db.session.scalars(select(FlagMetric))}
+    rows = {(m.feature_key, m.app_name, m.environment): (m.yes, m.no)
+            for m in db.session.scalars(select(FlagMetric))}
     assert rows == {(KEY, "web", "production"): (3, 1)}
     flood = _bucket({f"t{i}": {"yes": 1, "no": 0} for i in range(1001)})
     answer = client.post("/api/frontend/client/metrics", json=flood, headers=auth)

@@ -87,6 +87,15 @@ def test_each_token_reads_only_its_own_api(client, company, frontend_token, clie
     assert rows == {("wrong_kind", ""): 6, ("missing", ""): 1, ("unknown", ""): 1}
 
 
+def test_client_tokens_keep_receiving_segments_with_ids(client, company, client_token):
+    """Server-side SDKs evaluate locally: they need the cohorts' segments (ids and members)."""
+    payload = json.loads(client.get("/api/client/features", headers={"Authorization": client_token}).data)
+    assert [(s["name"], s["constraints"][0]["values"]) for s in payload["segments"]] == [
+        ("champions", ["u0", "u1", "u2"])]
+    assistant = next(f for f in payload["features"] if f["name"] == KEY)
+    assert [s["segments"] for s in assistant["strategies"]] == [[payload["segments"][0]["id"]], []]
+
+
 def test_an_expired_or_revoked_frontend_token_is_refused(client, company):
     from app.services.access import revoke_token
 

@@ -139,11 +139,11 @@ def tokens_list() -> None:
 
     with transaction():
         rows = list_tokens()
-        click.echo(f"{'id':>5}  {'kind':<7} {'environment':<12} {'state':<8} {'expires':<17} "
+        click.echo(f"{'id':>5}  {'kind':<8} {'environment':<12} {'state':<8} {'expires':<17} "
                    f"{'prefix':<32} name")
         for token in rows:
             expires = f"{token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else "-"
-            click.echo(f"{token.id:>5}  {token.kind:<7} {token.environment or '-':<12} "
+            click.echo(f"{token.id:>5}  {token.kind:<8} {token.environment or '-':<12} "
                        f"{token_state(token):<8} {expires:<17} {token.prefix:<32} {token.name}")
         click.echo(f"{len(rows)} token(s)")
 

@@ -26,8 +26,8 @@ test: $(STAMP)  ## the whole suite (SQLite unless DATABASE_URL / LIFTOFF_TEST_DA
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-test-fast: $(STAMP)  ## the quick part: no slow, browser or external-server tests
-	$(BIN)/pytest -n 2 -m "not slow and not browser and not unleash_server" $(PYTEST_ARGS)
+test-fast: $(STAMP)  ## the quick part: no slow, browser, external-server or Node.js tests
+	$(BIN)/pytest -n 2 -m "not slow and not browser and not unleash_server and not node" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

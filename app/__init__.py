@@ -36,8 +36,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.flags import client_api
 
     client_api.register(app)  # /api/client for Unleash SDKs
+    from app.flags import frontend_api
+
+    frontend_api.register(app)  # /api/frontend for browser and mobile apps
     web.exempt_from_form_csrf(api.bp)
     web.exempt_from_form_csrf(client_api.bp)
+    web.exempt_from_form_csrf(frontend_api.bp)
 
     if not app.config.get("SKIP_DASH"):
         from dashboards import init_dash

@@ -42,6 +42,8 @@ def load() -> dict:
             "LIFTOFF_UNLEASH_ENVIRONMENTS", "production=production,development=development"
         ),
         "UNLEASH_TIMEOUT_S": float(os.environ.get("LIFTOFF_UNLEASH_TIMEOUT_S", "10")),
+        # Web origins whose browser apps may call /api/frontend (comma-separated, or *): docs/unleash.md.
+        "FRONTEND_ORIGINS": os.environ.get("LIFTOFF_FRONTEND_ORIGINS", ""),
         # Each web process re-reads the latest month's rollups after a refresh (dashboards/warm.py).
         "KPI_WARM_SECONDS": float(os.environ.get("LIFTOFF_KPI_WARM_SECONDS", "30")),
         # Memory each process may keep KPI reads in (app/services/kpi_cache.py).

@@ -44,6 +44,9 @@ PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "privacy:admin": (frozenset({"admin"}), frozenset({"admin"})),
     # The Unleash client API (app/flags/client_api.py) takes client tokens only, never a session.
     "flags:read": (frozenset({"client"}), frozenset()),
+    # The Unleash frontend API (app/flags/frontend_api.py) for browser and mobile apps: frontend
+    # tokens only. They see one user's evaluated toggles, never the strategies or segments.
+    "flags:frontend": (frozenset({"frontend"}), frozenset()),
 }
 
 

@@ -173,3 +173,47 @@ def test_the_warm_cache_shortcut_answers_like_flask(app, client, flags, client_t
     assert unchanged.status_code == 304
     assert client.get("/api/client/features", headers=_auth("lo_client_production.wrong")).status_code == 401
     assert calls == ["/api/client/features"]  # a token the caches do not know goes to Flask
+
+
+EXPECTED_SECURITY_HEADERS = {"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options",
+                             "Referrer-Policy"}
+
+
+def _headers(response) -> dict[str, str]:
+    # The request id differs per answer by design; every other header must be identical.
+    return {k: v for k, v in response.headers.items() if k != "X-Request-ID"}
+
+
+@pytest.mark.parametrize("https", [False, True])
+def test_the_shortcut_sends_the_same_security_headers_as_flask(database_url, tmp_path, https):
+    from app import create_app
+    from app.flags.fast_path import FeaturePollShortcut
+
+    application = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True, "SKIP_DASH": True,
+                              "SECRET_KEY": "test", "INSTANCE_TMP": str(tmp_path),
+                              "SESSION_COOKIE_SECURE": https})
+    with application.app_context():
+        _, token = create_token("client", "production")
+        db.session.commit()
+        client = application.test_client()
+        shortcut = application.wsgi_app.wsgi_app
+        assert isinstance(shortcut, FeaturePollShortcut)
+        to_flask = []
+        inner = shortcut.wsgi_app
+        shortcut.wsgi_app = lambda environ, start: to_flask.append(1) or inner(environ, start)
+        by_flask = client.get("/api/client/features", headers=_auth(token))
+        refused_by_flask = client.get("/api/client/features", headers={
+            **_auth("lo_client_production.unknown")})  # (a refusal, for the header set of an error)
+        assert len(to_flask) == 2
+        by_shortcut = client.get("/api/client/features", headers=_auth(token))
+        not_modified = client.get("/api/client/features", headers={**_auth(token),
+                                                                   "If-None-Match": by_flask.headers["ETag"]})
+        assert len(to_flask) == 2  # the last two never reached Flask
+        expected = EXPECTED_SECURITY_HEADERS | ({"Strict-Transport-Security"} if https else set())
+        assert expected <= set(_headers(by_flask)) and expected <= set(_headers(refused_by_flask))
+        assert _headers(by_shortcut) == _headers(by_flask)
+        assert not_modified.status_code == 304
+        body_headers = ("Content-Type", "Content-Length")
+        flask_304 = {k: v for k, v in _headers(by_flask).items() if k not in body_headers}
+        assert {k: v for k, v in _headers(not_modified).items() if k != "Content-Length"} == flask_304
+        db.session.remove()

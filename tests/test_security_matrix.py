@@ -23,11 +23,12 @@ from app.security import PERMISSIONS
 
 PUBLIC = "public"
 ROLES = ("admin", "product", "change_manager", "executive")
-TOKEN_KINDS = ("admin", "ingest", "client")
+TOKEN_KINDS = ("admin", "ingest", "client", "frontend")
 CALLERS = ("anonymous", *(f"role:{r}" for r in ROLES), *(f"token:{k}" for k in TOKEN_KINDS))
 DASHBOARD = "/dashboard/"
 
-# "METHOD rule" -> permission. /api/client takes tokens only, /dashboard/ sessions only, /api/v1 both.
+# "METHOD rule" -> permission. /api/client and /api/frontend take tokens only, /dashboard/ sessions
+# only, /api/v1 both.
 ROUTES: dict[str, str] = {
     # pages
     "GET /": PUBLIC,
@@ -43,6 +44,11 @@ ROUTES: dict[str, str] = {
     "GET /api/client/features": "flags:read",
     "POST /api/client/metrics": "flags:read",
     "POST /api/client/register": "flags:read",
+    # the Unleash frontend API (browser and mobile apps)
+    "GET /api/frontend": "flags:frontend",
+    "POST /api/frontend": "flags:frontend",
+    "POST /api/frontend/client/metrics": "flags:frontend",
+    "POST /api/frontend/client/register": "flags:frontend",
     # the dashboard (every Dash route behind the login guard)
     "GET /dashboard/": "read",
     "GET /dashboard/<path:path>": "read",
@@ -111,7 +117,7 @@ ROUTES: dict[str, str] = {
 
 def channel(rule: str) -> str:
     """Who can present credentials here: ``token`` only, ``session`` only, or ``both``."""
-    if rule.startswith("/api/client/"):
+    if rule.startswith(("/api/client/", "/api/frontend")):
         return "token"
     if rule.startswith(DASHBOARD):
         return "session"

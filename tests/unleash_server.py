@@ -7,7 +7,6 @@ Use the ``unleash_server`` fixture (session scoped) from a test module:
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import socket
@@ -21,9 +20,10 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from tests import npm_cache
+
 VERSION = "8.2.0"
-REPO = Path(__file__).resolve().parent.parent
-CACHE = REPO / ".cache" / "unleash-server"
+CACHE = npm_cache.CACHE_ROOT / "unleash-server"
 ENTRY = CACHE / "node_modules" / "unleash-server" / "dist" / "server.js"
 PG_ADMIN_URL = os.environ.get("LIFTOFF_UNLEASH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 START_TIMEOUT_S = 240
@@ -37,35 +37,9 @@ class UnleashServer:
     log_path: Path
 
 
-def _installed_version() -> str | None:
-    pkg = CACHE / "node_modules" / "unleash-server" / "package.json"
-    if not pkg.exists():
-        return None
-    import json
-
-    return json.loads(pkg.read_text()).get("version")
-
-
 def install() -> None:
     """Install unleash-server@VERSION with npm into the repo's .cache unless it is already there."""
-    if _installed_version() == VERSION:
-        return
-    npm = shutil.which("npm")
-    if not npm:
-        pytest.skip("npm is not installed: cannot run a real unleash-server")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    # xdist workers start at once: one installs while the others wait on the lock.
-    with (CACHE.parent / "unleash-server.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if _installed_version() == VERSION:
-            return
-        package = CACHE / "package.json"
-        if not package.exists():
-            package.write_text('{"name": "liftoff-unleash-test-server", "private": true}\n')
-        subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error", f"unleash-server@{VERSION}"],
-            cwd=CACHE, check=True, timeout=900,
-        )
+    npm_cache.install("unleash-server", VERSION)
 
 
 def _free_port() -> int:

@@ -169,15 +169,15 @@ def users_report_subscription(email: str, on: bool) -> None:
 
 @main.group()
 def tokens() -> None:
-    """API tokens (admin, ingest) and SDK client tokens."""
+    """API tokens (admin, ingest), server-side SDK client tokens and browser/mobile frontend tokens."""
 
 
 @tokens.command("create")
-@click.option("--kind", required=True, type=click.Choice(["admin", "ingest", "client"]))
+@click.option("--kind", required=True, type=click.Choice(["admin", "ingest", "client", "frontend"]))
 @click.option(
     "--environment",
     type=click.Choice(["development", "production"]),
-    help="Client tokens only (default production).",
+    help="Client and frontend tokens only (default production).",
 )
 @click.option("--name", help="A label to recognise the token by.")
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="Expiry date (UTC).")
@@ -201,11 +201,11 @@ def tokens_list() -> None:
 
     with transaction():
         rows = list_tokens()
-        click.echo(f"{'id':>5}  {'kind':<7} {'environment':<12} {'state':<8} {'expires':<17} "
+        click.echo(f"{'id':>5}  {'kind':<8} {'environment':<12} {'state':<8} {'expires':<17} "
                    f"{'prefix':<32} name")
         for token in rows:
             expires = f"{token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else "-"
-            click.echo(f"{token.id:>5}  {token.kind:<7} {token.environment or '-':<12} "
+            click.echo(f"{token.id:>5}  {token.kind:<8} {token.environment or '-':<12} "
                        f"{token_state(token):<8} {expires:<17} {token.prefix:<32} {token.name}")
         click.echo(f"{len(rows)} token(s)")
 

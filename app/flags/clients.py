@@ -72,18 +72,23 @@ def _token_cache() -> TokenCache:
     return current_app.extensions.setdefault("liftoff_token_cache", TokenCache())
 
 
-def check_client_token(header: str | None) -> TokenCheck:
-    """Decide on the ``Authorization`` header (Unleash SDKs send the bare secret; Bearer is fine)."""
+def check_client_token(header: str | None, kind: str = "client") -> TokenCheck:
+    """Decide on the ``Authorization`` header (Unleash SDKs send the bare secret; Bearer is fine).
+
+    :param kind: the token kind this API takes: ``client`` (/api/client) or ``frontend`` (/api/frontend).
+    """
     secret = (header or "").strip()
     if secret.lower().startswith("bearer "):
         secret = secret[7:].strip()
     if not secret:
         return TokenCheck(reason="missing", status=401)
-    return judge(_token_cache().facts(secret))
+    return judge(_token_cache().facts(secret), kind)
 
 
-def judge(facts: tuple | None) -> TokenCheck:
-    """The decision for a token's facts (None: no such token)."""
+def judge(facts: tuple | None, wanted: str = "client") -> TokenCheck:
+    """The decision for a token's facts (None: no such token) on an API that takes ``wanted`` tokens.
+    A client token never reads the frontend API nor a frontend token the client API: one carries the
+    whole payload to backends, the other ships inside browsers."""
     if facts is None:
         return TokenCheck(reason="unknown", status=401)
     kind, environment, name, expires_at, revoked_at = facts
@@ -91,7 +96,7 @@ def judge(facts: tuple | None) -> TokenCheck:
         return TokenCheck(reason="revoked", status=401)
     if expires_at is not None and expires_at <= utcnow():
         return TokenCheck(reason="expired", status=401)
-    if kind != "client":
+    if kind != wanted:
         return TokenCheck(reason="wrong_kind", status=403)
     return TokenCheck(environment=environment or "production", name=name)
 

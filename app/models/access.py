@@ -10,7 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import UTCDateTime, db, utcnow
 
 ROLES = ("admin", "product", "change_manager", "executive")
-TOKEN_KINDS = ("admin", "ingest", "client")
+TOKEN_KINDS = ("admin", "ingest", "client", "frontend")
+# Kinds bound to one flag environment: ``client`` (server-side SDKs), ``frontend`` (browser/mobile).
+ENVIRONMENT_KINDS = ("client", "frontend")
 ENVIRONMENTS = ("development", "production")
 
 
@@ -38,7 +40,7 @@ class ApiToken(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
-    # Client tokens belong to one environment; other kinds have none.
+    # Client and frontend tokens belong to one environment; other kinds have none.
     environment: Mapped[str | None] = mapped_column(String(40))
     # SHA-256 of the secret: tokens are 256-bit random, so a fast hash cannot be brute-forced.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.db import db, utcnow
 from app.errors import Collector, Conflict, NotFound
 from app.models import ENVIRONMENTS, ROLES, TOKEN_KINDS, ApiToken, User
+from app.models.access import ENVIRONMENT_KINDS
 from app.services.audit import audit
 from app.services.login import authenticate  # noqa: F401  (where callers have always found it)
 from app.services.passwords import hash_password, password_problem
@@ -114,18 +115,19 @@ def create_token(
 ) -> tuple[ApiToken, str]:
     """Create an API token and return it with its secret (the only time the secret exists).
 
-    :param kind: ``admin`` (REST API), ``ingest`` (events and feedback) or ``client`` (SDKs).
-    :param environment: for client tokens, ``development`` or ``production`` (default).
+    :param kind: ``admin`` (REST API), ``ingest`` (events and feedback), ``client`` (server-side
+        SDKs: the whole flag payload) or ``frontend`` (browser and mobile apps: the frontend API).
+    :param environment: for client and frontend tokens, ``development`` or ``production`` (default).
     """
     problems = Collector()
     if kind not in TOKEN_KINDS:
         problems.add("kind", f"must be one of {', '.join(TOKEN_KINDS)}")
-    if kind == "client":
+    if kind in ENVIRONMENT_KINDS:
         environment = environment or "production"
         if environment not in ENVIRONMENTS:
             problems.add("environment", f"must be one of {', '.join(ENVIRONMENTS)}")
     elif environment is not None:
-        problems.add("environment", "only client tokens belong to an environment")
+        problems.add("environment", "only client and frontend tokens belong to an environment")
     problems.raise_if_any("invalid token")
     # The environment is part of the visible prefix, as Unleash tokens carry theirs.
     scope = environment or kind

@@ -138,14 +138,25 @@ def healthz():
     return jsonify({"status": "ok", "database": "ok"})
 
 
-def _security_headers(response):
-    if current_app.config.get("SESSION_COOKIE_SECURE"):
+def security_headers(config) -> list[tuple[str, str]]:
+    """The headers every answer carries, for this app's settings. One list, so the SDK fast path
+    (app/flags/fast_path.py), which answers without Flask, sends exactly what Flask sends."""
+    headers = []
+    if config.get("SESSION_COOKIE_SECURE"):
         # Served over HTTPS (secure cookies on): tell browsers never to use plain HTTP.
-        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("Content-Security-Policy", CSP)
+        headers.append(("Strict-Transport-Security", "max-age=31536000"))
+    headers += [
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+        ("Content-Security-Policy", CSP),
+    ]
+    return headers
+
+
+def _security_headers(response):
+    for name, value in security_headers(current_app.config):
+        response.headers.setdefault(name, value)
     return response
 
 

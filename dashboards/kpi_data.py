@@ -130,9 +130,13 @@ def export_rows(month: str) -> tuple[list[str], list[list]]:
 # --- adoption and quality: per-window records ---------------------------------------------------
 
 def feature_keys() -> list[dict]:
-    """Dropdown options of every feature: ``{"label": "Name (key)", "value": key}``."""
-    rows = db.session.execute(select(Feature.key, Feature.name).order_by(Feature.name, Feature.key)).all()
-    return [{"label": f"{name} ({key})", "value": key} for key, name in rows]
+    """Dropdown options of every feature: ``{"label": "Name (key)", "value": key}``; archived ones
+    last and marked (their KPIs stay readable), so the default pick is a feature in use."""
+    archived = Feature.archived_at.is_not(None)
+    rows = db.session.execute(select(Feature.key, Feature.name, archived)
+                              .order_by(archived, Feature.name, Feature.key)).all()
+    return [{"label": f"{name} ({key})" + (" · archived" if gone else ""), "value": key}
+            for key, name, gone in rows]
 
 
 def default_feature() -> str | None:

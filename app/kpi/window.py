@@ -170,6 +170,9 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
         "value_eur": float((saved["saved_min"] / 60 * rates.fillna(0.0)).sum()),
         "error_rate": ratio(errors, judged),
         "baseline_error_rate": inputs.baseline_error_rate,
+        # The contract's keys; the interval itself is computed with the KPI windows work (null here).
+        "baseline_error_rate_ci_low": None,
+        "baseline_error_rate_ci_high": None,
         "error_rate_ci_low": error_low,
         "error_rate_ci_high": error_high,
         "time_saved_per_task": per_task,

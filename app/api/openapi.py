@@ -151,8 +151,8 @@ SCHEMAS: dict[str, dict] = {
         events=array({"type": "object"}), feedback=array({"type": "object"}),
         attendance=array({"type": "object"}),
     ),
-    "Erased": obj(("person_id", "erased_at", "comments_replaced"), person_id=STR, erased_at=STR,
-                  comments_replaced=INT),
+    "Erased": obj(("person_id", "erased_at", "comments_replaced", "event_texts_erased"),
+                  person_id=STR, erased_at=STR, comments_replaced=INT, event_texts_erased=INT),
 }
 
 

@@ -176,3 +176,25 @@ def test_liftoff_close_closes_any_past_month_and_refuses_the_others(runner, sess
     assert again.exit_code == 0 and "already closed" in again.stdout
     session.expire_all()
     assert sorted(session.scalars(select(MonthlyClose.month))) == ["2025-11", "2026-03"]
+
+
+def test_months_closed_before_event_costs_existed_keep_their_fingerprint():
+    import pandas as pd
+
+    from app import kpi
+    from app.models.kpi import SUM_COLUMNS
+    from app.services.closes import fingerprint
+
+    def inputs(extra: dict, columns) -> kpi.MoneyInputs:
+        row = {"feature_id": 1, "month": "2026-10", "department_id": 0, "task": "default",
+               **{c: 0.0 for c in columns}, "ai_tasks": 4.0, "ai_ok": 4.0, **extra}
+        return kpi.MoneyInputs(
+            sums=pd.DataFrame([row]), baselines={1: {}}, rates={}, default_rate=40.0,
+            features=pd.DataFrame([{"feature_id": 1, "key": "f", "estimated_minutes_saved": 5.0,
+                                    "per_event_cost_eur": 0.5, "baseline_days": 28}]),
+            costs=pd.DataFrame(columns=["feature_id", "month", "amount_eur"]))
+
+    before_0010 = [c for c in SUM_COLUMNS if c not in ("ai_cost_n", "ai_cost_eur")]
+    old = fingerprint(inputs({}, before_0010))
+    assert fingerprint(inputs({}, SUM_COLUMNS)) == old
+    assert fingerprint(inputs({"ai_cost_n": 1.0, "ai_cost_eur": 0.2}, SUM_COLUMNS)) != old

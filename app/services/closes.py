@@ -20,6 +20,7 @@ from app.months import is_month
 # Float sums of the same events can differ in the last bits with the summation order of an
 # incremental versus a full rebuild; rounding keeps such noise from looking like a restatement.
 _DECIMALS = 6
+EVENT_COST_SUMS = ("ai_cost_n", "ai_cost_eur")
 
 
 def _canonical(frame: pd.DataFrame) -> str:
@@ -40,6 +41,11 @@ def fingerprint(inputs: kpi.MoneyInputs) -> str:
     """SHA-256 of the inputs the monthly ROI depends on (sums, costs, and the baselines, rates and
     feature terms that apply to them): a new department or feature alone is no restatement."""
     sums, costs = inputs.sums, inputs.costs
+    event_costs = [c for c in EVENT_COST_SUMS if c in sums.columns]
+    if not sums[event_costs].to_numpy().any():
+        # Months closed before events carried their own cost (migration 0010) keep their
+        # fingerprint: columns that are all zero are left out, as they were then.
+        sums = sums.drop(columns=event_costs)
     features = set(sums["feature_id"].astype(int)) | set(costs["feature_id"].astype(int))
     tasks = {(int(f), str(t)) for f, t in zip(sums["feature_id"], sums["task"], strict=True)}
     departments = set(sums["department_id"].astype(int))

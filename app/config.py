@@ -26,6 +26,15 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _number(name: str, default: str, kind: type = float) -> float | int:
+    """A numeric setting from the environment; a malformed value stops the start, naming it."""
+    raw = os.environ.get(name, default)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a {'whole ' if kind is int else ''}number, not {raw!r}") from None
+
+
 def load() -> dict:
     """The configuration mapping handed to Flask."""
     return {
@@ -49,6 +58,13 @@ def load() -> dict:
         # Memory each process may keep KPI reads in (app/services/kpi_cache.py).
         "KPI_CACHE_MB": float(os.environ.get("LIFTOFF_KPI_CACHE_MB", "256")),
         "RUN_SCHEDULER_IN_PROCESS": os.environ.get("LIFTOFF_SCHEDULER_IN_PROCESS", "0") == "1",
+        # Job runs and the scheduler (docs/scheduler.md).
+        "JOB_MAX_ATTEMPTS": _number("LIFTOFF_JOB_MAX_ATTEMPTS", "3", int),
+        "JOB_RETRY_BASE_SECONDS": _number("LIFTOFF_JOB_RETRY_BASE_SECONDS", "30"),
+        "JOB_RETRY_MAX_SECONDS": _number("LIFTOFF_JOB_RETRY_MAX_SECONDS", "900"),
+        "JOB_MISFIRE_GRACE_SECONDS": _number("LIFTOFF_JOB_MISFIRE_GRACE_SECONDS", "300", int),
+        "SCHEDULER_THREADS": _number("LIFTOFF_SCHEDULER_THREADS", "4", int),
+        "SCHEDULER_RESYNC_SECONDS": _number("LIFTOFF_SCHEDULER_RESYNC_SECONDS", "60"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("LIFTOFF_SECURE_COOKIES", "0") == "1",

@@ -148,10 +148,14 @@ def test_a_reached_stage_cannot_change_409_naming_it(started, client, admin_head
 
 
 def test_stage_edits_validate_as_creation_does(started, client, admin_headers):
-    bad = [PLAN["stages"][0], {"name": "", "cohorts": ["ghosts"], "percentage": 101, "colour": "red"}]
+    # An unknown field is refused first, on its own (the contract's one mechanism for every body).
+    coloured = [PLAN["stages"][0], {"name": "x", "cohorts": [], "percentage": 1, "colour": "red"}]
+    body = _stages(client, admin_headers, coloured, expect=422)
+    assert [d["field"] for d in body["details"]] == ["stages[1].colour"]
+    bad = [PLAN["stages"][0], {"name": "", "cohorts": ["ghosts"], "percentage": 101}]
     body = _stages(client, admin_headers, bad, expect=422)
     assert {d["field"] for d in body["details"]} == {"stages[1].name", "stages[1].cohorts",
-                                                    "stages[1].percentage", "stages[1].colour"}
+                                                    "stages[1].percentage"}
     body = _stages(client, admin_headers, PLAN["stages"], expect=422, reason="")
     assert body["details"][0]["field"] == "reason"
 

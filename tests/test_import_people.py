@@ -47,7 +47,7 @@ def test_every_bad_row_is_listed_and_nothing_is_written(runner, tmp_path):
     path = _write(tmp_path, HEADER
                   + "e0,Existing,new@example.com,Sales\n"  # line 2: a valid update
                   + "e1,Ann,ann@@example,Sales\n"  # line 3: malformed e-mail
-                  + "e2,Bo,bo@example.com,Research\n"  # line 4: unknown department
+                  + f"e2,Bo,bo@example.com,{'R' * 121}\n"  # line 4: department name too long
                   + "e1,Ann again,ann2@example.com,Sales\n"  # line 5: duplicate person_id
                   + ",Nobody,nobody@example.com,Sales\n"  # line 6: missing person_id
                   + "e3,Cy,cy@example.com,Sales,extra\n")  # line 7: one field too many
@@ -82,12 +82,18 @@ def test_empty_file_is_refused(runner, tmp_path):
     assert "empty" in result.stderr
 
 
-def test_create_departments_flag_creates_unknown_departments(runner, tmp_path):
+def test_new_departments_are_created_without_a_rate_unless_refused(runner, tmp_path):
+    # The contract: a department not seen before is created without a rate (default applies).
     path = _write(tmp_path, HEADER + "e1,Ann,ann@example.com,Research\n")
-    assert runner.invoke(args=["liftoff", "import", "people", path]).exit_code != 0
-    result = runner.invoke(args=["liftoff", "import", "people", "--create-departments", path])
+    refused = runner.invoke(args=["liftoff", "import", "people", "--no-create-departments", path])
+    assert refused.exit_code != 0 and "row 2: department" in refused.stderr
+    assert db.session.scalar(select(Department.name)) is None
+    result = runner.invoke(args=["liftoff", "import", "people", path])
     assert result.exit_code == 0, result.stderr
-    assert db.session.scalar(select(Department.name)) == "Research"
+    research = db.session.scalar(select(Department))
+    assert (research.name, research.hourly_rate_eur) == ("Research", None)
+    again = runner.invoke(args=["liftoff", "import", "people", "--create-departments", path])
+    assert again.exit_code == 0 and "0 people created, 0 updated" in again.stdout
 
 
 def test_a_large_file_imports_with_progress_on_stderr(runner, tmp_path):

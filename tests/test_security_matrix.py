@@ -100,6 +100,7 @@ ROUTES: dict[str, str] = {
     "GET /api/v1/features/<key>/trainings": "read",
     "POST /api/v1/feedback": "feedback:write",
     "POST /api/v1/feedback/<int:feedback_id>/triage": "enablement:write",
+    "POST /api/v1/closes/<month>": "jobs:run",
     "GET /api/v1/jobs": "read",
     "POST /api/v1/jobs/<path:name>/run": "jobs:run",
     "GET /api/v1/jobs/<path:name>/runs": "read",

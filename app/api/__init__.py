@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from app.api.known_fields import refuse_unknown_fields
 from app.db import db
 from app.errors import LiftoffError, ValidationFailed
 
@@ -27,7 +28,9 @@ def _parsed_json():
 
 
 def json_body(expect: type | tuple[type, ...] = (dict, list)):
-    """The request's JSON, or a 400 naming the problem (malformed JSON, wrong top-level type)."""
+    """The request's JSON, or a 400 naming the problem (malformed JSON, wrong top-level type).
+
+    A field the endpoint's declared body schema does not know is a 422 naming it (known_fields)."""
     data = _parsed_json()
     if data is None:
         raw = request.get_data(cache=True)
@@ -39,6 +42,9 @@ def json_body(expect: type | tuple[type, ...] = (dict, list)):
             "object" if t is dict else "array" for t in expect
         )
         raise ValidationFailed(f"the body must be a JSON {names.replace('dict', 'object')}")
+    from app.api import openapi  # here: the document's module imports the whole model
+
+    refuse_unknown_fields(data, openapi.body_schema(request.endpoint), openapi.resolve)
     return data
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Response, jsonify, request
+from sqlalchemy import select
 
 from app.api import bp, json_body
 from app.db import db
 from app.errors import Detail, ValidationFailed
-from app.models import ActionItem, DriftCheck, Feedback, TrainingSession
-from app.playbooks import load_all, playbook_for
+from app.models import ActionItem, DriftCheck, Feedback, Person, TrainingSession
+from app.playbooks import load_each, playbook_for
 from app.security import current_identity, requires
 from app.services import drift, enablement, feedback_triage, gates
 
@@ -18,10 +21,14 @@ def _actor() -> str:
 
 
 def _training(session: TrainingSession) -> dict:
+    # Attendees by the person_id callers sent, never the internal row numbers.
+    internal = [a.person_id for a in session.attendance]
+    external = dict(db.session.execute(
+        select(Person.id, Person.person_id).where(Person.id.in_(internal))).all()) if internal else {}
     return {"id": session.id, "stage": session.stage_position, "title": session.title,
             "format": session.format, "trainer": session.trainer,
             "held_on": session.held_on.isoformat(), "duration_minutes": session.duration_minutes,
-            "attendees": sorted(({"person_id": a.person_id, "completed": a.completed}
+            "attendees": sorted(({"person_id": external[a.person_id], "completed": a.completed}
                                  for a in session.attendance), key=lambda a: a["person_id"])}
 
 
@@ -49,8 +56,11 @@ def _drift(check: DriftCheck) -> dict:
 @bp.get("/playbooks")
 @requires("read")
 def list_playbooks():
-    """Every valid playbook with its stages."""
-    return jsonify([pb.as_dict() for pb in load_all().values()])
+    """Every valid playbook with its stages, then each invalid file with its errors."""
+    valid, invalid = load_each()
+    return jsonify([{**pb.as_dict(), "valid": True} for pb in valid.values()] + [
+        {"key": Path(name).stem, "file": name, "valid": False, **error.as_dict()}
+        for name, error in invalid.items()])
 
 
 @bp.get("/playbooks/<key>")

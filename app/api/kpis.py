@@ -8,11 +8,11 @@ from datetime import date, timedelta
 from flask import jsonify, request
 
 from app.api import bp
-from app.db import utcnow
+from app.db import db, utcnow
 from app.errors import Collector
 from app.months import is_month
 from app.security import requires
-from app.services import kpis
+from app.services import closes, kpis, report_mail
 
 
 def _day(name: str, default: date, problems: Collector) -> date | None:
@@ -54,3 +54,15 @@ def get_monthly_roi():
         problems.add("month", f"must be YYYY-MM, not {month!r}")
     problems.raise_if_any("invalid query")
     return jsonify(kpis.monthly_roi(month))
+
+
+@bp.post("/closes/<month>")
+@requires("jobs:run")
+def close_month(month: str):
+    """Close (freeze) a past month's ROI figures; a month closed already stays as it was."""
+    result = closes.close_past_month(month)
+    record = {**closes.close_record(result.close), "closed_now": result.new}
+    db.session.commit()
+    if result.new:  # after the commit: only a close that holds is mailed
+        report_mail.send_report(month, result.news)
+    return jsonify(record)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from flask import Flask, current_app, jsonify
 
 from app import months
-from app.models import COST_CATEGORIES, OUTCOMES
+from app.models import COST_CATEGORIES, EVENT_TEXT_MAX, MODEL_VERSION_MAX, OUTCOMES
 from app.security import PERMISSIONS
 
 
@@ -31,6 +31,11 @@ def obj(required: tuple[str, ...] = (), **properties: dict) -> dict:
     if required:
         schema["required"] = list(required)
     return schema
+
+
+def body(required: tuple[str, ...] = (), **properties: dict) -> dict:
+    """A request object: a field it does not declare is refused with a 422 (app/api/known_fields.py)."""
+    return {**obj(required, **properties), "additionalProperties": False}
 
 
 def array(items: dict, **extra) -> dict:
@@ -60,6 +65,9 @@ KPI_FIELDS = {
     "adoption_rate_ci_low": N_NUM, "adoption_rate_ci_high": N_NUM,
     "error_rate_ci_low": N_NUM, "error_rate_ci_high": N_NUM,
     "baseline_error_rate_ci_low": N_NUM, "baseline_error_rate_ci_high": N_NUM,
+    "time_to_first_use_hours": N_NUM, "never_used_share": N_NUM,
+    "habit": nullable(obj(("daily", "weekly", "monthly", "never"),
+                          daily=INT, weekly=INT, monthly=INT, never=INT)),
 }
 ROI_FIELDS = ("value_eur", "cost_eur", "cost_per_task_eur", "net_eur", "roi_pct", "cumulative_net_eur")
 
@@ -69,7 +77,7 @@ SCHEMAS: dict[str, dict] = {
         details=array(obj(("message",), index=N_INT, field=N_STR, message=STR)),
     ),
     "Person": obj(("person_id",), person_id=STR, name=N_STR, email=N_STR, department=N_STR),
-    "PersonIn": obj(
+    "PersonIn": body(
         ("person_id",),
         person_id={**STR, "description": "any opaque, pseudonymous id: no e-mail needed"},
         name=N_STR, email=N_STR, department=N_STR,
@@ -84,27 +92,36 @@ SCHEMAS: dict[str, dict] = {
         current_stage=INT, killed=BOOL, archived=BOOL, archived_at=nullable(STAMP),
         stages=array(ref("Stage")), history=array({"type": "object"}),
     ),
-    "StageIn": obj(("name",), name=STR, cohorts=array(STR),
+    "StageIn": body(("name",), name=STR, cohorts=array(STR),
                    percentage={"type": "integer", "minimum": 0, "maximum": 100}),
     "CostEntry": obj(
         ("id", "feature", "month", "amount_eur", "category", "voided"), id=INT, feature=STR, month=STR,
         amount_eur=NUM, category=STR, note=N_STR, recorded_at=nullable(STAMP), voided=BOOL,
         voided_at=nullable(STAMP), void_reason=N_STR,
     ),
-    "Reason": obj(("reason",), reason={"type": "string", "minLength": 1, "maxLength": 2000}),
-    "FeatureIn": obj(
+    "Reason": body(("reason",), reason={"type": "string", "minLength": 1, "maxLength": 2000}),
+    "FeatureIn": body(
         ("key", "name", "stages"), key=STR, name=STR, description=N_STR, owner=N_STR,
         baseline_days=INT, estimated_minutes_saved=N_NUM, per_event_cost_eur=N_NUM,
-        stages=array(obj(("name",), name=STR, cohorts=array(STR),
-                         percentage={"type": "integer", "minimum": 0, "maximum": 100})),
+        stages=array(body(("name",), name=STR, cohorts=array(STR),
+                          percentage={"type": "integer", "minimum": 0, "maximum": 100})),
+        variants={**array(body(("name", "weight"), name=STR,
+                               weight={"type": "integer", "minimum": 0, "maximum": 100},
+                               payload={"type": "object"}, cost_per_task_eur=N_NUM)),
+                  "description": "not supported yet: only an empty list is accepted"},
     ),
-    "Transition": obj(effective_at=STAMP, reason=STR),
-    "Event": obj(
+    "Transition": body(effective_at=STAMP, reason=STR),
+    "Advance": body(effective_at=STAMP, reason=STR, override=BOOL),
+    "Event": body(
         ("event_id", "feature", "person_id", "occurred_at", "ai_assisted", "outcome"),
         event_id=STR, source=STR, feature=STR, person_id=STR, occurred_at=STAMP, task=STR,
         ai_assisted=BOOL, duration_seconds=N_NUM, outcome={"enum": list(OUTCOMES)},
+        variant={**N_STR, "description": "not supported yet: features have no variants"},
+        cost_eur={**N_NUM, "minimum": 0}, output={**N_STR, "maxLength": EVENT_TEXT_MAX},
+        correction={**N_STR, "maxLength": EVENT_TEXT_MAX},
+        model_version={**N_STR, "maxLength": MODEL_VERSION_MAX},
     ),
-    "FeedbackIn": obj(
+    "FeedbackIn": body(
         ("feature", "person_id", "rating", "occurred_at"), feature=STR, person_id=STR,
         rating={"type": "integer", "minimum": 1, "maximum": 5}, comment=N_STR, category=N_STR,
         occurred_at=STAMP,
@@ -123,12 +140,18 @@ SCHEMAS: dict[str, dict] = {
                last_run=nullable({"type": "object"})),
     "Training": obj(("id", "title"), id=INT, stage=INT, title=STR, format=N_STR, trainer=N_STR,
                     held_on=STR, duration_minutes=N_INT,
-                    attendees=array(obj(person_id=INT, completed=BOOL))),
+                    attendees=array(obj(person_id=STR, completed=BOOL))),
     "ActionItem": obj(("id", "title", "status"), id=INT, title=STR, owner=N_STR, due_on=N_STR,
                       status=STR),
     "GateEvaluation": obj(("id",), id=INT, trigger=STR, transition_id=N_INT),
     "Drift": obj(("metric",), metric=STR, test=STR, checked_at=STR, p_value=N_NUM, diverged=BOOL),
     "Playbook": {"type": "object"},
+    # GET /playbooks lists invalid files too, each with its errors, so one cannot hide the rest.
+    "PlaybookListed": {"anyOf": [
+        obj(("key", "valid"), key=STR, valid={"const": True}),
+        obj(("key", "file", "valid", "error", "details"), key=STR, file=STR, valid={"const": False},
+            error=STR, details=array(obj(("message",), field=N_STR, message=STR))),
+    ]},
     "PersonExport": obj(
         ("profile", "cohorts", "exposure", "events", "feedback", "attendance"),
         profile=obj(("person_id",), person_id=STR, name=N_STR, email=N_STR, department=N_STR,
@@ -137,8 +160,8 @@ SCHEMAS: dict[str, dict] = {
         events=array({"type": "object"}), feedback=array({"type": "object"}),
         attendance=array({"type": "object"}),
     ),
-    "Erased": obj(("person_id", "erased_at", "comments_replaced"), person_id=STR, erased_at=STR,
-                  comments_replaced=INT),
+    "Erased": obj(("person_id", "erased_at", "comments_replaced", "event_texts_erased"),
+                  person_id=STR, erased_at=STR, comments_replaced=INT, event_texts_erased=INT),
 }
 
 
@@ -155,16 +178,19 @@ class Operation:
 
 
 TRANSITION = Operation(ref("Feature"), body=ref("Transition"), body_required=False)
+ATTENDEES = array({"anyOf": [STR, body(("person_id",), person_id=STR, completed=BOOL)]})
 OPERATIONS: dict[str, Operation] = {
     "api.upsert_people": Operation(
         obj(("created", "updated"), created=INT, updated=INT), body=array(ref("PersonIn")),
-        query={"create_departments": {"enum": ["1", "true", "yes", "0", "false", "no"]}},
+        query={"create_departments": {
+            "enum": ["1", "true", "yes", "0", "false", "no"],
+            "description": "default true: a department not seen before is created without a rate"}},
     ),
     "api.list_people": Operation(array(ref("Person")), query={"department": STR}),
-    "api.put_department": Operation(ref("Department"), body=obj(hourly_rate_eur=N_NUM)),
+    "api.put_department": Operation(ref("Department"), body=body(hourly_rate_eur=N_NUM)),
     "api.list_departments": Operation(array(ref("Department"))),
-    "api.put_cohort": Operation(ref("Cohort"), body=obj(("name", "members"), name=STR,
-                                                          members=array(STR))),
+    "api.put_cohort": Operation(ref("Cohort"), body=body(("name", "members"), name=STR,
+                                                           members=array(STR), effective_at=STAMP)),
     "api.list_cohorts": Operation(array(ref("Cohort"))),
     "api.get_cohort": Operation(ref("Cohort")),
     "api.create_feature": Operation(ref("Feature"), 201, body=ref("FeatureIn")),
@@ -174,20 +200,20 @@ OPERATIONS: dict[str, Operation] = {
     "api.void_cost": Operation(ref("CostEntry"), body=ref("Reason")),
     "api.void_events": Operation(
         obj(("voided", "already_voided"), voided=INT, already_voided=INT),
-        body=obj(("event_ids", "reason"), event_ids=array(STR, minItems=1, maxItems=1000), source=STR,
+        body=body(("event_ids", "reason"), event_ids=array(STR, minItems=1, maxItems=1000), source=STR,
                  reason={"type": "string", "minLength": 1, "maxLength": 2000}),
     ),
     "api.archive_feature": Operation(ref("Feature"), body=ref("Reason")),
     "api.unarchive_feature": Operation(ref("Feature"), body=ref("Reason")),
-    "api.replace_stages": Operation(ref("Feature"), body=obj(
+    "api.replace_stages": Operation(ref("Feature"), body=body(
         ("stages", "reason"), stages=array(ref("StageIn"), minItems=1),
         reason={"type": "string", "minLength": 1, "maxLength": 2000})),
-    "api.patch_stage": Operation(ref("Feature"), body=obj(
+    "api.patch_stage": Operation(ref("Feature"), body=body(
         ("reason",), name=STR, cohorts=array(STR),
         percentage={"type": "integer", "minimum": 0, "maximum": 100},
         reason={"type": "string", "minLength": 1, "maxLength": 2000})),
     "api.get_feature": Operation(ref("Feature")),
-    "api.advance_feature": TRANSITION,
+    "api.advance_feature": Operation(ref("Feature"), body=ref("Advance"), body_required=False),
     "api.rollback_feature": TRANSITION,
     "api.kill_feature": TRANSITION,
     "api.resume_feature": TRANSITION,
@@ -201,46 +227,52 @@ OPERATIONS: dict[str, Operation] = {
     "api.post_baseline": Operation(
         obj(("id",), id=INT, task=STR, minutes_per_task=N_NUM, error_rate=N_NUM, source=STR,
             measured_at=STR), 201,
-        body=obj(("feature", "source", "measured_at"), feature=STR, task=STR, minutes_per_task=N_NUM,
+        body=body(("feature", "source", "measured_at"), feature=STR, task=STR, minutes_per_task=N_NUM,
                  error_rate=N_NUM, source=STR, measured_at=STAMP),
     ),
     "api.post_cost": Operation(
         obj(("id", "feature", "month", "amount_eur", "category"), id=INT, feature=STR, month=STR,
             amount_eur=NUM, category=STR, note=N_STR), 201,
-        body=obj(("month", "amount_eur", "category"), month=MONTH, amount_eur=NUM,
+        body=body(("month", "amount_eur", "category"), month=MONTH, amount_eur=NUM,
                  category={"enum": list(COST_CATEGORIES)}, note=N_STR),
     ),
     "api.get_feature_kpis": Operation(
         ref("Kpis"), query={"start": DAY, "end": DAY, "group_by": {"enum": ["department", "cohort"]}}
     ),
     "api.get_monthly_roi": Operation(ref("Roi"), query={"month": MONTH}),
+    "api.close_month": Operation(obj(
+        ("month", "closed_at", "fingerprint", "figures", "closed_now"), month=MONTH, closed_at=STR,
+        fingerprint=STR, restated_at=N_STR, closed_now=BOOL,
+        figures=obj(("features", "total"), features=array(ref("RoiLine")), total={"type": "object"}))),
     "api.list_jobs": Operation(array(ref("Job"))),
     "api.job_runs": Operation(array(ref("JobRun")),
                               query={"limit": {"type": "integer", "minimum": 1, "maximum": 500}}),
-    "api.run_now": Operation(ref("JobRun"), body=obj(full=BOOL), body_required=False),
-    "api.list_playbooks": Operation(array(ref("Playbook"))),
+    "api.run_now": Operation(ref("JobRun"), body=body(full=BOOL), body_required=False),
+    "api.list_playbooks": Operation(array(ref("PlaybookListed"))),
     "api.get_playbook": Operation(ref("Playbook")),
     "api.attach_playbook": Operation(
         obj(("feature", "playbook"), feature=STR, playbook=STR, started_at=STR),
-        body=obj(("playbook",), playbook=STR),
+        body=body(("playbook",), playbook=STR),
     ),
-    "api.record_training": Operation(ref("Training"), 201, body={"type": "object"}),
+    "api.record_training": Operation(ref("Training"), 201, body=body(
+        ("stage", "title", "trainer", "held_on"), stage=INT, title=STR, trainer=STR, held_on=DAY,
+        format=N_STR, duration_minutes=N_INT, attendees=ATTENDEES)),
     "api.list_trainings": Operation(array(ref("Training"))),
-    "api.record_attendance": Operation(ref("Training"), body=array({"type": "object"})),
+    "api.record_attendance": Operation(ref("Training"), body=ATTENDEES),
     "api.list_feedback": Operation(array(ref("Feedback")), query={"status": STR, "category": STR}),
-    "api.triage_feedback": Operation(ref("Feedback"), body=obj(("status",), status=STR, owner=N_STR)),
+    "api.triage_feedback": Operation(ref("Feedback"), body=body(("status",), status=STR, owner=N_STR)),
     "api.export_corrections": Operation(STR, query={"format": {"enum": ["jsonl", "csv"]}},
                                         media_type="text/plain"),
-    "api.create_action_item": Operation(ref("ActionItem"), 201, body=obj(
+    "api.create_action_item": Operation(ref("ActionItem"), 201, body=body(
         ("title",), title=STR, owner=N_STR, due_on=nullable(DAY))),
     "api.list_action_items": Operation(array(ref("ActionItem"))),
-    "api.update_action_item": Operation(ref("ActionItem"), body=obj(
+    "api.update_action_item": Operation(ref("ActionItem"), body=body(
         title=STR, owner=N_STR, due_on=nullable(DAY), status=STR)),
     "api.evaluate_gate": Operation(ref("GateEvaluation")),
     "api.gate_history": Operation(array(ref("GateEvaluation"))),
     "api.promote": Operation(
         obj(("feature", "current_stage"), feature=STR, current_stage=INT, gate=ref("GateEvaluation")),
-        body=obj(override=BOOL, reason=N_STR),
+        body=body(override=BOOL, reason=N_STR),
     ),
     "api.latest_drift": Operation(array(ref("Drift"))),
     "api.export_person": Operation(ref("PersonExport")),
@@ -259,6 +291,17 @@ def _path(rule: str) -> tuple[str, list[dict]]:
         for converter, name in _PARAM.findall(rule)
     ]
     return _PARAM.sub(r"{\2}", rule), params
+
+
+def body_schema(endpoint: str | None) -> dict | None:
+    """The declared request body of an endpoint (what app/api/known_fields.py checks against)."""
+    spec = OPERATIONS.get(endpoint or "")
+    return spec.body if spec is not None else None
+
+
+def resolve(reference: str) -> dict:
+    """The shared schema a ``#/components/schemas/NAME`` reference points at."""
+    return SCHEMAS[reference.rsplit("/", 1)[-1]]
 
 
 def _operation(app: Flask, rule, method: str) -> dict:

@@ -13,7 +13,7 @@ from app.models import Cohort, CohortMember, Department, Person
 from app.security import requires
 from app.services import people as people_service
 
-TRUE = {"1", "true", "yes"}
+FALSE = {"0", "false", "no"}
 
 
 def department_dict(department: Department) -> dict:
@@ -43,9 +43,10 @@ def person_dict(person: Person) -> dict:
 @bp.post("/people")
 @requires("people:write")
 def upsert_people():
-    """Create or update people by person_id (all rows or none)."""
+    """Create or update people by person_id (all rows or none); new departments are created."""
     rows = json_body(list)
-    create = request.args.get("create_departments", "").lower() in TRUE
+    # The contract creates a department not seen before (without a rate); =false opts out.
+    create = request.args.get("create_departments", "").lower() not in FALSE
     created, updated = people_service.upsert_people(rows, create_departments=create)
     db.session.commit()
     return jsonify({"created": created, "updated": updated})

@@ -42,9 +42,11 @@ def _read(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ())
 @import_group.command("people")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "--create-departments",
-    is_flag=True,
-    help="Create departments the file names but the database lacks (without an hourly rate).",
+    "--create-departments/--no-create-departments",
+    default=True,
+    show_default=True,
+    help="Create departments the file names but the database lacks (without an hourly rate, so "
+         "the organisation default applies); --no-create-departments refuses them instead.",
 )
 def import_people(file: Path, create_departments: bool) -> None:
     """Create or update people from FILE.csv (columns person_id,name,email,department)."""

@@ -20,11 +20,12 @@ def _row_to_event(row: dict) -> dict:
     event = {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""}
     if "ai_assisted" in event:
         event["ai_assisted"] = _BOOLEAN.get(event["ai_assisted"].lower(), event["ai_assisted"])
-    if "duration_seconds" in event:
-        try:
-            event["duration_seconds"] = float(event["duration_seconds"])
-        except ValueError:
-            pass
+    for number in ("duration_seconds", "cost_eur"):
+        if number in event:
+            try:
+                event[number] = float(event[number])
+            except ValueError:
+                pass
     return event
 
 
@@ -39,14 +40,18 @@ def import_events(file: str, source: str) -> None:
     bad row (numbered from 1 after the header) and column.
     """
     from app.errors import Detail, ValidationFailed
-    from app.services.events import ingest_events
+    from app.services.csv_rows import check_header
+    from app.services.events import EVENT_OPTIONAL, EVENT_REQUIRED, ingest_events
 
     accepted = duplicates = 0
     problems: list[Detail] = []
     with transaction():
         try:
             with open(file, newline="", encoding="utf-8-sig") as handle:
-                rows = [_row_to_event(r) for r in csv.DictReader(handle)]
+                reader = csv.DictReader(handle)
+                # A column the contract does not know is refused, naming it, not silently dropped.
+                check_header(reader.fieldnames, EVENT_REQUIRED, EVENT_OPTIONAL)
+                rows = [_row_to_event(r) for r in reader]
         except (UnicodeDecodeError, csv.Error) as error:  # found by tests/test_fuzz_parsers.py
             raise ValidationFailed(f"{file}: not a UTF-8 CSV file ({error}); nothing was imported") from error
         nul = [Detail("(row)", "contains a NUL character", n) for n, row in enumerate(rows, 1)

@@ -92,6 +92,28 @@ def jobs_run(name: str, full: bool, attempts: int) -> None:
         sys.exit(1)
 
 
+@main.command("close")
+@click.option("--month", required=True, metavar="YYYY-MM", help="Any past month (not the current one).")
+def close_month(month: str) -> None:
+    """Close (freeze) MONTH's ROI figures: any past month, not only the last one.
+
+    The rollups are refreshed first, so the close holds every event accepted so far. A month
+    closed already stays as it was. The monthly report goes to its subscribers as after the job.
+    """
+    from app.services import closes, report_mail
+
+    with transaction() as app:
+        result = closes.close_past_month(month)
+        record = closes.close_record(result.close)
+    if result.new:  # committed by now: only a close that holds is mailed
+        with app.app_context():
+            report_mail.send_report(month, result.news)
+    total = record["figures"]["total"]
+    state = "closed" if result.new else "already closed (unchanged)"
+    click.echo(f"{month}: {state} at {record['closed_at']}; net {total['net_eur']:.2f} EUR, "
+               f"cumulative net {total['cumulative_net_eur']:.2f} EUR")
+
+
 @main.group()
 def connectors() -> None:
     """Connectors: YAML files in connectors/ (LIFTOFF_CONNECTORS_DIR) or configured in the app."""

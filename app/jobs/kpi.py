@@ -27,15 +27,12 @@ def monthly_close(month: str | None = None) -> JobStats:
     """Freeze last month's ROI (or ``month``, YYYY-MM) with a fingerprint of its inputs, mark the
     earlier months the refresh moved as restated, and, once all of it is committed, e-mail the
     report to its subscribers. A month closed already is left alone and mailed no second time."""
-    refreshed = rollups.refresh()  # close on every event accepted so far
     month = month or closes.previous_month()
-    restated = closes.check_restatements()
-    new = not closes.is_closed(month)
-    close = closes.close_month(month)
+    result = closes.close_past_month(month)  # refreshes first: closes on every event accepted
     log.info("monthly-close %s: fingerprint %s, %s, %s earlier months restated", month,
-             close.fingerprint[:12], "closed now" if new else "closed already", restated)
-    if new:
-        news = closes.restated_since_last_close(month)
+             result.close.fingerprint[:12], "closed now" if result.new else "closed already",
+             result.restated)
+    if result.new:
         # After the commit only: a close that rolls back (or fails later) mails nothing.
-        current_hooks().after_commit(lambda: report_mail.send_report(month, news))
-    return JobStats(rows_read=refreshed.events_read, rows_written=1)
+        current_hooks().after_commit(lambda: report_mail.send_report(month, result.news))
+    return JobStats(rows_read=result.events_read, rows_written=1)

@@ -9,6 +9,8 @@ import pandas as pd
 from app.kpi.stats import ratio
 from app.kpi.time_saved import saved_minutes
 
+# What the monthly table sums per feature and month from the rollups.
+_SUMMED = ("value_eur", "ai_tasks", "hours_saved", "priced_tasks", "priced_eur")
 MONEY_FIELDS = ("value_eur", "cost_eur", "cost_per_task_eur", "net_eur", "roi_pct",
                 "cumulative_net_eur", "payback_month")
 
@@ -51,21 +53,24 @@ def _monthly_table(inputs: MoneyInputs) -> pd.DataFrame:
             "value_eur": saved["saved_min"] / 60 * rate.fillna(inputs.default_rate),
             "ai_tasks": sums["ai_tasks"].astype("int64"),
             "hours_saved": saved["saved_min"] / 60,
+            "priced_tasks": sums["ai_cost_n"].astype("int64"),
+            "priced_eur": sums["ai_cost_eur"].astype("float64"),
         }))
-    activity = (pd.concat(parts) if parts else
-                pd.DataFrame(columns=["feature_id", "month", "value_eur", "ai_tasks", "hours_saved"]))
-    activity = activity.groupby(["feature_id", "month"], as_index=False)[
-        ["value_eur", "ai_tasks", "hours_saved"]].sum()
+    activity = (pd.concat(parts) if parts else pd.DataFrame(columns=["feature_id", "month", *_SUMMED]))
+    activity = activity.groupby(["feature_id", "month"], as_index=False)[list(_SUMMED)].sum()
     entries = inputs.costs.groupby(["feature_id", "month"], as_index=False)["amount_eur"].sum() \
         if not inputs.costs.empty else pd.DataFrame(columns=["feature_id", "month", "amount_eur"])
     table = activity.merge(entries, on=["feature_id", "month"], how="outer")
-    money = ["value_eur", "amount_eur", "hours_saved"]
+    money = ["value_eur", "amount_eur", "hours_saved", "priced_eur"]
     table[money] = table[money].astype("float64").fillna(0.0)
-    table["ai_tasks"] = table["ai_tasks"].fillna(0).astype("int64")
+    for count in ("ai_tasks", "priced_tasks"):
+        table[count] = table[count].fillna(0).astype("int64")
     table["feature_id"] = table["feature_id"].astype("int64")
+    # task_cost(e): the event's own cost_eur when given, else the feature's per_event_cost_eur.
     per_event = inputs.features.set_index("feature_id")["per_event_cost_eur"].astype("float64")
-    per_event_cost = table["feature_id"].map(per_event).fillna(0.0) * table["ai_tasks"]
-    table["cost_eur"] = table["amount_eur"] + per_event_cost
+    unpriced = table["ai_tasks"] - table["priced_tasks"]
+    task_costs = table["priced_eur"] + table["feature_id"].map(per_event).fillna(0.0) * unpriced
+    table["cost_eur"] = table["amount_eur"] + task_costs
     table["has_cost"] = inputs_has_cost(table, inputs.costs)
     return table.sort_values(["feature_id", "month"]).reset_index(drop=True)
 

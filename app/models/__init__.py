@@ -5,7 +5,9 @@ import app.models.scheduling  # noqa: F401  (job store, connectors; scheduler wo
 from app.models.access import ENVIRONMENTS, ROLES, TOKEN_KINDS, ApiToken, LoginFailure, User
 from app.models.activity import (
     COST_CATEGORIES,
+    EVENT_TEXT_MAX,
     FEEDBACK_STATUSES,
+    MODEL_VERSION_MAX,
     OUTCOMES,
     Baseline,
     CostEntry,
@@ -42,7 +44,9 @@ from app.models.rollout import (
 __all__ = [
     "COST_CATEGORIES",
     "ENVIRONMENTS",
+    "EVENT_TEXT_MAX",
     "FEEDBACK_STATUSES",
+    "MODEL_VERSION_MAX",
     "OUTCOMES",
     "ROLES",
     "TOKEN_KINDS",

@@ -24,6 +24,9 @@ from app.models.enablement import OWNER_MAX
 OUTCOMES = ("success", "error", "corrected", "abandoned")
 COST_CATEGORIES = ("licences", "compute", "tokens", "implementation", "training", "other")
 FEEDBACK_STATUSES = ("open", "triaged", "fixed", "verified")
+# Bounds of an event's free texts: an AI answer and its fix can be long, not unbounded.
+EVENT_TEXT_MAX = 20_000
+MODEL_VERSION_MAX = 200
 
 
 class Event(db.Model):
@@ -39,6 +42,7 @@ class Event(db.Model):
             "outcome IN ('success', 'error', 'corrected', 'abandoned')", name="outcome"
         ),
         CheckConstraint("duration_seconds IS NULL OR duration_seconds >= 0", name="duration"),
+        CheckConstraint("cost_eur IS NULL OR cost_eur >= 0", name="cost"),
     )
 
     id: Mapped[int] = mapped_column(
@@ -56,6 +60,12 @@ class Event(db.Model):
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when the event was voided (app/services/voids.py): kept, but no longer counted anywhere.
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The task's direct AI cost; when absent the feature's per_event_cost_eur applies (task_cost).
+    cost_eur: Mapped[float | None] = mapped_column(Float)
+    # What the AI produced, its fixed version and the model: free texts, blanked by a GDPR erase.
+    output: Mapped[str | None] = mapped_column(Text)
+    correction: Mapped[str | None] = mapped_column(Text)
+    model_version: Mapped[str | None] = mapped_column(String(MODEL_VERSION_MAX))
 
 
 class Baseline(db.Model):

@@ -37,12 +37,16 @@ class _TaskSums:
     manual_dur_n: Mapped[int] = mapped_column(Integer, default=0)
     manual_dur_min: Mapped[float] = mapped_column(Float, default=0.0)
     manual_dur_min_sq: Mapped[float] = mapped_column(Float, default=0.0)
+    # AI events that carry their own cost_eur, and its sum (task_cost: the others cost the
+    # feature's per_event_cost_eur, applied when the money is computed).
+    ai_cost_n: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ai_cost_eur: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 SUM_COLUMNS = (
     "ai_tasks", "ai_errors", "ai_ok", "ai_dur_n", "ai_dur_min", "ai_dur_min_sq",
     "ai_aband_dur_n", "ai_aband_min", "ai_aband_min_sq", "manual_tasks", "manual_errors",
-    "manual_ok", "manual_dur_n", "manual_dur_min", "manual_dur_min_sq",
+    "manual_ok", "manual_dur_n", "manual_dur_min", "manual_dur_min_sq", "ai_cost_n", "ai_cost_eur",
 )
 
 

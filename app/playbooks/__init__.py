@@ -1,6 +1,6 @@
 """Playbooks: YAML files in playbooks/ describing, stage by stage, how people are brought along."""
 
-from app.playbooks.loader import load_all, load_playbook, playbook_dir, playbook_for
+from app.playbooks.loader import load_all, load_each, load_playbook, playbook_dir, playbook_for
 from app.playbooks.schema import (
     ADKAR,
     GATE_METRICS,
@@ -20,6 +20,7 @@ __all__ = [
     "PlaybookStage",
     "Training",
     "load_all",
+    "load_each",
     "load_playbook",
     "playbook_dir",
     "playbook_for",

@@ -308,6 +308,25 @@ def load_all(directory: Path | None = None) -> dict[str, Playbook]:
     return {pb.key: pb for pb in (load_playbook(p) for p in sorted(directory.glob("*.yaml")))}
 
 
+def load_each(directory: Path | None = None) -> tuple[dict[str, Playbook], dict[str, ValidationFailed]]:
+    """Every valid playbook by key, and each invalid file's error by file name: one broken file
+    must not hide the others from a listing."""
+    directory = directory or playbook_dir()
+    valid: dict[str, Playbook] = {}
+    invalid: dict[str, ValidationFailed] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            playbook = load_playbook(path)
+        except ValidationFailed as error:
+            invalid[path.name] = error
+        except (OSError, UnicodeDecodeError) as error:
+            invalid[path.name] = ValidationFailed(f"unreadable playbook {path.name}",
+                                                  [_detail("(file)", str(error))])
+        else:
+            valid[playbook.key] = playbook
+    return valid, invalid
+
+
 def playbook_for(key: str, directory: Path | None = None) -> Playbook:
     """The playbook with this key (file ``<key>.yaml``), validated.
 

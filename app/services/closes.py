@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -12,11 +13,14 @@ from sqlalchemy import select
 
 from app import kpi
 from app.db import db, utcnow
+from app.errors import Conflict, Detail, ValidationFailed
 from app.models.kpi import MonthlyClose
+from app.months import is_month
 
 # Float sums of the same events can differ in the last bits with the summation order of an
 # incremental versus a full rebuild; rounding keeps such noise from looking like a restatement.
 _DECIMALS = 6
+EVENT_COST_SUMS = ("ai_cost_n", "ai_cost_eur")
 
 
 def _canonical(frame: pd.DataFrame) -> str:
@@ -37,6 +41,11 @@ def fingerprint(inputs: kpi.MoneyInputs) -> str:
     """SHA-256 of the inputs the monthly ROI depends on (sums, costs, and the baselines, rates and
     feature terms that apply to them): a new department or feature alone is no restatement."""
     sums, costs = inputs.sums, inputs.costs
+    event_costs = [c for c in EVENT_COST_SUMS if c in sums.columns]
+    if not sums[event_costs].to_numpy().any():
+        # Months closed before events carried their own cost (migration 0010) keep their
+        # fingerprint: columns that are all zero are left out, as they were then.
+        sums = sums.drop(columns=event_costs)
     features = set(sums["feature_id"].astype(int)) | set(costs["feature_id"].astype(int))
     tasks = {(int(f), str(t)) for f, t in zip(sums["feature_id"], sums["task"], strict=True)}
     departments = set(sums["department_id"].astype(int))
@@ -78,6 +87,60 @@ def close_month(month: str) -> MonthlyClose:
     db.session.add(close)
     db.session.flush()
     return close
+
+
+@dataclass
+class CloseResult:
+    close: MonthlyClose
+    new: bool  # closed by this call (False: it was closed already and stays as it was)
+    events_read: int
+    restated: int  # earlier closed months this call found restated
+    news: list[str] = field(default_factory=list)  # what the report of a new close names
+
+
+def check_closable(month: str, today: date | None = None) -> None:
+    """Only a month that has ended can be closed.
+
+    :raises ValidationFailed: a malformed or a future month (422).
+    :raises Conflict: the current month, which has not ended yet (409).
+    """
+    if not is_month(month):
+        raise ValidationFailed("invalid month", [Detail("month", f"must be YYYY-MM, not {month!r}")])
+    current = (today or utcnow().date()).strftime("%Y-%m")
+    if month == current:
+        raise Conflict(f"{month} is the current month: it can be closed once it has ended",
+                       [Detail("month", "has not ended yet")])
+    if month > current:
+        raise ValidationFailed(f"{month} is a future month: only a past month can be closed",
+                               [Detail("month", f"is after the current month {current}")])
+
+
+def close_past_month(month: str, today: date | None = None) -> CloseResult:
+    """Close any past month (not only the last): bring the rollups up to every event accepted so
+    far, mark the closed months whose inputs moved as restated, then freeze ``month``'s ROI.
+
+    Its cumulative net and payback are as of that month, whatever later months are closed.
+
+    :param month: ``YYYY-MM``, before the current month (see ``check_closable``).
+    :param today: the day it is (tests); default today in UTC.
+    """
+    from app.services import rollups
+
+    check_closable(month, today)
+    refreshed = rollups.refresh()
+    restated = check_restatements()
+    new = not is_closed(month)
+    close = close_month(month)
+    return CloseResult(close=close, new=new, events_read=refreshed.events_read, restated=restated,
+                       news=restated_since_last_close(month) if new else [])
+
+
+def close_record(close: MonthlyClose) -> dict:
+    """A close as the API and the CLI show it: month, when, fingerprint and frozen figures."""
+    return {"month": close.month, "closed_at": close.closed_at.isoformat(),
+            "fingerprint": close.fingerprint,
+            "restated_at": close.restated_at.isoformat() if close.restated_at else None,
+            "figures": json.loads(close.figures)}
 
 
 def is_closed(month: str) -> bool:

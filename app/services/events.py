@@ -11,11 +11,16 @@ from sqlalchemy import insert, select
 
 from app.db import db, utcnow
 from app.errors import Collector, Detail, ValidationFailed
-from app.models import OUTCOMES, Event, Feature, Person
+from app.models import EVENT_TEXT_MAX, MODEL_VERSION_MAX, OUTCOMES, Event, Feature, Person
 from app.models.kpi import DirtyDay
 from app.services import kpi_revision
 
 MAX_BATCH = 10_000
+# The event fields of KPI_DEFINITIONS.md (plus ``source``, the channel event ids are unique in):
+# what the CSV import accepts as columns; the API's own list is its OpenAPI body schema.
+EVENT_REQUIRED = ("event_id", "feature", "person_id", "occurred_at", "ai_assisted", "outcome")
+EVENT_OPTIONAL = ("task", "duration_seconds", "variant", "cost_eur", "output", "correction",
+                  "model_version", "source")
 _LOOKUP_CHUNK = 500  # bound parameters per IN (...) lookup, well under every driver's limit
 
 
@@ -96,7 +101,37 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
     elif outcome not in OUTCOMES:
         problems.add("outcome", f"must be one of {', '.join(OUTCOMES)}", index)
     out["outcome"] = outcome
+    cost = row.get("cost_eur")
+    if cost is not None:
+        if isinstance(cost, bool) or not isinstance(cost, int | float):
+            problems.add("cost_eur", "must be a number", index)
+        elif not math.isfinite(cost) or cost < 0:
+            problems.add("cost_eur", "must be a finite number >= 0", index)
+        else:
+            cost = float(cost)
+    out["cost_eur"] = cost
+    for field, limit in (("output", EVENT_TEXT_MAX), ("correction", EVENT_TEXT_MAX),
+                         ("model_version", MODEL_VERSION_MAX)):
+        out[field] = _free_text(row, field, index, problems, limit)
+    if row.get("variant") is not None:
+        # Variants are not built yet: no feature has one, so no event can name one.
+        problems.add("variant", f"the feature has no variant {row['variant']!r} "
+                                "(variants are not supported yet)", index)
     return out, len(problems.details) == before
+
+
+def _free_text(row: dict, field: str, index: int, problems: Collector, max_len: int) -> str | None:
+    """An optional text kept as sent (an AI answer's blanks matter); empty means absent."""
+    value = row.get(field)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        problems.add(field, "must be a string", index)
+        return None
+    if len(value) > max_len:
+        problems.add(field, f"must be at most {max_len} characters", index)
+        return None
+    return value
 
 
 def _ids_by_key(column, id_column, keys: set[str]) -> dict[str, int]:
@@ -182,7 +217,9 @@ def ingest_events(rows: list[dict], source: str = "api") -> IngestResult:
             "feature_id": features[row["feature"]], "person_id": people[row["person_id"]],
             "occurred_at": row["occurred_at"], "task": row["task"],
             "ai_assisted": row["ai_assisted"], "duration_seconds": row["duration_seconds"],
-            "outcome": row["outcome"], "ingested_at": now,
+            "outcome": row["outcome"], "ingested_at": now, "cost_eur": row["cost_eur"],
+            "output": row["output"], "correction": row["correction"],
+            "model_version": row["model_version"],
         }
         for row in fresh.values()
     ]
@@ -197,7 +234,8 @@ def _dialect() -> str:
 
 
 _COLUMNS = ("source", "event_id", "feature_id", "person_id", "occurred_at", "task", "ai_assisted",
-            "duration_seconds", "outcome", "ingested_at")
+            "duration_seconds", "outcome", "ingested_at", "cost_eur", "output", "correction",
+            "model_version")
 
 
 def _insert_new(records: list[dict]) -> int:
@@ -228,7 +266,8 @@ def _copy_new(records: list[dict]) -> int:
             "CREATE TEMP TABLE IF NOT EXISTS incoming_events (source varchar(120), "
             "event_id varchar(200), feature_id integer, person_id integer, occurred_at timestamp, "
             "task varchar(120), ai_assisted boolean, duration_seconds double precision, "
-            "outcome varchar(20), ingested_at timestamp) ON COMMIT DROP")
+            "outcome varchar(20), ingested_at timestamp, cost_eur double precision, output text, "
+            "correction text, model_version varchar(200)) ON COMMIT DROP")
         cursor.execute("TRUNCATE incoming_events")
         with cursor.copy(f"COPY incoming_events ({names}) FROM STDIN") as copy:
             for r in records:
@@ -236,7 +275,8 @@ def _copy_new(records: list[dict]) -> int:
                     r["source"], r["event_id"], r["feature_id"], r["person_id"],
                     r["occurred_at"].astimezone(UTC).replace(tzinfo=None), r["task"],
                     r["ai_assisted"], r["duration_seconds"], r["outcome"],
-                    r["ingested_at"].astimezone(UTC).replace(tzinfo=None),
+                    r["ingested_at"].astimezone(UTC).replace(tzinfo=None), r["cost_eur"],
+                    r["output"], r["correction"], r["model_version"],
                 ))
         cursor.execute(f"INSERT INTO events ({names}) SELECT {names} FROM incoming_events "  # noqa: S608
                        "ON CONFLICT (source, event_id) DO NOTHING")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.errors import Collector, Conflict, Detail, NotFound, ValidationFailed
-from app.models import Feedback, Person
+from app.models import Event, Feedback, Person
 from app.models.enablement import OWNER_MAX
 from app.services.audit import audit
 from app.services.enablement import feature_by_key
@@ -18,8 +18,9 @@ from app.services.enablement import feature_by_key
 # Each status may move forward one step; "fixed" may go back to "triaged" when verification fails.
 NEXT_STATUSES = {"open": ("triaged",), "triaged": ("fixed",), "fixed": ("verified", "triaged"),
                  "verified": ()}
-CORRECTION_FIELDS = ("feedback_id", "feature", "person_id", "occurred_at", "rating", "severity",
-                     "status", "owner", "comment")
+CORRECTION_FIELDS = ("event_id", "feedback_id", "feature", "person_id", "occurred_at", "output",
+                     "correction", "model_version", "variant", "rating", "severity", "status",
+                     "owner", "comment")
 
 
 def triage(feedback_id: int, status: str, actor: str, owner: str | None = None) -> Feedback:
@@ -65,18 +66,31 @@ def list_feedback(feature_key: str, status: str | None = None,
 
 
 def corrections(feature_key: str) -> list[dict]:
-    """Corrections of faulty AI answers (category "correction") as plain rows, oldest first."""
+    """The corrections dataset as plain rows, oldest first: every ``corrected`` AI event that
+    carries a ``correction`` (with its output and model), and every correction feedback."""
     feature = feature_by_key(feature_key)
-    rows = db.session.execute(
+    blank = dict.fromkeys(CORRECTION_FIELDS)
+    events = db.session.execute(
+        select(Event, Person.person_id).join(Person, Person.id == Event.person_id)
+        .where(Event.feature_id == feature.id, Event.ai_assisted.is_(True),
+               Event.outcome == "corrected", Event.correction.is_not(None)))
+    feedback = db.session.execute(
         select(Feedback, Person.person_id).join(Person, Person.id == Feedback.person_id)
-        .where(Feedback.feature_id == feature.id, Feedback.category == "correction")
-        .order_by(Feedback.occurred_at, Feedback.id))
-    return [
-        {"feedback_id": f.id, "feature": feature.key, "person_id": pid,
-         "occurred_at": f.occurred_at.isoformat(), "rating": f.rating, "severity": f.severity,
-         "status": f.status, "owner": f.owner, "comment": f.comment}
-        for f, pid in rows
+        .where(Feedback.feature_id == feature.id, Feedback.category == "correction"))
+    rows = [
+        (e.occurred_at, 0, e.id, {**blank, "event_id": e.event_id, "feature": feature.key,
+                                  "person_id": pid, "occurred_at": e.occurred_at.isoformat(),
+                                  "output": e.output, "correction": e.correction,
+                                  "model_version": e.model_version})
+        for e, pid in events
+    ] + [
+        (f.occurred_at, 1, f.id, {**blank, "feedback_id": f.id, "feature": feature.key,
+                                  "person_id": pid, "occurred_at": f.occurred_at.isoformat(),
+                                  "rating": f.rating, "severity": f.severity, "status": f.status,
+                                  "owner": f.owner, "comment": f.comment})
+        for f, pid in feedback
     ]
+    return [row for *_, row in sorted(rows, key=lambda r: r[:3])]
 
 
 def export_corrections(feature_key: str, fmt: str) -> str:

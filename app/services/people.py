@@ -20,8 +20,6 @@ from app.models import Cohort, CohortMember, Department, Person
 from app.services import exposure
 
 PERSON_FIELDS = ("person_id", "name", "email", "department")
-COHORT_FIELDS = ("name", "members")
-DEPARTMENT_FIELDS = ("hourly_rate_eur",)
 # A pragmatic check: one @, no blanks, a dotted domain of letters, digits and hyphens.
 EMAIL = re.compile(
     r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
@@ -63,7 +61,7 @@ def _people_by_id(person_ids: Sequence[str]) -> dict[str, Person]:
 
 def upsert_people(
     rows: Sequence[dict],
-    create_departments: bool = False,
+    create_departments: bool = True,
     indices: Sequence[int] | None = None,
 ) -> tuple[int, int]:
     """Create or update people by ``person_id``; returns ``(created, updated)``.
@@ -72,7 +70,8 @@ def upsert_people(
     GDPR keep their blanked fields: a row for them is accepted and ignored.
 
     :param rows: ``{"person_id", "name"?, "email"?, "department"?}`` dicts.
-    :param create_departments: create unknown departments (without a rate) instead of refusing them.
+    :param create_departments: create a department not seen before without a rate, so the
+        organisation default applies (the contract); False refuses it instead.
     :param indices: the number to report for each row (default: its 0-based position).
     """
     indices = list(indices) if indices is not None else list(range(len(rows)))
@@ -85,8 +84,6 @@ def upsert_people(
         if not isinstance(row, dict):
             problems.add("(row)", "must be an object", index)
             continue
-        for extra in sorted(set(row) - set(PERSON_FIELDS)):
-            problems.add(str(extra), "unknown field", index)
         person_id = _text(problems, row, "person_id", index, required=True)
         values = {
             "name": _text(problems, row, "name", index),
@@ -155,8 +152,6 @@ def put_department(name: str, spec: dict) -> Department:
         problems.add("name", f"is longer than {MAX_LENGTH['department']} characters")
     if not isinstance(spec, dict):
         raise ValidationFailed("invalid department", [])
-    for extra in sorted(set(spec) - set(DEPARTMENT_FIELDS)):
-        problems.add(str(extra), "unknown field")
     if "hourly_rate_eur" not in spec:
         problems.add("hourly_rate_eur", "is required (null for the organisation default)")
     rate = spec.get("hourly_rate_eur")
@@ -231,8 +226,6 @@ def put_cohort(key: str, spec: dict) -> Cohort:
     _check_cohort_key(problems, key, "key")
     if not isinstance(spec, dict):
         raise ValidationFailed("invalid cohort", [])
-    for extra in sorted(set(spec) - set(COHORT_FIELDS)):
-        problems.add(str(extra), "unknown field")
     name = _text(problems, spec, "name", None)
     members = spec.get("members")
     people: list[Person] = []

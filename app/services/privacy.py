@@ -1,6 +1,7 @@
 """GDPR: everything held about one person (export), and erasing what identifies them.
 
-Erasure blanks the person's name and e-mail and replaces their free-text feedback comments, but
+Erasure blanks the person's name and e-mail, replaces their free-text feedback comments and blanks
+their events' free texts (AI output, correction, model version), but
 keeps their rows keyed by the internal id (events, exposure spells, cohort memberships, ratings,
 attendance): the aggregate KPIs and ROI do not change, and nothing left names the person.
 ``person_id`` itself is kept because flag stickiness and audiences hash it; it is meant to be an
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from app.db import db, utcnow
 from app.errors import NotFound
@@ -87,7 +88,8 @@ def export_person(person_id: str) -> dict:
             {
                 "source": e.source, "event_id": e.event_id, "feature": keys[e.feature_id],
                 "occurred_at": _iso(e.occurred_at), "task": e.task, "ai_assisted": e.ai_assisted,
-                "duration_seconds": e.duration_seconds, "outcome": e.outcome,
+                "duration_seconds": e.duration_seconds, "outcome": e.outcome, "cost_eur": e.cost_eur,
+                "output": e.output, "correction": e.correction, "model_version": e.model_version,
             }
             for e in events
         ],
@@ -112,7 +114,7 @@ def erase_person(person_id: str, actor: str, now: datetime | None = None) -> dic
 
     :param person_id: the person's external id.
     :param actor: who asked (user e-mail, ``token:NAME`` or ``cli``), for the audit log.
-    :returns: ``{"person_id", "erased_at", "comments_replaced"}``.
+    :returns: ``{"person_id", "erased_at", "comments_replaced", "event_texts_erased"}``.
     """
     person = _person(person_id)
     replaced = 0
@@ -122,13 +124,22 @@ def erase_person(person_id: str, actor: str, now: datetime | None = None) -> dic
         if feedback.comment != ERASED_COMMENT:
             feedback.comment = ERASED_COMMENT
             replaced += 1
+    # One statement, not an object per event: a person can have tens of thousands of events.
+    texts = db.session.execute(
+        update(Event)
+        .where(Event.person_id == person.id, or_(Event.output.is_not(None), Event.correction.is_not(None),
+                                                 Event.model_version.is_not(None)))
+        .values(output=None, correction=None, model_version=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
     first_time = person.erased_at is None
     person.name = None
     person.email = None
     person.erased_at = person.erased_at or now or utcnow()
     db.session.flush()
-    if first_time or replaced:
+    if first_time or replaced or texts:
         audit(actor, "person.erase", "person", person.person_id,
-              after={"comments_replaced": replaced}, reason="GDPR erasure request")
+              after={"comments_replaced": replaced, "event_texts_erased": texts},
+              reason="GDPR erasure request")
     return {"person_id": person.person_id, "erased_at": _iso(person.erased_at),
-            "comments_replaced": replaced}
+            "comments_replaced": replaced, "event_texts_erased": texts}

@@ -87,7 +87,7 @@ def create_feature(spec: dict, actor: str) -> Feature:
 
     :param spec: ``key``, ``name``, optional ``description``, ``owner``, ``baseline_days``,
         ``estimated_minutes_saved``, ``per_event_cost_eur``, and ``stages`` (each ``name``,
-        ``cohorts`` as cohort keys, ``percentage`` 0-100).
+        ``cohorts`` as cohort keys, ``percentage`` 0-100); ``variants`` only empty for now.
     :param actor: who creates it (written to the audit log).
     """
     problems = Collector()
@@ -107,6 +107,12 @@ def create_feature(spec: dict, actor: str) -> Feature:
         killed=False,
     )
     stages = _stages(spec.get("stages"), problems)
+    variants = spec.get("variants")
+    if variants is not None and not isinstance(variants, list):
+        problems.add("variants", "must be a list of {name, weight, payload?, cost_per_task_eur?}")
+    elif variants:
+        # The contract has variants; this build does not yet: refuse rather than ignore them.
+        problems.add("variants", "variants are not supported yet: leave them out or send []")
     problems.raise_if_any("invalid feature")
     if db.session.scalar(select(Feature.id).where(Feature.key == key)) is not None:
         raise Conflict(f"a feature with key {key!r} exists already", [Detail("key", "already taken")])

@@ -69,6 +69,7 @@ def _event_sums() -> list:
     err = Event.outcome.in_(("error", "corrected"))
     ok, aband = Event.outcome != "abandoned", Event.outcome == "abandoned"
     timed = Event.duration_seconds.is_not(None)
+    priced = Event.cost_eur.is_not(None)
     minutes = Event.duration_seconds / 60.0
 
     def count(cond):
@@ -85,6 +86,7 @@ def _event_sums() -> list:
         count(manual), count(and_(manual, err)), count(and_(manual, ok)),
         count(and_(manual, timed)), total(and_(manual, timed), minutes),
         total(and_(manual, timed), minutes * minutes),
+        count(and_(ai, priced)), total(and_(ai, priced), Event.cost_eur),
     ]
 
 

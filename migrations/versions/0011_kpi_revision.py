@@ -4,7 +4,7 @@ A single row (id 1), read by primary key on every cached KPI read; app/services/
 bumps it in the transaction of each write to a KPI input.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 from collections.abc import Sequence
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db  # noqa: F401
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -28,7 +28,14 @@ from app.models.operations import (
     RejectedFetch,
     SdkInstance,
 )
-from app.models.people import Cohort, CohortMember, Department, Person
+from app.models.people import (
+    Cohort,
+    CohortMember,
+    CohortMembership,
+    Department,
+    DepartmentMembership,
+    Person,
+)
 from app.models.rollout import (
     TRANSITION_ACTIONS,
     ExposureSpell,
@@ -54,9 +61,11 @@ __all__ = [
     "Baseline",
     "Cohort",
     "CohortMember",
+    "CohortMembership",
     "CostEntry",
     "DriftCheck",
     "Department",
+    "DepartmentMembership",
     "Event",
     "ExposureSpell",
     "Feature",

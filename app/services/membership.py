@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy.orm import aliased
 
 from app.db import db
 from app.errors import Detail, ValidationFailed
@@ -95,19 +96,21 @@ def record_first_departments() -> None:
     db.session.flush()
 
 
-def reconcile_departments(at: datetime) -> None:
+def reconcile_departments(at: datetime) -> bool:
     """Record, at ``at``, department changes written straight to ``people`` (not through the
     people service: scripts, old data): a first department holds since the beginning, a move
-    from ``at`` on."""
-    dm = DepartmentMembership
+    from ``at`` on. Returns whether anything was recorded."""
+    dm, any_interval = DepartmentMembership, aliased(DepartmentMembership)
     drifted = db.session.execute(
         select(Person.id, Person.department_id)
         .join(dm, and_(dm.person_id == Person.id, dm.valid_to.is_(None)), isouter=True)
-        .where(exists().where(dm.person_id == Person.id))
+        .where(exists().where(any_interval.person_id == Person.id))
         .where(or_(and_(dm.id.is_(None), Person.department_id.is_not(None)),
                    and_(dm.id.is_not(None), or_(Person.department_id.is_(None),
                                                 Person.department_id != dm.department_id))))).all()
+    before = db.session.scalar(select(func.count()).select_from(dm))
     record_department_moves({int(pid): dept for pid, dept in drifted}, at)
+    return bool(drifted) or db.session.scalar(select(func.count()).select_from(dm)) != before
 
 
 def department_history() -> pd.DataFrame:

@@ -32,7 +32,7 @@ from app.models import (
 )
 from app.models.kpi import FeatureDay, MonthlyClose, RefreshState
 from app.months import is_month
-from app.services import kpis
+from app.services import kpis, membership
 from app.services.executive import check_month, executive_view, feature_names, months_between
 
 GROUPINGS = ("stage", "cohort", "department")
@@ -60,6 +60,7 @@ def data_stamp() -> tuple:
         row(select(func.count(), func.max(ExposureSpell.id), func.count(ExposureSpell.end_at),
                    func.max(ExposureSpell.end_at))),
         row(select(func.count(), func.max(CohortMember.added_at))),
+        tuple(str(part) for part in membership.history_stamp()),
         row(select(func.count(), func.max(Person.id), func.sum(Person.department_id))),
         row(select(func.count(), func.sum(Department.hourly_rate_eur))),
         row(select(func.count(), func.max(Baseline.id))),
@@ -169,13 +170,15 @@ def default_feature() -> str | None:
     return rows[0]["value"] if rows else None
 
 
-def stage_groups(key: str, people: pd.DataFrame) -> dict[str, set[int]]:
+def stage_groups(key: str, people: pd.DataFrame, cohorts: dict[str, set[int]]) -> dict[str, set[int]]:
     """People by the rollout stage whose cohorts first reach them (stage 1 the champions, stage 2
-    the pilot, ...); everyone no cohort stage names is ``Everyone else``."""
+    the pilot, ...); everyone no cohort stage names is ``Everyone else``.
+
+    :param cohorts: the people of each cohort (``kpis.window_groups``).
+    """
     feature = db.session.scalar(select(Feature).where(Feature.key == key))
     if feature is None:
         raise NotFound(f"no feature {key!r}")
-    cohorts = kpis.groups_of("cohort", people)
     seen: set[int] = set()
     out: dict[str, set[int]] = {}
     stages = db.session.scalars(select(RolloutStage).where(RolloutStage.feature_id == feature.id)
@@ -189,11 +192,13 @@ def stage_groups(key: str, people: pd.DataFrame) -> dict[str, set[int]]:
     return out
 
 
-def groups(key: str, grouping: str, people: pd.DataFrame) -> dict[str, set[int]]:
-    """The groups of a breakdown: ``stage``, ``cohort`` or ``department``."""
+def groups(key: str, grouping: str, people: pd.DataFrame, spells: pd.DataFrame,
+           start: date, end: date) -> dict[str, set[int]]:
+    """The groups of a breakdown over the days [start, end]: ``stage``, ``cohort`` or
+    ``department``, with the membership as it stood then (``kpis.window_groups``)."""
     if grouping == "stage":
-        return stage_groups(key, people)
-    return kpis.groups_of(grouping, people)
+        return stage_groups(key, people, kpis.window_groups("cohort", people, spells, start, end))
+    return kpis.window_groups(grouping, people, spells, start, end)
 
 
 def weeks_ending(end: date, weeks: int = TREND_WEEKS) -> list[tuple[date, date]]:
@@ -245,7 +250,8 @@ def adoption(key: str, month: str, grouping: str = "stage") -> dict:
     record = kpi.kpi_record(inputs)
     return {"feature": key, "month": month, "start": start, "end": end, "record": record,
             "funnel": funnel(inputs, record),
-            "groups": pd.DataFrame(kpi.adoption_groups(inputs, groups(key, grouping, people)))}
+            "groups": pd.DataFrame(kpi.adoption_groups(
+                inputs, groups(key, grouping, people, inputs.spells, start, end)))}
 
 
 @memo
@@ -257,7 +263,11 @@ def adoption_weeks(key: str, month: str, grouping: str = "stage") -> dict:
     inputs, people = kpis.trend_inputs(key, weeks_ending(end))
 
     def trend(by: str) -> pd.DataFrame:
-        return kpi.adoption_trend(inputs, groups(key, by, people), kpi.MIN_GROUP_EXPOSED)
+        # Each week with the membership as it stood then; every group named in every week.
+        weekly = [groups(key, by, people, inputs.spells, lo, hi) for lo, hi in inputs.weeks]
+        names = set().union(*weekly)
+        weekly = [{name: week.get(name, set()) for name in names} for week in weekly]
+        return kpi.adoption_trend(inputs, weekly, kpi.MIN_GROUP_EXPOSED)
 
     chosen = trend(grouping)
     departments = chosen if grouping == "department" else trend("department")

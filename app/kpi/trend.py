@@ -46,17 +46,21 @@ class TrendInputs:
     baseline_error_rate: float | None = None
 
 
-def adoption_trend(inputs: TrendInputs, groups: dict[str, set[int]], min_exposed: int) -> pd.DataFrame:
+def adoption_trend(inputs: TrendInputs, groups: dict[str, set[int]] | list[dict[str, set[int]]],
+                   min_exposed: int) -> pd.DataFrame:
     """Per week: adoption of everyone (group ``All``) and of each group, as ``kpi_record`` counts it
     (active: an AI task in the week; adoption: active and exposed / exposed). A group with fewer
-    than ``min_exposed`` exposed people that week is ``suppressed``, its figures null."""
+    than ``min_exposed`` exposed people that week is ``suppressed``, its figures null.
+
+    :param groups: the same groups every week, or one dict per week (membership as it stood)."""
     active_by_week = {int(w): set(part["person_id"].astype(int))
                       for w, part in inputs.active.groupby("week")}
     rows = []
     for index, (start, end) in enumerate(inputs.weeks):
         exposed = exposed_people(inputs.spells, start, end)
         active = active_by_week.get(index, set())
-        for name, people in [(EVERYONE, None), *sorted(groups.items())]:
+        week_groups = groups[index] if isinstance(groups, list) else groups
+        for name, people in [(EVERYONE, None), *sorted(week_groups.items())]:
             figures = adoption_figures(exposed if people is None else exposed & people,
                                        active if people is None else active & people)
             suppressed = people is not None and figures["exposed_users"] < min_exposed

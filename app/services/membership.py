@@ -232,6 +232,19 @@ def cohort_history() -> pd.DataFrame:
     return frame
 
 
+def history_stamp() -> tuple:
+    """A cheap fingerprint of both histories and of the department rates: any write changes it
+    (an insert raises a count or the last id, closing or reopening an interval moves its ends)."""
+    stamp = []
+    for model in (DepartmentMembership, CohortMembership):
+        stamp.append(tuple(str(v) for v in db.session.execute(select(
+            func.count(), func.max(model.id), func.count(model.valid_to), func.max(model.valid_to),
+            func.max(model.valid_from))).one()))
+    stamp.append(tuple(tuple(r) for r in db.session.execute(
+        select(Department.id, Department.hourly_rate_eur).order_by(Department.id))))
+    return tuple(stamp)
+
+
 def _naive(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("valid_from", "valid_to"):
         frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_localize(None)

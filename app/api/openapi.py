@@ -154,7 +154,7 @@ OPERATIONS: dict[str, Operation] = {
     "api.put_department": Operation(ref("Department"), body=obj(hourly_rate_eur=N_NUM)),
     "api.list_departments": Operation(array(ref("Department"))),
     "api.put_cohort": Operation(ref("Cohort"), body=obj(("name", "members"), name=STR,
-                                                          members=array(STR))),
+                                                          members=array(STR), effective_at=STAMP)),
     "api.list_cohorts": Operation(array(ref("Cohort"))),
     "api.get_cohort": Operation(ref("Cohort")),
     "api.create_feature": Operation(ref("Feature"), 201, body=ref("FeatureIn")),

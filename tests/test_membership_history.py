@@ -234,3 +234,35 @@ def test_joining_a_cohort_of_a_live_stage_exposes_from_then_and_leaving_closes_t
     assert _put(pilot_feature, admin_headers, "pilot", ["c", "d"], MAR1).status_code == 200
     assert _spells("notes") == {("a", JAN15, FEB1), ("b", JAN15, MAR1), ("c", FEB1, None),
                                 ("d", MAR1, None)}
+
+
+# --- migration ------------------------------------------------------------------------------------
+
+def test_the_migration_records_the_state_it_finds_as_holding_since_the_beginning(database_url):
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from app.cli.admin import alembic_config
+
+    cfg = alembic_config(database_url)
+    command.downgrade(cfg, "0009")
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO departments (id, name) VALUES (1, 'Sales')"))
+        conn.execute(text("INSERT INTO people (id, person_id, department_id, created_at) VALUES"
+                          " (1, 'a', 1, '2026-01-01 00:00:00'), (2, 'b', NULL, '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO cohorts (id, key, name, created_at)"
+                          " VALUES (1, 'pilot', 'Pilot', '2026-01-01 00:00:00')"))
+        conn.execute(text("INSERT INTO cohort_members (cohort_id, person_id, added_at)"
+                          " VALUES (1, 1, '2026-01-01 00:00:00'), (1, 2, '2026-01-01 00:00:00')"))
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        cohorts = conn.execute(text("SELECT cohort_id, person_id, valid_from, valid_to"
+                                    " FROM cohort_memberships ORDER BY person_id")).all()
+        departments = conn.execute(text(
+            "SELECT person_id, department_id, valid_from, valid_to FROM department_memberships")).all()
+        first = conn.execute(text("SELECT history_from FROM cohorts")).scalar()
+    engine.dispose()
+    assert [tuple(r) for r in cohorts] == [(1, 1, None, None), (1, 2, None, None)]
+    assert [tuple(r) for r in departments] == [(1, 1, None, None)]  # b has no department
+    assert first is None

@@ -144,13 +144,15 @@ def default_feature() -> str | None:
     return rows[0]["value"] if rows else None
 
 
-def stage_groups(key: str, people: pd.DataFrame) -> dict[str, set[int]]:
+def stage_groups(key: str, people: pd.DataFrame, cohorts: dict[str, set[int]]) -> dict[str, set[int]]:
     """People by the rollout stage whose cohorts first reach them (stage 1 the champions, stage 2
-    the pilot, ...); everyone no cohort stage names is ``Everyone else``."""
+    the pilot, ...); everyone no cohort stage names is ``Everyone else``.
+
+    :param cohorts: the people of each cohort (``kpis.window_groups``).
+    """
     feature = db.session.scalar(select(Feature).where(Feature.key == key))
     if feature is None:
         raise NotFound(f"no feature {key!r}")
-    cohorts = kpis.groups_of("cohort", people)
     seen: set[int] = set()
     out: dict[str, set[int]] = {}
     stages = db.session.scalars(select(RolloutStage).where(RolloutStage.feature_id == feature.id)
@@ -164,11 +166,13 @@ def stage_groups(key: str, people: pd.DataFrame) -> dict[str, set[int]]:
     return out
 
 
-def groups(key: str, grouping: str, people: pd.DataFrame) -> dict[str, set[int]]:
-    """The groups of a breakdown: ``stage``, ``cohort`` or ``department``."""
+def groups(key: str, grouping: str, people: pd.DataFrame, spells: pd.DataFrame,
+           start: date, end: date) -> dict[str, set[int]]:
+    """The groups of a breakdown over the days [start, end]: ``stage``, ``cohort`` or
+    ``department``, with the membership as it stood then (``kpis.window_groups``)."""
     if grouping == "stage":
-        return stage_groups(key, people)
-    return kpis.groups_of(grouping, people)
+        return stage_groups(key, people, kpis.window_groups("cohort", people, spells, start, end))
+    return kpis.window_groups(grouping, people, spells, start, end)
 
 
 def weeks_ending(end: date, weeks: int = TREND_WEEKS) -> list[tuple[date, date]]:
@@ -220,8 +224,9 @@ def adoption(key: str, month: str, grouping: str = "stage") -> dict:
     record = kpi.kpi_record(inputs)
     return {"feature": key, "month": month, "start": start, "end": end, "record": record,
             "funnel": funnel(inputs, record),
-            "groups": pd.DataFrame(kpi.adoption_groups(inputs, groups(key, grouping, people),
-                                                       splits_people=grouping in SPLITTING))}
+            "groups": pd.DataFrame(kpi.adoption_groups(
+                inputs, groups(key, grouping, people, inputs.spells, start, end),
+                splits_people=grouping in SPLITTING))}
 
 
 @memo
@@ -234,8 +239,11 @@ def adoption_weeks(key: str, month: str, grouping: str = "stage") -> dict:
     inputs, people = kpis.trend_inputs(key, weeks_ending(end))
 
     def trend(by: str) -> pd.DataFrame:
-        return kpi.adoption_trend(inputs, groups(key, by, people), kpi.MIN_GROUP_EXPOSED,
-                                  splits_people=by in SPLITTING)
+        # Each week with the membership as it stood then; every group named in every week.
+        weekly = [groups(key, by, people, inputs.spells, lo, hi) for lo, hi in inputs.weeks]
+        names = set().union(*weekly)
+        weekly = [{name: week.get(name, set()) for name in names} for week in weekly]
+        return kpi.adoption_trend(inputs, weekly, kpi.MIN_GROUP_EXPOSED, splits_people=by in SPLITTING)
 
     chosen = trend(grouping)
     departments = chosen if grouping == "department" else trend("department")

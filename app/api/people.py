@@ -86,7 +86,7 @@ def list_departments():
 @bp.put("/cohorts/<key>")
 @requires("people:write")
 def put_cohort(key: str):
-    """Create a cohort or replace its name and members."""
+    """Create a cohort or replace its name and members (from ``effective_at`` on, default now)."""
     spec = json_body(dict)
     cohort = people_service.put_cohort(key, spec)
     db.session.commit()

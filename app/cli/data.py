@@ -69,11 +69,14 @@ def import_people(file: Path, create_departments: bool) -> None:
 
 @import_group.command("cohorts")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_cohorts(file: Path) -> None:
+@click.option("--effective-at", default=None, metavar="ISO8601",
+              help="When these members took effect (with an offset, past or now; default now).")
+def import_cohorts(file: Path, effective_at: str | None) -> None:
     """Set cohort members from FILE.csv (columns cohort_key,person_id[,cohort_name]).
 
-    One member per row. Each cohort named in the file gets exactly the people listed for it;
-    new cohorts are created (named by cohort_name, else by their key).
+    One member per row. Each cohort named in the file gets exactly the people listed for it from
+    --effective-at on (what was recorded for later instants is superseded); new cohorts are
+    created (named by cohort_name, else by their key).
     """
     from app.errors import ValidationFailed
     from app.services.people import replace_cohort_members
@@ -82,7 +85,8 @@ def import_cohorts(file: Path) -> None:
         rows, problems = _read(file, ("cohort_key", "person_id"), ("cohort_name",))
         changes = []
         try:
-            changes = replace_cohort_members([r.values for r in rows], indices=[r.line for r in rows])
+            changes = replace_cohort_members([r.values for r in rows], indices=[r.line for r in rows],
+                                             effective_at=effective_at)
         except ValidationFailed as error:
             problems.details.extend(error.details)
         problems.details.sort(key=lambda d: d.index or 0)

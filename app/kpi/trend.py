@@ -46,20 +46,23 @@ class TrendInputs:
     baseline_error_rate: float | None = None
 
 
-def adoption_trend(inputs: TrendInputs, groups: dict[str, set[int]], min_exposed: int,
-                   splits_people: bool = False) -> pd.DataFrame:
+def adoption_trend(inputs: TrendInputs, groups: dict[str, set[int]] | list[dict[str, set[int]]],
+                   min_exposed: int, splits_people: bool = False) -> pd.DataFrame:
     """Per week: adoption of everyone (group ``All``) and of each group, as ``kpi_record`` counts it
     (active: an AI task in the week; adoption: active and exposed / exposed). A group with fewer
     than ``min_exposed`` exposed people that week is ``suppressed``, its figures null, and so is a
-    group ``hidden_groups`` hides beside it when the groups split the people (``splits_people``)."""
+    group ``hidden_groups`` hides beside it when the groups split the people (``splits_people``).
+
+    :param groups: the same groups every week, or one dict per week (membership as it stood)."""
     active_by_week = {int(w): set(part["person_id"].astype(int))
                       for w, part in inputs.active.groupby("week")}
     rows = []
     for index, (start, end) in enumerate(inputs.weeks):
         exposed = exposed_people(inputs.spells, start, end)
         active = active_by_week.get(index, set())
+        week_groups = groups[index] if isinstance(groups, list) else groups
         figures = {name: adoption_figures(exposed & people, active & people)
-                   for name, people in sorted(groups.items())}
+                   for name, people in sorted(week_groups.items())}
         hidden = hidden_groups({name: f["exposed_users"] for name, f in figures.items()},
                                splits_people, min_exposed)
         everyone = adoption_figures(exposed, active)

@@ -36,11 +36,13 @@ class WindowInputs:
     """Everything the KPIs of one feature over [start, end] depend on, as plain frames.
 
     ``activity`` and ``baseline_activity``: per person_id x task event sums (the rollup columns)
-    over the window and over the baseline window. ``active_days``: per person_id, the days with an
-    AI event in the window (``active_days``) and in the 30 days ending on ``end`` (``habit_days``).
+    over the window and over the baseline window; ``activity`` may be split further, with the
+    hourly ``rate`` its events are valued at (their person's department then). ``active_days``:
+    per person_id, the days with an AI event in the window (``active_days``) and in the 30 days
+    ending on ``end`` (``habit_days``).
     ``spells``: person_id, start_at, end_at. ``first_use``: person_id, first_ai_at.
     ``explicit_baselines``: task, minutes_per_task, error_rate, measured_at. ``rates``: hourly
-    rate in euros per person_id.
+    rate in euros per person_id, for activity without a ``rate`` column.
     """
 
     feature: str
@@ -158,7 +160,7 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     ai_tasks = int(act["ai_tasks"].sum())
 
     saved = saved_minutes(act, inputs.baselines, inputs.estimated_minutes_saved)
-    rates = act["person_id"].map(inputs.rates).astype("float64")
+    rates = (act["rate"] if "rate" in act.columns else act["person_id"].map(inputs.rates)).astype("float64")
     saved_total = float(saved["saved_min"].sum())
     per_task, per_task_low, per_task_high = mean_interval(saved_total, float(saved["saved_sq"].sum()),
                                                          ai_tasks)

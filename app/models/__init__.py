@@ -30,7 +30,14 @@ from app.models.operations import (
     RejectedFetch,
     SdkInstance,
 )
-from app.models.people import Cohort, CohortMember, Department, Person
+from app.models.people import (
+    Cohort,
+    CohortMember,
+    CohortMembership,
+    Department,
+    DepartmentMembership,
+    Person,
+)
 from app.models.rollout import (
     TRANSITION_ACTIONS,
     ExposureSpell,
@@ -58,9 +65,11 @@ __all__ = [
     "Baseline",
     "Cohort",
     "CohortMember",
+    "CohortMembership",
     "CostEntry",
     "DriftCheck",
     "Department",
+    "DepartmentMembership",
     "Event",
     "ExposureSpell",
     "Feature",

@@ -3,7 +3,9 @@
 A spell opens when a person enters a feature's live audience and closes when they leave it. The
 audience is re-derived from scratch (cohorts of the live stages plus the percentage) and compared
 with the open spells by set arithmetic, so the same call is right after a transition, a kill, a
-cohort change or new people, and calling it twice changes nothing.
+cohort change or new people, and calling it twice changes nothing. A change back-dated to an
+instant replays the spells from then on: the audience at that instant and at every later
+transition or cohort change, each with the cohort membership as it stood then.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from sqlalchemy.orm import selectinload
 
 from app.db import db
 from app.flags.stickiness import buckets
-from app.models import CohortMember, ExposureSpell, Feature, Person, RolloutStage
+from app.models import CohortMember, ExposureSpell, Feature, Person, RolloutStage, RolloutTransition
+from app.services import membership
 
 # Bound parameters per statement: well below SQLite's and PostgreSQL's limits.
 CHUNK = 5000
@@ -27,6 +30,7 @@ class People:
 
     def __init__(self) -> None:
         self._rows: list[tuple[int, str]] | None = None
+        self._buckets: dict[str, list[float]] = {}
 
     @property
     def rows(self) -> list[tuple[int, str]]:
@@ -37,16 +41,24 @@ class People:
             self._rows = [tuple(r) for r in result.all()]
         return self._rows
 
+    def buckets(self, feature_key: str) -> list[float]:
+        """Everybody's flexibleRollout bucket for the feature (in ``rows`` order), hashed once."""
+        if feature_key not in self._buckets:
+            self._buckets[feature_key] = list(buckets(feature_key, (uid for _, uid in self.rows)))
+        return self._buckets[feature_key]
+
 
 def _live_cohort_ids(feature: Feature, through: int) -> set[int]:
     return {c.id for s in feature.stages if s.position <= through for c in s.cohorts}
 
 
-def stage_audience(feature: Feature, position: int, people: People | None = None) -> set[int]:
+def stage_audience(feature: Feature, position: int, people: People | None = None,
+                   at: datetime | None = None) -> set[int]:
     """Person row ids in the audience of stage ``position`` (cumulative cohorts plus its percentage).
 
     :param feature: the feature, with its stages.
     :param position: 1-based stage; 0 means off (nobody).
+    :param at: the instant whose cohort membership counts; None for the membership now.
     """
     live = [s for s in feature.stages if 0 < s.position <= position]  # in position order
     if not live:
@@ -56,19 +68,21 @@ def stage_audience(feature: Feature, position: int, people: People | None = None
     stage = live[-1]
     audience: set[int] = set()
     cohort_ids = _live_cohort_ids(feature, position)
-    if cohort_ids:
+    if cohort_ids and at is None:
         audience.update(
             db.session.scalars(
                 select(CohortMember.person_id).where(CohortMember.cohort_id.in_(cohort_ids))
             )
         )
+    elif cohort_ids:
+        audience.update(membership.cohort_members_at(cohort_ids, at))
     if stage.percentage >= 100:
         audience.update(pid for pid, _ in (people or People()).rows)
     elif stage.percentage > 0:
-        rows = (people or People()).rows
-        hashed = buckets(feature.key, (uid for _, uid in rows))
+        people = people or People()
         cut = stage.percentage
-        audience.update(pid for (pid, _), b in zip(rows, hashed, strict=True) if b <= cut)
+        audience.update(pid for (pid, _), b in zip(people.rows, people.buckets(feature.key), strict=True)
+                        if b <= cut)
     return audience
 
 
@@ -120,13 +134,66 @@ def _open(feature_id: int, person_ids: list[int], at: datetime) -> None:
     )
 
 
-def audiences_changed(at: datetime, feature_ids: Iterable[int] | None = None) -> None:
-    """Call after anything that can change who is in a feature's audience (a transition, a
-    cohort's members, new people): re-derives the production audiences of these features (all of
-    them when None), opens and closes exposure spells at ``at``, and marks the flag payload changed.
+def _rollout_at(feature: Feature, at: datetime, transitions: list[tuple]) -> tuple[int, bool]:
+    """(stage, off) of the feature at the instant ``at``, from its transitions in order (off: killed
+    or archived); from the last one on, the feature's own state (which is what it stands at now)."""
+    if not transitions or at >= transitions[-1][0]:
+        return feature.current_stage, feature.killed or feature.archived_at is not None
+    stage, killed, archived = 0, False, False  # before its first transition a feature is off
+    for effective_at, to_stage, killed_after, action in transitions:
+        if effective_at > at:
+            break
+        stage, killed = to_stage, killed_after
+        archived = action == "archive" or (archived and action != "unarchive")
+    return stage, killed or archived
 
-    :param at: when the change took effect (timezone-aware).
+
+def _reopen_from(feature_id: int, since: datetime) -> None:
+    """Forget what the spells say from ``since`` on: spells begun then or later go, and the spells
+    holding at ``since`` are open again, to be closed by the replay."""
+    spell = ExposureSpell
+    db.session.execute(delete(spell).where(spell.feature_id == feature_id, spell.start_at >= since),
+                       execution_options={"synchronize_session": False})
+    db.session.execute(update(spell).where(spell.feature_id == feature_id, spell.end_at > since)
+                       .values(end_at=None), execution_options={"synchronize_session": False})
+
+
+def _replay(feature: Feature, since: datetime, people: People) -> None:
+    """Re-derive the feature's spells from ``since`` on: its audience at ``since`` and at every
+    later transition or change of its cohorts' membership, as the membership stood then."""
+    transitions = [tuple(r) for r in db.session.execute(
+        select(RolloutTransition.effective_at, RolloutTransition.to_stage, RolloutTransition.killed_after,
+               RolloutTransition.action)
+        .where(RolloutTransition.feature_id == feature.id)
+        .order_by(RolloutTransition.effective_at, RolloutTransition.id))]
+    cohort_ids = _live_cohort_ids(feature, len(feature.stages))
+    later = sorted({t for t, *_ in transitions if t > since}
+                   | set(membership.cohort_changes_after(cohort_ids, since)))
+    _reopen_from(feature.id, since)
+    holding = _holding(feature.id)
+    for at in [since, *later]:
+        stage, off = _rollout_at(feature, at, transitions)
+        wanted = set() if off or stage <= 0 else stage_audience(feature, stage, people, at)
+        leaving = holding - wanted
+        if leaving:
+            _close(feature.id, list(leaving), at, everyone=not wanted)
+        joining = wanted - holding
+        if joining:
+            _open(feature.id, list(joining), at)
+        holding = wanted
+
+
+def audiences_changed(at: datetime, feature_ids: Iterable[int] | None = None,
+                      segments_changed: bool = False) -> None:
+    """Call after anything that can change who is in a feature's audience (a transition, a
+    cohort's members, new people): re-derives the audiences of these features (all of them when
+    None) from ``at`` on, as the rollout and the cohort membership stood at each instant, so the
+    exposure spells open and close when the audience changed, and marks the flag payload changed.
+
+    :param at: when the change took effect (timezone-aware; past or now).
     :param feature_ids: the features concerned; None for every feature.
+    :param segments_changed: cohorts changed, so an external Unleash must hear of these features
+        (always so when ``feature_ids`` is None; a transition queues its own sync).
     """
     db.session.flush()
     # Row locks (PostgreSQL) serialise concurrent recomputes of one feature, so two transactions
@@ -140,22 +207,16 @@ def audiences_changed(at: datetime, feature_ids: Iterable[int] | None = None) ->
     if feature_ids is not None:
         ids = list(feature_ids)
         query = query.where(Feature.id.in_(ids))
+    membership.reconcile_cohorts(at)
     people = People()
     seen: list[int] = []
     for feature in db.session.scalars(query.order_by(Feature.id)):
         seen.append(feature.id)
-        wanted = production_audience(feature, people)
-        holding = _holding(feature.id)
-        leaving = holding - wanted
-        if leaving:
-            _close(feature.id, list(leaving), at, everyone=not wanted)
-        joining = wanted - holding
-        if joining:
-            _open(feature.id, list(joining), at)
+        _replay(feature, at, people)
     from app.flags import payload_cache, sync  # the compiled payload reads cohorts and features too
 
     payload_cache.mark_changed()
-    if feature_ids is None and seen:
+    if (feature_ids is None or segments_changed) and seen:
         # A cohort or people change alters segments: an external Unleash must hear of it now,
         # not only at the next reconcile (a transition queues its own sync).
         sync.queue_sync(seen)

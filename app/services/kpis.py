@@ -14,18 +14,21 @@ from sqlalchemy import DateTime, case, func, or_, select, type_coerce
 from app import kpi
 from app.db import db
 from app.errors import NotFound
+from app.kpi.membership import HISTORY_COLUMNS, groups_at, reference_instants
 from app.models import (
     Baseline,
     Cohort,
     CohortMember,
     CostEntry,
     Department,
+    DepartmentMembership,
     ExposureSpell,
     Feature,
     Person,
 )
 from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FeatureMonth, FirstUse
-from app.services import kpi_cache
+from app.services import kpi_cache, membership
+from app.services.rollups import department_on
 
 NO_DEPARTMENT = "(no department)"
 GROUP_BYS = ("department", "cohort")
@@ -57,14 +60,18 @@ def _bulk_frame(stmt, columns: list[str]) -> pd.DataFrame:
 
 
 def _sums_by_person(feature_id: int, lo: date, hi: date) -> pd.DataFrame:
-    """Per person x task event sums of a feature over the days [lo, hi]."""
+    """Per person x task x department event sums of a feature over the days [lo, hi]: the
+    department (0: none) each day's events count for, as the rollups count it (its end)."""
+    department = func.coalesce(DepartmentMembership.department_id, 0)
     stmt = (
-        select(ActivityDay.person_id, ActivityDay.task,
+        select(ActivityDay.person_id, ActivityDay.task, department,
                *[func.sum(getattr(ActivityDay, c)) for c in SUM_COLUMNS])
+        .select_from(ActivityDay)
+        .outerjoin(DepartmentMembership, department_on(ActivityDay.person_id, ActivityDay.day, _dialect()))
         .where(ActivityDay.feature_id == feature_id, ActivityDay.day.between(lo, hi))
-        .group_by(ActivityDay.person_id, ActivityDay.task)
+        .group_by(ActivityDay.person_id, ActivityDay.task, department)
     )
-    frame = _bulk_frame(stmt, ["person_id", "task", *SUM_COLUMNS])
+    frame = _bulk_frame(stmt, ["person_id", "task", "department_id", *SUM_COLUMNS])
     frame[list(SUM_COLUMNS)] = frame[list(SUM_COLUMNS)].astype("float64")
     return frame
 
@@ -123,6 +130,27 @@ def people_frame() -> pd.DataFrame:
     return frame
 
 
+def department_rates() -> dict[int, float]:
+    """Hourly rate per department id (0: no department), the organisation default when unset."""
+    default = default_rate()
+    rates = {int(i): default if r is None else float(r)
+             for i, r in db.session.execute(select(Department.id, Department.hourly_rate_eur))}
+    rates[0] = default
+    return rates
+
+
+def department_history(people: pd.DataFrame) -> pd.DataFrame:
+    """Every person's recorded departments as ``HISTORY_COLUMNS`` (group: the department's
+    name). Someone with a department and nothing recorded yet has held it since the beginning."""
+    recorded = membership.department_history().rename(columns={"department": "group"})
+    unrecorded = people[~people["person_id"].isin(recorded["person_id"])
+                        & (people["department"] != NO_DEPARTMENT)]
+    extra = pd.DataFrame({"person_id": unrecorded["person_id"], "group": unrecorded["department"],
+                          "valid_from": pd.NaT, "valid_to": pd.NaT})
+    parts = [frame[HISTORY_COLUMNS] for frame in (recorded, extra) if not frame.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=HISTORY_COLUMNS)
+
+
 def kpi_inputs(key: str, start: date, end: date) -> tuple[kpi.WindowInputs, pd.DataFrame]:
     """The KPI module's inputs for a feature over [start, end], and the people frame.
 
@@ -136,10 +164,10 @@ def kpi_inputs(key: str, start: date, end: date) -> tuple[kpi.WindowInputs, pd.D
 
 def _live_window_parts(feature: Feature, version: str | None) -> dict:
     """What a feature's KPIs read besides the rollups: its spells, everyone's department and
-    rate, its explicit baselines."""
+    rate, its explicit baselines (keyed on the KPI revision, which every write to them bumps)."""
     return kpi_cache.cached(version, ("live", feature.id), lambda: {
         "spells": _spells(feature.id), "people": people_frame(),
-        "explicit": _explicit_baselines(feature.id)})
+        "explicit": _explicit_baselines(feature.id), "department_rates": department_rates()})
 
 
 def _window_sums(feature_id: int, lo: date, hi: date, version: str | None) -> pd.DataFrame:
@@ -163,9 +191,13 @@ def _window_inputs(feature: Feature, start: date, end: date, live: dict,
             FirstUse.feature_id == feature.id), ["person_id", "first_ai_at"]))
     active_days = kpi_cache.cached(version, ("active_days", feature.id, start, end),
                                    lambda: _active_days(feature.id, start, end))
+    activity = _window_sums(feature.id, start, end, version)
+    # Each day's events are valued at the rate of the department they count for.
+    activity = activity.assign(rate=activity["department_id"].map(live["department_rates"])
+                               .astype("float64").fillna(default_rate()))
     return kpi.WindowInputs(
         feature=feature.key, start=start, end=end,
-        activity=_window_sums(feature.id, start, end, version),
+        activity=activity,
         active_days=active_days,
         spells=spells, first_use=first_use,
         baseline_activity=_baseline_activity(feature, spells, version),
@@ -216,25 +248,54 @@ def trend_inputs(key: str, weeks: list[tuple[date, date]]) -> tuple[kpi.TrendInp
     ), live["people"]
 
 
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
 def _cohort_members() -> tuple[list[str], pd.DataFrame]:
-    keys = list(db.session.scalars(select(Cohort.key).order_by(Cohort.key)))
-    members = _frame(select(Cohort.key, CohortMember.person_id).join(
-        CohortMember, CohortMember.cohort_id == Cohort.id).order_by(Cohort.key, CohortMember.person_id),
-        ["cohort", "person_id"])
+    """Every cohort key, and every cohort's recorded membership as ``HISTORY_COLUMNS`` (group:
+    the cohort's key). A cohort with nothing recorded has had its members since the beginning."""
+    recorded = membership.cohort_history()
+    keys = recorded.attrs["keys"]
+    members = recorded.rename(columns={"cohort": "group"})[HISTORY_COLUMNS]
+    unrecorded = sorted(set(keys) - set(members["group"]))
+    if unrecorded:
+        now = _frame(select(Cohort.key, CohortMember.person_id).join(
+            CohortMember, CohortMember.cohort_id == Cohort.id).where(Cohort.key.in_(unrecorded))
+            .order_by(Cohort.key, CohortMember.person_id), ["group", "person_id"])
+        now = now.assign(valid_from=pd.NaT, valid_to=pd.NaT)[HISTORY_COLUMNS]
+        members = pd.concat([members, now], ignore_index=True) if not members.empty else now
     return keys, members
 
 
 def groups_of(group_by: str, people: pd.DataFrame,
               cohorts: tuple[list[str], pd.DataFrame] | None = None) -> dict[str, set[int]]:
-    """The people of each department (by name) or cohort (by key)."""
+    """The people of each department (by name) or cohort (by key) now."""
     if group_by == "department":
         return {str(name): set(part["person_id"].astype(int))
                 for name, part in people.groupby("department")}
     keys, members = cohorts if cohorts is not None else _cohort_members()
+    now = members[members["valid_to"].isna()]
     out: dict[str, set[int]] = {key: set() for key in keys}
-    for cohort_key, person_id in members.itertuples(index=False):
+    for cohort_key, person_id in now[["group", "person_id"]].itertuples(index=False):
         out[cohort_key].add(int(person_id))
     return out
+
+
+def window_groups(group_by: str, people: pd.DataFrame, spells: pd.DataFrame, start: date, end: date,
+                  cohorts: tuple[list[str], pd.DataFrame] | None = None) -> dict[str, set[int]]:
+    """The people of each department (by name) or cohort (by key) for the days [start, end], as
+    the membership stood: each person where they were at the last instant of the window they
+    were exposed, else at the window's end (docs/kpis.md).
+
+    :param people: ``people_frame()``; ``spells``: the feature's exposure spells.
+    :param cohorts: ``_cohort_members()`` when already read.
+    """
+    instants = reference_instants(spells, start, end, people["person_id"])
+    if group_by == "department":
+        return groups_at(department_history(people), instants, nobody=NO_DEPARTMENT)
+    keys, members = cohorts if cohorts is not None else _cohort_members()
+    return groups_at(members, instants, names=keys)
 
 
 def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) -> dict:
@@ -255,8 +316,9 @@ def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) 
         inputs = _window_inputs(feature, start, end, parts, version)
         answer = kpi.kpi_record(inputs)
         if group_by:
-            answer["groups"] = kpi.group_records(inputs, groups_of(group_by, parts["people"]),
-                                                 splits_people=group_by in SPLITTING_GROUP_BYS)
+            answer["groups"] = kpi.group_records(inputs, window_groups(
+                group_by, parts["people"], parts["spells"], start, end),
+                splits_people=group_by in SPLITTING_GROUP_BYS)
         return answer
 
     return kpi_cache.cached(version, ("kpis", feature.id, start, end, group_by), compute)

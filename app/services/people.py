@@ -11,13 +11,14 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 
 from app.db import db, utcnow
 from app.errors import Collector, ValidationFailed
-from app.models import Cohort, CohortMember, Department, Person
-from app.services import exposure
+from app.models import Cohort, CohortMember, Department, Person, RolloutStage, stage_cohorts
+from app.services import exposure, membership
 
 PERSON_FIELDS = ("person_id", "name", "email", "department")
 # A pragmatic check: one @, no blanks, a dotted domain of letters, digits and hyphens.
@@ -114,6 +115,7 @@ def upsert_people(
     db.session.flush()  # new departments get their ids
     existing = _people_by_id([values["person_id"] for _, values in clean])
     new_people: list[dict] = []
+    moves: dict[int, int | None] = {}
     updated = 0
     for _, values in clean:
         # Ids, not relationships: assigning Person.department would load each department's people.
@@ -123,6 +125,8 @@ def upsert_people(
         if person is None:
             new_people.append({"person_id": values["person_id"], **fields})
         elif person.erased_at is None and any(getattr(person, k) != v for k, v in fields.items()):
+            if person.department_id != department_id:
+                moves[person.id] = department_id
             for key, value in fields.items():
                 setattr(person, key, value)
             db.session.expire(person, ["department"])  # reload the relationship from the new id
@@ -132,9 +136,12 @@ def upsert_people(
         db.session.execute(insert(Person), new_people)
     created = len(new_people)
     db.session.flush()
+    now = utcnow()
+    # A move holds from now on; a person's first department, from the beginning.
+    membership.record_department_moves(moves, now)
     if created or updated:
         # New people and department moves can change percentage and cohort audiences.
-        exposure.audiences_changed(utcnow())
+        exposure.audiences_changed(now)
     return created, updated
 
 
@@ -188,8 +195,10 @@ def _check_cohort_key(problems: Collector, key: object, field: str, index: int |
                      index)
 
 
-def _apply_cohort(key: str, name: str | None, members: list[Person]) -> tuple[Cohort, CohortChange]:
-    """Create the cohort if new, rename it when asked, and make its members exactly ``members``."""
+def _apply_cohort(key: str, name: str | None, members: list[Person],
+                  at: datetime) -> tuple[Cohort, CohortChange]:
+    """Create the cohort if new, rename it when asked, and make its members exactly ``members``
+    from ``at`` on (which is also the membership now: ``at`` is never in the future)."""
     cohort = db.session.scalar(select(Cohort).where(Cohort.key == key))
     created = cohort is None
     if cohort is None:
@@ -211,17 +220,30 @@ def _apply_cohort(key: str, name: str | None, members: list[Person]) -> tuple[Co
     if added:
         rows = [{"cohort_id": cohort.id, "person_id": pid} for pid in added]
         db.session.execute(insert(CohortMember), rows)
+    membership.replace_cohort_members_from(cohort, wanted, at, created)
     db.session.expire(cohort, ["members"])
     db.session.flush()
     return cohort, CohortChange(key, created, len(added), len(removed))
+
+
+def _cohorts_changed(cohorts: list[Cohort], at: datetime) -> None:
+    """Re-derive, from ``at`` on, the exposure of the features whose stages name these cohorts."""
+    ids = [c.id for c in cohorts]
+    features = sorted(set(db.session.scalars(
+        select(RolloutStage.feature_id).join(stage_cohorts, stage_cohorts.c.stage_id == RolloutStage.id)
+        .where(stage_cohorts.c.cohort_id.in_(ids)))))
+    exposure.audiences_changed(at, features, segments_changed=True)
 
 
 def put_cohort(key: str, spec: dict) -> Cohort:
     """Create or replace a cohort: its name and exactly these members.
 
     :param key: the cohort's key, as rollout stages refer to it.
-    :param spec: ``{"name"?, "members": ["person_id", ...]}``; members are replaced, not merged.
+    :param spec: ``{"name"?, "members": ["person_id", ...], "effective_at"?}``; members are
+        replaced, not merged, from ``effective_at`` (ISO 8601 with an offset, past or now; default
+        now) onward, superseding what was recorded for later instants.
     """
+    now = utcnow()
     problems = Collector()
     _check_cohort_key(problems, key, "key")
     if not isinstance(spec, dict):
@@ -243,15 +265,22 @@ def put_cohort(key: str, spec: dict) -> Cohort:
             if person_id not in known:
                 problems.add("members", f"unknown person {person_id!r}", index)
         people = [known[pid] for _, pid in ids if pid in known]
+    at = now
+    if isinstance(spec, dict) and spec.get("effective_at") is not None:
+        try:
+            at = membership.parse_effective_at(spec["effective_at"], now)
+        except ValidationFailed as error:
+            problems.details.extend(error.details)
     problems.raise_if_any("invalid cohort")
-    cohort, change = _apply_cohort(key, name, people)
-    if change.added or change.removed:
-        exposure.audiences_changed(utcnow())
+    cohort, change = _apply_cohort(key, name, people, at)
+    # A back-dated replacement can rewrite the past even when the members now are the same.
+    if change.added or change.removed or at < now:
+        _cohorts_changed([cohort], at)
     return cohort
 
 
 def replace_cohort_members(
-    rows: Sequence[dict], indices: Sequence[int] | None = None
+    rows: Sequence[dict], indices: Sequence[int] | None = None, effective_at: datetime | None = None,
 ) -> list[CohortChange]:
     """Set the members of every cohort named in ``rows`` (one member per row), creating new ones.
 
@@ -259,7 +288,10 @@ def replace_cohort_members(
 
     :param rows: ``{"cohort_key", "person_id", "cohort_name"?}`` dicts.
     :param indices: the number to report for each row (the CSV import passes line numbers).
+    :param effective_at: when the new members took effect (past or now; default now).
     """
+    now = utcnow()
+    at = membership.parse_effective_at(effective_at, now)
     indices = list(indices) if indices is not None else list(range(len(rows)))
     problems = Collector()
     members: dict[str, list[tuple[int, str]]] = {}
@@ -285,11 +317,13 @@ def replace_cohort_members(
             if person_id not in known:
                 problems.add("person_id", f"unknown person {person_id!r}", index)
     problems.raise_if_any(f"{len({d.index for d in problems.details})} bad cohort rows")
-    changes = []
+    changes, touched = [], []
     for key, pairs in members.items():
         people = [known[pid] for _, pid in pairs]
-        _, change = _apply_cohort(key, names.get(key, (0, None))[1], people)
+        cohort, change = _apply_cohort(key, names.get(key, (0, None))[1], people, at)
         changes.append(change)
-    if any(c.added or c.removed for c in changes):
-        exposure.audiences_changed(utcnow())
+        if change.added or change.removed or at < now:
+            touched.append(cohort)
+    if touched:
+        _cohorts_changed(touched, at)
     return changes

@@ -25,7 +25,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.dialects import postgresql
 
 from app.db import db
-from app.models import Event, Feature, Person
+from app.models import DepartmentMembership, Event, Feature, Person
 from app.models.kpi import SUM_COLUMNS
 
 # Bits of the packed key: person id (24), day offset (24, biased to allow days before 2000),
@@ -67,11 +67,15 @@ def _activity_select(event_sums: list) -> str:
 
 def _side_selects(event_sums: list) -> tuple[str, str]:
     """What the second connection sums from the events: department-day rows, first uses."""
+    from app.services.rollups import department_on
+
     day = Event.occurred_at.cast(postgresql.DATE)
-    department = func.coalesce(Person.department_id, 0)
+    # The department held at the end of the event's day, from the recorded history.
+    department = func.coalesce(DepartmentMembership.department_id, 0)
     feature_days = (
         select(Event.feature_id, day, department, Event.task, func.to_char(day, "YYYY-MM"), *event_sums)
-        .join(Person, Person.id == Event.person_id)
+        .select_from(Event)
+        .outerjoin(DepartmentMembership, department_on(Event.person_id, day, "postgresql"))
         .where(Event.voided_at.is_(None))
         .group_by(Event.feature_id, day, department, Event.task)
     )

@@ -2,6 +2,8 @@
 
 Exposure is not part of any rollup (the KPI reads take it from the exposure spells), so only the
 (feature, day) pairs touched by new events, and department sums after people move, are redone.
+An event counts for the department its person held at the end of the event's day (UTC): the
+recorded history, joined in SQL (``department_on``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
+    or_,
     select,
     true,
     tuple_,
@@ -27,7 +31,7 @@ from sqlalchemy import (
 )
 
 from app.db import db, utcnow
-from app.models import Event, Feature, Person
+from app.models import DepartmentMembership, Event, Feature
 from app.models.kpi import (
     SUM_COLUMNS,
     ActivityDay,
@@ -37,7 +41,7 @@ from app.models.kpi import (
     FirstUse,
     RefreshState,
 )
-from app.services import rollup_rebuild
+from app.services import membership, rollup_rebuild
 
 
 @dataclass
@@ -61,6 +65,22 @@ def _month(column):
     if _dialect() == "sqlite":
         return func.strftime("%Y-%m", column)
     return func.to_char(column, "YYYY-MM")
+
+
+def next_day(day, dialect: str):
+    """SQL: midnight UTC ending ``day`` (a date expression)."""
+    if dialect == "sqlite":
+        # Dates and naive-UTC timestamps are ISO text on SQLite, which compares as instants do.
+        return func.date(day, "+1 day")
+    return cast(day + literal_column("1"), Date)
+
+
+def department_on(person_id, day, dialect: str):
+    """The join condition of the department interval its person held at the end of ``day``
+    (an interval [from, to) holds at the day's last instant when from < next midnight <= to)."""
+    dm, midnight = DepartmentMembership, next_day(day, dialect)
+    return and_(dm.person_id == person_id, or_(dm.valid_from.is_(None), dm.valid_from < midnight),
+                or_(dm.valid_to.is_(None), dm.valid_to >= midnight))
 
 
 def _event_sums() -> list:
@@ -125,12 +145,14 @@ def _rebuild_feature_days(feature_id: int | None, lo: date | None, hi: date | No
         where_rollup += [FeatureDay.feature_id == feature_id, FeatureDay.day.between(lo, hi)]
         where_activity += [ActivityDay.feature_id == feature_id, ActivityDay.day.between(lo, hi)]
     db.session.execute(delete(FeatureDay).where(*where_rollup))
-    department = func.coalesce(Person.department_id, literal(0))
+    department = func.coalesce(DepartmentMembership.department_id, literal(0))
     sums = [func.sum(getattr(ActivityDay, name)) for name in SUM_COLUMNS]
     source = (
         select(ActivityDay.feature_id, ActivityDay.day, department, ActivityDay.task,
                _month(ActivityDay.day), *sums)
-        .join(Person, Person.id == ActivityDay.person_id)
+        .select_from(ActivityDay)
+        .outerjoin(DepartmentMembership,
+                   department_on(ActivityDay.person_id, ActivityDay.day, _dialect()))
         .where(*where_activity)
         .group_by(ActivityDay.feature_id, ActivityDay.day, department, ActivityDay.task)
     )
@@ -204,11 +226,13 @@ def _restore_voided_first_uses(feature_id: int, lo: date, hi: date) -> None:
 
 
 def people_fingerprint() -> str:
-    """A hash of every person's department (a move changes the department sums)."""
-    rows = db.session.execute(select(Person.id, Person.department_id).order_by(Person.id))
+    """A hash of the recorded department history (a change in it moves the department sums)."""
+    dm = DepartmentMembership
+    rows = db.session.execute(select(dm.person_id, dm.department_id, dm.valid_from, dm.valid_to)
+                              .order_by(dm.person_id, dm.valid_from.is_not(None), dm.valid_from, dm.id))
     digest = hashlib.sha256()
-    for person, department in rows:
-        digest.update(f"{person}:{department or 0};".encode())
+    for person, department, valid_from, valid_to in rows:
+        digest.update(f"{person}:{department}:{valid_from}:{valid_to};".encode())
     return digest.hexdigest()
 
 
@@ -297,6 +321,9 @@ def refresh(full: bool = False) -> RefreshResult:
         db.session.execute(db.text("SET LOCAL work_mem = '256MB'"))
     # Read anew: a state this session loaded before the lock was waited for may be stale.
     state = db.session.get(RefreshState, 1, populate_existing=True)
+    # Departments written outside the people service; the full rebuild's second connection cannot
+    # see them before this transaction commits, so its department sums are redone here then.
+    reconciled = membership.reconcile_departments(started)
     fingerprint = people_fingerprint()
     dirty = _dirty()
     if full or state is None:
@@ -305,6 +332,8 @@ def refresh(full: bool = False) -> RefreshResult:
             db.session.execute(db.text(
                 "TRUNCATE kpi_activity_days, kpi_feature_days, kpi_feature_months, kpi_first_use"))
             written = rollup_rebuild.rebuild_all(_event_sums(), lambda: _rebuild_activity(None, None, None))
+            if reconciled:
+                _rebuild_feature_days(None, None, None)
         else:
             db.session.execute(delete(FirstUse))
             written = _rebuild_activity(None, None, None)

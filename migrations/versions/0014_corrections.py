@@ -5,7 +5,7 @@ was voided) but no longer counts; an archived feature stays in history but is of
 Who did it and why is in the audit log (the cost entry also keeps its reason, to show it in lists).
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 """
 from collections.abc import Sequence
 
@@ -15,7 +15,7 @@ from alembic import op
 import app.db
 
 revision: str = "0014"
-down_revision: str | None = "0011"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

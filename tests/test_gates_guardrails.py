@@ -29,7 +29,7 @@ stages:
     checklist: [Baseline recorded]
     gate:
       - {{metric: days_in_stage, min: 14}}
-    guardrails: {{error_rate_above: 0.2, spike_factor: 2.0, min_events: 20, action: {action}}}
+    guardrails: {{max_error_rate: 0.2, spike_factor: 2.0, min_events: 20, action: {action}}}
 """
 
 
@@ -55,7 +55,7 @@ def test_interval_entirely_above_the_threshold_trips(guarded, session):
     week(feature, members, 40, 100, days_ago=1)  # 0.40, interval about [0.31, 0.50] > 0.2
     verdict = check_guardrails(feature)
     assert verdict["tripped"] and verdict["action"] == "rollback"
-    assert "entirely above the threshold 0.2" in verdict["reasons"][0]
+    assert "entirely above the playbook's limit max_error_rate 0.2" in verdict["reasons"][0]
     assert verdict["this_week"]["error_rate_ci_low"] > 0.2
 
 

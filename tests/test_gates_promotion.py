@@ -79,7 +79,9 @@ def test_failed_gate_refuses_promotion_unless_overridden_with_a_reason(client, a
     refused = client.post(url, json={}, headers=admin_headers)
     assert refused.status_code == 409
     assert [d["field"] for d in refused.get_json()["details"]] == ["training_completion"]
-    assert "50.0 against min_pct 80" in refused.get_json()["details"][0]["message"]
+    # 5 of the 10 pilots trained: observed against required, as the contract's 409 asks.
+    assert refused.get_json()["details"][0]["message"] == (
+        "observed 50.0 % trained (5 of 10), required at least 80 % (min_pct)")
     assert client.post(url, json={"override": True}, headers=admin_headers).status_code == 422
     assert client.post(url, json={"override": "yes"}, headers=admin_headers).status_code == 422
     session.expire_all()
@@ -88,7 +90,8 @@ def test_failed_gate_refuses_promotion_unless_overridden_with_a_reason(client, a
                      headers=admin_headers)
     assert ok.status_code == 200 and ok.get_json()["current_stage"] == 2
     last = client.post(url, json={"override": True, "reason": "again"}, headers=admin_headers)
-    assert last.status_code == 409 and last.get_json()["error"] == "cannot promote past the last stage"
+    # /promote is /advance's code path, with its words.
+    assert last.status_code == 409 and last.get_json()["error"] == "cannot advance past the last stage"
     entry = session.query(AuditEntry).filter_by(action="gate.override").one()
     assert entry.reason == "sponsor accepts the training gap"
     assert json.loads(entry.after)["failed"] == ["training_completion"]

@@ -20,6 +20,7 @@ from app.db import db, utcnow
 from app.errors import Collector
 from app.models import ApiToken, FlagMetric, RejectedFetch, SdkInstance
 from app.models.operations import MetricBucket
+from app.security import token_kinds_with
 from app.services.access import hash_secret
 
 TOKEN_CACHE_SECONDS = 10.0
@@ -91,7 +92,7 @@ def judge(facts: tuple | None) -> TokenCheck:
         return TokenCheck(reason="revoked", status=401)
     if expires_at is not None and expires_at <= utcnow():
         return TokenCheck(reason="expired", status=401)
-    if kind != "client":
+    if kind not in token_kinds_with("flags:read"):  # the one permission matrix decides
         return TokenCheck(reason="wrong_kind", status=403)
     return TokenCheck(environment=environment or "production", name=name)
 

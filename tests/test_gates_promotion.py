@@ -4,41 +4,14 @@ with the answer the real UnleashClient SDK gives after the change."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 
-from app.db import db, utcnow
+from app.db import db
 from app.jobs.gates import evaluate_gates
-from app.models import AuditEntry, Baseline, Feature, GateEvaluation, RolloutTransition
-from tests.enablement_builders import (
-    add_events,
-    add_feedback,
-    enabled,
-    live_feature,
-    sdk,
-    wait_for,
-)
+from app.models import AuditEntry, Feature, GateEvaluation, RolloutTransition
+from tests.enablement_builders import add_feedback, enabled, ready_pilot, sdk, wait_for
 from tests.helpers import gen_person
-
-# pilot-feedback-loop, stage 1: >= 7 days, >= 10 exposed, >= 80 % trained, mean feedback >= 3,
-# no open critical feedback.
-
-
-def ready_pilot(auto_promote: bool = False, trained: bool = True):
-    feature, members, _ = live_feature("pilot-feedback-loop", people=10, days_in_stage=10,
-                                       auto_promote=auto_promote, stage_percentages=(0, 100))
-    from app.services.enablement import record_training
-
-    record_training(feature.key, {"stage": 1, "title": "Pilot kick-off", "trainer": "Ana",
-                                  "held_on": (utcnow() - timedelta(days=9)).date().isoformat(),
-                                  "attendees": [m.person_id for m in members[: 9 if trained else 5]]}, "cm")
-    for person in members[:3]:
-        add_feedback(feature, person, 4)
-    db.session.add(Baseline(feature_id=feature.id, task="default", error_rate=0.1, source="audit",
-                            measured_at=utcnow() - timedelta(days=40)))
-    add_events(feature, members, 30, utcnow() - timedelta(days=2))
-    return feature, members
 
 
 @pytest.fixture

@@ -89,6 +89,7 @@ SCHEMAS: dict[str, dict] = {
                          percentage={"type": "integer", "minimum": 0, "maximum": 100})),
     ),
     "Transition": obj(effective_at=STAMP, reason=STR),
+    "Advance": obj(effective_at=STAMP, reason=STR, override=BOOL),
     "Event": obj(
         ("event_id", "feature", "person_id", "occurred_at", "ai_assisted", "outcome"),
         event_id=STR, source=STR, feature=STR, person_id=STR, occurred_at=STAMP, task=STR,
@@ -160,7 +161,7 @@ OPERATIONS: dict[str, Operation] = {
     "api.create_feature": Operation(ref("Feature"), 201, body=ref("FeatureIn")),
     "api.list_features": Operation(array({"type": "object"})),
     "api.get_feature": Operation(ref("Feature")),
-    "api.advance_feature": TRANSITION,
+    "api.advance_feature": Operation(ref("Feature"), body=ref("Advance"), body_required=False),
     "api.rollback_feature": TRANSITION,
     "api.kill_feature": TRANSITION,
     "api.resume_feature": TRANSITION,

@@ -165,3 +165,26 @@ def test_the_service_refuses_the_same_way_for_every_caller(session):
         advance_stage(feature.key, "someone")
     assert refused.value.status == 409
     assert [d.field for d in refused.value.details] == FAILING
+
+
+@pytest.mark.parametrize("criterion, message", [
+    ({"metric": "days_in_stage", "parameter": "min", "threshold": 7, "value": 3},
+     "observed 3, required at least 7 (min)"),
+    ({"metric": "adoption_rate", "parameter": "min", "threshold": 0.6, "value": 0.4, "ci_low": 0.25,
+      "ci_high": 0.57}, "observed 0.4 (95 % interval 0.25-0.57), required at least 0.6 (min)"),
+    ({"metric": "error_rate", "parameter": "max_increase", "threshold": 0.03, "value": 0.3,
+      "ci_low": 0.219, "ci_high": 0.396, "baseline": 0.1, "limit": 0.13},
+     "observed 0.3 (95 % interval 0.219-0.396), required the interval not entirely above "
+     "baseline 0.1 + max_increase 0.03 = 0.13"),
+    ({"metric": "error_rate", "parameter": "max_increase", "threshold": 0.03, "value": 0.3,
+      "ci_low": 0.219, "ci_high": 0.396, "baseline": None, "note": "no baseline"},
+     "observed no baseline; required an error rate and a baseline to compare"),
+    ({"metric": "feedback_mean", "parameter": "min", "threshold": 3.5, "value": None, "responses": 0},
+     "observed no rating during the stage, required a mean of at least 3.5 (min)"),
+    ({"metric": "feedback_mean", "parameter": "min", "threshold": 3.5, "value": 3.25, "responses": 4},
+     "observed mean rating 3.25 from 4 response(s), required at least 3.5 (min)"),
+])
+def test_each_criterion_says_observed_against_required(criterion, message):
+    from app.services.gates import observed_vs_required
+
+    assert observed_vs_required(criterion) == message

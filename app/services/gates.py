@@ -116,6 +116,8 @@ def observed_vs_required(c: dict) -> str:
         return (f"observed {shown} trained ({c['completed']} of {c['audience']}), "
                 f"required at least {_num(t)} % (min_pct)")
     if metric == "feedback_mean":
+        if value is None:
+            return f"observed no rating during the stage, required a mean of at least {_num(t)} (min)"
         return (f"observed mean rating {_num(value)} from {c['responses']} response(s), "
                 f"required at least {_num(t)} (min)")
     if metric == "adoption_rate":

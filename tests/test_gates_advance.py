@@ -159,12 +159,16 @@ def test_the_cli_advance_refuses_a_failing_gate_and_takes_an_override(runner, se
     assert (entry.actor, entry.reason) == ("cli", "go-live date agreed")
 
 
-def test_the_service_refuses_the_same_way_for_every_caller(session):
+def test_the_service_refuses_the_same_way_for_every_caller_and_leaves_nothing_pending(session):
     feature = failing_pilot()
+    session.commit()
     with pytest.raises(GateFailed) as refused:
         advance_stage(feature.key, "someone")
     assert refused.value.status == 409
     assert [d.field for d in refused.value.details] == FAILING
+    # Even a caller that commits after the refusal writes nothing of the refused advance.
+    session.commit()
+    assert counts(feature)[:3] == (1, 1, 0)
 
 
 @pytest.mark.parametrize("criterion, message", [

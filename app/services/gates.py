@@ -225,7 +225,14 @@ def advance_stage(feature_key: str, actor: str, reason: str | None = None, overr
                                [Detail("reason", "say why the failed gate is overridden")])
     feature, at = rollout.check_advance(feature_key, reason, effective_at)
     evaluation = _gate_before_advance(feature, at, trigger)
-    feature = _advance_judged(feature, evaluation, actor, reason, override, at)
+    try:
+        feature = _advance_judged(feature, evaluation, actor, reason, override, at)
+    except GateFailed:
+        # A refused advance leaves nothing behind, whoever called (not a savepoint: the KPI
+        # refresh inside the evaluation cannot run in a subtransaction on PostgreSQL).
+        db.session.delete(evaluation)
+        db.session.flush()
+        raise
     return feature, evaluation
 
 

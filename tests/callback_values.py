@@ -45,6 +45,8 @@ GOOD: dict[str, object] = {
     "rollout-confirm.n_clicks": 1,
     "rollout-pending.data": "advance",
     "rollout-reason.value": "pilot went well",
+    "rollout-override.value": [],  # ticked only after a gate refused the advance
+    "rollout-override-box.hidden": True,
     "enablement-feature-picker.value": FEATURE,
     "enablement-feature.data": FEATURE,
     "enablement-version.data": 3,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from dataclasses import dataclass
 
 from flask import abort, jsonify, request, session
@@ -38,7 +39,13 @@ PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"admin", "change_manager", "product"}),
     ),
     "enablement:write": (frozenset({"admin"}), frozenset({"admin", "change_manager"})),
+    # Storing a gate evaluation writes gate history: not for read-only callers (executives).
+    "gates:evaluate": (frozenset({"admin"}), frozenset({"admin", "product", "change_manager"})),
     "jobs:run": (frozenset({"admin"}), frozenset({"admin"})),
+    # Dashboard only: the operations page (jobs, runs, pending Unleash syncs).
+    "operations:read": (frozenset(), frozenset({"admin", "product"})),
+    # Who receives the monthly ROI report by e-mail, and may subscribe to it.
+    "reports:receive": (frozenset(), frozenset({"admin", "executive"})),
     "metrics:read": (frozenset({"admin"}), frozenset({"admin"})),
     # GDPR export and erase of one person (app/api/privacy.py): admins only.
     "privacy:admin": (frozenset({"admin"}), frozenset({"admin"})),
@@ -64,6 +71,82 @@ class Identity:
         if self.token_kind is not None:
             return self.token_kind in kinds
         return self.role in roles
+
+
+PUBLIC = "public"
+# Views without @requires: they need nothing (PUBLIC), or check their permission through this
+# matrix themselves (the Unleash client API, /metrics). Endpoint -> permission; the route walk
+# test (tests/test_security_declared.py) fails for any route neither here nor declared on its view.
+CHECKED_IN_VIEW: dict[str, str] = {
+    "web.index": PUBLIC, "web.login": PUBLIC, "web.logout": PUBLIC, "web.healthz": PUBLIC,
+    "web.static": PUBLIC, "static": PUBLIC, "openapi_document": PUBLIC,
+    "metrics": "metrics:read",
+    "client_api.features": "flags:read", "client_api.metrics": "flags:read",
+    "client_api.register_sdk": "flags:read",
+    "frontend_api.toggles": "flags:frontend", "frontend_api.metrics": "flags:frontend",
+    "frontend_api.register_sdk": "flags:frontend",
+}
+
+
+def declared_permission(view, endpoint: str) -> str | None:
+    """The permission a route declares: on its view (``@requires``, the dashboard's login guard)
+    or in CHECKED_IN_VIEW; None when it declares none."""
+    return getattr(view, "liftoff_permission", None) or CHECKED_IN_VIEW.get(endpoint)
+
+
+def token_kinds_with(permission: str) -> frozenset[str]:
+    """The API token kinds the matrix grants ``permission``."""
+    return PERMISSIONS[permission][0]
+
+
+def roles_with(permission: str) -> frozenset[str]:
+    """The user roles the matrix grants ``permission`` (e.g. who receives the monthly report)."""
+    return PERMISSIONS[permission][1]
+
+
+def user_may(identity: Identity | None, permission: str) -> bool:
+    """Whether a logged-in user (never an API token: the dashboard is for people) has it."""
+    return identity is not None and identity.role is not None and identity.may(permission)
+
+
+class NotAllowed(LiftoffError):
+    """The caller's role may not do this (the dashboard's 403)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, [], 403)
+
+
+# Every dashboard action, by qualified name, with the permission it declares (read by the test
+# that fails when a writing Dash callback reaches no declared action).
+DASHBOARD_ACTIONS: dict[str, str] = {}
+
+
+def dashboard_action(permission: str, refusal: str):
+    """Declare and enforce the permission of a dashboard write: the decorated function takes an
+    ``identity`` argument and raises ``NotAllowed`` (403) unless that user's role has it.
+
+    :param refusal: what is refused, in words, e.g. ``"change rollouts (product or admin only)"``.
+    """
+    if permission not in PERMISSIONS:
+        raise KeyError(permission)
+
+    def decorate(action):
+        signature = inspect.signature(action)
+        if "identity" not in signature.parameters:
+            raise TypeError(f"{action.__qualname__} must take an identity argument")
+
+        @functools.wraps(action)
+        def checked(*args, **kwargs):
+            identity = signature.bind(*args, **kwargs).arguments.get("identity")
+            if not user_may(identity, permission):
+                raise NotAllowed(f"your role may not {refusal}")
+            return action(*args, **kwargs)
+
+        checked.liftoff_permission = permission
+        DASHBOARD_ACTIONS[f"{action.__module__}.{action.__qualname__}"] = permission
+        return checked
+
+    return decorate
 
 
 def bearer_secret() -> str | None:
@@ -168,6 +251,7 @@ def login_required_page(permission: str = "read"):
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapper.liftoff_permission = permission
         return wrapper
 
     return decorate

@@ -3,38 +3,36 @@ subscription, re-checked on the server whatever the page showed."""
 
 from __future__ import annotations
 
-from app.errors import Detail, LiftoffError, ValidationFailed
+from app.errors import Detail, ValidationFailed
 from app.models import Feature, User
-from app.security import Identity
-from app.services import report_mail, rollout
+from app.security import Identity, NotAllowed, dashboard_action, user_may
+from app.services import gates, report_mail, rollout
 
 ROLLOUT_ACTIONS = ("advance", "rollback", "kill", "resume")
 
-
-class NotAllowed(LiftoffError):
-    """The caller's role may not do this (the dashboard's 403)."""
-
-    def __init__(self, message: str):
-        super().__init__(message, [], 403)
+__all__ = ["NotAllowed", "may_change_rollouts", "may_subscribe_to_report", "perform_rollout_action",
+           "set_own_report_subscription"]
 
 
 def may_change_rollouts(identity: Identity | None) -> bool:
     """Whether this logged-in user may advance, roll back, kill or resume rollouts."""
-    return identity is not None and identity.role is not None and identity.may("rollout:write")
+    return user_may(identity, "rollout:write")
 
 
-def perform_rollout_action(action: str, key: str, identity: Identity | None, reason: str | None) -> Feature:
+@dashboard_action("rollout:write", "change rollouts (product or admin only)")
+def perform_rollout_action(action: str, key: str, identity: Identity | None, reason: str | None,
+                           override: bool = False) -> Feature:
     """Run one rollout action for a dashboard user; the caller commits.
 
     :param action: ``advance``, ``rollback``, ``kill`` or ``resume``.
     :param key: the feature key.
     :param identity: who clicked; refused unless their role has ``rollout:write``.
     :param reason: why; required for every action taken from the dashboard.
+    :param override: advance past a failed gate (audited as an override, with the reason).
     :raises NotAllowed: the role may not change rollouts.
     :raises ValidationFailed: unknown action or missing reason.
+    :raises Conflict: the next stage's gate failed (naming each failing criterion) and no override.
     """
-    if not may_change_rollouts(identity):
-        raise NotAllowed("your role may not change rollouts (product or admin only)")
     if action not in ROLLOUT_ACTIONS:
         allowed = ", ".join(ROLLOUT_ACTIONS)
         raise ValidationFailed("unknown action", [Detail("action", f"must be one of {allowed}")])
@@ -43,6 +41,8 @@ def perform_rollout_action(action: str, key: str, identity: Identity | None, rea
         raise ValidationFailed("a reason is required", [Detail("reason", "say why, for the audit trail")])
     if not key:
         raise ValidationFailed("no feature chosen", [Detail("feature", "pick a feature first")])
+    if action == "advance":  # the same gate-judging path as the API's advance and promote
+        return gates.advance_stage(key, identity.name, reason, override=bool(override))[0]
     # Looked up at call time so the service module stays the single implementation.
     service = getattr(rollout, action)
     return service(key, identity.name, reason)
@@ -50,16 +50,15 @@ def perform_rollout_action(action: str, key: str, identity: Identity | None, rea
 
 def may_subscribe_to_report(identity: Identity | None) -> bool:
     """Whether this logged-in user may have the monthly report e-mailed (executives and admins)."""
-    return identity is not None and identity.role in report_mail.REPORT_ROLES
+    return user_may(identity, report_mail.RECEIVE)
 
 
+@dashboard_action(report_mail.RECEIVE, "subscribe to the monthly report (executive or admin only)")
 def set_own_report_subscription(identity: Identity | None, on: bool) -> User:
     """Subscribe the logged-in user (never anyone else) to the monthly report, or unsubscribe
     them; the caller commits.
 
     :raises NotAllowed: the role may not receive the report (or the caller is no logged-in user).
     """
-    if not may_subscribe_to_report(identity):
-        raise NotAllowed("your role may not subscribe to the monthly report (executive or admin only)")
     user, _changed = report_mail.set_subscription(identity.name, bool(on))
     return user

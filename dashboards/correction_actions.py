@@ -11,25 +11,23 @@ from sqlalchemy import select
 from app.db import db
 from app.errors import Detail, NotFound, ValidationFailed
 from app.models import CostEntry, Feature
-from app.security import Identity
+from app.security import Identity, NotAllowed, dashboard_action, user_may
 from app.services import feature_plan, rollout, voids
-from dashboards.actions import NotAllowed
 
-
-def _may(identity: Identity | None, permission: str) -> bool:
-    return identity is not None and identity.role is not None and identity.may(permission)
+__all__ = ["NotAllowed", "may_archive", "may_edit_stages", "may_void_costs", "plan_state",
+           "save_future_stages", "set_archived", "void_cost_entry"]
 
 
 def may_archive(identity: Identity | None) -> bool:
-    return _may(identity, "features:archive")
+    return user_may(identity, "features:archive")
 
 
 def may_edit_stages(identity: Identity | None) -> bool:
-    return _may(identity, "features:write")
+    return user_may(identity, "features:write")
 
 
 def may_void_costs(identity: Identity | None) -> bool:
-    return _may(identity, "costs:void")
+    return user_may(identity, "costs:void")
 
 
 def _reason(reason: str | None) -> str:
@@ -48,17 +46,17 @@ def plan_state(key: str) -> dict:
             "future": json.dumps(future, indent=1)}
 
 
+@dashboard_action("features:archive", "archive features (product or admin only)")
 def set_archived(key: str, identity: Identity | None, reason: str | None, archived: bool) -> Feature:
     """Archive (``archived``) or unarchive the feature.
 
     :raises NotAllowed: the role lacks ``features:archive``.
     """
-    if not may_archive(identity):
-        raise NotAllowed("your role may not archive features (product or admin only)")
     action = feature_plan.archive if archived else feature_plan.unarchive
     return action(key, identity.name, _reason(reason))
 
 
+@dashboard_action("features:write", "change stage plans (product or admin only)")
 def save_future_stages(key: str, identity: Identity | None, reason: str | None, text: str | None) -> Feature:
     """Replace the stages after the current one with ``text`` (a JSON list of stages); the reached
     ones are kept as they are.
@@ -66,8 +64,6 @@ def save_future_stages(key: str, identity: Identity | None, reason: str | None, 
     :raises NotAllowed: the role lacks ``features:write``.
     :raises ValidationFailed: the text is no JSON list, or a stage is invalid.
     """
-    if not may_edit_stages(identity):
-        raise NotAllowed("your role may not change stage plans (product or admin only)")
     reason = _reason(reason)
     try:
         future = json.loads(text or "")
@@ -88,14 +84,13 @@ def month_costs(month: str) -> list[dict]:
     return [voids.cost_record(entry, key) for entry, key in rows]
 
 
+@dashboard_action("costs:void", "void cost entries (product or admin only)")
 def void_cost_entry(cost_id: int | None, identity: Identity | None, reason: str | None) -> dict:
     """Void cost entry ``cost_id`` (of whichever feature holds it).
 
     :raises NotAllowed: the role lacks ``costs:void``.
     :raises NotFound: no such entry (deleted since the page was drawn).
     """
-    if not may_void_costs(identity):
-        raise NotAllowed("your role may not void cost entries (product or admin only)")
     reason = _reason(reason)
     key = db.session.scalar(select(Feature.key).join(CostEntry, CostEntry.feature_id == Feature.id)
                             .where(CostEntry.id == cost_id)) if cost_id else None

@@ -21,7 +21,7 @@ from app.models import (
     RolloutTransition,
     SdkInstance,
 )
-from app.services import exposure
+from app.services import exposure, rollout
 
 PORTFOLIO_COLUMNS = [
     "key", "name", "owner", "status", "stage", "stage_count", "stage_name", "stage_label",
@@ -202,10 +202,17 @@ def transitions(key: str) -> pd.DataFrame:
     return pd.DataFrame(
         [{"effective_at": t.effective_at, "action": t.action, "from_stage": t.from_stage,
           "to_stage": t.to_stage, "killed_after": t.killed_after, "actor": t.actor,
-          "reason": t.reason or "", "recorded_at": t.recorded_at} for t in rows],
+          "reason": t.reason or "", "recorded_at": t.recorded_at,
+          "override": _overridden(t)} for t in rows],
         columns=["effective_at", "action", "from_stage", "to_stage", "killed_after", "actor",
-                 "reason", "recorded_at"],
+                 "reason", "recorded_at", "override"],
     )
+
+
+def _overridden(transition: RolloutTransition) -> str:
+    """The failing criteria an advance overrode, as one line; empty for a gate that held."""
+    gate = rollout.gate_of_transition(transition)
+    return ", ".join(c["criterion"] for c in gate["gate"]["failed"]) if gate["override"] else ""
 
 
 def audit_entries(key: str, limit: int = 50) -> pd.DataFrame:

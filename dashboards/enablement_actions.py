@@ -8,21 +8,23 @@ except ``run_job_now``, whose runner owns its own transaction.
 
 from __future__ import annotations
 
+import pandas as pd
+
 from app.db import utcnow
 from app.errors import Collector
 from app.jobs.runner import run_job
 from app.models import ActionItem, Feature, Feedback, GateEvaluation, JobRun
-from app.security import Identity
+from app.security import Identity, NotAllowed, dashboard_action, user_may
 from app.services import enablement, feedback_triage, gates
 from app.services.audit import audit
-from dashboards.actions import NotAllowed
-from dashboards.enablement_data import FEEDBACK_CATEGORIES, SEVERITIES
+from dashboards.enablement_data import FEEDBACK_CATEGORIES, SEVERITIES, job_registry
 
 __all__ = [
     "NotAllowed",
     "add_action_item",
     "complete_action_item",
     "evaluate_gate_now",
+    "job_overview",
     "may_edit_enablement",
     "may_evaluate_gates",
     "may_promote",
@@ -35,40 +37,38 @@ __all__ = [
 ]
 
 
-def _may(identity: Identity | None, permission: str) -> bool:
-    # Dashboard users only: API tokens have no role and never act through the dashboard.
-    return identity is not None and identity.role is not None and identity.may(permission)
-
-
 def may_edit_enablement(identity: Identity | None) -> bool:
     """Change managers and admins record feedback, triage it and keep action items."""
-    return _may(identity, "enablement:write")
+    return user_may(identity, "enablement:write")
 
 
 def may_promote(identity: Identity | None) -> bool:
     """Product and admin promote a stage with its gate result."""
-    return _may(identity, "rollout:write")
+    return user_may(identity, "rollout:write")
 
 
 def may_evaluate_gates(identity: Identity | None) -> bool:
     """Everyone but executives (who only read) may store a fresh gate evaluation."""
-    return may_edit_enablement(identity) or may_promote(identity)
+    return user_may(identity, "gates:evaluate")
 
 
 def may_run_jobs(identity: Identity | None) -> bool:
-    return _may(identity, "jobs:run")
+    return user_may(identity, "jobs:run")
 
 
 def may_view_operations(identity: Identity | None) -> bool:
     """The operations page is for admins and product teams."""
-    return identity is not None and identity.role in ("admin", "product")
+    return user_may(identity, "operations:read")
 
 
-def _require(allowed: bool, what: str) -> None:
-    if not allowed:
-        raise NotAllowed(f"your role may not {what}")
+@dashboard_action("operations:read", "see the operations page (admins and product teams)")
+def job_overview(identity: Identity | None) -> tuple[pd.DataFrame, str | None]:
+    """The job registry with each job's latest run; closes runs whose process died (flushed,
+    the callback commits). Only those who may run jobs read their errors whole (job_runs.redact)."""
+    return job_registry(full_errors=may_run_jobs(identity))
 
 
+@dashboard_action("enablement:write", "record feedback (change manager or admin only)")
 def submit_feedback(key: str, identity: Identity | None, form: dict) -> Feedback:
     """Record one feedback item from the dashboard form, through the shared feedback ingestion.
 
@@ -78,7 +78,6 @@ def submit_feedback(key: str, identity: Identity | None, form: dict) -> Feedback
     :raises NotAllowed: the role may not record feedback.
     :raises ValidationFailed: naming every bad field (nothing is stored).
     """
-    _require(may_edit_enablement(identity), "record feedback (change manager or admin only)")
     # The form's own fields are checked here, all at once; the service then checks the rest
     # (known person, rating range) the same way it does for the API and CSV imports.
     problems = Collector()
@@ -119,39 +118,40 @@ def submit_feedback(key: str, identity: Identity | None, form: dict) -> Feedback
     return item
 
 
+@dashboard_action("enablement:write", "triage feedback (change manager or admin only)")
 def triage_feedback(feedback_id: int, status: str, owner: str | None, identity: Identity | None) -> Feedback:
     """Move a feedback item on (open -> triaged -> fixed -> verified) with an owner.
 
     :raises NotAllowed: the role may not triage.
     :raises ValidationFailed: no owner or unknown status; :raises Conflict: not a next status.
     """
-    _require(may_edit_enablement(identity), "triage feedback (change manager or admin only)")
     owner = (owner or "").strip() or None
     return feedback_triage.triage(feedback_id, status, identity.name, owner)
 
 
+@dashboard_action("enablement:write", "add action items (change manager or admin only)")
 def add_action_item(
     key: str, identity: Identity | None, title: str | None, owner: str | None, due_on: str | None
 ) -> ActionItem:
     """Add an action item with its owner and due date (YYYY-MM-DD)."""
-    _require(may_edit_enablement(identity), "add action items (change manager or admin only)")
     return enablement.create_action_item(
         key, {"title": title, "owner": owner, "due_on": due_on}, identity.name
     )
 
 
+@dashboard_action("enablement:write", "change action items (change manager or admin only)")
 def complete_action_item(item_id: int, identity: Identity | None) -> ActionItem:
     """Mark an action item done."""
-    _require(may_edit_enablement(identity), "change action items (change manager or admin only)")
     return enablement.update_action_item(item_id, {"status": "done"}, identity.name)
 
 
+@dashboard_action("gates:evaluate", "evaluate gates (executives read only)")
 def evaluate_gate_now(key: str, identity: Identity | None) -> GateEvaluation:
     """Evaluate and store the gate of the feature's current stage (not for executives)."""
-    _require(may_evaluate_gates(identity), "evaluate gates (executives read only)")
     return gates.evaluate_gate(key, trigger="manual")
 
 
+@dashboard_action("rollout:write", "promote rollouts (product or admin only)")
 def promote_with_gate(
     key: str, identity: Identity | None, reason: str | None, override: bool = False
 ) -> tuple[Feature, GateEvaluation]:
@@ -161,13 +161,12 @@ def promote_with_gate(
     :raises NotAllowed: not product or admin.
     :raises Conflict: the gate failed without override; :raises ValidationFailed: override without reason.
     """
-    _require(may_promote(identity), "promote rollouts (product or admin only)")
     reason = (reason or "").strip() or None
-    return gates.promote(key, identity.name, reason=reason, override=override)
+    return gates.advance_stage(key, identity.name, reason=reason, override=override)
 
 
+@dashboard_action("jobs:run", "run jobs (admin only)")
 def run_job_now(name: str, identity: Identity | None) -> JobRun:
     """Run a registered job now (admins only). The runner commits its own run record and the
     job's writes, so the caller must not have uncommitted work."""
-    _require(may_run_jobs(identity), "run jobs (admin only)")
     return run_job(name, trigger="manual")

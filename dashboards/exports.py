@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, Response, jsonify, redirect, request, url_fo
 from openpyxl import Workbook
 
 from app.errors import LiftoffError
-from app.security import current_identity
+from app.security import current_identity, user_may
 from app.services import monthly_report as report_page
 from dashboards import kpi_data
 
@@ -26,13 +26,14 @@ def _login_required(is_page: bool):
         @functools.wraps(view)
         def guarded(*args, **kwargs):
             identity = current_identity()
-            if identity is None or identity.role is None or not identity.may("read"):
+            if not user_may(identity, "read"):
                 if is_page:
                     return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
                 return jsonify({"error": "authentication required", "details": []}), 401
             return view(*args, **kwargs)
 
         guarded.liftoff_login_required = True  # the dashboard guard leaves it to this check
+        guarded.liftoff_permission = "read"
         return guarded
     return wrap
 

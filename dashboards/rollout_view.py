@@ -31,6 +31,23 @@ def timeline(stages: pd.DataFrame, total_people: int | None = None) -> html.Ol:
     return html.Ol(items, className="lo-timeline", id="rollout-timeline")
 
 
+def _action_badge(row: dict):
+    """The action, and for an advance past a failed gate an override badge naming what failed."""
+    badge = ui.badge(row["action"], ACTION_KINDS.get(row["action"], "off"))
+    if not row.get("override"):
+        return badge
+    return html.Span([badge, " ", ui.badge("override", "killed"),
+                      html.Span(f" gate failed: {row['override']}", className="lo-muted")],
+                     className="lo-override")
+
+
+def gate_refusal(message: str, criteria: list[tuple[str, str]]) -> list:
+    """A refused advance inside the dialog: each failing criterion, observed against required."""
+    return [html.Div(message, className="lo-strong"),
+            html.Ul([html.Li([html.Span(name, className="lo-mono"), f": {text}"])
+                     for name, text in criteria], id="rollout-gate-failures")]
+
+
 def rollout_body(overview: dict, transitions: pd.DataFrame, audit: pd.DataFrame) -> list:
     tiles = html.Div([
         html.Div([html.Div("Status", className="lo-tile-label"),
@@ -57,7 +74,7 @@ def rollout_body(overview: dict, transitions: pd.DataFrame, audit: pd.DataFrame)
             transitions,
             [("effective_at", "Effective"), ("action", "Action"), ("from_stage", "From"),
              ("to_stage", "To"), ("actor", "By"), ("reason", "Reason")],
-            render={"action": lambda r: ui.badge(r["action"], ACTION_KINDS.get(r["action"], "off"))},
+            render={"action": _action_badge},
             numeric=["from_stage", "to_stage"], table_id="history-table",
         )
     if audit.empty:

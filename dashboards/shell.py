@@ -10,12 +10,10 @@ from app.security import Identity, current_identity
 from dashboards import URL_BASE
 from dashboards.callback_inputs import SEARCH, accepts, path_under
 
-ROLE_LABELS = {
-    "admin": "Admin",
-    "product": "Product",
-    "change_manager": "Change manager",
-    "executive": "Executive",
-}
+
+def role_label(role: str | None) -> str:
+    """A role as people read it: ``change_manager`` -> ``Change manager`` (no list of roles here)."""
+    return (role or "").replace("_", " ").capitalize()
 
 
 def navbar(identity: Identity | None) -> html.Header:
@@ -28,7 +26,7 @@ def navbar(identity: Identity | None) -> html.Header:
     if identity is not None:
         user = [
             html.Span(identity.name, className="lo-user-email", id="nav-user-email"),
-            html.Span(ROLE_LABELS.get(identity.role or "", identity.role or ""),
+            html.Span(role_label(identity.role),
                       className=f"lo-badge lo-role-{identity.role}", id="nav-user-role"),
             # A plain form: the browser posts it with the session cookie and the CSRF token.
             html.Form(

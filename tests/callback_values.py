@@ -61,6 +61,8 @@ GOOD: dict[str, object] = {
     '{"id":["ALL"],"type":"cost-void"}.n_clicks': [({"id": 99999, "type": "cost-void"}, 1)],
     "cost-cancel.n_clicks": 0,
     "cost-confirm.n_clicks": 1,
+    "rollout-override.value": [],  # ticked only after a gate refused the advance
+    "rollout-override-box.hidden": True,
     "enablement-feature-picker.value": FEATURE,
     "enablement-feature.data": FEATURE,
     "enablement-version.data": 3,

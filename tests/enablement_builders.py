@@ -8,7 +8,7 @@ import itertools
 from datetime import datetime, timedelta
 
 from app.db import db, utcnow
-from app.models import Event, Feedback
+from app.models import Baseline, Event, Feedback
 from app.services import rollout, rollups
 from tests.helpers import gen_cohort, gen_person
 from tests.sdk_support import sdk as shared_sdk
@@ -33,6 +33,25 @@ def live_feature(playbook: str | None = "pilot-feedback-loop", people: int = 12,
     rollout.advance(feature.key, "test", effective_at=utcnow() - timedelta(days=days_in_stage))
     db.session.refresh(feature)
     return feature, members, cohort
+
+
+def ready_pilot(auto_promote: bool = False, trained: bool = True):
+    """A pilot whose stage-1 gate of ``pilot-feedback-loop`` passes (>= 7 days, >= 10 exposed,
+    >= 80 % trained, mean feedback >= 3, no open critical feedback): 10 pilots, 10 days in,
+    9 trained (5 when not ``trained``, which fails training_completion), three 4-star ratings."""
+    feature, members, _ = live_feature("pilot-feedback-loop", people=10, days_in_stage=10,
+                                       auto_promote=auto_promote, stage_percentages=(0, 100))
+    from app.services.enablement import record_training
+
+    record_training(feature.key, {"stage": 1, "title": "Pilot kick-off", "trainer": "Ana",
+                                  "held_on": (utcnow() - timedelta(days=9)).date().isoformat(),
+                                  "attendees": [m.person_id for m in members[: 9 if trained else 5]]}, "cm")
+    for person in members[:3]:
+        add_feedback(feature, person, 4)
+    db.session.add(Baseline(feature_id=feature.id, task="default", error_rate=0.1, source="audit",
+                            measured_at=utcnow() - timedelta(days=40)))
+    add_events(feature, members, 30, utcnow() - timedelta(days=2))
+    return feature, members
 
 
 def add_events(feature, people, count: int, when: datetime, outcome: str = "success",

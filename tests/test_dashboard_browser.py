@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import func, select
 
-from app.db import db
-from app.models import Cohort, Feature, RolloutTransition
+from app.db import db, utcnow
+from app.models import AuditEntry, Cohort, Feature, RolloutTransition
 from app.services import rollout
 from app.services.access import create_token
 from tests.dashboard_support import (
@@ -22,6 +23,7 @@ from tests.dashboard_support import (
     add_stages,
     email_for,
     module_database,
+    record,
     seed_company,
 )
 from tests.helpers import gen_feature
@@ -193,7 +195,8 @@ def test_an_executive_reads_only_and_a_forged_action_is_refused(open_as, server,
 
     body = _callback_request(page, server, "rollout-confirm")
     values = {"rollout-pending": "advance", "rollout-reason": "forged",
-              "rollout-feature": "quote-assistant", "rollout-version": 0}
+              "rollout-feature": "quote-assistant", "rollout-version": 0,
+              "rollout-override": ["override"]}  # an override is no way round the role either
     body["state"] = [{**s, "value": values[s["id"]]} for s in body["state"]]
     csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "liftoff_csrf")
     url = server.url + "/dashboard/_dash-update-component"
@@ -274,6 +277,41 @@ def test_a_refusal_of_the_rollout_service_is_shown_on_the_page(open_as, server, 
     assert "from the API" in rows_of(page, "history-table")[0]
     assert page.locator("#rollout-advance").is_disabled()
     assert feature_state(company, "one-stage") == (1, False, 1)
+
+
+def test_a_failing_gate_is_shown_and_overridden_with_a_reason(open_as, server, company):
+    with company["app"].app_context():  # a pilot one day into stage 1: its 7-day gate fails
+        pilot = gen_feature("gated-pilot", name="Gated pilot", playbook_key="pilot-feedback-loop")
+        champions = db.session.scalar(select(Cohort).where(Cohort.key == "champions"))
+        add_stages(pilot, [("Pilot", [champions], 0), ("Everyone", [], 100)])
+        record(pilot, "advance", 1, utcnow() - timedelta(days=1))
+        db.session.commit()
+    page = open_as("product", "/dashboard/rollout?feature=gated-pilot")
+    page.wait_for_selector("#history-table")
+    page.click("#rollout-advance")
+    page.wait_for_selector("#rollout-dialog.lo-dialog-open")
+    assert not page.locator("#rollout-override-box").is_visible()  # offered once a gate refuses
+    page.fill("#rollout-reason", "sponsor wants it now")
+    page.click("#rollout-confirm")
+    page.wait_for_selector("#rollout-gate-failures")
+    failures = page.inner_text("#rollout-gate-failures")
+    assert "days_in_stage: observed 1, required at least 7 (min)" in failures
+    assert page.locator("#rollout-override-box").is_visible()
+    shot(page, "rollout-gate-refused")
+    assert feature_state(company, "gated-pilot") == (1, False, 1)
+
+    page.check("#rollout-override input[type=checkbox]")
+    page.click("#rollout-confirm")
+    page.wait_for_selector("#rollout-done")
+    assert "stage 2 of 2" in page.inner_text("#rollout-done")
+    page.wait_for_selector("#history-table .lo-override")
+    newest = rows_of(page, "history-table")[0]
+    assert "override" in newest and "days_in_stage" in newest and "sponsor wants it now" in newest
+    assert feature_state(company, "gated-pilot") == (2, False, 2)
+    with company["app"].app_context():
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "gate.override",
+                                                           AuditEntry.entity_key == "gated-pilot"))
+        assert (entry.actor, entry.reason) == (email_for("product"), "sponsor wants it now")
 
 
 def test_logout_ends_the_session(open_as, server):

@@ -252,7 +252,7 @@ def test_junk_values_of_every_callback_get_a_400_naming_the_component_never_a_50
     passed = {(a["component"], a["junk"]) for a in answers
               if a["junk"] in ("1.5", "-1", "[]", "{}") and a["status"] != 400}
     assert passed == {("feedback-rating.value", "-1"), ("exec-subscribe.value", "[]"),
-                      ("promote-override.value", "[]")}
+                      ("promote-override.value", "[]"), ("rollout-override.value", "[]")}
 
 
 def test_a_store_missing_a_key_or_with_a_bad_month_is_named_in_the_400(probe):

@@ -36,7 +36,7 @@ stages:
       - {metric: training_completion, min_pct: 80}
       - {metric: feedback_mean, min: 3.5}
       - {metric: open_critical_feedback, max: 0}
-    guardrails: {error_rate_above: 0.5, action: rollback}
+    guardrails: {max_error_rate: 0.5, action: rollback}
 """
 
 

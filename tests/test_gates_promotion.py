@@ -4,41 +4,14 @@ with the answer the real UnleashClient SDK gives after the change."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 
-from app.db import db, utcnow
+from app.db import db
 from app.jobs.gates import evaluate_gates
-from app.models import AuditEntry, Baseline, Feature, GateEvaluation, RolloutTransition
-from tests.enablement_builders import (
-    add_events,
-    add_feedback,
-    enabled,
-    live_feature,
-    sdk,
-    wait_for,
-)
+from app.models import AuditEntry, Feature, GateEvaluation, RolloutTransition
+from tests.enablement_builders import add_feedback, enabled, ready_pilot, sdk, wait_for
 from tests.helpers import gen_person
-
-# pilot-feedback-loop, stage 1: >= 7 days, >= 10 exposed, >= 80 % trained, mean feedback >= 3,
-# no open critical feedback.
-
-
-def ready_pilot(auto_promote: bool = False, trained: bool = True):
-    feature, members, _ = live_feature("pilot-feedback-loop", people=10, days_in_stage=10,
-                                       auto_promote=auto_promote, stage_percentages=(0, 100))
-    from app.services.enablement import record_training
-
-    record_training(feature.key, {"stage": 1, "title": "Pilot kick-off", "trainer": "Ana",
-                                  "held_on": (utcnow() - timedelta(days=9)).date().isoformat(),
-                                  "attendees": [m.person_id for m in members[: 9 if trained else 5]]}, "cm")
-    for person in members[:3]:
-        add_feedback(feature, person, 4)
-    db.session.add(Baseline(feature_id=feature.id, task="default", error_rate=0.1, source="audit",
-                            measured_at=utcnow() - timedelta(days=40)))
-    add_events(feature, members, 30, utcnow() - timedelta(days=2))
-    return feature, members
 
 
 @pytest.fixture
@@ -79,7 +52,9 @@ def test_failed_gate_refuses_promotion_unless_overridden_with_a_reason(client, a
     refused = client.post(url, json={}, headers=admin_headers)
     assert refused.status_code == 409
     assert [d["field"] for d in refused.get_json()["details"]] == ["training_completion"]
-    assert "50.0 against min_pct 80" in refused.get_json()["details"][0]["message"]
+    # 5 of the 10 pilots trained: observed against required, as the contract's 409 asks.
+    assert refused.get_json()["details"][0]["message"] == (
+        "observed 50.0 % trained (5 of 10), required at least 80 % (min_pct)")
     assert client.post(url, json={"override": True}, headers=admin_headers).status_code == 422
     assert client.post(url, json={"override": "yes"}, headers=admin_headers).status_code == 422
     session.expire_all()
@@ -88,7 +63,8 @@ def test_failed_gate_refuses_promotion_unless_overridden_with_a_reason(client, a
                      headers=admin_headers)
     assert ok.status_code == 200 and ok.get_json()["current_stage"] == 2
     last = client.post(url, json={"override": True, "reason": "again"}, headers=admin_headers)
-    assert last.status_code == 409 and last.get_json()["error"] == "cannot promote past the last stage"
+    # /promote is /advance's code path, with its words.
+    assert last.status_code == 409 and last.get_json()["error"] == "cannot advance past the last stage"
     entry = session.query(AuditEntry).filter_by(action="gate.override").one()
     assert entry.reason == "sponsor accepts the training gap"
     assert json.loads(entry.after)["failed"] == ["training_completion"]

@@ -45,7 +45,7 @@ def test_the_three_shipped_playbooks_are_valid_and_follow_adkar():
             assert stage.trainings and stage.communications and stage.checklist and stage.gate
             assert stage.pulse_questions and stage.feedback_cadence
             assert all(t.duration_minutes > 0 and t.format for t in stage.trainings)
-            assert stage.guardrails.error_rate_above or stage.guardrails.spike_factor
+            assert stage.guardrails.max_error_rate or stage.guardrails.spike_factor
     # Between them the playbooks use every gate metric.
     used = {c.metric for pb in playbooks.values() for s in pb.stages for c in s.gate}
     assert used == set(GATE_METRICS)

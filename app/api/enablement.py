@@ -162,7 +162,7 @@ def update_action_item(item_id: int):
 
 
 @bp.post("/features/<key>/gate/evaluate")
-@requires("read")
+@requires("gates:evaluate")
 def evaluate_gate(key: str):
     """Evaluate the current stage's gate now and store the result."""
     evaluation = gates.evaluate_gate(key, trigger="api")
@@ -185,10 +185,13 @@ def promote(key: str):
     override = body.get("override", False)
     if not isinstance(override, bool):
         raise ValidationFailed("invalid body", [Detail("override", "must be true or false")])
-    feature, evaluation = gates.promote(key, _actor(), body.get("reason"), override)
+    reason = body.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise ValidationFailed("invalid body", [Detail("reason", "must be a string")])
+    feature, evaluation = gates.advance_stage(key, _actor(), reason, override)
     db.session.commit()
     return jsonify({"feature": feature.key, "current_stage": feature.current_stage,
-                    "gate": gates.evaluation_dict(evaluation)})
+                    "gate": gates.evaluation_dict(evaluation) if evaluation is not None else None})
 
 
 @bp.get("/features/<key>/drift")

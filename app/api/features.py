@@ -11,7 +11,7 @@ from app.db import db
 from app.errors import Detail, ValidationFailed
 from app.flags import clients
 from app.security import current_identity, requires
-from app.services import rollout
+from app.services import gates, rollout
 
 
 def _effective_at(body: dict) -> datetime | None:
@@ -78,11 +78,21 @@ def _has_body() -> bool:
     return bool(request.get_data(cache=True).strip())
 
 
+def _override(body: dict) -> bool:
+    override = body.get("override", False)
+    if not isinstance(override, bool):
+        raise ValidationFailed("invalid transition", [Detail("override", "must be true or false")])
+    return override
+
+
 @bp.post("/features/<key>/advance")
 @requires("rollout:write")
 def advance_feature(key: str):
-    """Move to the next stage (the first call starts stage 1)."""
-    return _transition(rollout.advance, key)
+    """Move to the next stage once its gate passes (or with override and a reason)."""
+    body = json_body(dict) if _has_body() else {}
+    gates.advance_stage(key, current_identity().name, _reason(body), _override(body), _effective_at(body))
+    db.session.commit()
+    return jsonify(rollout.feature_state(key))
 
 
 @bp.post("/features/<key>/rollback")

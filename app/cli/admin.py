@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from app.cli import main, make_app, transaction
+from app.models.access import ROLES, TOKEN_KINDS
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -71,7 +72,7 @@ def users() -> None:
 @click.option(
     "--role",
     required=True,
-    type=click.Choice(["admin", "product", "change_manager", "executive"]),
+    type=click.Choice(ROLES),
     help="What the user may do.",
 )
 @click.option("--password", help="At least 12 characters, not a common one; asked for when omitted.")
@@ -173,7 +174,7 @@ def tokens() -> None:
 
 
 @tokens.command("create")
-@click.option("--kind", required=True, type=click.Choice(["admin", "ingest", "client", "frontend"]))
+@click.option("--kind", required=True, type=click.Choice(TOKEN_KINDS))
 @click.option(
     "--environment",
     type=click.Choice(["development", "production"]),

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from app.cli import main, transaction
+from app.cli.rollout import features
 
 REASON = click.option("--reason", required=True, help="Why (required; kept in the audit trail).")
 
@@ -87,9 +88,7 @@ def events_void(event_ids: tuple[str, ...], file: Path | None, source: str, reas
         click.echo(f"{len(result.voided)} events voided, {len(result.already_voided)} were void already")
 
 
-@main.group()
-def features() -> None:
-    """Archive features and edit the stages they have not reached."""
+# One `liftoff features` group (app/cli/rollout.py) holds advance and these corrections.
 
 
 @features.command("archive")

@@ -10,11 +10,12 @@ from pathlib import Path
 import click
 
 from app.cli import main, transaction
+from app.models.access import ROLES
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "seed_data"
 DEMO_PASSWORD = "liftoff-demo"  # noqa: S105  (printed for the demo; documented as such)
 DEMO_DOMAIN = "demo.liftoff"
-DEMO_ROLES = ("admin", "product", "change_manager", "executive")
+DEMO_ROLES = ROLES  # one demo login per role
 
 
 @main.group("import")

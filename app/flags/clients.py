@@ -20,6 +20,7 @@ from app.db import db, utcnow
 from app.errors import Collector
 from app.models import ApiToken, FlagMetric, RejectedFetch, SdkInstance
 from app.models.operations import MetricBucket
+from app.security import token_kinds_with
 from app.services.access import hash_secret
 
 TOKEN_CACHE_SECONDS = 10.0
@@ -85,6 +86,10 @@ def check_client_token(header: str | None, kind: str = "client") -> TokenCheck:
     return judge(_token_cache().facts(secret), kind)
 
 
+# Which permission of the matrix each SDK-facing API asks of its tokens.
+API_PERMISSION = {"client": "flags:read", "frontend": "flags:frontend"}
+
+
 def judge(facts: tuple | None, wanted: str = "client") -> TokenCheck:
     """The decision for a token's facts (None: no such token) on an API that takes ``wanted`` tokens.
     A client token never reads the frontend API nor a frontend token the client API: one carries the
@@ -96,7 +101,7 @@ def judge(facts: tuple | None, wanted: str = "client") -> TokenCheck:
         return TokenCheck(reason="revoked", status=401)
     if expires_at is not None and expires_at <= utcnow():
         return TokenCheck(reason="expired", status=401)
-    if kind != wanted:
+    if kind not in token_kinds_with(API_PERMISSION[wanted]):  # the one permission matrix decides
         return TokenCheck(reason="wrong_kind", status=403)
     return TokenCheck(environment=environment or "production", name=name)
 

@@ -73,7 +73,7 @@ class GateEvaluation(db.Model):
     stage_position: Mapped[int] = mapped_column(Integer)
     playbook_key: Mapped[str] = mapped_column(String(120))
     evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    trigger: Mapped[str] = mapped_column(String(20), default="manual")  # manual | schedule | api
+    trigger: Mapped[str] = mapped_column(String(20), default="manual")  # manual|schedule|api|advance
     passed: Mapped[bool] = mapped_column(Boolean)
     # JSON: {"window": {...}, "criteria": [{"metric", "threshold", "value", "passed", ...}]}
     result: Mapped[str] = mapped_column(Text)

@@ -170,14 +170,19 @@ def _criterion(r: _Reader, node: yaml.Node, field: str) -> Criterion | None:
 
 
 def _guardrails(r: _Reader, node: yaml.Node, field: str) -> Guardrails:
-    m = r.mapping(node, field, ("action",), ("error_rate_above", "spike_factor", "min_events"))
+    # Every guardrail judges the error rate against the baseline; these only add rules or tune.
+    # ``error_rate_above`` is the older name of ``max_error_rate``, still read.
+    m = r.mapping(node, field, ("action",),
+                  ("max_error_rate", "error_rate_above", "spike_factor", "min_events"))
     if m is None:
         return Guardrails()
-    if "error_rate_above" not in m and "spike_factor" not in m:
-        r.fail(node, field, "needs error_rate_above or spike_factor (or both)")
+    if "max_error_rate" in m and "error_rate_above" in m:
+        r.fail(m["error_rate_above"], f"{field}.error_rate_above",
+               "is the older name of max_error_rate: give only one")
+    limit_name = "max_error_rate" if "max_error_rate" in m else "error_rate_above"
     return Guardrails(
-        error_rate_above=(r.number(m["error_rate_above"], f"{field}.error_rate_above", 0.0, 1.0)
-                          if "error_rate_above" in m else None),
+        max_error_rate=(r.number(m[limit_name], f"{field}.{limit_name}", 0.0, 1.0)
+                        if limit_name in m else None),
         spike_factor=(r.number(m["spike_factor"], f"{field}.spike_factor", 1.0, None)
                       if "spike_factor" in m else None),
         min_events=(int(r.number(m["min_events"], f"{field}.min_events", 1, None, integer=True))

@@ -59,8 +59,10 @@ class Criterion:
 
 @dataclass(frozen=True)
 class Guardrails:
-    # Trip when the error rate's whole 95 % interval over the last 7 days is above this.
-    error_rate_above: float | None = None
+    # The baseline rule always applies (app/services/guardrails.py). This optional absolute
+    # limit adds a rule: trip when the error rate's whole 95 % interval over the last 7 days is
+    # above it.
+    max_error_rate: float | None = None
     # Trip when this week's error rate is at least this many times last week's, significantly.
     spike_factor: float | None = None
     # Fewer non-abandoned AI events than this in a week are too few to judge.
@@ -121,7 +123,7 @@ class Playbook:
                     "checklist": list(s.checklist),
                     "gate": [{"metric": c.metric, c.parameter: c.threshold} for c in s.gate],
                     "guardrails": {
-                        "error_rate_above": s.guardrails.error_rate_above,
+                        "max_error_rate": s.guardrails.max_error_rate,
                         "spike_factor": s.guardrails.spike_factor,
                         "min_events": s.guardrails.min_events,
                         "action": s.guardrails.action,

@@ -23,6 +23,11 @@ AUTO_ACTOR = "gate:auto"
 log = logging.getLogger(__name__)
 
 
+class GateFailed(Conflict):
+    """The gate guarding the next stage failed (409): one detail per failing criterion, its name
+    as the field and observed against required as the message."""
+
+
 def refresh_kpis() -> None:
     """Bring the KPI rollups up to the events accepted so far: a gate or guardrail must not judge
     on numbers older than the last refresh-kpis run (incremental, cheap when nothing is new)."""
@@ -89,7 +94,38 @@ def _judge(criterion: Criterion, feature: Feature, kpis: dict, days: int, entere
             Feedback.feature_id == feature.id, Feedback.severity == "critical",
             Feedback.status != "verified"))
         out.update(value=count, passed=count <= t)
+    out["message"] = observed_vs_required(out)
     return out
+
+
+def _num(value, digits: int = 3) -> str:
+    return "none" if value is None else f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def observed_vs_required(c: dict) -> str:
+    """One criterion's numbers in words: what was observed against what its gate requires."""
+    metric, t, value = c["metric"], c["threshold"], c.get("value")
+    if metric == "error_rate":
+        if c.get("note") in ("no AI outcomes yet", "no baseline"):
+            return f"observed {c['note']}; required an error rate and a baseline to compare"
+        return (f"observed {_num(value)} (95 % interval {_num(c['ci_low'])}-{_num(c['ci_high'])}), "
+                f"required the interval not entirely above baseline {_num(c['baseline'])} + "
+                f"max_increase {_num(t)} = {_num(c['limit'])}")
+    if metric == "training_completion":
+        shown = "none (empty audience)" if value is None else f"{value:.1f} %"
+        return (f"observed {shown} trained ({c['completed']} of {c['audience']}), "
+                f"required at least {_num(t)} % (min_pct)")
+    if metric == "feedback_mean":
+        if value is None:
+            return f"observed no rating during the stage, required a mean of at least {_num(t)} (min)"
+        return (f"observed mean rating {_num(value)} from {c['responses']} response(s), "
+                f"required at least {_num(t)} (min)")
+    if metric == "adoption_rate":
+        return (f"observed {_num(value)} (95 % interval {_num(c['ci_low'])}-{_num(c['ci_high'])}), "
+                f"required at least {_num(t)} (min)")
+    if metric == "open_critical_feedback":
+        return f"observed {value} open critical item(s), required at most {_num(t)} (max)"
+    return f"observed {_num(value)}, required at least {_num(t)} ({c['parameter']})"
 
 
 def evaluate_gate(feature_key: str, trigger: str = "manual", now: datetime | None = None,
@@ -135,40 +171,76 @@ def evaluation_dict(evaluation: GateEvaluation) -> dict:
             "transition_id": evaluation.transition_id, **json.loads(evaluation.result)}
 
 
-def _attach(feature: Feature, evaluation: GateEvaluation) -> RolloutTransition:
-    transition = db.session.scalar(select(RolloutTransition).where(
-        RolloutTransition.feature_id == feature.id).order_by(RolloutTransition.id.desc()).limit(1))
-    transition.gate_result = evaluation.result
-    evaluation.transition_id = transition.id
-    db.session.flush()
-    return transition
+def _gate_before_advance(feature: Feature, at: datetime, trigger: str) -> GateEvaluation | None:
+    """The gate guarding the next stage, evaluated and stored: the gate of the stage being left,
+    judged over the time spent in it. Starting stage 1 and features without a playbook have none."""
+    if not feature.playbook_key or feature.current_stage == 0:
+        return None
+    return evaluate_gate(feature.key, trigger=trigger, now=at)
+
+
+def _advance_judged(feature: Feature, evaluation: GateEvaluation | None, actor: str,
+                    reason: str | None, override: bool, effective_at: datetime | None) -> Feature:
+    """Advance on a judged gate: the one place that decides whether a failed gate binds."""
+    result = json.loads(evaluation.result) if evaluation is not None else None
+    if result is not None and not result["passed"]:
+        failed = [c for c in result["criteria"] if not c["passed"]]
+        if not override:
+            raise GateFailed(
+                f"the gate to stage {feature.current_stage + 1} failed; advance with override and a "
+                "reason to go on anyway",
+                [Detail(c["metric"], c["message"]) for c in failed])
+        audit(actor, "gate.override", "feature", feature.key, None,
+              {"evaluation": evaluation.id, "from_stage": feature.current_stage,
+               "to_stage": feature.current_stage + 1, "failed": [c["metric"] for c in failed],
+               "criteria": [{"criterion": c["metric"], "message": c["message"]} for c in failed]},
+              reason)
+    gate_result = json.dumps({**result, "evaluation_id": evaluation.id}) if result else None
+    feature = rollout.advance(feature.key, actor, reason=reason, effective_at=effective_at,
+                              gate_result=gate_result)
+    if evaluation is not None:
+        transition_id = db.session.scalar(select(func.max(RolloutTransition.id)).where(
+            RolloutTransition.feature_id == feature.id))
+        evaluation.transition_id = transition_id
+        db.session.flush()
+    return feature
+
+
+def advance_stage(feature_key: str, actor: str, reason: str | None = None, override: bool = False,
+                  effective_at: datetime | None = None,
+                  trigger: str = "advance") -> tuple[Feature, GateEvaluation | None]:
+    """Move a feature to its next stage once the gate guarding that stage passes: the one path
+    of ``/advance``, ``/promote``, the dashboard and the CLI (the scheduler shares its decision).
+
+    The evaluation is stored and attached to the transition (gate history); when the gate
+    fails nothing is written and every failing criterion is named.
+
+    :param override: advance although the gate failed; needs a ``reason``, audited as
+        ``gate.override`` with the failing criteria and kept on the transition.
+    :param effective_at: when the advance takes effect (the gate is judged at that instant).
+    :raises Conflict: the gate failed without override (409), or already at the last stage.
+    :raises ValidationFailed: override without a reason, or a bad ``effective_at``.
+    """
+    if override and (not isinstance(reason, str) or not reason.strip()):
+        raise ValidationFailed("an override needs a reason",
+                               [Detail("reason", "say why the failed gate is overridden")])
+    feature, at = rollout.check_advance(feature_key, reason, effective_at)
+    evaluation = _gate_before_advance(feature, at, trigger)
+    try:
+        feature = _advance_judged(feature, evaluation, actor, reason, override, at)
+    except GateFailed:
+        # A refused advance leaves nothing behind, whoever called (not a savepoint: the KPI
+        # refresh inside the evaluation cannot run in a subtransaction on PostgreSQL).
+        db.session.delete(evaluation)
+        db.session.flush()
+        raise
+    return feature, evaluation
 
 
 def promote(feature_key: str, actor: str, reason: str | None = None, override: bool = False,
-            now: datetime | None = None) -> tuple[Feature, GateEvaluation]:
-    """Manual promotion: evaluate the gate, advance the feature, attach the result to the transition.
-
-    :param override: promote although the gate failed; needs a ``reason`` and is audited.
-    :raises Conflict: when the gate failed and no override was asked for.
-    """
-    feature = feature_by_key(feature_key)
-    if feature.current_stage >= len(feature.stages):
-        raise Conflict("cannot promote past the last stage",
-                       [Detail("current_stage", f"already at the last stage ({feature.current_stage})")])
-    evaluation = evaluate_gate(feature_key, trigger="manual", now=now)
-    if not evaluation.passed:
-        failed = [c for c in json.loads(evaluation.result)["criteria"] if not c["passed"]]
-        if not override:
-            raise Conflict("the stage gate failed; promote with override and a reason to go on anyway",
-                           [Detail(c["metric"], f"{c['value']} against {c['parameter']} {c['threshold']}")
-                            for c in failed])
-        if not reason or not reason.strip():
-            raise ValidationFailed("an override needs a reason", [Detail("reason", "is required")])
-        audit(actor, "gate.override", "feature", feature.key, None,
-              {"evaluation": evaluation.id, "failed": [c["metric"] for c in failed]}, reason)
-    feature = rollout.advance(feature.key, actor, reason=reason)
-    _attach(feature, evaluation)
-    return feature, evaluation
+            now: datetime | None = None) -> tuple[Feature, GateEvaluation | None]:
+    """``POST /promote``: the same as ``advance_stage`` (kept for its callers)."""
+    return advance_stage(feature_key, actor, reason, override, effective_at=now)
 
 
 def live_playbook_features() -> list[Feature]:
@@ -195,8 +267,8 @@ def evaluate_all(now: datetime | None = None, trigger: str = "schedule") -> list
                 evaluation = evaluate_gate(feature.key, trigger=trigger, now=now, refresh=False)
                 last = max((s.position for s in feature.stages), default=0)
                 if evaluation.passed and feature.auto_promote and feature.current_stage < last:
-                    rollout.advance(feature.key, AUTO_ACTOR, reason="stage gate passed (automatic)")
-                    _attach(feature, evaluation)
+                    _advance_judged(feature, evaluation, AUTO_ACTOR, "stage gate passed (automatic)",
+                                    override=False, effective_at=None)
                 done.append(evaluation)
         except LiftoffError as error:
             log.warning("gate of %s not evaluated: %s", feature.key, error)

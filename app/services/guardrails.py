@@ -1,8 +1,12 @@
 """Guardrails: roll back or kill a live feature by itself when its quality breaks.
 
-A guardrail trips when, over the last 7 days of the current stage, the error rate's whole 95 %
-interval is above the playbook's threshold, or is above ``spike_factor`` times the upper end of
-the previous week's interval (a spike judged on intervals, so noise in small weeks does not trip).
+Over the last 7 days of the current stage, a guardrail trips when the error rate is worse than
+the feature's baseline beyond the uncertainty of both (KPI_DEFINITIONS, Quality and Uncertainty):
+the error rate's 95 % Wilson lower bound is above the baseline's upper bound, or above the
+recorded baseline itself when that has no interval (a recorded rate carries no count). A playbook
+may add rules: an absolute ``max_error_rate`` (the whole interval above it) and a spike against
+the previous week (``spike_factor`` times last week's upper bound). Weeks with fewer than
+``min_events`` AI tasks are not judged; without a baseline only the playbook's own rules judge.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from datetime import datetime, timedelta
 from app.db import db, utcnow
 from app.errors import LiftoffError
 from app.models import Feature
-from app.playbooks import playbook_for
+from app.playbooks import Guardrails, playbook_for
 from app.services import rollout
 from app.services.announce import announce
 from app.services.audit import audit
@@ -21,6 +25,49 @@ from app.services.gates import live_playbook_features, refresh_kpis, stage_enter
 
 ACTOR = "guardrail"
 log = logging.getLogger(__name__)
+
+
+def _interval(kpis: dict) -> str:
+    return f"[{kpis['error_rate_ci_low']:.3f}, {kpis['error_rate_ci_high']:.3f}]"
+
+
+def baseline_breach(kpis: dict) -> str | None:
+    """Why the window's error rate is worse than the baseline beyond the intervals, or None.
+
+    :param kpis: a KPI answer (contract field names): ``error_rate`` with its ``_ci_low`` and
+        ``_ci_high``, ``baseline_error_rate`` and, when measured from events, its interval.
+    """
+    low, base = kpis["error_rate_ci_low"], kpis["baseline_error_rate"]
+    if low is None or base is None:
+        return None
+    base_high = kpis.get("baseline_error_rate_ci_high")
+    if base_high is not None:
+        if low <= base_high:
+            return None
+        base_low = kpis.get("baseline_error_rate_ci_low")
+        return (f"error rate {kpis['error_rate']:.3f} with 95 % interval {_interval(kpis)} is worse "
+                f"than the baseline {base:.3f} beyond both intervals (baseline interval "
+                f"[{base_low:.3f}, {base_high:.3f}])")
+    if low <= base:
+        return None
+    return (f"error rate {kpis['error_rate']:.3f} with 95 % interval {_interval(kpis)} is entirely "
+            f"above the recorded baseline {base:.3f}")
+
+
+def playbook_breaches(this_week: dict, previous: dict, guard: Guardrails) -> list[str]:
+    """The playbook's extra rules: the absolute limit and the spike against the previous week."""
+    reasons = []
+    low = this_week["error_rate_ci_low"]
+    if guard.max_error_rate is not None and low > guard.max_error_rate:
+        reasons.append(f"error rate {this_week['error_rate']:.3f} with 95 % interval "
+                       f"{_interval(this_week)} is entirely above the playbook's limit "
+                       f"max_error_rate {guard.max_error_rate}")
+    prev_high = previous["error_rate_ci_high"]
+    if (guard.spike_factor is not None and prev_high is not None
+            and previous["ai_tasks"] >= guard.min_events and low > guard.spike_factor * prev_high):
+        reasons.append(f"error rate spiked: this week's interval starts at {low:.3f}, above "
+                       f"{guard.spike_factor} x last week's upper bound {prev_high:.3f}")
+    return reasons
 
 
 def check_guardrails(feature: Feature, now: datetime | None = None, refresh: bool = True) -> dict:
@@ -41,17 +88,11 @@ def check_guardrails(feature: Feature, now: datetime | None = None, refresh: boo
     this_week = stage_kpis(feature, start, today)
     previous = stage_kpis(feature, today - timedelta(days=13), today - timedelta(days=7))
     reasons: list[str] = []
-    low = this_week["error_rate_ci_low"]
-    enough = this_week["ai_tasks"] >= guard.min_events and low is not None
-    if enough and guard.error_rate_above is not None and low > guard.error_rate_above:
-        reasons.append(f"error rate {this_week['error_rate']:.3f} with 95 % interval "
-                       f"[{low:.3f}, {this_week['error_rate_ci_high']:.3f}] is entirely above "
-                       f"the threshold {guard.error_rate_above}")
-    prev_high = previous["error_rate_ci_high"]
-    if (enough and guard.spike_factor is not None and prev_high is not None
-            and previous["ai_tasks"] >= guard.min_events and low > guard.spike_factor * prev_high):
-        reasons.append(f"error rate spiked: this week's interval starts at {low:.3f}, above "
-                       f"{guard.spike_factor} x last week's upper bound {prev_high:.3f}")
+    enough = this_week["ai_tasks"] >= guard.min_events and this_week["error_rate_ci_low"] is not None
+    if enough:
+        against_baseline = baseline_breach(this_week)
+        reasons = ([against_baseline] if against_baseline else []) + \
+            playbook_breaches(this_week, previous, guard)
     return {"feature": feature.key, "stage": feature.current_stage, "action": guard.action,
             "tripped": bool(reasons), "reasons": reasons, "enough_data": enough,
             "this_week": this_week, "previous_week": previous}

@@ -21,11 +21,13 @@ from app import alerts
 from app.db import db
 from app.errors import Detail, NotFound, ValidationFailed
 from app.models import User
+from app.security import roles_with
 from app.services import monthly_report
 
 log = logging.getLogger(__name__)
 
-REPORT_ROLES = ("executive", "admin")
+# Who may receive the report is the permission matrix's word (app/security.py).
+RECEIVE = "reports:receive"
 # Refusals of one message; smtplib resets the session after them, so the others can still go.
 REFUSALS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 OPT_OUT = ('untick "E-mail me this report at each monthly close" on the Executive page of the '
@@ -43,10 +45,11 @@ def set_subscription(email: str, on: bool) -> tuple[User, bool]:
     user = db.session.scalar(select(User).where(User.email == address))
     if user is None:
         raise NotFound(f"no user with e-mail {address!r}")
-    if user.role not in REPORT_ROLES:
+    roles = roles_with(RECEIVE)
+    if user.role not in roles:
         raise ValidationFailed(
             "only executives and admins receive the monthly report",
-            [Detail("role", f"{user.email} is {user.role}; executive or admin is needed")])
+            [Detail("role", f"{user.email} is {user.role}; {' or '.join(sorted(roles))} is needed")])
     changed = user.monthly_report != on
     user.monthly_report = on
     db.session.flush()
@@ -62,7 +65,7 @@ def subscribers() -> list[str]:
     subscriber whose role changed since gets nothing)."""
     return list(db.session.scalars(
         select(User.email).where(User.monthly_report.is_(True), User.active.is_(True),
-                                 User.role.in_(REPORT_ROLES)).order_by(User.email)))
+                                 User.role.in_(roles_with(RECEIVE))).order_by(User.email)))
 
 
 def subject(month: str) -> str:

@@ -197,14 +197,14 @@ def _reason(reason: str | None, required: bool) -> str | None:
 
 
 def _transition(feature: Feature, action: str, actor: str, reason: str | None, at: datetime,
-                to_stage: int, killed: bool) -> Feature:
+                to_stage: int, killed: bool, gate_result: str | None = None) -> Feature:
     if feature.archived_at is not None:  # retired: unarchive first (app/services/feature_plan.py)
         raise Conflict(f"feature {feature.key!r} is archived; unarchive it before any transition",
                        [Detail("archived", f"since {_iso(feature.archived_at)}")])
     before = _snapshot(feature)
     db.session.add(RolloutTransition(
         feature_id=feature.id, action=action, from_stage=feature.current_stage, to_stage=to_stage,
-        killed_after=killed, effective_at=at, actor=actor, reason=reason,
+        killed_after=killed, effective_at=at, actor=actor, reason=reason, gate_result=gate_result,
     ))
     feature.current_stage = to_stage
     feature.killed = killed
@@ -215,23 +215,38 @@ def _transition(feature: Feature, action: str, actor: str, reason: str | None, a
     return feature
 
 
+def check_advance(key: str, reason: str | None = None,
+                  effective_at: datetime | None = None) -> tuple[Feature, datetime]:
+    """Lock the feature and check that it can move to its next stage, changing nothing.
+
+    :returns: the feature and the instant the advance would take effect.
+    :raises Conflict: at the last stage already; :raises ValidationFailed: bad reason or instant.
+    """
+    feature = _load(key, for_update=True)
+    _reason(reason, required=False)
+    if feature.current_stage >= len(feature.stages):
+        raise Conflict("cannot advance past the last stage",
+                       [Detail("current_stage", f"already at the last stage ({feature.current_stage})")])
+    return feature, _effective(feature, effective_at)
+
+
 def advance(key: str, actor: str, reason: str | None = None,
-            effective_at: datetime | None = None) -> Feature:
-    """Move the feature to its next stage (the first call starts stage 1).
+            effective_at: datetime | None = None, gate_result: str | None = None) -> Feature:
+    """Move the feature to its next stage (the first call starts stage 1), without judging a gate:
+    every user-facing advance goes through ``app.services.gates.advance_stage``, which judges the
+    gate first and calls this.
 
     :param key: the feature key.
     :param actor: who decided (audit log).
     :param reason: optional for an advance.
     :param effective_at: when it took effect; now by default, never future, never before the
         previous transition.
+    :param gate_result: the gate evaluation (JSON text) this advance was judged on, kept on the
+        transition.
     """
-    feature = _load(key, for_update=True)
-    reason = _reason(reason, required=False)
-    if feature.current_stage >= len(feature.stages):
-        raise Conflict("cannot advance past the last stage",
-                       [Detail("current_stage", f"already at the last stage ({feature.current_stage})")])
-    at = _effective(feature, effective_at)
-    return _transition(feature, "advance", actor, reason, at, feature.current_stage + 1, feature.killed)
+    feature, at = check_advance(key, reason, effective_at)
+    return _transition(feature, "advance", actor, _reason(reason, required=False), at,
+                       feature.current_stage + 1, feature.killed, gate_result)
 
 
 def rollback(key: str, actor: str, reason: str, effective_at: datetime | None = None) -> Feature:
@@ -298,10 +313,26 @@ def feature_state(key: str) -> dict:
                 "effective_at": _iso(t.effective_at),
                 "actor": t.actor,
                 "reason": t.reason,
+                **gate_of_transition(t),
             }
             for t in transitions
         ],
     }
+
+
+def gate_of_transition(transition: RolloutTransition) -> dict:
+    """Whether a transition went past a failed gate (an override) and the criteria that failed.
+
+    An advance is only recorded past a failed gate when someone overrode it with a reason, so a
+    kept gate result that did not pass *is* the override."""
+    if not transition.gate_result:
+        return {"override": False, "gate": None}
+    result = json.loads(transition.gate_result)
+    failed = [{"criterion": c["metric"], "message": c.get("message", "")}
+              for c in result.get("criteria", []) if not c.get("passed")]
+    return {"override": not result.get("passed", True),
+            "gate": {"passed": bool(result.get("passed")), "evaluation": result.get("evaluation_id"),
+                     "failed": failed}}
 
 
 def summary(feature: Feature) -> dict:

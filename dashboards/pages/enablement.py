@@ -429,7 +429,8 @@ def promote(clicks, key, reason, override, version):
     except LiftoffError as error:
         db.session.rollback()
         return no_update, (version or 0) + 1, DIALOG_OPEN, _refusal(error)
-    result = "passed" if evaluation.passed else "failed (overridden)"
+    result = ("none to judge" if evaluation is None else
+              "passed" if evaluation.passed else "failed (overridden)")
     message, new_version = _done(
         f"Promoted {feature.name} to stage {feature.current_stage} of {len(feature.stages)}; gate {result}.",
         version,

@@ -14,7 +14,13 @@ from app.security import current_identity
 from dashboards import components as ui
 from dashboards import enablement_data as data
 from dashboards.callback_inputs import COUNTER, N_CLICKS, accepts, text
-from dashboards.enablement_actions import may_run_jobs, may_view_operations, run_job_now
+from dashboards.enablement_actions import (
+    NotAllowed,
+    job_overview,
+    may_run_jobs,
+    may_view_operations,
+    run_job_now,
+)
 
 log = logging.getLogger(__name__)
 RUN_KINDS = {"success": "complete", "failed": "killed", "running": "live", "never run": "off"}
@@ -136,17 +142,18 @@ def _jobs_table(jobs, can_run: bool):
 def render_operations(_version, _clicks):
     """The registry with each job's latest run, the run history and the pending Unleash syncs."""
     identity = current_identity()
-    if not may_view_operations(identity):  # the callback is reachable without the page
+    try:  # the callback is reachable without the page: the action checks the role again
+        jobs, problem = job_overview(identity)
+    except NotAllowed:
         return ui.alert("The operations page is for admins and product teams.", "danger")
-    full_errors = may_run_jobs(identity)  # the others read redacted errors (job_runs.redact)
-    jobs, problem = data.job_registry(full_errors)
     db.session.commit()  # keeps the runs job_registry found interrupted (their process is gone)
     parts = []
     if problem:
         parts.append(
             ui.alert(f"Connector pulls are not listed: {problem}", "danger", alert_id="ops-connectors")
         )
-    parts.append(ui.card("Jobs", _jobs_table(jobs, may_run_jobs(identity)), card_id="ops-jobs-card"))
+    full_errors = may_run_jobs(identity)  # the others read redacted errors (job_runs.redact)
+    parts.append(ui.card("Jobs", _jobs_table(jobs, full_errors), card_id="ops-jobs-card"))
     runs = data.recent_runs(limit=25, full_errors=full_errors)
     if runs.empty:
         history = ui.empty_state(

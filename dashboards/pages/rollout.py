@@ -11,13 +11,14 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from app.db import db
 from app.errors import LiftoffError
 from app.security import current_identity
+from app.services.gates import GateFailed
 from dashboards import components as ui
 from dashboards import data
 from dashboards import enablement_data as gates
 from dashboards import rollout_corrections as corrections
 from dashboards import rollout_view as view
 from dashboards.actions import NotAllowed, may_change_rollouts, perform_rollout_action
-from dashboards.callback_inputs import COUNTER, FEATURE_KEY, N_CLICKS, PAGE_FEATURE, accepts, text
+from dashboards.callback_inputs import COUNTER, FEATURE_KEY, N_CLICKS, PAGE_FEATURE, accepts, text, texts
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,10 @@ def _dialog() -> html.Div:
             dcc.Textarea(id="rollout-reason", className="lo-input", value="",
                          placeholder="e.g. gate passed: error rate at baseline for 2 weeks"),
             html.Div(id="rollout-dialog-error", className="lo-field-error"),
+            # Shown once an advance was refused by its gate: going on anyway is an audited override.
+            html.Div(dcc.Checklist(id="rollout-override", className="lo-check", value=[], options=[
+                {"label": " Override the failed gate (audited with the reason above)",
+                 "value": "override"}]), id="rollout-override-box", hidden=True),
             html.Div([
                 html.Button("Cancel", id="rollout-cancel", className="lo-btn lo-btn-ghost", n_clicks=0),
                 html.Button("Confirm", id="rollout-confirm", className="lo-btn lo-btn-primary", n_clicks=0),
@@ -102,6 +107,9 @@ accepts("rollout-feature", "data", PAGE_FEATURE)
 accepts("rollout-version", "data", COUNTER)
 accepts("rollout-pending", "data", text(20))  # the action asked for; None while none is
 accepts("rollout-reason", "value", text(2000))
+accepts("rollout-override", "value", texts(20, 5))
+accepts("rollout-override-box", "hidden", lambda value: None if value is None or isinstance(value, bool)
+        else ("", "must be true or false"))
 for _button in [*(f"rollout-{action}" for action in ACTION_LABELS), "rollout-cancel", "rollout-confirm"]:
     accepts(_button, "n_clicks", N_CLICKS)
 
@@ -157,56 +165,64 @@ def enable_actions(key, _version):
     Output("rollout-dialog", "className"), Output("rollout-pending", "data"),
     Output("rollout-dialog-title", "children"), Output("rollout-reason", "value"),
     Output("rollout-dialog-error", "children"),
+    Output("rollout-override-box", "hidden"), Output("rollout-override", "value"),
     [Input(f"rollout-{action}", "n_clicks") for action in ACTION_LABELS],
     Input("rollout-cancel", "n_clicks"),
     prevent_initial_call=True,
 )
 def open_dialog(*_clicks):
-    """Ask for confirmation and a reason before any action."""
+    """Ask for confirmation and a reason before any action (no override until a gate refuses)."""
     trigger = ctx.triggered_id
     if trigger == "rollout-cancel" or not ctx.triggered or not ctx.triggered[0]["value"]:
-        return DIALOG_CLOSED, None, no_update, no_update, ""
+        return DIALOG_CLOSED, None, no_update, no_update, "", True, []
     action = trigger.removeprefix("rollout-")
-    return DIALOG_OPEN, action, ACTION_LABELS[action][1], "", ""
+    return DIALOG_OPEN, action, ACTION_LABELS[action][1], "", "", True, []
 
 
 @callback(Output("rollout-dialog-error", "children", allow_duplicate=True), Input("rollout-reason", "value"),
-          prevent_initial_call=True)
-def clear_reason_error(_reason):
-    """Typing a reason clears the request for one."""
-    return ""
+          State("rollout-override-box", "hidden"), prevent_initial_call=True)
+def clear_reason_error(_reason, override_hidden):
+    """Typing a reason clears the request for one (a gate's failing criteria stay in view)."""
+    return "" if override_hidden is not False else no_update
 
 
 @callback(
     Output("rollout-message", "children"), Output("rollout-version", "data"),
     Output("rollout-dialog", "className", allow_duplicate=True),
     Output("rollout-dialog-error", "children", allow_duplicate=True),
+    Output("rollout-override-box", "hidden", allow_duplicate=True),
     Input("rollout-confirm", "n_clicks"),
     State("rollout-pending", "data"), State("rollout-reason", "value"),
-    State("rollout-feature", "data"), State("rollout-version", "data"),
+    State("rollout-feature", "data"), State("rollout-version", "data"), State("rollout-override", "value"),
     prevent_initial_call=True,
 )
-def confirm_action(clicks, action, reason, key, version):
-    """Run the confirmed action through the rollout service; the role is re-checked here."""
+def confirm_action(clicks, action, reason, key, version, override):
+    """Run the confirmed action through the rollout service; the role is re-checked here. An
+    advance refused by its gate keeps the dialog open with the failing criteria and the override."""
     if not clicks:
-        return no_update, no_update, no_update, no_update
+        return no_update, no_update, no_update, no_update, no_update
     identity = current_identity()
     if not (reason or "").strip() and may_change_rollouts(identity):
-        return no_update, no_update, DIALOG_OPEN, "Give a reason: it is kept in the audit trail."
+        return no_update, no_update, DIALOG_OPEN, "Give a reason: it is kept in the audit trail.", no_update
     try:
-        feature = perform_rollout_action(action, key, identity, reason)
+        overriding = "override" in (override or [])
+        feature = perform_rollout_action(action, key, identity, reason, override=overriding)
         db.session.commit()
     except NotAllowed as error:
         db.session.rollback()
         log.warning("refused rollout %s on %s by %s", action, key, identity.name if identity else None)
-        return ui.alert(error.message, "danger", alert_id="rollout-error"), no_update, DIALOG_CLOSED, ""
+        return ui.alert(error.message, "danger", alert_id="rollout-error"), no_update, DIALOG_CLOSED, "", True
+    except GateFailed as error:
+        db.session.rollback()
+        refusal = view.gate_refusal(error.message, [(d.field, d.message) for d in error.details])
+        return no_update, (version or 0) + 1, DIALOG_OPEN, refusal, False
     except LiftoffError as error:
         db.session.rollback()
         details = "; ".join(f"{d.field}: {d.message}" for d in error.details)
         text = f"{error.message}" + (f" ({details})" if details else "")
         # The page may be stale (someone else acted): show the refusal and re-read the state.
-        return ui.alert(text, "danger", alert_id="rollout-error"), (version or 0) + 1, DIALOG_CLOSED, ""
+        return ui.alert(text, "danger", alert_id="rollout-error"), (version or 0) + 1, DIALOG_CLOSED, "", True
     done = f"{ACTION_LABELS[action][0]}: {feature.name} is now " + (
         "killed." if feature.killed else f"at stage {feature.current_stage} of {len(feature.stages)}."
     )
-    return ui.alert(done, "success", alert_id="rollout-done"), (version or 0) + 1, DIALOG_CLOSED, ""
+    return ui.alert(done, "success", alert_id="rollout-done"), (version or 0) + 1, DIALOG_CLOSED, "", True

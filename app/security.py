@@ -50,6 +50,7 @@ class Identity:
     role: str | None = None
     token_kind: str | None = None
     environment: str | None = None
+    token_name: str | None = None
 
     def may(self, permission: str) -> bool:
         kinds, roles = PERMISSIONS[permission]
@@ -76,7 +77,8 @@ def current_identity() -> Identity | None:
         token = token_for_secret(secret)
         if token is not None:
             identity = Identity(
-                name=f"token:{token.name}", token_kind=token.kind, environment=token.environment
+                name=f"token:{token.name}", token_kind=token.kind, environment=token.environment,
+                token_name=token.name,
             )
     elif session.get("user_id"):
         user = db.session.get(User, session["user_id"])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select
 
+from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, ValidationFailed
 from app.models import Cohort, CohortMember, Department, Person
@@ -165,6 +166,9 @@ def put_department(name: str, spec: dict) -> Department:
             problems.add("hourly_rate_eur", "must be a number")
         elif rate < 0:
             problems.add("hourly_rate_eur", "must not be negative")
+        else:
+            plausible.within(rate, "hourly_rate_eur", plausible.MAX_HOURLY_RATE_EUR, None, problems,
+                             " EUR an hour")
     problems.raise_if_any("invalid department")
     department = db.session.scalar(select(Department).where(Department.name == name))
     if department is None:

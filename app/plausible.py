@@ -9,6 +9,9 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import BigInteger, Integer, SmallInteger, event, inspect
+from sqlalchemy.orm import Session
+
 from app.errors import Collector, Detail, LiftoffError, ValidationFailed
 
 # A clock a few minutes fast at the sender is normal; an event from next month is a typo.
@@ -22,6 +25,8 @@ MAX_AMOUNT_EUR = 1e9  # one cost entry, one task's cost
 MAX_HOURLY_RATE_EUR = 10_000.0
 MAX_BASELINE_DAYS = 366  # the baseline window before a feature's first exposure
 MAX_INT = 2**31 - 1  # the INTEGER columns of both databases
+MAX_BATCH = 10_000  # rows of one API request: events (the contract's bound), feedback, people
+MAX_COHORT_MEMBERS = 100_000
 MAX_JSON_DEPTH = 64  # no request of the contract nests deeper than a handful of levels
 
 
@@ -136,3 +141,41 @@ def refuse_unstorable_json(document) -> None:
         raise LiftoffError("NUL characters (\\u0000) are not allowed in the body", status=400)
     raise ValidationFailed("the body holds text that cannot be stored",
                            [Detail(f.field, f.message, f.index) for f in findings])
+
+
+def _integer_limit(column_type) -> int | None:
+    if isinstance(column_type, BigInteger):
+        return 2**63 - 1
+    if isinstance(column_type, SmallInteger):
+        return 2**15 - 1
+    return MAX_INT if isinstance(column_type, Integer) else None
+
+
+def _column_problems(target) -> list[Detail]:
+    """What of a new or changed ORM object would not fit its columns: text longer than a
+    VARCHAR, a whole number beyond its INTEGER type."""
+    state = inspect(target)
+    found = []
+    for attribute in state.mapper.column_attrs:
+        key = attribute.key
+        if key not in state.dict or (state.persistent and not state.attrs[key].history.added):
+            continue  # not set, or unchanged since it was loaded
+        value = state.dict[key]
+        column_type = attribute.columns[0].type
+        length = getattr(column_type, "length", None)
+        if isinstance(value, str) and length and len(value) > length:
+            found.append(Detail(key, f"must be at most {length} characters"))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            limit = _integer_limit(column_type)
+            if limit is not None and not -limit - 1 <= value <= limit:
+                found.append(Detail(key, f"must be a whole number from {-limit - 1} to {limit}"))
+    return found
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_values_that_overflow_a_column(session: Session, flush_context, instances) -> None:
+    # The last line of defence behind each service's own checks: PostgreSQL would refuse the row
+    # with a driver error (a 500) and SQLite would silently store what PostgreSQL cannot hold.
+    problems = [d for target in (*session.new, *session.dirty) for d in _column_problems(target)]
+    if problems:
+        raise ValidationFailed("a value does not fit its field; nothing was stored", problems[:50])

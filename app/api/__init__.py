@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from app.db import db
-from app.errors import LiftoffError, ValidationFailed
+from app.errors import Detail, LiftoffError, ValidationFailed
 from app.plausible import refuse_unstorable_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -27,8 +27,9 @@ def _parsed_json():
         raise LiftoffError("the JSON body is nested too deeply", status=400) from None
 
 
-def json_body(expect: type | tuple[type, ...] = (dict, list)):
-    """The request's JSON, or a 400 naming the problem (malformed JSON, wrong top-level type)."""
+def json_body(expect: type | tuple[type, ...] = (dict, list), max_items: int | None = None):
+    """The request's JSON, or a 400 naming the problem (malformed JSON, wrong top-level type);
+    an array longer than ``max_items`` is refused (422) before any row is looked at."""
     data = _parsed_json()
     if data is None:
         raw = request.get_data(cache=True)
@@ -40,6 +41,9 @@ def json_body(expect: type | tuple[type, ...] = (dict, list)):
             "object" if t is dict else "array" for t in expect
         )
         raise ValidationFailed(f"the body must be a JSON {names.replace('dict', 'object')}")
+    if max_items is not None and isinstance(data, list) and len(data) > max_items:
+        raise ValidationFailed("too many rows in one request", [
+            Detail("(body)", f"{len(data):,} rows; a request holds at most {max_items:,}, split it")])
     return data
 
 

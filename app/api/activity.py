@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
+from app import plausible
 from app.api import bp, json_body
 from app.db import db
 from app.observability import count_events
@@ -34,7 +35,7 @@ def post_events():
 @requires("feedback:write")
 def post_feedback():
     """Store a batch of feedback: all of it or none."""
-    stored = record_feedback(json_body(list))
+    stored = record_feedback(json_body(list, max_items=plausible.MAX_BATCH))
     db.session.commit()
     return jsonify({"accepted": len(stored)})
 

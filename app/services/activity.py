@@ -9,12 +9,10 @@ from sqlalchemy import insert, select
 
 from app import plausible
 from app.db import db, utcnow
-from app.errors import Collector, Detail, NotFound, ValidationFailed
+from app.errors import Collector, NotFound, ValidationFailed
 from app.models import COST_CATEGORIES, Baseline, CostEntry, Feature, Feedback, Person
 from app.months import is_month
-from app.services.events import MAX_BATCH, parse_timestamp
-
-MAX_FEEDBACK_BATCH = MAX_BATCH  # the same bound as an events batch
+from app.services.events import parse_timestamp
 
 
 def _number(spec: dict, field: str, problems: Collector, index: int | None = None, *,
@@ -131,9 +129,6 @@ def record_feedback(rows: list[dict]) -> list[Feedback]:
     """
     if not isinstance(rows, list):
         raise ValidationFailed("the body must be a JSON array of feedback")
-    if len(rows) > MAX_FEEDBACK_BATCH:
-        raise ValidationFailed("too much feedback in one batch", [Detail(
-            "feedback", f"{len(rows)} items; a batch holds at most {MAX_FEEDBACK_BATCH:,}, split it")])
     problems = Collector()
     features = {f.key: f.id for f in db.session.scalars(select(Feature))}
     # Any JSON may stand where a string belongs (a list is not even hashable): strings only.

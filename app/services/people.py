@@ -242,6 +242,9 @@ def put_cohort(key: str, spec: dict) -> Cohort:
     people: list[Person] = []
     if not isinstance(members, list):
         problems.add("members", "is required: a list of person_id strings")
+    elif len(members) > plausible.MAX_COHORT_MEMBERS:
+        problems.add("members", f"{len(members):,} members; a cohort holds at most "
+                                f"{plausible.MAX_COHORT_MEMBERS:,}")
     else:
         ids = []
         for index, person_id in enumerate(members):

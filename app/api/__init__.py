@@ -63,6 +63,8 @@ def _refuse_unstorable_input():
 
 @bp.errorhandler(LiftoffError)
 def _liftoff_error(error: LiftoffError):
+    # Nothing half-written: objects a failed flush left pending must not reach a later commit.
+    db.session.rollback()
     response = jsonify(error.as_dict())
     response.status_code = error.status
     return response

@@ -23,18 +23,20 @@ def neutralise(value):
     return value
 
 
-def csv_text(header: Sequence[str], rows: Iterable[Sequence], lineterminator: str = "\r\n") -> str:
-    """A CSV document (header first) with every cell neutralised; ``None`` is an empty cell."""
+def csv_text(header: Sequence[str], rows: Iterable[Sequence]) -> str:
+    """A CSV document (header first) with every cell neutralised; ``None`` is an empty cell.
+    Lines end in CRLF (RFC 4180): the writer then quotes any cell holding a CR or an LF, which a
+    bare LF terminator would leave unquoted (a CR in a cell would break its row)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator=lineterminator)
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([neutralise(name) for name in header])
     writer.writerows([neutralise("" if value is None else value) for value in row] for row in rows)
     return out.getvalue()
 
 
-def csv_records(fields: Sequence[str], records: Iterable[dict], lineterminator: str = "\r\n") -> str:
+def csv_records(fields: Sequence[str], records: Iterable[dict]) -> str:
     """``csv_text`` for dicts: one column per name of ``fields``, in that order."""
-    return csv_text(fields, ([record.get(name) for name in fields] for record in records), lineterminator)
+    return csv_text(fields, ([record.get(name) for name in fields] for record in records))
 
 
 def xlsx_row(values: Iterable) -> list:

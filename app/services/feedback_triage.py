@@ -84,7 +84,7 @@ def export_corrections(feature_key: str, fmt: str) -> str:
     if fmt == "jsonl":
         return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     if fmt == "csv":
-        return csv_records(CORRECTION_FIELDS, rows, lineterminator="\n")
+        return csv_records(CORRECTION_FIELDS, rows)
     raise ValidationFailed("unknown export format", [Detail("format", "must be csv or jsonl")])
 
 

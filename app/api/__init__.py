@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 from app.db import db
 from app.errors import Detail, LiftoffError, ValidationFailed
 from app.plausible import refuse_unstorable_json
+from app.security import current_identity
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -49,15 +50,16 @@ def json_body(expect: type | tuple[type, ...] = (dict, list), max_items: int | N
 
 @bp.before_request
 def _refuse_unstorable_input():
-    # Before authentication, so no body can break a request: PostgreSQL text holds no NUL (400,
-    # as SQLite would store it, both databases alike), UTF-8 no lone surrogate (422 naming the
+    # Before any view, so no body can break a request: PostgreSQL text holds no NUL (400, as
+    # SQLite would store it, both databases alike), UTF-8 no lone surrogate (422 naming the
     # field), and a body nested deeper than any request of the contract is refused (400) before
-    # any code walks it recursively.
+    # any code walks it recursively. A caller without valid credentials gets its 401 from the
+    # view without the body ever being parsed: strangers cost no JSON parsing.
     if "\x00" in request.path or any(
         "\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)
     ):
         raise LiftoffError("NUL characters are not allowed in the path or query", status=400)
-    if request.method in ("POST", "PUT", "PATCH"):
+    if request.method in ("POST", "PUT", "PATCH") and current_identity() is not None:
         refuse_unstorable_json(_parsed_json())
 
 

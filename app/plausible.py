@@ -31,7 +31,7 @@ MAX_JSON_DEPTH = 64  # no request of the contract nests deeper than a handful of
 
 
 def to_utc(moment: datetime, field: str, index: int | None, problems: Collector) -> datetime | None:
-    """``moment`` (aware) in UTC within [1970, now + 5 min]; adds a detail naming the field otherwise.
+    """``moment`` (aware) in UTC, from 1970 on; adds a detail naming the field otherwise.
     Converting ``0001-01-01T00:00:00+14:00`` to UTC overflows: that is a bad value, not a crash."""
     try:
         utc = moment.astimezone(UTC)
@@ -83,8 +83,8 @@ def text_problem(value: str) -> str | None:
 
 @dataclass(frozen=True)
 class JsonFinding:
-    """The first problem of a JSON document: where (``index`` of a top-level array item, then a
-    dotted ``field`` path) and what."""
+    """A problem of a JSON document: where (``index`` of a top-level array item, then a dotted
+    ``field`` path) and what."""
 
     kind: str  # "depth" | "nul" | "text"
     message: str

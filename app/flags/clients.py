@@ -26,7 +26,7 @@ from app.services.access import hash_secret
 TOKEN_CACHE_SECONDS = 10.0
 MAX_NAME = 200
 BUCKET_MEMORY = timedelta(days=2)
-# Bounds on what one SDK request may make us store (docs/unleash.md): an SDK reports the toggles
+# Bounds on what one SDK request may make us store (docs/rollouts.md): an SDK reports the toggles
 # it evaluated, a few hundred at most; one token serves a handful of apps.
 MAX_TOGGLES_PER_REPORT = 1_000
 MAX_COUNT_PER_TOGGLE = plausible.MAX_INT

@@ -10,6 +10,9 @@ from app import config
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the web app: config, database, security, API, Unleash client API, pages, Dash, CLI."""
     app = Flask(__name__, instance_path=str(config.INSTANCE_DIR))
+    from app.json_provider import FiniteJSONProvider
+
+    app.json = FiniteJSONProvider(app)  # no NaN or Infinity in or out
     app.config.from_mapping(config.load())
     if overrides:
         app.config.from_mapping(overrides)

@@ -65,6 +65,7 @@ class Identity:
     role: str | None = None
     token_kind: str | None = None
     environment: str | None = None
+    token_name: str | None = None
 
     def may(self, permission: str) -> bool:
         kinds, roles = PERMISSIONS[permission]
@@ -167,7 +168,8 @@ def current_identity() -> Identity | None:
         token = token_for_secret(secret)
         if token is not None:
             identity = Identity(
-                name=f"token:{token.name}", token_kind=token.kind, environment=token.environment
+                name=f"token:{token.name}", token_kind=token.kind, environment=token.environment,
+                token_name=token.name,
             )
     else:
         user = session_user()

@@ -5,7 +5,6 @@ Plain Flask routes under /dashboard/, behind the same login as the pages (permis
 
 from __future__ import annotations
 
-import csv
 import functools
 import io
 
@@ -15,10 +14,10 @@ from openpyxl import Workbook
 from app.errors import LiftoffError
 from app.security import current_identity, user_may
 from app.services import monthly_report as report_page
+from app.spreadsheets import csv_text, xlsx_row
 from dashboards import kpi_data
 
 bp = Blueprint("dashboard_exports", __name__, url_prefix="/dashboard")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _login_required(is_page: bool):
@@ -46,13 +45,6 @@ def _error(error: LiftoffError):
     return jsonify({"error": error.message, "details": [d.as_dict() for d in error.details]}), error.status
 
 
-def _cell(value):
-    """Text a spreadsheet would run as a formula is quoted (CSV injection)."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 @bp.get("/export/roi.csv")
 @_login_required(is_page=False)
 def roi_csv():
@@ -62,11 +54,7 @@ def roi_csv():
         header, rows = kpi_data.export_rows(month)
     except LiftoffError as error:
         return _error(error)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows([[_cell("" if v is None else v) for v in row] for row in rows])
-    return Response(out.getvalue(), mimetype="text/csv", headers={
+    return Response(csv_text(header, rows), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="liftoff-roi-{month}.csv"',
         "Cache-Control": "no-store"})
 
@@ -84,13 +72,13 @@ def roi_xlsx():
     book = Workbook()
     sheet = book.active
     sheet.title = f"ROI {month}"
-    sheet.append(header)
+    sheet.append(xlsx_row(header))
     for row in rows:
-        sheet.append([_cell(v) for v in row])
+        sheet.append(xlsx_row(row))
     past = book.create_sheet("History")
-    past.append(list(history.columns))
+    past.append(xlsx_row(history.columns))
     for record in history.itertuples(index=False):
-        past.append([None if v != v else (v.item() if hasattr(v, "item") else v) for v in record])
+        past.append(xlsx_row(None if v != v else (v.item() if hasattr(v, "item") else v) for v in record))
     out = io.BytesIO()
     book.save(out)
     return Response(out.getvalue(), headers={

@@ -36,21 +36,23 @@ def test_a_batch_is_stored_with_timestamps_normalised_to_utc(world, client, inge
     first, second = stored[rows[0]["event_id"]], stored[rows[1]["event_id"]]
     assert first.occurred_at == utc(2026, 10, 1, 10, 30)
     assert second.occurred_at == utc(2026, 10, 2, 4)  # the next UTC day
+    # An ingest token's events carry its own source (issue 14), named after the token.
     assert (first.task, first.duration_seconds, first.ai_assisted, first.source) == (
-        "summary", 90.0, True, "api")
+        "summary", 90.0, True, "ingest:test ingest")
     assert (second.task, second.duration_seconds, second.outcome) == ("default", None, "error")
 
 
 def test_resending_and_repeats_inside_a_batch_are_counted_never_stored_twice(world, client,
-                                                                            ingest_headers):
+                                                                            ingest_headers,
+                                                                            admin_headers):
     rows = [event("draft", "a", "2026-10-01T10:00:00Z", event_id="x1"),
             event("draft", "a", "2026-10-01T10:00:00Z", event_id="x1"),
             event("draft", "b", "2026-10-01T11:00:00Z", event_id="x2")]
     assert post_events(client, ingest_headers, rows) == {"accepted": 2, "duplicates": 1}
     assert post_events(client, ingest_headers, rows) == {"accepted": 0, "duplicates": 3}
-    # The same id from another source is another event.
+    # The same id from another source is another event (only an admin may name the source).
     other = [dict(rows[0], source="crm")]
-    assert post_events(client, ingest_headers, other) == {"accepted": 1, "duplicates": 0}
+    assert post_events(client, admin_headers, other) == {"accepted": 1, "duplicates": 0}
     assert _stored() == 3
 
 

@@ -11,7 +11,9 @@ from werkzeug.routing import IntegerConverter
 
 from app.api.known_fields import refuse_unknown_fields
 from app.db import db
-from app.errors import LiftoffError, ValidationFailed
+from app.errors import Detail, LiftoffError, ValidationFailed
+from app.plausible import refuse_unstorable_json
+from app.security import current_identity
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -27,10 +29,10 @@ def _parsed_json():
         raise LiftoffError("the JSON body is nested too deeply", status=400) from None
 
 
-def json_body(expect: type | tuple[type, ...] = (dict, list)):
-    """The request's JSON, or a 400 naming the problem (malformed JSON, wrong top-level type).
-
-    A field the endpoint's declared body schema does not know is a 422 naming it (known_fields)."""
+def json_body(expect: type | tuple[type, ...] = (dict, list), max_items: int | None = None):
+    """The request's JSON, or a 400 naming the problem (malformed JSON, wrong top-level type);
+    an array longer than ``max_items`` is refused (422) before any row is looked at. A field the
+    endpoint's declared body schema does not know is a 422 naming it (known_fields)."""
     data = _parsed_json()
     if data is None:
         raw = request.get_data(cache=True)
@@ -42,34 +44,34 @@ def json_body(expect: type | tuple[type, ...] = (dict, list)):
             "object" if t is dict else "array" for t in expect
         )
         raise ValidationFailed(f"the body must be a JSON {names.replace('dict', 'object')}")
+    if max_items is not None and isinstance(data, list) and len(data) > max_items:
+        raise ValidationFailed("too many rows in one request", [
+            Detail("(body)", f"{len(data):,} rows; a request holds at most {max_items:,}, split it")])
     from app.api import openapi  # here: the document's module imports the whole model
 
     refuse_unknown_fields(data, openapi.body_schema(request.endpoint), openapi.resolve)
     return data
 
 
-def _has_nul(value) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 @bp.before_request
-def _refuse_nul_characters():
-    # PostgreSQL text cannot hold NUL: refuse it here with a 400 instead of a driver error (a 500
-    # schemathesis found). SQLite would store it; refusing everywhere keeps both databases alike.
-    if "\x00" in request.path or any(_has_nul(k) or _has_nul(v) for k, v in request.args.items(multi=True)):
+def _refuse_unstorable_input():
+    # Before any view, so no body can break a request: PostgreSQL text holds no NUL (400, as
+    # SQLite would store it, both databases alike), UTF-8 no lone surrogate (422 naming the
+    # field), and a body nested deeper than any request of the contract is refused (400) before
+    # any code walks it recursively. A caller without valid credentials gets its 401 from the
+    # view without the body ever being parsed: strangers cost no JSON parsing.
+    if "\x00" in request.path or any(
+        "\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)
+    ):
         raise LiftoffError("NUL characters are not allowed in the path or query", status=400)
-    if request.content_length and _has_nul(_parsed_json()):
-        raise LiftoffError("NUL characters (\\u0000) are not allowed in the body", status=400)
+    if request.method in ("POST", "PUT", "PATCH") and current_identity() is not None:
+        refuse_unstorable_json(_parsed_json())
 
 
 @bp.errorhandler(LiftoffError)
 def _liftoff_error(error: LiftoffError):
+    # Nothing half-written: objects a failed flush left pending must not reach a later commit.
+    db.session.rollback()
     response = jsonify(error.as_dict())
     response.status_code = error.status
     return response

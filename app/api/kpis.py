@@ -20,11 +20,12 @@ def _day(name: str, default: date, problems: Collector) -> date | None:
     if raw is None:
         return default
     try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+        # The years months take (app/months.py): a year like 0001 overflows the window arithmetic.
+        if not re.fullmatch(r"(19\d\d|2\d\d\d)-\d{2}-\d{2}", raw):
             raise ValueError(raw)
         return date.fromisoformat(raw)
     except ValueError:
-        problems.add(name, f"must be a date YYYY-MM-DD, not {raw!r}")
+        problems.add(name, f"must be a date YYYY-MM-DD from 1900 to 2999, not {raw!r}")
         return None
 
 

@@ -6,6 +6,7 @@ from flask import jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from app import plausible
 from app.api import bp, json_body
 from app.db import db
 from app.errors import NotFound
@@ -44,7 +45,7 @@ def person_dict(person: Person) -> dict:
 @requires("people:write")
 def upsert_people():
     """Create or update people by person_id (all rows or none); new departments are created."""
-    rows = json_body(list)
+    rows = json_body(list, max_items=plausible.MAX_BATCH)  # a CSV import (the CLI) has no cap
     # The contract creates a department not seen before (without a rate); =false opts out.
     create = request.args.get("create_departments", "").lower() not in FALSE
     created, updated = people_service.upsert_people(rows, create_departments=create)

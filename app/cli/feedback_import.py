@@ -7,6 +7,7 @@ from datetime import datetime
 
 import click
 
+from app import plausible
 from app.cli import transaction
 from app.cli.data import import_group
 from app.errors import Collector
@@ -45,6 +46,9 @@ def parse_feedback_rows(records: list[dict], header: list[str]) -> list[dict]:
             parsed = datetime.fromisoformat(occurred)
             if parsed.tzinfo is None:
                 problems.add("occurred_at", "needs a UTC offset, e.g. 2026-11-02T09:00:00+00:00", index)
+            else:  # in range and not in the future, as the API checks it
+                moment = plausible.to_utc(parsed, "occurred_at", index, problems)
+                plausible.not_in_future(moment, "occurred_at", index, problems)
         except ValueError:
             problems.add("occurred_at", f"not an ISO 8601 timestamp: {occurred!r}", index)
         row["occurred_at"] = occurred

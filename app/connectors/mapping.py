@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from app import plausible
 from app.errors import Collector
 
 OUTCOMES = ("success", "error", "corrected", "abandoned")
@@ -23,16 +24,25 @@ class BadValue(ValueError):
     pass
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, limit: int = 200) -> str:
     if isinstance(value, bool):
         raise BadValue("expected text, not a boolean")
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # spreadsheets hand ids back as 42.0
     if isinstance(value, (int, str)):
         text = str(value).strip()
+        problem = plausible.text_problem(text)
+        if problem:  # PostgreSQL holds no NUL, UTF-8 no lone surrogate: a bad value, not a crash
+            raise BadValue(f"the text {problem}")
+        if len(text) > limit:
+            raise BadValue(f"expected at most {limit} characters, got {len(text)}")
         if text:
             return text
     raise BadValue("expected non-empty text")
+
+
+def _environment(value: Any) -> str:
+    return _text(value, 40)
 
 
 def _number(value: Any) -> float:
@@ -51,14 +61,26 @@ def _count(value: Any) -> int:
     number = _number(value)
     if not number.is_integer() or number < 0:
         raise BadValue("expected a whole number >= 0")
+    if number > plausible.MAX_INT:
+        raise BadValue(f"must be at most {plausible.MAX_INT}")
     return int(number)
 
 
-def _non_negative(value: Any) -> float:
+def _non_negative(value: Any, high: float = math.inf, unit: str = "") -> float:
     number = _number(value)
     if number < 0:
         raise BadValue("must be >= 0")
+    if number > high:
+        raise BadValue(f"must be at most {plausible.figure(high)}{unit}")
     return number
+
+
+def _duration(value: Any) -> float:
+    return _non_negative(value, plausible.MAX_DURATION_SECONDS, " seconds")
+
+
+def _minutes(value: Any) -> float:
+    return _non_negative(value, plausible.MAX_MINUTES, " minutes")
 
 
 def _rate(value: Any) -> float:
@@ -108,7 +130,11 @@ def timestamp(value: Any, assume_utc: bool) -> datetime:
             raise BadValue("the timestamp has no UTC offset (set source.assume_utc: true "
                            "if the source stores UTC)")
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    problems = Collector()
+    utc = plausible.not_in_future(plausible.to_utc(moment, "", None, problems), "", None, problems)
+    if utc is None:
+        raise BadValue(f"the timestamp {problems.details[0].message}")
+    return utc
 
 
 @dataclass(frozen=True)
@@ -122,17 +148,17 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     "events": {
         "event_id": Field(True, _text), "feature": Field(True, _text), "person_id": Field(True, _text),
         "occurred_at": Field(True, None), "task": Field(False, _text, "default"),
-        "ai_assisted": Field(True, _flag), "duration_seconds": Field(False, _non_negative),
+        "ai_assisted": Field(True, _flag), "duration_seconds": Field(False, _duration),
         "outcome": Field(True, _outcome),
     },
     "baselines": {
         "feature": Field(True, _text), "task": Field(False, _text, "default"),
-        "minutes_per_task": Field(False, _non_negative), "error_rate": Field(False, _rate),
+        "minutes_per_task": Field(False, _minutes), "error_rate": Field(False, _rate),
         "measured_at": Field(True, None),
     },
     "flag_metrics": {
         "feature": Field(True, _text), "app_name": Field(True, _text),
-        "environment": Field(False, _text, "production"), "hour": Field(True, None),
+        "environment": Field(False, _environment, "production"), "hour": Field(True, None),
         "yes": Field(True, _count), "no": Field(True, _count),
     },
 }

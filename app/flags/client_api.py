@@ -12,6 +12,7 @@ from app.db import db
 from app.errors import LiftoffError, ValidationFailed
 from app.flags import clients, payload_cache
 from app.observability import count_flag_fetch
+from app.plausible import refuse_unstorable_json
 
 bp = Blueprint("client_api", __name__, url_prefix="/api/client")
 
@@ -26,16 +27,17 @@ def _app_name() -> str | None:
     return request.headers.get("UNLEASH-APPNAME") or request.headers.get("X-Unleash-AppName")
 
 
-def _authorise() -> tuple[str | None, Response | None]:
-    """The token's environment, or the refusal to send (counted for ``GET /api/v1/sdks``)."""
+def _authorise() -> tuple[clients.TokenCheck, Response | None]:
+    """The token check (its environment and id), or the refusal to send (counted for
+    ``GET /api/v1/sdks``)."""
     check = clients.check_client_token(request.headers.get("Authorization"))
     if check.environment is not None:
-        return check.environment, None
+        return check, None
     clients.record_rejection(check.reason or "unknown", _app_name())
     db.session.commit()
     if check.status == 403:
-        return None, _error(403, "this token may not read flags: use a client token")
-    return None, _error(401, "a valid client token is required in the Authorization header")
+        return check, _error(403, "this token may not read flags: use a client token")
+    return check, _error(401, "a valid client token is required in the Authorization header")
 
 
 def etag_matches(header: str | None, etag: str) -> bool:
@@ -52,11 +54,11 @@ def etag_matches(header: str | None, etag: str) -> bool:
 @bp.get("/features")
 def features():
     """The compiled flags of the token's environment, with a strong ETag."""
-    environment, refusal = _authorise()
+    check, refusal = _authorise()
     if refusal is not None:
         count_flag_fetch(refusal.status_code)
         return refusal
-    current = payload_cache.payload(environment)
+    current = payload_cache.payload(check.environment)
     headers = {"ETag": current.etag, "Cache-Control": "no-cache", "Vary": "Authorization"}
     if etag_matches(request.headers.get("If-None-Match"), current.etag):
         count_flag_fetch(304)
@@ -66,9 +68,13 @@ def features():
 
 
 def _json_object() -> dict:
-    data = request.get_json(silent=True, force=True)
+    try:
+        data = request.get_json(silent=True, force=True)
+    except RecursionError:
+        raise LiftoffError("the JSON body is nested too deeply", status=400) from None
     if data is None:
         raise LiftoffError("malformed JSON in the request body", status=400)
+    refuse_unstorable_json(data)
     if not isinstance(data, dict):
         raise ValidationFailed("the body must be a JSON object")
     return data
@@ -77,10 +83,10 @@ def _json_object() -> dict:
 @bp.post("/register")
 def register_sdk():
     """An SDK announces itself: app, instance, SDK version, strategies."""
-    environment, refusal = _authorise()
+    check, refusal = _authorise()
     if refusal is not None:
         return refusal
-    clients.register(_json_object(), environment)
+    clients.register(_json_object(), check.environment, check.token_id)
     db.session.commit()
     return Response(status=202)
 
@@ -88,10 +94,10 @@ def register_sdk():
 @bp.post("/metrics")
 def metrics():
     """An SDK reports how often each flag answered yes and no."""
-    environment, refusal = _authorise()
+    check, refusal = _authorise()
     if refusal is not None:
         return refusal
-    clients.record_metrics(_json_object(), environment)
+    clients.record_metrics(_json_object(), check.environment, check.token_id)
     db.session.commit()
     return Response(status=202)
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from app import plausible
 from app.db import db, utcnow
-from app.errors import Collector
-from app.models import ApiToken, FlagMetric, RejectedFetch, SdkInstance
+from app.errors import Collector, Detail, ValidationFailed
+from app.models import ApiToken, Feature, FlagMetric, RejectedFetch, SdkInstance
 from app.models.operations import MetricBucket
 from app.security import token_kinds_with
 from app.services.access import hash_secret
@@ -26,6 +27,17 @@ from app.services.access import hash_secret
 TOKEN_CACHE_SECONDS = 10.0
 MAX_NAME = 200
 BUCKET_MEMORY = timedelta(days=2)
+# Bounds on what one SDK request may make us store (docs/rollouts.md): an SDK reports the toggles
+# it evaluated, a few hundred at most; one token serves a handful of apps.
+MAX_TOGGLES_PER_REPORT = 1_000
+MAX_COUNT_PER_TOGGLE = plausible.MAX_INT
+MAX_APPS_PER_TOKEN = 100
+MAX_HOURLY_SUM = 2**63 - 1  # flag_metrics.yes/no are BIGINT
+MAX_STRATEGIES = 100
+# Refused requests are counted per app name only for secrets that were real tokens (revoked,
+# expired, of the wrong kind), and for at most this many names a day; anonymous ones under "".
+MAX_REJECTED_APP_NAMES_PER_DAY = 50
+OTHER_APPS = "(other)"
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,7 @@ class TokenCheck:
     reason: str | None = None
     status: int = 200
     name: str = ""
+    token_id: int | None = None
 
 
 class TokenCache:
@@ -61,7 +74,8 @@ class TokenCache:
         token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
         facts = None
         if token is not None:
-            facts = (token.kind, token.environment, token.name, token.expires_at, token.revoked_at)
+            facts = (token.kind, token.environment, token.name, token.expires_at, token.revoked_at,
+                     token.id)
         with self._lock:
             if len(self._entries) > 10_000:  # random secrets must not grow the cache forever
                 self._entries.clear()
@@ -96,14 +110,14 @@ def judge(facts: tuple | None, wanted: str = "client") -> TokenCheck:
     whole payload to backends, the other ships inside browsers."""
     if facts is None:
         return TokenCheck(reason="unknown", status=401)
-    kind, environment, name, expires_at, revoked_at = facts
+    kind, environment, name, expires_at, revoked_at, token_id = facts
     if revoked_at is not None:
         return TokenCheck(reason="revoked", status=401)
     if expires_at is not None and expires_at <= utcnow():
         return TokenCheck(reason="expired", status=401)
     if kind not in token_kinds_with(API_PERMISSION[wanted]):  # the one permission matrix decides
         return TokenCheck(reason="wrong_kind", status=403)
-    return TokenCheck(environment=environment or "production", name=name)
+    return TokenCheck(environment=environment or "production", name=name, token_id=token_id)
 
 
 def _insert(model):
@@ -112,10 +126,19 @@ def _insert(model):
 
 
 def record_rejection(reason: str, app_name: str | None) -> None:
-    """Count one refused client-API request for today (shown under ``GET /api/v1/sdks``)."""
+    """Count one refused client-API request for today (shown under ``GET /api/v1/sdks``).
+
+    Without a real token (``missing``, ``unknown``) the app name is not kept: anybody could
+    otherwise add a row per ``UNLEASH-APPNAME`` they invent."""
     now = utcnow()
+    day = now.date().isoformat()
+    name = (app_name or "")[:MAX_NAME] if reason not in ("missing", "unknown") else ""
+    if name:
+        known = set(db.session.scalars(select(RejectedFetch.app_name).where(RejectedFetch.day == day)))
+        if name not in known and len(known) >= MAX_REJECTED_APP_NAMES_PER_DAY:
+            name = OTHER_APPS
     stmt = _insert(RejectedFetch).values(
-        day=now.date().isoformat(), reason=reason, app_name=(app_name or "")[:MAX_NAME], count=1, last_at=now
+        day=day, reason=reason, app_name=name, count=1, last_at=now
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=["day", "reason", "app_name"],
@@ -143,11 +166,29 @@ def _timestamp(value, field: str, problems: Collector) -> datetime | None:
     except ValueError:
         problems.add(field, f"not an ISO 8601 timestamp: {value!r}")
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    moment = plausible.to_utc(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC), field, None, problems)
+    return plausible.not_in_future(moment, field, None, problems)
 
 
-def _touch_instance(app_name: str, instance_id: str, environment: str, **known) -> None:
+def _admit_app(app_name: str, token_id: int | None) -> None:
+    """Refuse (422) an app name beyond the token's first ``MAX_APPS_PER_TOKEN``: one client token
+    must not be able to fill the tables with invented app names."""
+    if token_id is None:
+        return
+    names = select(SdkInstance.app_name).where(SdkInstance.token_id == token_id).distinct()
+    known = set(db.session.scalars(names.limit(MAX_APPS_PER_TOKEN + 1)))
+    if app_name not in known and len(known) >= MAX_APPS_PER_TOKEN:
+        raise ValidationFailed("too many app names for this token", [Detail(
+            "appName", f"this client token reported {MAX_APPS_PER_TOKEN} app names already; "
+                       "give each further app its own token")])
+
+
+def _touch_instance(app_name: str, instance_id: str, environment: str, token_id: int | None = None,
+                    **known) -> None:
+    _admit_app(app_name, token_id)
     now = utcnow()
+    if token_id is not None:
+        known["token_id"] = token_id
     stmt = _insert(SdkInstance).values(
         app_name=app_name, instance_id=instance_id, environment=environment,
         first_seen=now, last_seen=now, **known,
@@ -158,7 +199,7 @@ def _touch_instance(app_name: str, instance_id: str, environment: str, **known) 
     db.session.execute(stmt)
 
 
-def register(body: dict, environment: str) -> None:
+def register(body: dict, environment: str, token_id: int | None = None) -> None:
     """Store an SDK's registration (``POST /api/client/register``); raises ValidationFailed."""
     problems = Collector()
     app_name = _name(body, "appName", problems)
@@ -167,30 +208,33 @@ def register(body: dict, environment: str) -> None:
     if sdk_version is not None and (not isinstance(sdk_version, str) or len(sdk_version) > 80):
         problems.add("sdkVersion", "must be a string of at most 80 characters")
     strategies = body.get("strategies", [])
-    if not isinstance(strategies, list) or not all(isinstance(s, str) for s in strategies):
-        problems.add("strategies", "must be a list of strategy names")
+    if not isinstance(strategies, list) or len(strategies) > MAX_STRATEGIES or not all(
+        isinstance(s, str) and len(s) <= MAX_NAME for s in strategies
+    ):
+        problems.add("strategies", f"must be a list of at most {MAX_STRATEGIES} strategy names")
     interval = body.get("interval")
-    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int) or interval < 0):
-        problems.add("interval", "must be a non-negative integer")
+    if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int)
+                                 or not 0 <= interval <= plausible.MAX_INT):
+        problems.add("interval", f"must be an integer from 0 to {plausible.MAX_INT}")
     if body.get("started") is not None:
         _timestamp(body["started"], "started", problems)
     problems.raise_if_any("invalid registration")
     known = {"strategies": json.dumps(strategies), "interval_ms": interval}
     if sdk_version is not None:
         known["sdk_version"] = sdk_version
-    _touch_instance(app_name, instance_id, environment, **known)
+    _touch_instance(app_name, instance_id, environment, token_id, **known)
 
 
 def _count(value, field: str, problems: Collector) -> int:
     if value is None:
         return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        problems.add(field, "must be a non-negative integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT_PER_TOGGLE:
+        problems.add(field, f"must be an integer from 0 to {MAX_COUNT_PER_TOGGLE} (one report)")
         return 0
     return value
 
 
-def record_metrics(body: dict, environment: str) -> int:
+def record_metrics(body: dict, environment: str, token_id: int | None = None) -> int:
     """Add an SDK's yes/no counts to the hour its bucket started in; returns the toggles stored."""
     problems = Collector()
     app_name = _name(body, "appName", problems)
@@ -207,6 +251,10 @@ def record_metrics(body: dict, environment: str) -> int:
         if not isinstance(toggles, dict):
             problems.add("bucket.toggles", "must be an object of feature name -> {yes, no}")
             toggles = {}
+        elif len(toggles) > MAX_TOGGLES_PER_REPORT:
+            problems.add("bucket.toggles", f"{len(toggles)} toggles; a report holds at most "
+                                           f"{MAX_TOGGLES_PER_REPORT:,}")
+            toggles = {}
         for name, tally in toggles.items():
             field = f"bucket.toggles.{name}"
             if not name or len(name) > 120 or not isinstance(tally, dict):
@@ -215,22 +263,33 @@ def record_metrics(body: dict, environment: str) -> int:
             counts.append((name, _count(tally.get("yes"), f"{field}.yes", problems),
                            _count(tally.get("no"), f"{field}.no", problems)))
     problems.raise_if_any("invalid metrics")
-    _touch_instance(app_name, instance_id, environment)
+    _touch_instance(app_name, instance_id, environment, token_id)
     if not _first_delivery(app_name, instance_id, environment, start, stop):
         return 0
     hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    # Only the flags served here are counted: invented toggle names would each add a row.
+    served = set(db.session.scalars(select(Feature.key).where(Feature.key.in_([c[0] for c in counts]))))
+    stored = 0
     for name, yes, no in counts:
-        if yes == 0 and no == 0:
+        if (yes == 0 and no == 0) or name not in served:
             continue
         stmt = _insert(FlagMetric).values(
             feature_key=name, app_name=app_name, environment=environment, hour=hour, yes=yes, no=no
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["feature_key", "app_name", "environment", "hour"],
-            set_={"yes": FlagMetric.yes + stmt.excluded.yes, "no": FlagMetric.no + stmt.excluded.no},
+            set_={"yes": _saturated(FlagMetric.yes, stmt.excluded.yes),
+                  "no": _saturated(FlagMetric.no, stmt.excluded.no)},
         )
         db.session.execute(stmt)
-    return len(counts)
+        stored += 1
+    return stored
+
+
+def _saturated(total, added):
+    """``total + added``, held at the BIGINT maximum instead of overflowing (an error that would
+    refuse every later report of that app and hour)."""
+    return case((total > MAX_HOURLY_SUM - added, MAX_HOURLY_SUM), else_=total + added)
 
 
 def _first_delivery(app_name: str, instance_id: str, environment: str, start: datetime,

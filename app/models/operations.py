@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UTCDateTime, db, utcnow
@@ -60,6 +60,8 @@ class SdkInstance(db.Model):
     interval_ms: Mapped[int | None] = mapped_column(Integer)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The client token it reported with: each token may name a bounded number of apps.
+    token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), index=True)
 
 
 class FlagMetric(db.Model):
@@ -73,8 +75,10 @@ class FlagMetric(db.Model):
     app_name: Mapped[str] = mapped_column(String(200))
     environment: Mapped[str] = mapped_column(String(40))
     hour: Mapped[datetime] = mapped_column(UTCDateTime)
-    yes: Mapped[int] = mapped_column(Integer, default=0)
-    no: Mapped[int] = mapped_column(Integer, default=0)
+    # BIGINT: an hour's sums of many reports outgrow a 32-bit INTEGER (PostgreSQL then refuses
+    # every later report of that app and hour).
+    yes: Mapped[int] = mapped_column(BigInteger, default=0)
+    no: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class MetricBucket(db.Model):

@@ -7,6 +7,7 @@ import math
 from flask import current_app
 from sqlalchemy import insert, select
 
+from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, NotFound, ValidationFailed
 from app.models import COST_CATEGORIES, Baseline, CostEntry, Feature, Feedback, Person
@@ -23,7 +24,7 @@ def _number(spec: dict, field: str, problems: Collector, index: int | None = Non
         problems.add(field, "must be a number", index)
         return None
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f">= {low}" if high is None else f"between {low} and {high}"
+        bounds = f">= {low}" if high is None else f"between {low} and {plausible.figure(high)}"
         problems.add(field, f"must be {bounds}", index)
         return None
     return float(value)
@@ -66,7 +67,7 @@ def record_baseline(spec: dict) -> Baseline:
     task = spec.get("task", "default")
     if not isinstance(task, str) or not task.strip() or len(task) > 120:
         problems.add("task", "must be a non-empty string of at most 120 characters")
-    minutes = _number(spec, "minutes_per_task", problems, low=0)
+    minutes = _number(spec, "minutes_per_task", problems, low=0, high=plausible.MAX_MINUTES)
     error_rate = _number(spec, "error_rate", problems, low=0, high=1)
     if spec.get("minutes_per_task") is None and spec.get("error_rate") is None:
         problems.add("minutes_per_task", "give minutes_per_task, error_rate or both")
@@ -77,7 +78,9 @@ def record_baseline(spec: dict) -> Baseline:
     if spec.get("measured_at") is None:
         problems.add("measured_at", "is required")
     else:
-        measured_at = parse_timestamp(spec["measured_at"], "measured_at", None, problems)
+        # A future measurement would win "the latest measured_at" until that date: refused too.
+        measured_at = parse_timestamp(spec["measured_at"], "measured_at", None, problems,
+                                      past_only=True)
     problems.raise_if_any("invalid baseline")
     baseline = Baseline(
         feature_id=feature.id, task=task.strip(), minutes_per_task=minutes, error_rate=error_rate,
@@ -106,7 +109,7 @@ def record_cost(feature_key: str, spec: dict) -> CostEntry:
         problems.add("month", "is required as YYYY-MM")
     if spec.get("amount_eur") is None:
         problems.add("amount_eur", "is required")
-    amount = _number(spec, "amount_eur", problems, low=0)
+    amount = _number(spec, "amount_eur", problems, low=0, high=plausible.MAX_AMOUNT_EUR)
     category = spec.get("category")
     if category not in COST_CATEGORIES:
         problems.add("category", f"must be one of {', '.join(COST_CATEGORIES)}")
@@ -128,8 +131,8 @@ def record_feedback(rows: list[dict]) -> list[Feedback]:
         raise ValidationFailed("the body must be a JSON array of feedback")
     problems = Collector()
     features = {f.key: f.id for f in db.session.scalars(select(Feature))}
-    wanted = {r.get("person_id") for r in rows if isinstance(r, dict)}
-    wanted = {p for p in wanted if isinstance(p, str)}
+    # Any JSON may stand where a string belongs (a list is not even hashable): strings only.
+    wanted = {r.get("person_id") for r in rows if isinstance(r, dict) and isinstance(r.get("person_id"), str)}
     people = dict(db.session.execute(
         select(Person.person_id, Person.id).where(Person.person_id.in_(sorted(wanted)))
     ).all()) if wanted else {}
@@ -140,7 +143,7 @@ def record_feedback(rows: list[dict]) -> list[Feedback]:
             problems.add("row", "must be a JSON object", i)
             continue
         before = len(problems.details)
-        if row.get("feature") not in features:
+        if not isinstance(row.get("feature"), str) or row["feature"] not in features:
             problems.add("feature", f"unknown or missing feature {row.get('feature')!r}", i)
         person = row.get("person_id")
         if not isinstance(person, str) or not person.strip():
@@ -156,7 +159,7 @@ def record_feedback(rows: list[dict]) -> list[Feedback]:
         if row.get("occurred_at") is None:
             problems.add("occurred_at", "is required", i)
         else:
-            occurred = parse_timestamp(row["occurred_at"], "occurred_at", i, problems)
+            occurred = parse_timestamp(row["occurred_at"], "occurred_at", i, problems, past_only=True)
         if len(problems.details) == before:
             clean.append({"feature": row["feature"], "person_id": person, "rating": rating,
                           "comment": comment, "category": category, "occurred_at": occurred})

@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
+from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, Detail, NotFound, ValidationFailed
 from app.models import (
@@ -102,10 +103,14 @@ def _parse_day(value: object, field: str, problems: Collector) -> date | None:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     try:
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value))
     except ValueError:
         problems.add(field, f"not a date (YYYY-MM-DD): {value!r}")
         return None
+    if not 1900 <= day.year <= 2999:  # the years of app/months.py: no overflow in date arithmetic
+        problems.add(field, "must be a date from 1900 to 2999")
+        return None
+    return day
 
 
 def _attendees(feature: Feature, position: int | None, rows: object,
@@ -113,6 +118,9 @@ def _attendees(feature: Feature, position: int | None, rows: object,
     """Validate attendee rows (``"p001"`` or ``{"person_id", "completed"}``) against the audience."""
     if not isinstance(rows, list):
         problems.add("attendees", "must be a list")
+        return []
+    if len(rows) > plausible.MAX_BATCH:
+        problems.add("attendees", f"{len(rows):,} rows; at most {plausible.MAX_BATCH:,} at once")
         return []
     wanted: list[tuple[int, str, bool]] = []
     for i, row in enumerate(rows):

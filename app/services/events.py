@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from flask import current_app
 from sqlalchemy import insert, select
 
+from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, Detail, ValidationFailed
 from app.models import EVENT_TEXT_MAX, MODEL_VERSION_MAX, OUTCOMES, Event, Feature, Person
@@ -30,8 +31,10 @@ class IngestResult:
     duplicates: int
 
 
-def parse_timestamp(value, field: str, index: int | None, problems: Collector) -> datetime | None:
-    """An ISO 8601 timestamp that carries an offset, as aware UTC; adds a detail otherwise."""
+def parse_timestamp(value, field: str, index: int | None, problems: Collector, *,
+                    past_only: bool = False) -> datetime | None:
+    """An ISO 8601 timestamp that carries an offset, as aware UTC from 1970 on (with ``past_only``
+    at most 5 minutes ahead of the server's clock); adds a detail otherwise."""
     if not isinstance(value, str):
         problems.add(field, "must be an ISO 8601 timestamp string with an offset", index)
         return None
@@ -43,7 +46,8 @@ def parse_timestamp(value, field: str, index: int | None, problems: Collector) -
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         problems.add(field, "the timestamp must carry an offset (e.g. Z or +02:00)", index)
         return None
-    return parsed.astimezone(UTC)
+    moment = plausible.to_utc(parsed, field, index, problems)
+    return plausible.not_in_future(moment, field, index, problems) if past_only else moment
 
 
 def _text(row: dict, field: str, index: int, problems: Collector, *, required: bool,
@@ -79,7 +83,8 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
     if "occurred_at" not in row or row["occurred_at"] is None:
         problems.add("occurred_at", "is required", index)
     else:
-        out["occurred_at"] = parse_timestamp(row["occurred_at"], "occurred_at", index, problems)
+        out["occurred_at"] = parse_timestamp(row["occurred_at"], "occurred_at", index, problems,
+                                             past_only=True)
     ai = row.get("ai_assisted")
     if ai is None:
         problems.add("ai_assisted", "is required", index)
@@ -93,7 +98,8 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
         elif not math.isfinite(duration) or duration < 0:
             problems.add("duration_seconds", "must be a finite number >= 0", index)
         else:
-            duration = float(duration)
+            duration = plausible.within(float(duration), "duration_seconds",
+                                        plausible.MAX_DURATION_SECONDS, index, problems, " seconds")
     out["duration_seconds"] = duration
     outcome = row.get("outcome")
     if outcome is None:
@@ -108,7 +114,7 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
         elif not math.isfinite(cost) or cost < 0:
             problems.add("cost_eur", "must be a finite number >= 0", index)
         else:
-            cost = float(cost)
+            cost = plausible.within(float(cost), "cost_eur", plausible.MAX_AMOUNT_EUR, index, problems, " EUR")
     out["cost_eur"] = cost
     for field, limit in (("output", EVENT_TEXT_MAX), ("correction", EVENT_TEXT_MAX),
                          ("model_version", MODEL_VERSION_MAX)):
@@ -174,11 +180,12 @@ def _resolve_people(checked: list[tuple[int, dict]], problems: Collector) -> dic
     return people
 
 
-def ingest_events(rows: list[dict], source: str = "api") -> IngestResult:
+def ingest_events(rows: list[dict], source: str = "api", bound: bool = False) -> IngestResult:
     """Validate every row (fields of KPI_DEFINITIONS.md), then store all or none.
 
     :param rows: event dicts as in the API (``occurred_at`` ISO 8601 with offset).
     :param source: the channel; ``event_id`` is unique per source (a row's ``source`` overrides).
+    :param bound: the caller may use ``source`` only: a row naming another source is refused.
     :raises ValidationFailed: one detail per bad row and field; nothing is stored.
     """
     if not isinstance(rows, list):
@@ -190,6 +197,10 @@ def ingest_events(rows: list[dict], source: str = "api") -> IngestResult:
         )
     problems = Collector()
     checked = [(i, *_validate_row(row, i, source, problems)) for i, row in enumerate(rows)]
+    if bound:
+        for i, clean, _ in checked:
+            if clean.get("source") not in (None, source):
+                problems.add("source", f"this token posts under its own source {source!r} only", i)
     valid = [(i, clean) for i, clean, good in checked if good]
     named = [(i, clean) for i, clean, _ in checked if clean]
     features = _ids_by_key(Feature.key, Feature.id, {r["feature"] for _, r in named if r["feature"]})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from sqlalchemy import select
@@ -14,6 +12,7 @@ from app.models import Event, Feedback, Person
 from app.models.enablement import OWNER_MAX
 from app.services.audit import audit
 from app.services.enablement import feature_by_key
+from app.spreadsheets import csv_records
 
 # Each status may move forward one step; "fixed" may go back to "triaged" when verification fails.
 NEXT_STATUSES = {"open": ("triaged",), "triaged": ("fixed",), "fixed": ("verified", "triaged"),
@@ -99,14 +98,7 @@ def export_corrections(feature_key: str, fmt: str) -> str:
     if fmt == "jsonl":
         return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=CORRECTION_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            # A leading =, +, - or @ would run as a formula in a spreadsheet; neutralise it.
-            writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
-                             for k, v in row.items()})
-        return out.getvalue()
+        return csv_records(CORRECTION_FIELDS, rows)
     raise ValidationFailed("unknown export format", [Detail("format", "must be csv or jsonl")])
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 
+from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, ValidationFailed
 from app.models import Cohort, CohortMember, Department, Person, RolloutStage, stage_cohorts
@@ -167,6 +168,9 @@ def put_department(name: str, spec: dict) -> Department:
             problems.add("hourly_rate_eur", "must be a number")
         elif rate < 0:
             problems.add("hourly_rate_eur", "must not be negative")
+        else:
+            plausible.within(rate, "hourly_rate_eur", plausible.MAX_HOURLY_RATE_EUR, None, problems,
+                             " EUR an hour")
     problems.raise_if_any("invalid department")
     department = db.session.scalar(select(Department).where(Department.name == name))
     if department is None:
@@ -253,6 +257,9 @@ def put_cohort(key: str, spec: dict) -> Cohort:
     people: list[Person] = []
     if not isinstance(members, list):
         problems.add("members", "is required: a list of person_id strings")
+    elif len(members) > plausible.MAX_COHORT_MEMBERS:
+        problems.add("members", f"{len(members):,} members; a cohort holds at most "
+                                f"{plausible.MAX_COHORT_MEMBERS:,}")
     else:
         ids = []
         for index, person_id in enumerate(members):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, Conflict, Detail, NotFound, ValidationFailed
 from app.flags import sync
@@ -29,14 +30,14 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _number(spec: dict, field: str, problems: Collector, default: float, integer: bool = False,
-            minimum: float = 0) -> float:
+            minimum: float = 0, maximum: float = plausible.MAX_INT) -> float:
     value = spec.get(field)
     if value is None:
         return default
     kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, kinds) or not minimum <= value <= maximum:
         what = "an integer" if integer else "a number"
-        problems.add(field, f"must be {what} >= {minimum:g}")
+        problems.add(field, f"must be {what} from {minimum:g} to {plausible.figure(maximum)}")
         return default
     return value
 
@@ -100,9 +101,12 @@ def create_feature(spec: dict, actor: str) -> Feature:
         name=_text(spec, "name", problems, 200, required=True),
         description=_text(spec, "description", problems, 10_000),
         owner=_text(spec, "owner", problems, 200) or actor,
-        baseline_days=_number(spec, "baseline_days", problems, 28, integer=True, minimum=1),
-        estimated_minutes_saved=float(_number(spec, "estimated_minutes_saved", problems, 0.0)),
-        per_event_cost_eur=float(_number(spec, "per_event_cost_eur", problems, 0.0)),
+        baseline_days=_number(spec, "baseline_days", problems, 28, integer=True, minimum=1,
+                              maximum=plausible.MAX_BASELINE_DAYS),
+        estimated_minutes_saved=float(_number(spec, "estimated_minutes_saved", problems, 0.0,
+                                              maximum=plausible.MAX_MINUTES)),
+        per_event_cost_eur=float(_number(spec, "per_event_cost_eur", problems, 0.0,
+                                         maximum=plausible.MAX_AMOUNT_EUR)),
         current_stage=0,
         killed=False,
     )
@@ -173,6 +177,10 @@ def _effective(feature: Feature, effective_at: datetime | None) -> datetime:
         raise ValidationFailed(
             "invalid transition", [Detail("effective_at", "needs a UTC offset (e.g. Z)")]
         )
+    else:
+        problems = Collector()
+        effective_at = plausible.to_utc(effective_at, "effective_at", None, problems)
+        problems.raise_if_any("invalid transition")
     if effective_at > now:
         raise ValidationFailed("invalid transition", [Detail("effective_at", "must not be in the future")])
     last = db.session.scalar(

@@ -114,7 +114,8 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
         elif not math.isfinite(cost) or cost < 0:
             problems.add("cost_eur", "must be a finite number >= 0", index)
         else:
-            cost = plausible.within(float(cost), "cost_eur", plausible.MAX_AMOUNT_EUR, index, problems, " EUR")
+            cost = plausible.within(float(cost), "cost_eur", plausible.MAX_AMOUNT_EUR, index, problems,
+                                    " EUR")
     out["cost_eur"] = cost
     for field, limit in (("output", EVENT_TEXT_MAX), ("correction", EVENT_TEXT_MAX),
                          ("model_version", MODEL_VERSION_MAX)):

@@ -14,7 +14,6 @@ from app.db import db, utcnow
 from app.errors import Collector, Detail, ValidationFailed
 from app.models import EVENT_TEXT_MAX, MODEL_VERSION_MAX, OUTCOMES, Event, Feature, Person
 from app.models.kpi import DirtyDay
-from app.services import kpi_revision
 
 MAX_BATCH = 10_000
 # The event fields of KPI_DEFINITIONS.md (plus ``source``, the channel event ids are unique in):
@@ -235,9 +234,8 @@ def ingest_events(rows: list[dict], source: str = "api", bound: bool = False) ->
         }
         for row in fresh.values()
     ]
+    # No revision bump: new events reach the KPIs with the next refresh (app/services/kpi_revision.py).
     accepted = _insert_new(records) if records else 0
-    if accepted:  # PostgreSQL copies through the driver, which the revision's listener cannot see
-        kpi_revision.touch()
     return IngestResult(accepted=accepted, duplicates=len(rows) - accepted)
 
 

@@ -1,6 +1,7 @@
 """The one revision every KPI cache keys on: a counter in the database that every commit writing
-a KPI input (events, exposure, stages, cohorts, people and departments, costs, baselines, feature
-terms, the rollups, closes) bumps, so every process on every host sees a change at its next read.
+a KPI input (the rollups a refresh writes from the events, exposure, stages, cohorts, people and
+departments, costs, baselines, feature terms, closes) bumps, so every process on every host sees a
+change at its next read.
 
 The bump is not left to each service: a session listener notes which tables a transaction wrote
 (ORM flushes and ``session.execute`` of insert, update and delete statements alike) and bumps the
@@ -24,6 +25,10 @@ from app.db import db
 from app.models.kpi import KpiRevision
 
 NOT_KPI_INPUTS = frozenset({
+    # Events (and their voids) reach KPI reads only through the refresh, which writes the rollups
+    # and so bumps the revision then (the contract: reads reflect the last refresh). Counting them
+    # here would drop every memo on each ingest batch, keeping busy systems' caches always cold.
+    "events",
     "kpi_revision", "kpi_dirty_days", "users", "api_tokens", "feedback", "playbook_runs",
     "training_sessions", "attendance", "action_items", "gate_evaluations", "drift_checks",
     "job_runs", "audit_log", "sdk_instances", "flag_metrics", "metric_buckets", "rejected_fetches",

@@ -70,6 +70,22 @@ def within(value: float | None, field: str, high: float, index: int | None, prob
     return value
 
 
+def optional_text(row: dict, field: str, problems: Collector, max_len: int,
+                  index: int | None = None) -> str | None:
+    """An optional text field kept as sent (an AI answer's blanks matter); absent or empty is None;
+    anything but a string, or longer than ``max_len``, is a problem naming the field."""
+    value = row.get(field)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        problems.add(field, "must be a string", index)
+        return None
+    if len(value) > max_len:
+        problems.add(field, f"must be at most {max_len} characters", index)
+        return None
+    return value
+
+
 def text_problem(value: str) -> str | None:
     """Why a string cannot be stored (PostgreSQL holds no NUL; UTF-8 has no lone surrogates)."""
     if "\x00" in value:

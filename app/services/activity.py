@@ -30,20 +30,6 @@ def _number(spec: dict, field: str, problems: Collector, index: int | None = Non
     return float(value)
 
 
-def _optional_text(spec: dict, field: str, problems: Collector, max_len: int,
-                   index: int | None = None) -> str | None:
-    value = spec.get(field)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        problems.add(field, "must be a string", index)
-        return None
-    if len(value) > max_len:
-        problems.add(field, f"must be at most {max_len} characters", index)
-        return None
-    return value
-
-
 def _feature_by_key(key) -> Feature | None:
     if not isinstance(key, str):
         return None
@@ -113,7 +99,7 @@ def record_cost(feature_key: str, spec: dict) -> CostEntry:
     category = spec.get("category")
     if category not in COST_CATEGORIES:
         problems.add("category", f"must be one of {', '.join(COST_CATEGORIES)}")
-    note = _optional_text(spec, "note", problems, 10_000)
+    note = plausible.optional_text(spec, "note", problems, 10_000)
     problems.raise_if_any("invalid cost entry")
     entry = CostEntry(feature_id=feature.id, month=month, amount_eur=amount, category=category,
                       note=note, recorded_at=utcnow())
@@ -153,8 +139,8 @@ def record_feedback(rows: list[dict]) -> list[Feedback]:
         rating = row.get("rating")
         if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
             problems.add("rating", "must be an integer from 1 to 5", i)
-        comment = _optional_text(row, "comment", problems, 10_000, i)
-        category = _optional_text(row, "category", problems, 40, i)
+        comment = plausible.optional_text(row, "comment", problems, 10_000, i)
+        category = plausible.optional_text(row, "category", problems, 40, i)
         occurred = None
         if row.get("occurred_at") is None:
             problems.add("occurred_at", "is required", i)

@@ -118,26 +118,12 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
     out["cost_eur"] = cost
     for field, limit in (("output", EVENT_TEXT_MAX), ("correction", EVENT_TEXT_MAX),
                          ("model_version", MODEL_VERSION_MAX)):
-        out[field] = _free_text(row, field, index, problems, limit)
+        out[field] = plausible.optional_text(row, field, problems, limit, index)
     if row.get("variant") is not None:
         # Variants are not built yet: no feature has one, so no event can name one.
         problems.add("variant", f"the feature has no variant {row['variant']!r} "
                                 "(variants are not supported yet)", index)
     return out, len(problems.details) == before
-
-
-def _free_text(row: dict, field: str, index: int, problems: Collector, max_len: int) -> str | None:
-    """An optional text kept as sent (an AI answer's blanks matter); empty means absent."""
-    value = row.get(field)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        problems.add(field, "must be a string", index)
-        return None
-    if len(value) > max_len:
-        problems.add(field, f"must be at most {max_len} characters", index)
-        return None
-    return value
 
 
 def _ids_by_key(column, id_column, keys: set[str]) -> dict[str, int]:

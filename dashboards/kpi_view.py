@@ -16,6 +16,8 @@ from app.formats import pct as pct
 from dashboards import components as ui
 
 FEWER_THAN_5 = "fewer than 5"
+# A group hidden so the total minus the shown groups cannot give a smaller hidden one away.
+PROTECTS_SMALLER = "hidden for privacy"
 BRAND, GOOD, WARN, BAD, MUTED = "#3b5bdb", "#2b8a3e", "#e67700", "#c92a2a", "#5b6478"
 
 

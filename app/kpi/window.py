@@ -253,9 +253,14 @@ def hidden_groups(exposed: dict[str, int], splits_people: bool, minimum: int = M
 
 
 def _suppress(records: list[dict], splits_people: bool) -> list[dict]:
-    hidden = hidden_groups({r["group"]: r["exposed_users"] for r in records}, splits_people)
+    exposed = {r["group"]: r["exposed_users"] for r in records}
+    hidden = hidden_groups(exposed, splits_people)
     for record in records:
         record["suppressed"] = record["group"] in hidden
+        # Hidden although it has 5 or more people, so the smaller hidden ones stay hidden: a screen
+        # must not call it "fewer than 5". Saying so gives nothing away (it was >= 5 by the rule).
+        record["protects_smaller_groups"] = (record["suppressed"]
+                                             and exposed[record["group"]] >= MIN_GROUP_EXPOSED)
         if record["suppressed"]:
             record.update({key: None for key in SUPPRESSIBLE})
     return records

@@ -125,7 +125,11 @@ def heatmap_figure(heat: pd.DataFrame) -> dict:
 
 def _group_table(frame: pd.DataFrame):
     def hidden(render):
-        return lambda r: kv.FEWER_THAN_5 if r["suppressed"] else render(r)
+        def cell(r):
+            if not r["suppressed"]:
+                return render(r)
+            return kv.PROTECTS_SMALLER if r.get("protects_smaller_groups") else kv.FEWER_THAN_5
+        return cell
 
     columns = [("group", "Group"), ("exposed_users", "Exposed"), ("active_users", "Active"),
                ("adoption_rate", "Adoption"), ("time_to_first_use_hours", "Time to first use"),

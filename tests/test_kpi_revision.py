@@ -67,6 +67,20 @@ def _advance(client, admin_headers):
     db.session.commit()
 
 
+def _void_first_event(client, admin_headers):
+    from app.models import Event
+
+    source, first = db.session.execute(select(Event.source, Event.event_id).order_by(Event.id).limit(1)).one()
+    _ok(client.post("/api/v1/events/void", json={"event_ids": [first], "source": source,
+                                                  "reason": "sent twice"}, headers=admin_headers))
+
+
+def _void_the_cost(client, admin_headers):
+    (entry,) = client.get("/api/v1/features/draft/costs", headers=admin_headers).get_json()
+    _ok(client.post(f"/api/v1/features/draft/costs/{entry['id']}/void", json={"reason": "entered twice"},
+                    headers=admin_headers))
+
+
 KPI_WRITES = {
     "event ingest": lambda c, h, i: post_events(c, i, [an_event("draft", "c", "2026-10-08T10:00:00Z")]),
     "refresh": lambda c, h, i: refresh(),
@@ -78,6 +92,8 @@ KPI_WRITES = {
     "department rate": lambda c, h, i: _ok(c.put("/api/v1/departments/Ops", json={"hourly_rate_eur": 70},
                                                  headers=h)),
     "cost entry": lambda c, h, i: october_licence(c, h),
+    "cost void": lambda c, h, i: _void_the_cost(c, h),
+    "event void": lambda c, h, i: _void_first_event(c, h),
     "baseline": lambda c, h, i: _ok(c.post("/api/v1/baselines", headers=h, json={
         "feature": "draft", "task": "default", "minutes_per_task": 12.0, "source": "time study",
         "measured_at": "2026-09-01T00:00:00Z"}), 201),
@@ -91,6 +107,8 @@ def test_every_kpi_changing_write_bumps_the_revision_once(scenario, client, admi
                                                           write):
     if write == "stage transition":
         _staged_feature()  # a feature with a stage to advance to (itself a KPI write)
+    if write == "cost void":
+        october_licence(client, admin_headers)  # an entry to void (itself a KPI write)
     before = revision()
     KPI_WRITES[write](client, admin_headers, ingest_headers)
     assert revision() == before + 1

@@ -34,7 +34,10 @@ def panel(identity: Identity | None) -> list:
                "refresh, and a closed month they fall in is marked restated.", className="lo-muted"),
         ui.field("Event ids (one a line, or separated by commas)",
                  dcc.Textarea(id="void-ids", className="lo-input", value="")),
-        ui.field("Source (empty: api)", ui.text_input("void-source", "api")),
+        # Event ids are unique per source: an admin token posts under "api", an ingest token
+        # under "ingest:<its name>", the CSV import under "csv" (unless told otherwise).
+        ui.field("Source (empty: api; csv for the CSV import, ingest:NAME for an ingest token)",
+                 ui.text_input("void-source", "api")),
         ui.field("Reason (required, kept in the audit trail)",
                  dcc.Textarea(id="void-reason", className="lo-input", value="")),
         html.Button("Void events…", id="void-review", className="lo-btn lo-btn-danger", n_clicks=0),

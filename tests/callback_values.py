@@ -61,6 +61,13 @@ GOOD: dict[str, object] = {
     '{"id":["ALL"],"type":"cost-void"}.n_clicks': [({"id": 99999, "type": "cost-void"}, 1)],
     "cost-cancel.n_clicks": 0,
     "cost-confirm.n_clicks": 1,
+    # The operations page's event voids: ids no event has (the page's alert names them).
+    "void-review.n_clicks": 1,
+    "void-cancel.n_clicks": 0,
+    "void-confirm.n_clicks": 1,
+    "void-ids.value": "no-such-event\nnor-this, one",
+    "void-source.value": "",
+    "void-reason.value": "imported twice",
     "rollout-override.value": [],  # ticked only after a gate refused the advance
     "rollout-override-box.hidden": True,
     "enablement-feature-picker.value": FEATURE,

@@ -198,3 +198,96 @@ def test_months_closed_before_event_costs_existed_keep_their_fingerprint():
     old = fingerprint(inputs({}, before_0010))
     assert fingerprint(inputs({}, SUM_COLUMNS)) == old
     assert fingerprint(inputs({"ai_cost_n": 1.0, "ai_cost_eur": 0.2}, SUM_COLUMNS)) != old
+
+
+def notes_event(event_id, person, when, outcome="success", ai=True) -> dict:
+    return {"event_id": event_id, "feature": "notes", "person_id": person, "ai_assisted": ai,
+            "occurred_at": f"2026-{when}T09:00:00Z", "outcome": outcome}
+
+
+def run_breakdown_script(client, headers) -> None:
+    """Only calls of API_CONTRACT.md: 14 people in three departments never PUT (Claims c1-c6,
+    Sales s1-s5, Legal l1-l3), all in the pilot of "notes" from Oct 1 00:00; four manual events in
+    its baseline window (Sep 3-30, 1 error), one AI use before the exposure, 26 AI events in October."""
+    def ok(response, status=200):
+        assert response.status_code == status, response.get_json()
+        return response.get_json()
+
+    staff = [(f"c{i}", "Claims") for i in range(1, 7)] + [(f"s{i}", "Sales") for i in range(1, 6)] + \
+        [(f"l{i}", "Legal") for i in range(1, 4)]
+    people = [{"person_id": p, "name": p.upper(), "email": f"{p}@example.com", "department": d}
+              for p, d in staff]
+    assert ok(client.post("/api/v1/people", json=people, headers=headers)) == {"created": 14, "updated": 0}
+    ok(client.put("/api/v1/cohorts/pilot", json={"name": "Pilot", "members": [p for p, _ in staff]},
+                  headers=headers))
+    ok(client.post("/api/v1/features", json={
+        "key": "notes", "name": "Notes", "estimated_minutes_saved": 6,
+        "stages": [{"name": "pilot", "cohorts": ["pilot"], "percentage": 0}]}, headers=headers), 201)
+    ok(client.post("/api/v1/features/notes/advance",
+                   json={"effective_at": "2026-10-01T00:00:00Z", "reason": "pilot starts"}, headers=headers))
+    events = [notes_event("m1", "c4", "09-10", ai=False), notes_event("m2", "c5", "09-11", ai=False),
+              notes_event("m3", "c6", "09-12", ai=False), notes_event("m4", "c4", "09-15", "error", ai=False),
+              notes_event("early", "c1", "09-20"),  # before c1's exposure: time to first use 0
+              notes_event("c1", "c1", "10-03"), notes_event("c2", "c2", "10-02", "error"),
+              notes_event("c3", "c3", "10-04")]
+    events += [notes_event(f"s1-{day}", "s1", f"10-{day:02d}") for day in (2, 9, 16)]
+    events += [notes_event(f"l1-{day}", "l1", f"10-{day:02d}") for day in range(11, 31)]
+    accepted = ok(client.post("/api/v1/events", json=events, headers=headers))
+    assert accepted == {"accepted": 4 + 1 + 26, "duplicates": 0}
+    assert ok(client.post("/api/v1/jobs/refresh-kpis/run", headers=headers))["status"] == "success"
+
+
+def test_a_contract_script_gets_the_usage_figures_and_a_department_breakdown(client, admin_headers):
+    run_breakdown_script(client, admin_headers)
+    r = client.get("/api/v1/features/notes/kpis?start=2026-10-01&end=2026-10-31&group_by=department",
+                   headers=admin_headers)
+    assert r.status_code == 200, r.get_json()
+    k = r.get_json()
+    assert CONTRACT_KPI_FIELDS <= set(k), CONTRACT_KPI_FIELDS - set(k)
+    # Active in October: c1, c2, c3, s1, l1 of the 14 exposed; 1 + 1 + 1 + 3 + 20 = 26 AI tasks.
+    assert (k["exposed_users"], k["active_users"], k["ai_tasks"]) == (14, 5, 26)
+    assert k["adoption_rate"] == pytest.approx(5 / 14)
+    assert (k["adoption_rate_ci_low"], k["adoption_rate_ci_high"]) == pytest.approx(wilson(5, 14))
+    assert k["depth"] == pytest.approx(26 / 5)
+    assert k["stickiness"] == pytest.approx(26 / (31 * 5))  # 26 active person-days
+    assert k["time_saved_hours"] == pytest.approx(26 * 6 / 60)
+    assert k["value_eur"] == pytest.approx(26 * 6 / 60 * 40.0)  # no rate PUT: the default 40 EUR/h
+    assert k["error_rate"] == pytest.approx(1 / 26)
+    assert (k["error_rate_ci_low"], k["error_rate_ci_high"]) == pytest.approx(wilson(1, 26))
+    # The manual events of Sep 3-30: 1 error in 4, with its interval.
+    assert k["baseline_error_rate"] == pytest.approx(1 / 4)
+    assert (k["baseline_error_rate_ci_low"], k["baseline_error_rate_ci_high"]) == pytest.approx(wilson(1, 4))
+    # Days used in the 30 days ending Oct 31 (Oct 2-31): l1 20 (daily), s1 3 (weekly),
+    # c1, c2, c3 1 each (monthly; c1's September use is outside), the 9 others none.
+    assert k["habit"] == {"daily": 1, "weekly": 1, "monthly": 3, "never": 9}
+    # From Oct 1 00:00: c1 0 (used before), c2 and s1 33 h (Oct 2 09:00), c3 81 h, l1 249 h.
+    assert k["time_to_first_use_hours"] == pytest.approx(33.0)
+    assert k["never_used_share"] == pytest.approx(9 / 14)
+
+    groups = {g["group"]: g for g in k["groups"]}
+    assert set(groups) == {"Claims", "Sales", "Legal"}
+    claims = groups["Claims"]
+    assert (claims["exposed_users"], claims["active_users"], claims["ai_tasks"]) == (6, 3, 3)
+    assert claims["adoption_rate"] == pytest.approx(0.5)
+    assert (claims["adoption_rate_ci_low"], claims["adoption_rate_ci_high"]) == pytest.approx(wilson(3, 6))
+    assert claims["error_rate"] == pytest.approx(1 / 3)
+    assert claims["habit"] == {"daily": 0, "weekly": 0, "monthly": 3, "never": 3}
+    assert claims["time_to_first_use_hours"] == pytest.approx(33.0)  # median of 0, 33, 81
+    assert claims["never_used_share"] == pytest.approx(0.5)
+    # Legal (3 exposed) is hidden; 3 is 1 to 4 people, so the smallest shown group, Sales (5),
+    # is hidden too: the total minus Claims then gives 8 people of two groups, neither of them.
+    for name in ("Sales", "Legal"):
+        hidden = groups[name]
+        for field in ("exposed_users", "active_users", "adoption_rate", "adoption_rate_ci_low", "ai_tasks",
+                      "error_rate", "habit", "time_to_first_use_hours", "never_used_share", "value_eur"):
+            assert hidden[field] is None, (name, field)
+
+    # A recorded baseline error rate wins over the manual events and has no count, so no interval.
+    baseline = {"feature": "notes", "task": "default", "error_rate": 0.1, "source": "survey",
+                "measured_at": "2026-09-30T00:00:00Z"}
+    assert client.post("/api/v1/baselines", json=baseline, headers=admin_headers).status_code == 201
+    client.post("/api/v1/jobs/refresh-kpis/run", headers=admin_headers)
+    k = client.get("/api/v1/features/notes/kpis?start=2026-10-01&end=2026-10-31",
+                   headers=admin_headers).get_json()
+    assert k["baseline_error_rate"] == pytest.approx(0.1)
+    assert (k["baseline_error_rate_ci_low"], k["baseline_error_rate_ci_high"]) == (None, None)

@@ -33,7 +33,9 @@ def scenario(app, client, admin_headers):
     ids = {("a", "2026-10-01T10:00:00Z"): "a-first", ("a", "2026-10-02T10:00:00Z"): "a-error"}
     for row in rows:
         row["event_id"] = ids.get((row["person_id"], row["occurred_at"]), row["event_id"])
-    post_events(client, admin_headers, rows)  # under the source "api" (an ingest token has its own)
+    # Posted with the admin token, so under the source "api" that a void defaults to (an ingest
+    # token posts under its own source, "ingest:<name>").
+    post_events(client, admin_headers, rows)
     october_licence(client, admin_headers)
     refresh()
     return feature

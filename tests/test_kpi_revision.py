@@ -67,6 +67,20 @@ def _advance(client, admin_headers):
     db.session.commit()
 
 
+def _void_first_event(client, admin_headers):
+    from app.models import Event
+
+    source, first = db.session.execute(select(Event.source, Event.event_id).order_by(Event.id).limit(1)).one()
+    _ok(client.post("/api/v1/events/void", json={"event_ids": [first], "source": source,
+                                                  "reason": "sent twice"}, headers=admin_headers))
+
+
+def _void_the_cost(client, admin_headers):
+    (entry,) = client.get("/api/v1/features/draft/costs", headers=admin_headers).get_json()
+    _ok(client.post(f"/api/v1/features/draft/costs/{entry['id']}/void", json={"reason": "entered twice"},
+                    headers=admin_headers))
+
+
 KPI_WRITES = {
     "refresh": lambda c, h, i: refresh(),
     "stage transition": lambda c, h, i: _advance(c, h),
@@ -77,6 +91,8 @@ KPI_WRITES = {
     "department rate": lambda c, h, i: _ok(c.put("/api/v1/departments/Ops", json={"hourly_rate_eur": 70},
                                                  headers=h)),
     "cost entry": lambda c, h, i: october_licence(c, h),
+    "cost void": lambda c, h, i: _void_the_cost(c, h),
+    "event void, then the refresh": lambda c, h, i: (_void_first_event(c, h), refresh()),
     "baseline": lambda c, h, i: _ok(c.post("/api/v1/baselines", headers=h, json={
         "feature": "draft", "task": "default", "minutes_per_task": 12.0, "source": "time study",
         "measured_at": "2026-09-01T00:00:00Z"}), 201),
@@ -90,15 +106,20 @@ def test_every_kpi_changing_write_bumps_the_revision_once(scenario, client, admi
                                                           write):
     if write == "stage transition":
         _staged_feature()  # a feature with a stage to advance to (itself a KPI write)
+    if write == "cost void":
+        october_licence(client, admin_headers)  # an entry to void (itself a KPI write)
     before = revision()
     KPI_WRITES[write](client, admin_headers, ingest_headers)
     assert revision() == before + 1
 
 
-def test_events_bump_it_with_the_refresh_that_brings_them_to_the_kpis(scenario, client, ingest_headers):
+def test_events_bump_it_with_the_refresh_that_brings_them_to_the_kpis(scenario, client, ingest_headers,
+                                                                     admin_headers):
     before = revision()
     post_events(client, ingest_headers, [an_event("draft", "c", "2026-10-08T10:00:00Z")])
     assert revision() == before  # reads still show the last refresh, so every memo stays valid
+    _void_first_event(client, admin_headers)
+    assert revision() == before  # a void too reaches the KPIs with the refresh
     refresh()
     assert revision() == before + 1
 

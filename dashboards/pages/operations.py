@@ -1,5 +1,5 @@
 """Operations: every scheduled job with its latest runs, and rollout changes waiting for Unleash.
-Admins and product teams read it; admins may run a job now."""
+Admins and product teams read it; admins may run a job now and void events (dashboards/event_voids.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from app.errors import LiftoffError
 from app.security import current_identity
 from dashboards import components as ui
 from dashboards import enablement_data as data
+from dashboards import event_voids
 from dashboards.callback_inputs import COUNTER, N_CLICKS, accepts, text
 from dashboards.enablement_actions import (
     NotAllowed,
@@ -57,6 +58,7 @@ def layout(**_query) -> html.Div:
             html.Div(id="ops-message"),
             dash.dcc.Store(id="ops-version", data=0),
             dash.dcc.Loading(html.Div(id="ops-body", className="lo-stack"), type="dot", delay_show=150),
+            *event_voids.panel(current_identity()),  # admins only (events:void)
         ]
     )
 

@@ -1,4 +1,5 @@
-"""The executive view as files: the month's ROI as CSV and XLSX, and a printable one-page report.
+"""The executive view as files: the month's ROI as CSV and XLSX, a printable one-page report and
+the board report as PDF.
 
 Plain Flask routes under /dashboard/, behind the same login as the pages (permission ``read``).
 """
@@ -13,6 +14,7 @@ from openpyxl import Workbook
 
 from app.errors import LiftoffError
 from app.security import current_identity, user_may
+from app.services import board_pdf
 from app.services import monthly_report as report_page
 from app.spreadsheets import csv_text, xlsx_row
 from dashboards import kpi_data
@@ -98,6 +100,20 @@ def monthly_report():
     except LiftoffError as error:
         return _error(error)
     return html
+
+
+@bp.get("/report.pdf")
+@_login_required(is_page=False)
+def board_report_pdf():
+    """The month's board report as an A4 PDF (the one the monthly close e-mails)."""
+    try:
+        month = _month()
+        data = board_pdf.board_pdf(month)
+    except LiftoffError as error:
+        return _error(error)
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{board_pdf.file_name(month)}"',
+        "Cache-Control": "no-store"})
 
 
 def register_exports(app: Flask) -> None:

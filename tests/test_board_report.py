@@ -14,7 +14,9 @@ from app.db import db
 from app.kpi import quality_flag
 from app.models import Feature
 from app.services import board_pdf
+from app.services.access import create_user
 from app.services.board_report import board_context, previous_month
+from dashboards.exports import register_exports
 from tests.kpi_scenarios import draft_company_with_costs, event, post_events, refresh
 
 OCT_VALUE = 13 + 2 + 14 / 60 * 40
@@ -26,6 +28,7 @@ NOV_COST = 0.1 * 20
 
 @pytest.fixture
 def client(app):
+    register_exports(app)  # before the first request
     return app.test_client()
 
 
@@ -112,3 +115,17 @@ def test_a_month_without_data_prints_dashes_not_nan(scenario):
     assert "board report, 2026-08" in text and "—" in text
     for junk in ("nan", "NaN", "None"):
         assert junk not in text, junk
+
+
+def test_the_download_needs_a_login_and_refuses_a_bad_month(scenario, client):
+    assert client.get("/dashboard/report.pdf?month=2026-11").status_code == 401
+    user = create_user("exec@board.test", "executive", "long enough password")
+    db.session.commit()
+    with client.session_transaction() as session:
+        session["user_id"] = user.id
+    response = client.get("/dashboard/report.pdf?month=2026-11")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert 'filename="liftoff-board-report-2026-11.pdf"' in response.headers["Content-Disposition"]
+    assert "board report, 2026-11" in pdf_text(response.data)[0]
+    bad = client.get("/dashboard/report.pdf?month=2026-13")
+    assert bad.status_code == 422 and bad.get_json()["details"][0]["field"] == "month"

@@ -29,6 +29,7 @@ from app.models.kpi import MonthlyClose
 from app.services import closes, kpis, monthly_report, report_mail
 from app.services.access import create_user
 from dashboards.actions import NotAllowed, set_own_report_subscription
+from dashboards.enablement_data import recent_runs
 from tests.kpi_scenarios import draft_company_with_costs, event, post_events
 from tests.scheduler_support import Recorder, SmtpSink
 
@@ -171,6 +172,10 @@ def test_smtp_down_the_close_holds_its_run_warns_and_the_failure_is_logged_and_a
     assert run.status == "warning" and run.attempt == 1
     assert "monthly report 2026-10 not e-mailed to boss@liftoff.test, exec@liftoff.test" in run.error
     assert "ConnectionRefusedError" in run.error and "liftoff reports resend --month 2026-10" in run.error
+    # The Operations page lists it so, for those who may not run jobs too (its error redacted).
+    (shown,) = recent_runs("monthly-close").to_dict("records")
+    assert shown["status"] == "warning" and "not e-mailed" in shown["error"]
+    assert "liftoff reports resend --month 2026-10" in shown["error"]
     db.session.expire_all()
     assert db.session.get(MonthlyClose, "2026-10") is not None  # the close is committed
     (record,) = [r for r in caplog.records if r.name == "app.services.report_mail"]

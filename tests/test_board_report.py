@@ -17,6 +17,7 @@ from app.services import board_pdf
 from app.services.access import create_user
 from app.services.board_report import board_context, previous_month
 from dashboards.exports import register_exports
+from tests.helpers import gen_feature
 from tests.kpi_scenarios import draft_company_with_costs, event, post_events, refresh
 
 OCT_VALUE = 13 + 2 + 14 / 60 * 40
@@ -108,6 +109,19 @@ def test_the_pdf_reads_back_with_the_figures_charts_and_no_nan(scenario):
     for junk in ("nan", "NaN", "None"):
         assert junk not in text.replace("Northwind", ""), junk
     assert sum(len(page.images) for page in reader.pages) == 3  # the three charts
+
+
+def test_a_feature_without_payback_beside_one_with_it_prints_not_yet(scenario, client, admin_headers):
+    # pandas holds the missing payback of one feature beside another's month as NaN: never printed.
+    gen_feature("later", name="Later feature")
+    db.session.commit()
+    cost = {"month": "2026-11", "amount_eur": 50, "category": "licences"}
+    assert client.post("/api/v1/features/later/costs", json=cost, headers=admin_headers).status_code == 201
+    refresh()
+    text = squash(pdf_text(board_pdf.board_pdf("2026-11"))[0])
+    assert "Later feature € 0 € 50 −€ 50 -100 % −€ 50 not yet — (—) — —" in text  # no events: no rates
+    for junk in ("nan", "NaN", "None"):
+        assert junk not in text, junk
 
 
 def test_a_month_without_data_prints_dashes_not_nan(scenario):

@@ -76,7 +76,8 @@ def value_against_cost(history: pd.DataFrame) -> bytes:
     ax.set_xticks(list(x), list(history["month"]))
     ax.set_ylabel("€ per month", fontsize=8)
     ax.yaxis.set_major_formatter(FuncFormatter(_euros))
-    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    # Above the plot, right of the title: never on top of a bar.
+    ax.legend(fontsize=8, frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2)
     return _png(fig)
 
 

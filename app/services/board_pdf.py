@@ -102,9 +102,10 @@ def _headline(report: BoardReport, s: dict) -> Table:
 
 
 def _feature_table(report: BoardReport, s: dict) -> Table:
-    head = ["Feature", "Value", "Cost", "Net", "ROI", "Cumulative net", "Payback", "Error rate (baseline)",
-            "Quality", "Evidence"]
-    rows = [[Paragraph(f"<b>{escape(h)}</b>", s["cell"] if i == 0 else s["num"]) for i, h in enumerate(head)]]
+    # Markup of our own (line breaks where a narrow column would split a word).
+    head = ["Feature", "Value", "Cost", "Net", "ROI", "Cumulative<br/>net", "Payback",
+            "Error rate<br/>(baseline)", "Quality", "Evidence"]
+    rows = [[Paragraph(f"<b>{h}</b>", s["cell"] if i == 0 else s["num"]) for i, h in enumerate(head)]]
     flagged_rows = []
     for i, f in enumerate(report.features, start=1):
         quality = "worse than baseline" if f["flagged"] else ("ok" if f["error_rate"] is not None else "—")

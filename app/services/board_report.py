@@ -99,7 +99,8 @@ def board_context(month: str) -> BoardReport:
                            for m in history["month"]]
     history.loc[history["month"] == month, "adoption"] = portfolio_adoption(quality)
     features = []
-    for row in view["features"].to_dict("records"):
+    for row in view["features"].astype(object).where(view["features"].notna(), None).to_dict("records"):
+        # pandas keeps a missing payback or ROI as NaN; the report says "—" or "not yet" for None.
         q = quality.get(row["feature"], kpi.quality_flag({}))
         features.append({**row, **{k: q.get(k) for k in ("flagged", "reason", "error_rate",
                                                           "baseline_error_rate", "evidence",

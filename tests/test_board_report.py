@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.db import db
 from app.kpi import quality_flag
 from app.models import Feature
-from app.services import board_pdf
+from app.services import board_pdf, monthly_report
 from app.services.access import create_user
 from app.services.board_report import board_context, previous_month
 from dashboards.exports import register_exports
@@ -122,6 +122,9 @@ def test_a_feature_without_payback_beside_one_with_it_prints_not_yet(scenario, c
     assert "Later feature € 0 € 50 −€ 50 -100 % −€ 50 not yet — (—) — —" in text  # no events: no rates
     for junk in ("nan", "NaN", "None"):
         assert junk not in text, junk
+    # The printable HTML report had the same NaN in its Payback column (issue 17).
+    page = monthly_report.render(monthly_report.report_context("2026-11", "cfo@board.test"))
+    assert ">nan<" not in page and "not yet" in page
 
 
 def test_a_month_without_data_prints_dashes_not_nan(scenario):

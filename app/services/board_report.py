@@ -19,7 +19,7 @@ from app import kpi
 from app.db import db, utcnow
 from app.models import Feature, JobRun
 from app.services import kpi_revision, kpis
-from app.services.executive import executive_view
+from app.services.executive import executive_view, records
 
 HISTORY_MONTHS = 12
 
@@ -99,8 +99,7 @@ def board_context(month: str) -> BoardReport:
                            for m in history["month"]]
     history.loc[history["month"] == month, "adoption"] = portfolio_adoption(quality)
     features = []
-    for row in view["features"].astype(object).where(view["features"].notna(), None).to_dict("records"):
-        # pandas keeps a missing payback or ROI as NaN; the report says "—" or "not yet" for None.
+    for row in records(view["features"]):
         q = quality.get(row["feature"], kpi.quality_flag({}))
         features.append({**row, **{k: q.get(k) for k in ("flagged", "reason", "error_rate",
                                                           "baseline_error_rate", "evidence",

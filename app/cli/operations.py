@@ -87,8 +87,8 @@ def jobs_run(name: str, full: bool, attempts: int) -> None:
         record = run_record(run)
     click.echo(f"{name}: {record['status']} in {record['duration_seconds']}s (attempt {record['attempt']}), "
                f"{record['rows_read']} rows read, {record['rows_written']} written")
-    if record["status"] != "success":
-        click.echo(f"error: {record['error']}", err=True)
+    if record["status"] != "success":  # a warning too: its work is committed, a step after it failed
+        click.echo(f"{'warning' if record['status'] == 'warning' else 'error'}: {record['error']}", err=True)
         sys.exit(1)
 
 

@@ -20,7 +20,7 @@ demo: $(STAMP)  ## install, migrate, seed the demo company, serve on 127.0.0.1:8
 	$(BIN)/liftoff seed
 	$(BIN)/liftoff jobs run refresh-kpis
 	$(BIN)/liftoff demo-users
-	LIFTOFF_SCHEDULER_IN_PROCESS=1 $(BIN)/liftoff serve --host 127.0.0.1 --port 8050
+	LIFTOFF_COMPANY_NAME="Northwind Demo" LIFTOFF_SCHEDULER_IN_PROCESS=1 $(BIN)/liftoff serve --host 127.0.0.1 --port 8050
 
 test: $(STAMP)  ## the whole suite (SQLite unless DATABASE_URL / LIFTOFF_TEST_DATABASE say otherwise)
 	$(BIN)/ruff check .

@@ -40,6 +40,8 @@ def load() -> dict:
     return {
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_database_url()),
         "SECRET_KEY": _secret_key(),
+        # The name on the board report (the demo's is set by `make demo`).
+        "COMPANY_NAME": os.environ.get("LIFTOFF_COMPANY_NAME", "").strip(),
         "DEFAULT_HOURLY_RATE": float(os.environ.get("LIFTOFF_DEFAULT_HOURLY_RATE", "40.0")),
         "AUTO_CREATE_PEOPLE": os.environ.get("LIFTOFF_AUTO_CREATE_PEOPLE", "0") == "1",
         "FLAG_BACKEND": os.environ.get("LIFTOFF_FLAG_BACKEND", "embedded"),

@@ -81,6 +81,7 @@ PUBLIC = "public"
 CHECKED_IN_VIEW: dict[str, str] = {
     "web.index": PUBLIC, "web.login": PUBLIC, "web.logout": PUBLIC, "web.healthz": PUBLIC,
     "web.static": PUBLIC, "static": PUBLIC, "openapi_document": PUBLIC,
+    "api_docs": PUBLIC,
     "metrics": "metrics:read",
     "client_api.features": "flags:read", "client_api.metrics": "flags:read",
     "client_api.register_sdk": "flags:read",

@@ -1,4 +1,5 @@
-"""The executive view as files: the month's ROI as CSV and XLSX, and a printable one-page report.
+"""The executive view as files: the month's ROI as CSV and XLSX, a printable one-page report and
+the board report as PDF.
 
 Plain Flask routes under /dashboard/, behind the same login as the pages (permission ``read``).
 """
@@ -6,16 +7,16 @@ Plain Flask routes under /dashboard/, behind the same login as the pages (permis
 from __future__ import annotations
 
 import functools
-import io
 
 from flask import Blueprint, Flask, Response, jsonify, redirect, request, url_for
-from openpyxl import Workbook
 
 from app.errors import LiftoffError
 from app.security import current_identity, user_may
+from app.services import board_pdf
 from app.services import monthly_report as report_page
-from app.spreadsheets import csv_text, xlsx_row
-from dashboards import kpi_data
+from app.services.board_report import month_quality
+from app.spreadsheets import csv_text
+from dashboards import finance_workbook, kpi_data
 
 bp = Blueprint("dashboard_exports", __name__, url_prefix="/dashboard")
 
@@ -48,12 +49,14 @@ def _error(error: LiftoffError):
 @bp.get("/export/roi.csv")
 @_login_required(is_page=False)
 def roi_csv():
-    """The month's ROI per feature and in total, as CSV."""
+    """The month's ROI per feature and in total, as CSV (``?headers=human``: headers for people)."""
     try:
         month = _month()
         header, rows = kpi_data.export_rows(month)
     except LiftoffError as error:
         return _error(error)
+    if request.args.get("headers") == "human":
+        header = [finance_workbook.human(field) for field in header]
     return Response(csv_text(header, rows), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="liftoff-roi-{month}.csv"',
         "Cache-Control": "no-store"})
@@ -62,26 +65,18 @@ def roi_csv():
 @bp.get("/export/roi.xlsx")
 @_login_required(is_page=False)
 def roi_xlsx():
-    """The month's ROI and the portfolio's monthly history, as an Excel workbook."""
+    """The month's ROI, the portfolio's monthly history and the features' quality, with notes, as an
+    Excel workbook for finance (dashboards/finance_workbook.py)."""
     try:
         month = _month()
         header, rows = kpi_data.export_rows(month)
         history = kpi_data.executive(month)["history"]
+        names = {row[1]: row[2] for row in rows}
+        quality = [{"feature": key, "name": names.get(key, key), **figures}
+                   for key, figures in month_quality(month).items()]
     except LiftoffError as error:
         return _error(error)
-    book = Workbook()
-    sheet = book.active
-    sheet.title = f"ROI {month}"
-    sheet.append(xlsx_row(header))
-    for row in rows:
-        sheet.append(xlsx_row(row))
-    past = book.create_sheet("History")
-    past.append(xlsx_row(history.columns))
-    for record in history.itertuples(index=False):
-        past.append(xlsx_row(None if v != v else (v.item() if hasattr(v, "item") else v) for v in record))
-    out = io.BytesIO()
-    book.save(out)
-    return Response(out.getvalue(), headers={
+    return Response(finance_workbook.workbook(month, header, rows, history, quality), headers={
         "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "Content-Disposition": f'attachment; filename="liftoff-roi-{month}.xlsx"',
         "Cache-Control": "no-store"})
@@ -98,6 +93,20 @@ def monthly_report():
     except LiftoffError as error:
         return _error(error)
     return html
+
+
+@bp.get("/report.pdf")
+@_login_required(is_page=False)
+def board_report_pdf():
+    """The month's board report as an A4 PDF (the one the monthly close e-mails)."""
+    try:
+        month = _month()
+        data = board_pdf.board_pdf(month)
+    except LiftoffError as error:
+        return _error(error)
+    return Response(data, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{board_pdf.file_name(month)}"',
+        "Cache-Control": "no-store"})
 
 
 def register_exports(app: Flask) -> None:

@@ -80,11 +80,13 @@ def test_roi_csv_and_xlsx_quote_formula_names_and_keep_negative_numbers(app, cli
     assert float(rows["TOTAL"]["net_eur"]) == -200.0
     book = load_workbook(io.BytesIO(client.get("/dashboard/export/roi.xlsx?month=2026-10").data))
     sheet = book["ROI 2026-10"]
-    header = [cell.value for cell in sheet[1]]
-    by_key = {row[header.index("feature")]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
-    assert by_key["cr"][header.index("name")].startswith("'")
-    assert by_key["tab"][header.index("name")].startswith("'\t=")
-    assert by_key["TOTAL"][header.index("net_eur")] == -200.0
+    header = [cell.value for cell in sheet[1]]  # human headers since issue 17
+    by_key = {row[header.index("Feature key")]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+    assert by_key["cr"][header.index("Feature")].startswith("'")
+    assert by_key["tab"][header.index("Feature")].startswith("'\t=")
+    assert by_key["TOTAL"][header.index("Net (€)")] == -200.0
+    quality = {row[0]: row for row in book["Quality"].iter_rows(min_row=2, values_only=True)}
+    assert quality["cr"][1].startswith("'") and quality["tab"][1].startswith("'\t=")
 
 
 def test_the_corrections_csv_quotes_every_formula_like_comment(app, client, admin_headers):

@@ -5,6 +5,8 @@ CLI and by the dashboard's write function (the Dash callback itself: test_report
 from __future__ import annotations
 
 import email
+import io
+import json
 import logging
 import socket
 import subprocess
@@ -13,6 +15,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from app.db import db
@@ -21,11 +24,12 @@ from app.formats import euro, pct
 from app.jobs import JOBS, JobSpec
 from app.jobs.kpi import monthly_close
 from app.jobs.runner import run_job
-from app.models import User
+from app.models import AuditEntry, User
 from app.models.kpi import MonthlyClose
 from app.services import closes, kpis, monthly_report, report_mail
 from app.services.access import create_user
 from dashboards.actions import NotAllowed, set_own_report_subscription
+from dashboards.enablement_data import recent_runs
 from tests.kpi_scenarios import draft_company_with_costs, event, post_events
 from tests.scheduler_support import Recorder, SmtpSink
 
@@ -73,11 +77,11 @@ def smtp(app):
         yield sink
 
 
-def close(monkeypatch, month: str):
+def close(monkeypatch, month: str, status: str = "success"):
     """The registered monthly-close job, as the scheduler runs it, for ``month``."""
     monkeypatch.setattr(closes, "previous_month", lambda today=None: month)
     run = run_job("monthly-close")
-    assert run.status == "success", run.error
+    assert run.status == status, run.error
     return run
 
 
@@ -117,7 +121,13 @@ def test_each_active_subscriber_gets_one_mail_with_the_kpi_modules_figures(scena
         expected = monthly_report.render(monthly_report.report_context("2026-10", to), printable=False)
         assert html.rstrip("\n") == expected
         assert "AI features: return on investment, 2026-10" in html and "window.print" not in html
-        (attached,) = attachments
+        # Besides the printable page, the board report as PDF (issue 17): two attachments now.
+        attached, board = attachments
+        assert board.get_filename() == "liftoff-board-report-2026-10.pdf"
+        assert board.get_content_type() == "application/pdf"
+        assert board.get_content().startswith(b"%PDF-")
+        assert "AI features: board report, 2026-10" in "".join(
+            page.extract_text() for page in PdfReader(io.BytesIO(board.get_content())).pages)
         assert attached.get_filename() == "liftoff-roi-2026-10.html"
         assert attached.get_content_type() == "text/html"
         page = attached.get_content()
@@ -151,14 +161,21 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_smtp_down_the_close_succeeds_and_the_failure_is_logged_and_alerted(scenario, app, monkeypatch,
-                                                                              caplog):
+def test_smtp_down_the_close_holds_its_run_warns_and_the_failure_is_logged_and_alerted(
+        scenario, app, monkeypatch, caplog):
     with Recorder() as hook:
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=_closed_port(),
                           ALERT_WEBHOOK_URL=f"{hook.url}/ops")
         with caplog.at_level(logging.ERROR, logger="app.services.report_mail"):
-            run = close(monkeypatch, "2026-10")
-    assert run.status == "success"
+            run = close(monkeypatch, "2026-10", status="warning")
+    # Issue 17: a close whose mail failed no longer reads "success"; its run names the failure.
+    assert run.status == "warning" and run.attempt == 1
+    assert "monthly report 2026-10 not e-mailed to boss@liftoff.test, exec@liftoff.test" in run.error
+    assert "ConnectionRefusedError" in run.error and "liftoff reports resend --month 2026-10" in run.error
+    # The Operations page lists it so, for those who may not run jobs too (its error redacted).
+    (shown,) = recent_runs("monthly-close").to_dict("records")
+    assert shown["status"] == "warning" and "not e-mailed" in shown["error"]
+    assert "liftoff reports resend --month 2026-10" in shown["error"]
     db.session.expire_all()
     assert db.session.get(MonthlyClose, "2026-10") is not None  # the close is committed
     (record,) = [r for r in caplog.records if r.name == "app.services.report_mail"]
@@ -174,7 +191,8 @@ def test_a_refused_recipient_does_not_stop_the_others(scenario, app, monkeypatch
     with SmtpSink(refuse={"boss@liftoff.test"}) as sink:
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port)
         with caplog.at_level(logging.ERROR, logger="app.services.report_mail"):
-            close(monkeypatch, "2026-10")
+            run = close(monkeypatch, "2026-10", status="warning")
+    assert run.error.startswith("monthly report 2026-10 not e-mailed to boss@liftoff.test: ")
     assert [m["to"] for m in sink.messages] == [["exec@liftoff.test"]]
     assert "not e-mailed to boss@liftoff.test: boss@liftoff.test:" in caplog.text
 
@@ -195,6 +213,42 @@ def test_earlier_months_restated_since_the_last_close_are_named(scenario, smtp, 
     close(monkeypatch, "2026-11")
     assert all("Restated" not in parts(parsed(m))[0] for m in smtp.messages[4:])
     assert len(smtp.messages) == 6
+
+
+def _audits(action: str) -> list[AuditEntry]:
+    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def test_a_failed_mail_is_resent_by_the_cli_and_audited(scenario, app, monkeypatch, runner):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=_closed_port())
+    close(monkeypatch, "2026-10", status="warning")
+    failed = runner.invoke(args=["liftoff", "reports", "resend", "--month", "2026-10"])
+    assert failed.exit_code == 1 and "ConnectionRefusedError" in failed.output
+    with SmtpSink() as sink:  # the server is back
+        app.config.update(SMTP_PORT=sink.port)
+        result = runner.invoke(args=["liftoff", "reports", "resend", "--month", "2026-10"])
+        assert result.exit_code == 0, result.output
+        assert "2026-10: report e-mailed to 2 recipient(s): " + ", ".join(SUBSCRIBED) in result.output
+        assert sorted(m["to"][0] for m in sink.messages) == SUBSCRIBED
+        one = runner.invoke(args=["liftoff", "reports", "resend", "--month", "2026-10",
+                                  "--to", "CFO@liftoff.test"])
+        assert one.exit_code == 0, one.output
+        assert [m["to"] for m in sink.messages[2:]] == [["cfo@liftoff.test"]]
+        assert [a.get_filename() for a in parsed(sink.messages[2]).iter_attachments()] == [
+            "liftoff-roi-2026-10.html", "liftoff-board-report-2026-10.pdf"]
+    db.session.expire_all()
+    entries = _audits("report.resend")
+    assert [(e.actor, e.entity_type, e.entity_key) for e in entries] == [
+        ("cli", "monthly_close", "2026-10")] * 3
+    assert [json.loads(e.after)["reached"] for e in entries] == [[], SUBSCRIBED, ["cfo@liftoff.test"]]
+
+
+def test_resend_refuses_an_open_month_and_a_bad_address(scenario, smtp, runner):
+    open_month = runner.invoke(args=["liftoff", "reports", "resend", "--month", "2026-10"])
+    assert open_month.exit_code == 1 and "2026-10 is not closed" in open_month.output
+    bad = runner.invoke(args=["liftoff", "reports", "resend", "--month", "2026-13"])
+    assert bad.exit_code == 1 and "month: must be YYYY-MM" in bad.output
+    assert smtp.messages == [] and _audits("report.resend") == []
 
 
 # --- subscriptions ---------------------------------------------------------------------------------

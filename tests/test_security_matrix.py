@@ -38,6 +38,7 @@ ROUTES: dict[str, str] = {
     "GET /healthz": PUBLIC,
     "GET /metrics": "metrics:read",
     "GET /api/openapi.json": PUBLIC,
+    "GET /api/docs": PUBLIC,
     "GET /static/<path:filename>": PUBLIC,
     "GET /web-static/<path:filename>": PUBLIC,
     # the Unleash client API
@@ -62,6 +63,7 @@ ROUTES: dict[str, str] = {
     "GET /dashboard/export/roi.csv": "read",
     "GET /dashboard/export/roi.xlsx": "read",
     "GET /dashboard/report": "read",
+    "GET /dashboard/report.pdf": "read",
     # the REST API
     "PATCH /api/v1/action-items/<int:item_id>": "enablement:write",
     "POST /api/v1/baselines": "baselines:write",

@@ -102,6 +102,9 @@ def register(app: Flask) -> None:
     from app.api import openapi
 
     openapi.register(app)  # GET /api/openapi.json, generated from the routes above
+    from app.api import reference
+
+    reference.register(app)  # GET /api/docs, the same document as a page
 
     @app.errorhandler(HTTPException)
     def _api_http_errors(error: HTTPException):

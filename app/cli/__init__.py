@@ -60,4 +60,14 @@ def register(app: Flask) -> None:
 
 
 # Sub-command modules attach themselves to ``main`` when imported.
-from app.cli import admin, corrections, data, feedback_import, ingest, operations, privacy, rollout  # noqa: E402, F401
+from app.cli import (  # noqa: E402, F401
+    admin,
+    corrections,
+    data,
+    feedback_import,
+    ingest,
+    operations,
+    privacy,
+    reports,
+    rollout,
+)

@@ -87,8 +87,8 @@ def jobs_run(name: str, full: bool, attempts: int) -> None:
         record = run_record(run)
     click.echo(f"{name}: {record['status']} in {record['duration_seconds']}s (attempt {record['attempt']}), "
                f"{record['rows_read']} rows read, {record['rows_written']} written")
-    if record["status"] != "success":
-        click.echo(f"error: {record['error']}", err=True)
+    if record["status"] != "success":  # a warning too: its work is committed, a step after it failed
+        click.echo(f"{'warning' if record['status'] == 'warning' else 'error'}: {record['error']}", err=True)
         sys.exit(1)
 
 
@@ -105,13 +105,16 @@ def close_month(month: str) -> None:
     with transaction() as app:
         result = closes.close_past_month(month)
         record = closes.close_record(result.close)
+    warning = None
     if result.new:  # committed by now: only a close that holds is mailed
         with app.app_context():
-            report_mail.send_report(month, result.news)
+            warning = report_mail.deliver(month, result.news).warning
     total = record["figures"]["total"]
     state = "closed" if result.new else "already closed (unchanged)"
     click.echo(f"{month}: {state} at {record['closed_at']}; net {total['net_eur']:.2f} EUR, "
                f"cumulative net {total['cumulative_net_eur']:.2f} EUR")
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 @main.group()

@@ -34,5 +34,6 @@ def monthly_close(month: str | None = None) -> JobStats:
              result.restated)
     if result.new:
         # After the commit only: a close that rolls back (or fails later) mails nothing.
-        current_hooks().after_commit(lambda: report_mail.send_report(month, result.news))
+        # A mail that fails is the run's warning: the close holds, the run does not read "success".
+        current_hooks().after_commit(lambda: report_mail.deliver(month, result.news).warning)
     return JobStats(rows_read=result.events_read, rows_written=1)

@@ -34,10 +34,11 @@ class JobError(LiftoffError):
 class RunHooks:
     """Work outside the database that must follow the transaction's fate (moving a dropped file)."""
 
-    on_commit: list[Callable[[], None]] = field(default_factory=list)
+    # An after-commit callback may return a warning (text): the run then ends as "warning".
+    on_commit: list[Callable[[], str | None]] = field(default_factory=list)
     on_rollback: list[Callable[[], None]] = field(default_factory=list)
 
-    def after_commit(self, callback: Callable[[], None]) -> None:
+    def after_commit(self, callback: Callable[[], str | None]) -> None:
         self.on_commit.append(callback)
 
     def after_rollback(self, callback: Callable[[], None]) -> None:
@@ -91,7 +92,10 @@ def _attempt(spec: JobSpec, trigger: str, attempt: int, full: bool) -> JobRun:
         run.status, run.finished_at = "success", utcnow()
         run.rows_read, run.rows_written = stats.rows_read, stats.rows_written
         db.session.commit()  # the job's writes and its success record, together
-        _fire(hooks.on_commit, spec.name)
+        warnings = _fire(hooks.on_commit, spec.name)
+        if warnings:  # committed, but a step after it failed (a report e-mail): say so on the run
+            run.status, run.error = "warning", "\n".join(warnings)
+            db.session.commit()
     except Exception as error:  # a job may fail in any way; all of it is rolled back and recorded
         db.session.rollback()
         _fire(hooks.on_rollback, spec.name)
@@ -106,12 +110,18 @@ def _attempt(spec: JobSpec, trigger: str, attempt: int, full: bool) -> JobRun:
     return run
 
 
-def _fire(callbacks: list[Callable[[], None]], job: str) -> None:
+def _fire(callbacks: list[Callable[[], str | None]], job: str) -> list[str]:
+    """Run the callbacks; what went wrong in them, as text (a callback may return a warning)."""
+    warnings = []
     for callback in callbacks:
         try:
-            callback()
-        except Exception:  # the transaction is settled; a failed file move must not hide it
+            warning = callback()
+        except Exception as error:  # the transaction is settled; a failed file move must not hide it
             log.exception("job %s: post-transaction step failed", job)
+            warning = f"after the commit: {describe(error)}"
+        if isinstance(warning, str) and warning:
+            warnings.append(warning)
+    return warnings
 
 
 def describe(error: BaseException) -> str:
@@ -169,7 +179,8 @@ def _run_in_context(app, name, trigger, full, max_attempts, stop) -> JobRun:
     attempt = 1
     while True:
         run = _attempt(spec, trigger, attempt, full)
-        if run.status == "success" or attempt >= max_attempts:
+        # A warning is no failure: the job's work is committed, running it again would not redo it.
+        if run.status != "failed" or attempt >= max_attempts:
             break
         if stop.wait(backoff_seconds(app, attempt)):
             break

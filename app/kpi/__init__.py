@@ -5,6 +5,7 @@ call it through ``app.services.kpis``."""
 from app.kpi.did import did_time_saved
 from app.kpi.exposure import baseline_window, exposed_people, first_exposure
 from app.kpi.money import MONEY_FIELDS, MoneyInputs, monthly_roi, monthly_table
+from app.kpi.quality import baseline_breach, quality_flag
 from app.kpi.stats import mean_interval, ratio, wilson
 from app.kpi.time_saved import (
     baseline_error_interval,
@@ -34,6 +35,7 @@ __all__ = [
     "adoption_figures",
     "adoption_groups",
     "adoption_trend",
+    "baseline_breach",
     "baseline_error_interval",
     "baseline_error_rate",
     "baseline_minutes",
@@ -49,6 +51,7 @@ __all__ = [
     "mean_interval",
     "monthly_roi",
     "monthly_table",
+    "quality_flag",
     "quality_trend",
     "ratio",
     "saved_minutes",

@@ -17,7 +17,7 @@ class JobRun(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job: Mapped[str] = mapped_column(String(120))
     trigger: Mapped[str] = mapped_column(String(20), default="manual")  # manual | schedule | api
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running|success|failed
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|success|warning|failed
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

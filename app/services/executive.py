@@ -87,6 +87,12 @@ def feature_table(roi: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=FEATURE_COLUMNS)
 
 
+def records(frame: pd.DataFrame) -> list[dict]:
+    """The rows of ``frame`` as dicts, a missing value as None: pandas holds a None beside other
+    values (a payback month, an ROI) as NaN, which is truthy and would print as "nan"."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
 def executive_view(month: str) -> dict:
     """The executive view of ``month``: the ``/roi/monthly`` answer (``roi``), its features as a
     table with names (``features``), and the portfolio's monthly history (``history``).

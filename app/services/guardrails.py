@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from app.db import db, utcnow
 from app.errors import LiftoffError
+from app.kpi.quality import baseline_breach, interval_text
 from app.models import Feature
 from app.playbooks import Guardrails, playbook_for
 from app.services import rollout
@@ -27,40 +28,13 @@ ACTOR = "guardrail"
 log = logging.getLogger(__name__)
 
 
-def _interval(kpis: dict) -> str:
-    return f"[{kpis['error_rate_ci_low']:.3f}, {kpis['error_rate_ci_high']:.3f}]"
-
-
-def baseline_breach(kpis: dict) -> str | None:
-    """Why the window's error rate is worse than the baseline beyond the intervals, or None.
-
-    :param kpis: a KPI answer (contract field names): ``error_rate`` with its ``_ci_low`` and
-        ``_ci_high``, ``baseline_error_rate`` and, when measured from events, its interval.
-    """
-    low, base = kpis["error_rate_ci_low"], kpis["baseline_error_rate"]
-    if low is None or base is None:
-        return None
-    base_high = kpis.get("baseline_error_rate_ci_high")
-    if base_high is not None:
-        if low <= base_high:
-            return None
-        base_low = kpis.get("baseline_error_rate_ci_low")
-        return (f"error rate {kpis['error_rate']:.3f} with 95 % interval {_interval(kpis)} is worse "
-                f"than the baseline {base:.3f} beyond both intervals (baseline interval "
-                f"[{base_low:.3f}, {base_high:.3f}])")
-    if low <= base:
-        return None
-    return (f"error rate {kpis['error_rate']:.3f} with 95 % interval {_interval(kpis)} is entirely "
-            f"above the recorded baseline {base:.3f}")
-
-
 def playbook_breaches(this_week: dict, previous: dict, guard: Guardrails) -> list[str]:
     """The playbook's extra rules: the absolute limit and the spike against the previous week."""
     reasons = []
     low = this_week["error_rate_ci_low"]
     if guard.max_error_rate is not None and low > guard.max_error_rate:
         reasons.append(f"error rate {this_week['error_rate']:.3f} with 95 % interval "
-                       f"{_interval(this_week)} is entirely above the playbook's limit "
+                       f"{interval_text(this_week)} is entirely above the playbook's limit "
                        f"max_error_rate {guard.max_error_rate}")
     prev_high = previous["error_rate_ci_high"]
     if (guard.spike_factor is not None and prev_high is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader
 
 from app.formats import euro, num, pct
-from app.services.executive import executive_view
+from app.services.executive import executive_view, records
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 STATUS_TEXT = {"open": "open month", "closed": "closed", "restated": "restated after close"}
@@ -48,12 +48,12 @@ def report_context(month: str, viewer: str, view: dict | None = None) -> dict:
                  "value": euro(r["value_eur"]), "cost": euro(r["cost_eur"]), "net": euro(r["net_eur"]),
                  "roi": _roi(r["roi_pct"]), "cumulative": euro(r["cumulative_net_eur"]),
                  "payback": r["payback_month"] or "not yet", "closed_net": euro(r["closed_net_eur"])}
-                for r in view["features"].to_dict("records")]
+                for r in records(view["features"])]
     history = [{"month": r["month"], "value": euro(r["value_eur"]), "cost": euro(r["cost_eur"]),
                 "net": euro(r["net_eur"]), "cumulative": euro(r["cumulative_net_eur"]),
                 "hours": num(r["hours_saved"], 0), "per_task": euro(r["cost_per_task_eur"], 2),
                 "status": "restated" if r["restated"] else ("closed" if r["closed"] else "open")}
-               for r in view["history"].tail(HISTORY_MONTHS).to_dict("records")]
+               for r in records(view["history"].tail(HISTORY_MONTHS))]
     return {"month": month, "viewer": viewer, "status": status, "closed": roi["closed"],
             "status_text": STATUS_TEXT[status],
             "tiles": tiles, "features": features, "history": history}

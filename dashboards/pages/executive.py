@@ -36,6 +36,8 @@ def layout(month: str | None = None, **_query) -> html.Div:
                className="lo-btn lo-btn-ghost lo-btn-sm", download=f"liftoff-roi-{chosen}.csv"),
         html.A("Excel", href=kv.href("/export/roi.xlsx", month=chosen), id="exec-export-xlsx",
                className="lo-btn lo-btn-ghost lo-btn-sm", download=f"liftoff-roi-{chosen}.xlsx"),
+        html.A("Board report (PDF)", href=kv.href("/report.pdf", month=chosen), id="exec-board-pdf",
+               className="lo-btn lo-btn-ghost lo-btn-sm", download=f"liftoff-board-report-{chosen}.pdf"),
         html.A("Printable report", href=kv.href("/report", month=chosen), id="exec-report",
                className="lo-btn lo-btn-ghost lo-btn-sm", target="_blank"),
     ], className="lo-actions lo-kpi-exports")

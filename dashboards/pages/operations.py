@@ -24,7 +24,8 @@ from dashboards.enablement_actions import (
 )
 
 log = logging.getLogger(__name__)
-RUN_KINDS = {"success": "complete", "failed": "killed", "running": "live", "never run": "off"}
+RUN_KINDS = {"success": "complete", "warning": "killed", "failed": "killed", "running": "live",
+             "never run": "off"}
 
 
 def layout(**_query) -> html.Div:
@@ -231,7 +232,7 @@ def run_now(clicks, version):
         return ui.alert("; ".join(data.error_lines(error)), "danger", alert_id="ops-error"), (
             version or 0
         ) + 1
-    kind = "success" if run.status == "success" else "danger"
+    kind = {"success": "success", "warning": "warning"}.get(run.status, "danger")
     text = (
         f"{run.job}: {run.status} (run #{run.id}, {run.rows_read} rows read, {run.rows_written} written)"
         + (f" — {run.error.splitlines()[0]}" if run.error else "")

@@ -103,7 +103,7 @@ def _headline(report: BoardReport, s: dict) -> Table:
 
 def _feature_table(report: BoardReport, s: dict) -> Table:
     # Markup of our own (line breaks where a narrow column would split a word).
-    head = ["Feature", "Value", "Cost", "Net", "ROI", "Cumulative<br/>net", "Payback",
+    head = ["Feature", "Value", "Cost", "Net", "ROI", "Net so<br/>far", "Payback",
             "Error rate<br/>(baseline)", "Quality", "Evidence"]
     rows = [[Paragraph(f"<b>{h}</b>", s["cell"] if i == 0 else s["num"]) for i, h in enumerate(head)]]
     flagged_rows = []

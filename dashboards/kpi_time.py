@@ -27,7 +27,8 @@ def month_refusal(requested: str | None, now: datetime | None = None) -> str | N
     if requested is None or requested == "":
         return None
     if not is_month(requested):
-        return f"“{requested[:20]}” is not a month: write it as YYYY-MM, e.g. 2026-10."
+        # Not echoed: what a URL says is not repeated on the page.
+        return "The month asked for is not a month: write it as YYYY-MM, e.g. 2026-10."
     if requested > this_month(now):
         return f"{requested} is in the future: no figures exist for it yet."
     return None

@@ -116,3 +116,38 @@ def test_every_page_reads_on_a_laptop_and_a_phone(browser, server, axe_script, r
         assert not failures, "\n".join(failures)
     finally:
         context.close()
+
+
+def test_phone_menu_bad_month_dialog_focus_and_dark_theme(browser, server):
+    """At 390 px the menu button opens the navigation and Log out; a bad month says so; the rollout
+    dialog takes the focus and Esc closes it; the dark theme follows the system setting."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    context.set_default_timeout(30_000)
+    try:
+        page = context.new_page()
+        page.goto(server.url + "/dashboard/executive?month=2026-13")
+        page.fill("#email", email_for("admin"))
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#exec-bad-month")
+        assert "not a month" in page.inner_text("#exec-bad-month")
+        assert not page.is_visible("#nav-logout")  # folded behind the menu button
+        page.click("#nav-menu-button")
+        assert page.get_attribute("#nav-menu-button", "aria-expanded") == "true"
+        assert page.is_visible("#nav-logout") and page.is_visible("#nav-menu a[href$='/quality']")
+        # Dark theme: the page background is the dark token, not white.
+        background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(18, 21, 29)"
+        settle(page)
+        page.screenshot(path=str(ARTIFACTS / "walk-phone-menu-dark.png"), full_page=True)
+
+        page.goto(server.url + "/dashboard/rollout?feature=quote-assistant")
+        settle(page)
+        page.click("#rollout-kill")  # the demo's quote assistant is live: kill is offered
+        page.wait_for_selector("#rollout-dialog.lo-dialog-open")
+        page.wait_for_function("() => document.activeElement?.id === 'rollout-reason'")
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#rollout-dialog:not(.lo-dialog-open)", state="attached")
+        assert not page.is_visible("#rollout-dialog .lo-dialog-box")
+    finally:
+        context.close()

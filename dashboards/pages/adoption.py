@@ -128,7 +128,7 @@ def heatmap_figure(heat: pd.DataFrame) -> dict:
     return {"data": [{
         "type": "heatmap", "z": z, "x": [str(w) for w in grid.columns], "y": [str(g) for g in grid.index],
         # Sequential, lightest at 0 %: more adoption reads as more ink.
-        "text": text, "texttemplate": "%{text}", "colorscale": [[0, "#f1f5ff"], [1, "#1c3a9e"]],
+        "text": text, "texttemplate": "%{text}", "colorscale": kv.SEQUENTIAL,
         "zmin": 0, "zmax": 1, "xgap": 2, "ygap": 2,
         "hoverongaps": False, "colorbar": {"title": {"text": "adoption (%)"}, "tickformat": ".0%"}}],
         # No legend: the colour bar says what the colours mean, and a legend's reserved room squashes rows.

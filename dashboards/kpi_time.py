@@ -94,3 +94,13 @@ def rollout_marks(key: str) -> list[dict]:
             label = names.get(change.to_stage, f"stage {change.to_stage}")
         marks.append({"at": _utc(change.effective_at), "label": label})
     return marks
+
+
+def rollout_changes_by_month() -> dict[str, list[str]]:
+    """Every feature's rollout changes grouped by month (YYYY-MM): ``Feature → stage`` texts, for
+    the executive's monthly charts."""
+    by_month: dict[str, list[str]] = {}
+    for feature in db.session.scalars(select(Feature).where(Feature.archived_at.is_(None))):
+        for mark in rollout_marks(feature.key):
+            by_month.setdefault(mark["at"].strftime("%Y-%m"), []).append(f"{feature.name} → {mark['label']}")
+    return by_month

@@ -120,3 +120,20 @@ def test_the_sequential_scale_is_lightest_at_zero():
 
     assert (low[0], high[0]) == (0, 1)
     assert lightness(low[1]) > lightness(high[1])
+
+
+def test_monthly_charts_mark_the_months_with_rollout_changes(app):
+    quote, cv = gen_feature("quote", name="Quote"), gen_feature("cv", name="CV")
+    for feature in (quote, cv):
+        db.session.add(RolloutStage(feature=feature, position=1, name="Champions", cohorts=[]))
+    for feature, at in ((quote, utc(2026, 9, 3)), (cv, utc(2026, 9, 20)), (quote, utc(2026, 10, 1))):
+        db.session.add(RolloutTransition(feature=feature, action="advance", from_stage=0, to_stage=1,
+                                         killed_after=False, effective_at=at, actor="t", reason="r"))
+    db.session.flush()
+    changes = kpi_time.rollout_changes_by_month()
+    assert sorted(changes["2026-09"]) == ["CV → Champions", "Quote → Champions"]
+    assert changes["2026-10"] == ["Quote → Champions"]
+    shapes, notes = kv.month_rollout_lines(["2026-08", "2026-09", "2026-10"], changes)
+    assert [s["x0"] for s in shapes] == ["2026-09", "2026-10"]
+    assert [n["text"] for n in notes] == ["2 rollout changes", "Quote → Champions"]
+    assert "CV → Champions" in notes[0]["hovertext"]

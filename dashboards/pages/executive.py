@@ -196,13 +196,14 @@ def _month_marks(history: pd.DataFrame) -> list[str]:
 MONTH_AXIS = {"type": "category", "title": {"text": "month"}}
 
 
-def cumulative_figure(history: pd.DataFrame, payback: str | None) -> dict:
+def cumulative_figure(history: pd.DataFrame, payback: str | None, changes: dict | None = None) -> dict:
     marks = _month_marks(history)
     colours = {"open": kv.BRAND, "not closed yet": kv.BRAND, "closed": kv.GOOD, "restated": kv.WARN}
     months = list(history["month"])
     zero, _ = kv.hline(0, kv.MUTED)
-    layout = {"xaxis": MONTH_AXIS, "yaxis": {"title": {"text": "cumulative net (€)"}}, "shapes": [zero],
-              "annotations": []}
+    shapes, notes = kv.month_rollout_lines(months, changes or {})
+    layout = {"xaxis": MONTH_AXIS, "yaxis": {"title": {"text": "cumulative net (€)"}},
+              "shapes": [zero, *shapes], "annotations": notes}
     if payback and payback in months:
         y = float(history.loc[history["month"] == payback, "cumulative_net_eur"].iloc[0])
         layout["annotations"].append({"x": payback, "y": y, "text": f"payback {payback}", "showarrow": True,
@@ -215,21 +216,24 @@ def cumulative_figure(history: pd.DataFrame, payback: str | None) -> dict:
         "hovertemplate": "%{x}: € %{y:,.0f} (%{customdata})<extra></extra>"}], "layout": layout}
 
 
-def hours_figure(history: pd.DataFrame) -> dict:
+def hours_figure(history: pd.DataFrame, changes: dict | None = None) -> dict:
     marks = _month_marks(history)
+    shapes, notes = kv.month_rollout_lines(list(history["month"]), changes or {})
     return {"data": [{
         "type": "bar", "x": list(history["month"]), "y": list(history["hours_saved"]), "name": "Hours saved",
         "marker": {"color": [kv.WARN if m == "restated" else kv.BRAND for m in marks]},
         "text": [{"closed": "closed", "restated": "restated"}.get(m, "") for m in marks],
         "textposition": "outside"}],
-        "layout": {"xaxis": MONTH_AXIS, "yaxis": {"title": {"text": "hours saved"}}}}
+        "layout": {"xaxis": MONTH_AXIS, "yaxis": {"title": {"text": "hours saved"}}, "shapes": shapes,
+                   "annotations": notes}}
 
 
-def cost_per_task_figure(history: pd.DataFrame) -> dict:
+def cost_per_task_figure(history: pd.DataFrame, changes: dict | None = None) -> dict:
+    shapes, notes = kv.month_rollout_lines(list(history["month"]), changes or {})
     return {"data": [{"type": "scatter", "x": list(history["month"]), "y": list(history["cost_per_task_eur"]),
                       "mode": "lines+markers", "name": "Cost per AI task", "line": {"color": kv.MUTED},
                       "connectgaps": False}],
-            "layout": {"xaxis": MONTH_AXIS,
+            "layout": {"xaxis": MONTH_AXIS, "shapes": shapes, "annotations": notes,
                        "yaxis": {"title": {"text": "cost per AI task (€)"}, "rangemode": "tozero"}}}
 
 
@@ -249,6 +253,7 @@ def render_executive(month):
         parts.append(ui.alert(f"No data arrived for {month} yet: value, ROI and hours stay at zero until "
                               "events come in.", "info", alert_id="exec-no-data"))
     parts += [_tiles(roi, history, month), _freshness()]
+    changes = kpi_time.rollout_changes_by_month()
     if roi["restated"]:
         parts.append(ui.alert("This month was restated after its close: the tiles show the live figures, "
                               "with the figures at close beneath them.", "info", alert_id="exec-restated"))
@@ -256,11 +261,11 @@ def render_executive(month):
                          if not features.empty else kv.no_kpis("features", "exec-features-empty")))
     parts.append(html.Div([
         ui.card("Cumulative net and payback", kv.graph("exec-cumulative", cumulative_figure(
-            history, roi["total"]["payback_month"]))),
-        ui.card("Hours saved per month", kv.graph("exec-hours-trend", hours_figure(history))),
+            history, roi["total"]["payback_month"], changes))),
+        ui.card("Hours saved per month", kv.graph("exec-hours-trend", hours_figure(history, changes))),
     ], className="lo-grid-2"))
     parts.append(html.Div([
-        ui.card("Cost per AI task", kv.graph("exec-cost-trend", cost_per_task_figure(history), 220)),
+        ui.card("Cost per AI task", kv.graph("exec-cost-trend", cost_per_task_figure(history, changes), 240)),
         ui.card("Months", html.P([
             "◆ green: closed month (frozen figures); ◆ orange: restated after its close; ● open month "
             "or a past month not closed yet. ",

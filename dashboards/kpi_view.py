@@ -76,7 +76,7 @@ def rollout_lines(marks: list[dict], first, last) -> tuple[list[dict], list[dict
 
 def month_rollout_lines(months: list[str], changes: dict[str, list[str]]) -> tuple[list[dict], list[dict]]:
     """For a chart with one category per month: a dotted line at each month with rollout changes,
-    labelled with the change (or how many), the full list on hover."""
+    labelled with how many, the list (``Feature → stage``) on hover."""
     shapes, notes = [], []
     for month in months:
         texts = changes.get(month)
@@ -84,7 +84,8 @@ def month_rollout_lines(months: list[str], changes: dict[str, list[str]]) -> tup
             continue
         shapes.append({"type": "line", "xref": "x", "x0": month, "x1": month, "yref": "paper", "y0": 0,
                        "y1": 1, "line": {"color": MUTED, "width": 1, "dash": "dot"}})
-        label = texts[0] if len(texts) == 1 else f"{len(texts)} rollout changes"
+        # Short enough to sit between two months; what changed shows on hover.
+        label = "1 change" if len(texts) == 1 else f"{len(texts)} changes"
         notes.append({"xref": "x", "x": month, "yref": "paper", "y": 1, "text": label, "showarrow": False,
                       "xanchor": "left", "yanchor": "top", "font": {"size": 10, "color": MUTED},
                       "hovertext": "<br>".join(texts), "bgcolor": "rgba(255,255,255,.8)"})

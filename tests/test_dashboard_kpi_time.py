@@ -135,5 +135,6 @@ def test_monthly_charts_mark_the_months_with_rollout_changes(app):
     assert changes["2026-10"] == ["Quote → Champions"]
     shapes, notes = kv.month_rollout_lines(["2026-08", "2026-09", "2026-10"], changes)
     assert [s["x0"] for s in shapes] == ["2026-09", "2026-10"]
-    assert [n["text"] for n in notes] == ["2 rollout changes", "Quote → Champions"]
+    assert [n["text"] for n in notes] == ["2 changes", "1 change"]
+    assert notes[1]["hovertext"] == "Quote → Champions"
     assert "CV → Champions" in notes[0]["hovertext"]

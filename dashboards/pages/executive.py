@@ -166,6 +166,12 @@ def _euro_cell(field: str):
     return lambda row: kv.euro(row[field])
 
 
+def _payback_cell(row) -> str:
+    # pandas holds a missing month as NaN, which is truthy (it rendered as an empty cell): test for text.
+    month = row["payback_month"]
+    return month if isinstance(month, str) and month else "not yet"
+
+
 def _feature_table(features: pd.DataFrame, month: str, closed: bool):
     def name_cell(row):
         return html.Div([
@@ -185,7 +191,7 @@ def _feature_table(features: pd.DataFrame, month: str, closed: bool):
                     render={"name": name_cell, **money, "ai_tasks": lambda r: ui.number(r["ai_tasks"]),
                             "cost_per_task_eur": lambda r: kv.euro(r["cost_per_task_eur"], 2),
                             "roi_pct": lambda r: kv.pct(r["roi_pct"], 0, 1),
-                            "payback_month": lambda r: r["payback_month"] or "not yet"})
+                            "payback_month": _payback_cell})
 
 
 def _month_marks(history: pd.DataFrame) -> list[str]:

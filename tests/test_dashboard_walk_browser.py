@@ -120,7 +120,8 @@ def test_every_page_reads_on_a_laptop_and_a_phone(browser, server, axe_script, r
 
 def test_phone_menu_bad_month_dialog_focus_and_dark_theme(browser, server):
     """At 390 px the menu button opens the navigation and Log out; a bad month says so; the rollout
-    dialog takes the focus and Esc closes it; the dark theme follows the system setting."""
+    dialog takes the focus and Esc closes it; the dark theme follows the system setting; the period
+    presets re-render the period card."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
     context.set_default_timeout(30_000)
     try:
@@ -138,6 +139,10 @@ def test_phone_menu_bad_month_dialog_focus_and_dark_theme(browser, server):
         # Dark theme: the page background is the dark token, not white.
         background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(18, 21, 29)"
+        # The period card: year to date against the ten months before it.
+        assert page.inner_text("#exec-period-span") == "2026-10, against 2026-09"
+        page.get_by_text("Year to date").click()
+        page.wait_for_selector("#exec-period-span:has-text('2026-01 to 2026-10, against 2025-03 to 2025-12')")
         settle(page)
         page.screenshot(path=str(ARTIFACTS / "walk-phone-menu-dark.png"), full_page=True)
 

@@ -15,7 +15,7 @@ from app.errors import LiftoffError
 from app.security import current_identity
 from app.services import report_mail
 from dashboards import components as ui
-from dashboards import cost_corrections, kpi_data, kpi_time
+from dashboards import cost_corrections, kpi_data, kpi_time, period_view
 from dashboards import kpi_view as kv
 from dashboards.actions import NotAllowed, may_subscribe_to_report, set_own_report_subscription
 from dashboards.callback_inputs import accepts, calendar_month, is_month, texts
@@ -258,7 +258,7 @@ def render_executive(month):
         # Costs may be booked before any event arrives: 0 % adoption would be a false statement.
         parts.append(ui.alert(f"No data arrived for {month} yet: value, ROI and hours stay at zero until "
                               "events come in.", "info", alert_id="exec-no-data"))
-    parts += [_tiles(roi, history, month), _freshness()]
+    parts += [_tiles(roi, history, month), _freshness(), period_view.card(history, month)]
     changes = kpi_time.rollout_changes_by_month()
     if roi["restated"]:
         parts.append(ui.alert("This month was restated after its close: the tiles show the live figures, "

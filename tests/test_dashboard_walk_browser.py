@@ -140,7 +140,7 @@ def test_phone_menu_bad_month_dialog_focus_and_dark_theme(browser, server):
         background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
         assert background == "rgb(18, 21, 29)"
         # The period card: year to date against the ten months before it.
-        assert page.inner_text("#exec-period-span") == "2026-10, against 2026-09"
+        page.wait_for_selector("#exec-period-span:has-text('2026-10, against 2026-09')")
         page.get_by_text("Year to date").click()
         page.wait_for_selector("#exec-period-span:has-text('2026-01 to 2026-10, against 2025-03 to 2025-12')")
         settle(page)

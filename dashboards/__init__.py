@@ -11,6 +11,24 @@ from pathlib import Path
 from flask import Flask
 
 URL_BASE = "/dashboard/"
+# Dash's own page, with the language screen readers need (Dash adds the viewport meta itself).
+INDEX_STRING = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 _mounted: dict = {}  # "dash" -> the one Dash app of this process
@@ -43,6 +61,7 @@ def init_dash(app: Flask):
         serve_locally=True,
         suppress_callback_exceptions=True,  # page components exist only while their page shows
         title="Liftoff",
+        index_string=INDEX_STRING,
         update_title=None,
         csrf_token_name=CSRF_COOKIE,
     )

@@ -98,5 +98,7 @@ def table(
             cells.append(html.Td(content, className="lo-num" if field in numeric else None))
         rows.append(html.Tr(cells))
     kwargs = {"id": table_id} if table_id else {}
+    # The wrapper scrolls a wide table inside its card; keyboard users reach it by Tab to scroll it.
     return html.Div(html.Table([head, html.Tbody(rows)], className="lo-table", **kwargs),
-                    className="lo-table-wrap")
+                    className="lo-table-wrap", tabIndex="0", role="region",
+                    **{"aria-label": "Scrollable table"})

@@ -23,7 +23,7 @@ from app.models import CostEntry, Feature, RolloutStage
 from app.models.kpi import FeatureDay, MonthlyClose
 from app.months import is_month
 from app.services import kpi_cache, kpis
-from app.services.executive import check_month, executive_view, feature_names, months_between
+from app.services.executive import check_month, executive_view, feature_names
 
 GROUPINGS = ("stage", "cohort", "department")
 # Groupings whose groups split the people (each person in one group): complementary suppression.
@@ -83,14 +83,13 @@ def month_bounds(month: str) -> tuple[date, date]:
 
 
 def month_options() -> list[str]:
-    """Months with events, costs or a close, up to this month, newest first (this month included)."""
+    """Months with events, costs or a close, newest first; never a month after this one. This month
+    when nothing is known yet (where a new installation starts)."""
     stmt = union(select(FeatureDay.month).distinct(), select(CostEntry.month).distinct(),
                  select(MonthlyClose.month))
-    known = sorted({m for m in db.session.scalars(stmt) if valid_month(m)})
     this_month = utcnow().strftime("%Y-%m")
-    first = known[0] if known else this_month
-    return sorted(months_between(min(first, this_month), max(known[-1] if known else first, this_month)),
-                  reverse=True)
+    known = {m for m in db.session.scalars(stmt) if valid_month(m) and m <= this_month}
+    return sorted(known or {this_month}, reverse=True)
 
 
 def default_month() -> str:

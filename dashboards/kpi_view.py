@@ -7,6 +7,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash
+import pandas as pd
 from dash import dcc, html
 
 from app.formats import euro as euro
@@ -19,6 +20,8 @@ FEWER_THAN_5 = "fewer than 5"
 # A group hidden so the total minus the shown groups cannot give a smaller hidden one away.
 PROTECTS_SMALLER = "hidden for privacy"
 BRAND, GOOD, WARN, BAD, MUTED = "#3b5bdb", "#2b8a3e", "#e67700", "#c92a2a", "#5b6478"
+# For shares 0..1: lightest at 0, so more reads as more ink (plotly's "Blues" runs the other way).
+SEQUENTIAL = [[0, "#f1f5ff"], [1, "#1c3a9e"]]
 
 
 def interval(low, high, fmt) -> str:
@@ -49,6 +52,46 @@ def hline(y: float, colour: str, dash: str = "solid", label: str | None = None) 
                                        "showarrow": False, "xanchor": "left", "yanchor": "bottom",
                                        "font": {"color": colour}}]
     return shape, notes
+
+
+def rollout_lines(marks: list[dict], first, last) -> tuple[list[dict], list[dict]]:
+    """Vertical dotted lines (shapes) with the stage's name (annotations) at each rollout change
+    between ``first`` and ``last`` (dates or timestamps), for a chart with a date x axis."""
+    shapes, notes = [], []
+    if first is None or last is None:
+        return shapes, notes
+    low, high = pd.Timestamp(first), pd.Timestamp(last) + pd.Timedelta(days=7)
+    for n, mark in enumerate(marks):
+        at = mark["at"].tz_localize(None) if mark["at"].tzinfo else mark["at"]
+        if not low <= at <= high:
+            continue
+        x = at.strftime("%Y-%m-%d %H:%M")
+        shapes.append({"type": "line", "xref": "x", "x0": x, "x1": x, "yref": "paper", "y0": 0, "y1": 1,
+                       "line": {"color": MUTED, "width": 1, "dash": "dot"}})
+        # Alternate heights so two changes a few days apart keep both labels readable.
+        notes.append({"xref": "x", "x": x, "yref": "paper", "y": 1.0 if n % 2 == 0 else 0.9,
+                      "text": f"→ {mark['label']}", "showarrow": False, "xanchor": "left",
+                      "yanchor": "top", "font": {"size": 11, "color": MUTED},
+                      "bgcolor": "rgba(255,255,255,.8)"})
+    return shapes, notes
+
+
+def month_rollout_lines(months: list[str], changes: dict[str, list[str]]) -> tuple[list[dict], list[dict]]:
+    """For a chart with one category per month: a dotted line at each month with rollout changes,
+    labelled with how many, the list (``Feature → stage``) on hover."""
+    shapes, notes = [], []
+    for month in months:
+        texts = changes.get(month)
+        if not texts:
+            continue
+        shapes.append({"type": "line", "xref": "x", "x0": month, "x1": month, "yref": "paper", "y0": 0,
+                       "y1": 1, "line": {"color": MUTED, "width": 1, "dash": "dot"}})
+        # Short enough to sit between two months; what changed shows on hover.
+        label = "1 change" if len(texts) == 1 else f"{len(texts)} changes"
+        notes.append({"xref": "x", "x": month, "yref": "paper", "y": 1, "text": label, "showarrow": False,
+                      "xanchor": "left", "yanchor": "top", "font": {"size": 10, "color": MUTED},
+                      "hovertext": "<br>".join(texts), "bgcolor": "rgba(255,255,255,.8)"})
+    return shapes, notes
 
 
 def graph(graph_id: str, figure: dict, height: int = 260) -> dcc.Graph:

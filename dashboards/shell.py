@@ -45,8 +45,14 @@ def navbar(identity: Identity | None) -> html.Header:
             [
                 dcc.Link([html.Span("▲", className="lo-logo-mark"), " Liftoff"],
                          href=dash.get_relative_path("/"), className="lo-brand"),
-                html.Nav(links, className="lo-nav"),
-                html.Div(user, className="lo-user"),
+                # On a phone the links and the user fold behind this button (assets/liftoff-a11y.js
+                # toggles it in the browser: no round trip to open a menu).
+                html.Button("Menu", type="button", id="nav-menu-button", className="lo-menu-button",
+                            **{"aria-expanded": "false", "aria-controls": "nav-menu"}),
+                html.Div([
+                    html.Nav(links, className="lo-nav", **{"aria-label": "Pages"}),
+                    html.Div(user, className="lo-user"),
+                ], id="nav-menu", className="lo-nav-panel"),
             ],
             className="lo-navbar-inner",
         ),

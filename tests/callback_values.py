@@ -32,6 +32,7 @@ GOOD: dict[str, object] = {
     "exec-month-picker.value": THIS_MONTH,
     "exec-month.data": THIS_MONTH,
     "exec-subscribe.value": ["monthly"],
+    "exec-period-preset.value": "quarter",
     "portfolio-refresh.n_clicks": 1,
     "ops-version.data": 0,
     "ops-refresh.n_clicks": 1,

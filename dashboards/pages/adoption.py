@@ -10,7 +10,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from app.errors import LiftoffError
 from dashboards import components as ui
-from dashboards import kpi_data
+from dashboards import kpi_data, kpi_time
 from dashboards import kpi_view as kv
 from dashboards.callback_inputs import (
     FEATURE_KEY,
@@ -32,7 +32,8 @@ def layout(feature: str | None = None, month: str | None = None, group: str | No
     options = kpi_data.feature_keys()
     keys = {o["value"] for o in options}
     key = feature if feature in keys else (None if feature else kpi_data.default_feature())
-    chosen = month if is_month(month) else kpi_data.default_month()  # a URL can say 0000-01
+    refusal = kpi_time.month_refusal(month)  # a URL can say 2026-13: say so, never show another month
+    chosen = month if is_month(month) and refusal is None else kpi_data.default_month()
     grouping = group if group in kpi_data.GROUPINGS else "stage"
     months = [{"label": m, "value": m} for m in kpi_data.month_options()]
     if chosen not in {m["value"] for m in months}:
@@ -48,6 +49,9 @@ def layout(feature: str | None = None, month: str | None = None, group: str | No
         ], className="lo-kpi-controls"),
     ], className="lo-page-head")
     parts = [dcc.Location(id="adoption-location", refresh="callback-nav"), head]
+    if refusal:
+        parts.append(ui.alert(f"{refusal} Showing {chosen} instead.", "danger",
+                              alert_id="adoption-bad-month"))
     if not options:
         parts.append(ui.empty_state("No features yet.", "Create one with POST /api/v1/features, or run "
                                     "`liftoff seed` for the demo company.", state_id="adoption-empty"))
@@ -86,12 +90,15 @@ def pick(feature, month, group, search):
 
 def funnel_figure(funnel: pd.DataFrame) -> dict:
     return {"data": [{"type": "funnel", "y": list(funnel["stage"]), "x": [int(v) for v in funnel["people"]],
-                      "textinfo": "value+percent initial",
-                      "marker": {"color": [kv.BRAND, "#5c7cfa", "#748ffc", kv.GOOD]}}],
-            "layout": {"hovermode": "closest", "margin": {"l": 80}}}
+                      "textinfo": "value+percent initial", "textposition": "inside",
+                      "insidetextfont": {"color": "white", "size": 13}, "constraintext": "none",
+                      "marker": {"color": [kv.BRAND, "#4263eb", "#364fc7", kv.GOOD]}}],
+            # No legend and thin margins: the four bars get the chart's height, their values fit in.
+            "layout": {"hovermode": "closest", "showlegend": False, "margin": {"l": 80, "t": 8, "b": 8},
+                       "yaxis": {"title": {"text": ""}}}}
 
 
-def trend_figure(trend: pd.DataFrame) -> dict:
+def trend_figure(trend: pd.DataFrame, marks: list[dict] = ()) -> dict:
     data = []
     for name, part in trend.groupby("group", sort=False):
         hidden = part["suppressed"].fillna(False).astype(bool)
@@ -102,9 +109,12 @@ def trend_figure(trend: pd.DataFrame) -> dict:
             "line": {"width": 3 if everyone else 2, "dash": "dot" if everyone else "solid"},
             "customdata": [kv.FEWER_THAN_5 if h else "" for h in hidden],
             "hovertemplate": "%{y:.0%} %{customdata}<extra>" + str(name) + "</extra>"})
+    weeks = sorted(trend["week"]) if len(trend) else [None]
+    shapes, notes = kv.rollout_lines(list(marks), weeks[0], weeks[-1])
     return {"data": data, "layout": {
-        "yaxis": {"tickformat": ".0%", "range": [0, 1.02], "title": {"text": "adoption rate"}},
-        "xaxis": {"title": {"text": "week starting"}, "type": "date", "tickformat": "%b %d"}}}
+        "yaxis": {"tickformat": ".0%", "range": [0, 1.02], "title": {"text": "adoption rate (%)"}},
+        "xaxis": {"title": {"text": "week starting"}, "type": "date", "tickformat": "%b %d"},
+        "shapes": shapes, "annotations": notes}}
 
 
 def heatmap_figure(heat: pd.DataFrame) -> dict:
@@ -117,10 +127,19 @@ def heatmap_figure(heat: pd.DataFrame) -> dict:
     z = [[None if pd.isna(v) else float(v) for v in row] for row in grid.to_numpy(dtype="float64")]
     return {"data": [{
         "type": "heatmap", "z": z, "x": [str(w) for w in grid.columns], "y": [str(g) for g in grid.index],
-        "text": text, "texttemplate": "%{text}", "colorscale": "Blues", "zmin": 0, "zmax": 1,
-        "hoverongaps": False, "colorbar": {"title": {"text": "adoption"}, "tickformat": ".0%"}}],
-        "layout": {"hovermode": "closest", "xaxis": {"type": "category", "title": {"text": "week starting"}},
-                   "margin": {"l": 130}}}
+        # Sequential, lightest at 0 %: more adoption reads as more ink.
+        "text": text, "texttemplate": "%{text}", "colorscale": kv.SEQUENTIAL,
+        "zmin": 0, "zmax": 1, "xgap": 2, "ygap": 2,
+        "hoverongaps": False, "colorbar": {"title": {"text": "adoption (%)"}, "tickformat": ".0%"}}],
+        # No legend: the colour bar says what the colours mean, and a legend's reserved room squashes rows.
+        "layout": {"hovermode": "closest", "showlegend": False,
+                   "xaxis": {"type": "category", "title": {"text": "week starting"}},
+                   "yaxis": {"title": {"text": "department"}}, "margin": {"l": 130, "t": 8}}}
+
+
+def heatmap_height(heat: pd.DataFrame) -> int:
+    """Room for every department's row (about 30 px each) above the axis and its title."""
+    return max(240, 120 + 30 * heat["group"].nunique())
 
 
 def _group_table(frame: pd.DataFrame):
@@ -156,6 +175,11 @@ def render_adoption(query):
             f"Nobody was exposed to {query['feature']} in {query['month']}.",
             "Pick another month, or advance the feature's rollout on its Rollout control page; "
             "figures follow after the next `liftoff jobs run refresh-kpis`.", state_id="adoption-empty")
+    if not kpi_time.month_has_events(query["month"], query["feature"]):
+        # People were exposed but no event came: "Adoption 0 %" would state what nobody measured.
+        return ui.alert(f"No data arrived for {query['month']} yet: {ui.number(record['exposed_users'])} "
+                        "people are exposed, but no event of this feature reached Liftoff for the month.",
+                        "info", alert_id="adoption-no-data")
     tiles = html.Div([
         ui.tile("Exposed", ui.number(record["exposed_users"]), f"{view['start']} to {view['end']}",
                 tile_id="adoption-exposed"),
@@ -171,7 +195,7 @@ def render_adoption(query):
         tiles,
         html.Div([
             ui.card("Funnel: exposed → tried → active → habitual",
-                    [kv.graph("adoption-funnel", funnel_figure(view["funnel"]), 240),
+                    [kv.graph("adoption-funnel", funnel_figure(view["funnel"]), 220),
                      html.P("Tried: first AI use by the month's end. Active: an AI task this month. "
                             "Habitual: "
                             "active on 3 or more of the last 30 days.", className="lo-muted")]),
@@ -188,9 +212,10 @@ def render_adoption_weeks(query):
     except LiftoffError as error:
         return ui.alert(error.message, "danger")
     label = GROUPING_LABELS[query["group"]].split(" (")[0].lower()
+    marks, heat = kpi_time.rollout_marks(query["feature"]), weeks["heatmap"]
     return [
         ui.card(f"Adoption per week by {label} (dotted: everyone)",
-                kv.graph("adoption-trend", trend_figure(weeks["trend"]), 280)),
+                kv.graph("adoption-trend", trend_figure(weeks["trend"], marks), 300)),
         ui.card("Department × week (groups with fewer than 5 exposed people are hidden)",
-                kv.graph("adoption-heatmap", heatmap_figure(weeks["heatmap"]), 300)),
+                kv.graph("adoption-heatmap", heatmap_figure(heat), heatmap_height(heat))),
     ]

@@ -15,7 +15,7 @@ from app.errors import LiftoffError
 from app.security import current_identity
 from app.services import report_mail
 from dashboards import components as ui
-from dashboards import cost_corrections, kpi_data
+from dashboards import cost_corrections, kpi_data, kpi_time, period_view
 from dashboards import kpi_view as kv
 from dashboards.actions import NotAllowed, may_subscribe_to_report, set_own_report_subscription
 from dashboards.callback_inputs import accepts, calendar_month, is_month, texts
@@ -27,7 +27,8 @@ SUBSCRIBE_LABEL = "E-mail me this report at each monthly close"
 
 
 def layout(month: str | None = None, **_query) -> html.Div:
-    chosen = month if is_month(month) else kpi_data.default_month()  # a URL can say 0000-01
+    refusal = kpi_time.month_refusal(month)  # a URL can say 2026-13: say so, never show another month
+    chosen = month if is_month(month) and refusal is None else kpi_data.default_month()
     options = [{"label": m, "value": m} for m in kpi_data.month_options()]
     if chosen not in {o["value"] for o in options}:
         options.insert(0, {"label": chosen, "value": chosen})
@@ -51,6 +52,8 @@ def layout(month: str | None = None, **_query) -> html.Div:
             html.Div([kv.picker("exec-month-picker", options, chosen, "Pick a month", "Month"), exports],
                      className="lo-kpi-controls"),
         ], className="lo-page-head"),
+        ui.alert(f"{refusal} Showing {chosen} instead.", "danger", alert_id="exec-bad-month")
+        if refusal else None,
         _subscription(),
         kv.loading("exec-body"),
         cost_corrections.panel() if may_void_costs(current_identity()) else None,
@@ -107,9 +110,13 @@ def subscribe(value):
     return ui.alert(text, "success", alert_id="exec-subscribe-done")
 
 
-def _status(roi: dict):
+def _status(roi: dict, month: str):
     if not roi["closed"]:
-        return ui.badge("Open month: figures move with late events", "off")
+        if kpi_time.month_state(month, False) == "open":
+            return ui.badge("Open month: figures move with late events", "off")
+        return html.Span([ui.badge("Not closed yet", "live"), " ",
+                          html.Span("a past month nobody has closed: figures still move with late events",
+                                    className="lo-muted")], id="exec-status")
     closed_at = roi["closed_at"][:10]
     if roi["restated"]:
         return html.Span([ui.badge("Restated", "killed"), " ",
@@ -142,8 +149,29 @@ def _tiles(roi: dict, history: pd.DataFrame, month: str) -> html.Div:
     ], className="lo-tiles lo-kpi-tiles")
 
 
+def _freshness() -> html.Details:
+    """Data through the newest event, per feature; a live feature silent for over two days is late."""
+    through = kpi_time.data_through()
+    late = through[through["late"]]
+    summary = (f"Late source: no events for over 2 days from {', '.join(late['name'])}" if len(late)
+               else "Every live feature sent events in the last 2 days")
+    items = [html.Li([html.Span(row["name"], className="lo-strong"), ": data through ",
+                      ui.when(row["last_event_at"]) if row["last_event_at"] is not None else "no events yet",
+                      " ", ui.badge("late", "killed") if row["late"] else None])
+             for row in through.to_dict("records")]
+    return html.Details([html.Summary(summary, className="lo-alert-danger" if len(late) else None),
+                         html.Ul(items)], id="exec-freshness", className="lo-freshness",
+                        open=bool(len(late)))
+
+
 def _euro_cell(field: str):
     return lambda row: kv.euro(row[field])
+
+
+def _payback_cell(row) -> str:
+    # pandas holds a missing month as NaN, which is truthy (it rendered as an empty cell): test for text.
+    month = row["payback_month"]
+    return month if isinstance(month, str) and month else "not yet"
 
 
 def _feature_table(features: pd.DataFrame, month: str, closed: bool):
@@ -165,21 +193,25 @@ def _feature_table(features: pd.DataFrame, month: str, closed: bool):
                     render={"name": name_cell, **money, "ai_tasks": lambda r: ui.number(r["ai_tasks"]),
                             "cost_per_task_eur": lambda r: kv.euro(r["cost_per_task_eur"], 2),
                             "roi_pct": lambda r: kv.pct(r["roi_pct"], 0, 1),
-                            "payback_month": lambda r: r["payback_month"] or "not yet"})
+                            "payback_month": _payback_cell})
 
 
 def _month_marks(history: pd.DataFrame) -> list[str]:
-    return ["restated" if r else ("closed" if c else "open")
-            for c, r in zip(history["closed"], history["restated"], strict=True)]
+    return ["restated" if r else kpi_time.month_state(m, bool(c))
+            for m, c, r in zip(history["month"], history["closed"], history["restated"], strict=True)]
 
 
-def cumulative_figure(history: pd.DataFrame, payback: str | None) -> dict:
+MONTH_AXIS = {"type": "category", "title": {"text": "month"}}
+
+
+def cumulative_figure(history: pd.DataFrame, payback: str | None, changes: dict | None = None) -> dict:
     marks = _month_marks(history)
-    colours = {"open": kv.BRAND, "closed": kv.GOOD, "restated": kv.WARN}
+    colours = {"open": kv.BRAND, "not closed yet": kv.BRAND, "closed": kv.GOOD, "restated": kv.WARN}
     months = list(history["month"])
     zero, _ = kv.hline(0, kv.MUTED)
-    layout = {"xaxis": {"type": "category"}, "yaxis": {"title": {"text": "€"}}, "shapes": [zero],
-              "annotations": []}
+    shapes, notes = kv.month_rollout_lines(months, changes or {})
+    layout = {"xaxis": MONTH_AXIS, "yaxis": {"title": {"text": "cumulative net (€)"}},
+              "shapes": [zero, *shapes], "annotations": notes}
     if payback and payback in months:
         y = float(history.loc[history["month"] == payback, "cumulative_net_eur"].iloc[0])
         layout["annotations"].append({"x": payback, "y": y, "text": f"payback {payback}", "showarrow": True,
@@ -188,26 +220,29 @@ def cumulative_figure(history: pd.DataFrame, payback: str | None) -> dict:
         "type": "scatter", "x": months, "y": list(history["cumulative_net_eur"]), "mode": "lines+markers",
         "name": "Cumulative net", "line": {"color": kv.BRAND}, "customdata": marks,
         "marker": {"size": 9, "color": [colours[m] for m in marks],
-                   "symbol": ["circle" if m == "open" else "diamond" for m in marks]},
+                   "symbol": ["diamond" if m in ("closed", "restated") else "circle" for m in marks]},
         "hovertemplate": "%{x}: € %{y:,.0f} (%{customdata})<extra></extra>"}], "layout": layout}
 
 
-def hours_figure(history: pd.DataFrame) -> dict:
+def hours_figure(history: pd.DataFrame, changes: dict | None = None) -> dict:
     marks = _month_marks(history)
+    shapes, notes = kv.month_rollout_lines(list(history["month"]), changes or {})
     return {"data": [{
         "type": "bar", "x": list(history["month"]), "y": list(history["hours_saved"]), "name": "Hours saved",
         "marker": {"color": [kv.WARN if m == "restated" else kv.BRAND for m in marks]},
         "text": [{"closed": "closed", "restated": "restated"}.get(m, "") for m in marks],
         "textposition": "outside"}],
-        "layout": {"xaxis": {"type": "category"}, "yaxis": {"title": {"text": "hours"}}}}
+        "layout": {"xaxis": MONTH_AXIS, "yaxis": {"title": {"text": "hours saved"}}, "shapes": shapes,
+                   "annotations": notes}}
 
 
-def cost_per_task_figure(history: pd.DataFrame) -> dict:
+def cost_per_task_figure(history: pd.DataFrame, changes: dict | None = None) -> dict:
+    shapes, notes = kv.month_rollout_lines(list(history["month"]), changes or {})
     return {"data": [{"type": "scatter", "x": list(history["month"]), "y": list(history["cost_per_task_eur"]),
                       "mode": "lines+markers", "name": "Cost per AI task", "line": {"color": kv.MUTED},
                       "connectgaps": False}],
-            "layout": {"xaxis": {"type": "category"},
-                       "yaxis": {"title": {"text": "€ per task"}, "rangemode": "tozero"}}}
+            "layout": {"xaxis": MONTH_AXIS, "shapes": shapes, "annotations": notes,
+                       "yaxis": {"title": {"text": "cost per AI task (€)"}, "rangemode": "tozero"}}}
 
 
 @callback(Output("exec-body", "children"), Input("exec-month", "data"))
@@ -220,7 +255,13 @@ def render_executive(month):
     roi, history, features = view["roi"], view["history"], view["features"]
     if history.empty and features.empty:
         return kv.no_kpis(f"ROI figures for {month}", "exec-empty")
-    parts = [html.Div(_status(roi), className="lo-kpi-status"), _tiles(roi, history, month)]
+    parts = [html.Div(_status(roi, month), className="lo-kpi-status")]
+    if not kpi_time.month_has_events(month):
+        # Costs may be booked before any event arrives: 0 % adoption would be a false statement.
+        parts.append(ui.alert(f"No data arrived for {month} yet: value, ROI and hours stay at zero until "
+                              "events come in.", "info", alert_id="exec-no-data"))
+    parts += [_tiles(roi, history, month), _freshness(), period_view.card(history, month)]
+    changes = kpi_time.rollout_changes_by_month()
     if roi["restated"]:
         parts.append(ui.alert("This month was restated after its close: the tiles show the live figures, "
                               "with the figures at close beneath them.", "info", alert_id="exec-restated"))
@@ -228,13 +269,14 @@ def render_executive(month):
                          if not features.empty else kv.no_kpis("features", "exec-features-empty")))
     parts.append(html.Div([
         ui.card("Cumulative net and payback", kv.graph("exec-cumulative", cumulative_figure(
-            history, roi["total"]["payback_month"]))),
-        ui.card("Hours saved per month", kv.graph("exec-hours-trend", hours_figure(history))),
+            history, roi["total"]["payback_month"], changes))),
+        ui.card("Hours saved per month", kv.graph("exec-hours-trend", hours_figure(history, changes))),
     ], className="lo-grid-2"))
     parts.append(html.Div([
-        ui.card("Cost per AI task", kv.graph("exec-cost-trend", cost_per_task_figure(history), 220)),
+        ui.card("Cost per AI task", kv.graph("exec-cost-trend", cost_per_task_figure(history, changes), 240)),
         ui.card("Months", html.P([
-            "◆ green: closed month (frozen figures); ◆ orange: restated after its close; ● open month. ",
+            "◆ green: closed month (frozen figures); ◆ orange: restated after its close; ● open month "
+            "or a past month not closed yet. ",
             "Payback is the first month whose cumulative net is at or above zero, counted from the "
             "first month with a cost."], className="lo-muted")),
     ], className="lo-grid-2"))

@@ -10,7 +10,7 @@ from dash import Input, Output, State, callback, dcc, html, no_update
 
 from app.errors import LiftoffError
 from dashboards import components as ui
-from dashboards import kpi_data
+from dashboards import kpi_data, kpi_time
 from dashboards import kpi_view as kv
 from dashboards.callback_inputs import (
     FEATURE_KEY,
@@ -33,7 +33,8 @@ def layout(feature: str | None = None, month: str | None = None, **_query) -> ht
     options = kpi_data.feature_keys()
     keys = {o["value"] for o in options}
     key = feature if feature in keys else (None if feature else kpi_data.default_feature())
-    chosen = month if is_month(month) else kpi_data.default_month()  # a URL can say 0000-01
+    refusal = kpi_time.month_refusal(month)  # a URL can say 2026-13: say so, never show another month
+    chosen = month if is_month(month) and refusal is None else kpi_data.default_month()
     months = [{"label": m, "value": m} for m in kpi_data.month_options()]
     if chosen not in {m["value"] for m in months}:
         months.insert(0, {"label": chosen, "value": chosen})
@@ -46,6 +47,8 @@ def layout(feature: str | None = None, month: str | None = None, **_query) -> ht
                  className="lo-kpi-controls"),
     ], className="lo-page-head")
     parts = [dcc.Location(id="quality-location", refresh="callback-nav"), head]
+    if refusal:
+        parts.append(ui.alert(f"{refusal} Showing {chosen} instead.", "danger", alert_id="quality-bad-month"))
     if not options:
         parts.append(ui.empty_state("No features yet.", "Create one with POST /api/v1/features, or run "
                                     "`liftoff seed` for the demo company.", state_id="quality-empty"))
@@ -91,26 +94,36 @@ def _line(trend: pd.DataFrame, field: str, name: str, colour: str) -> dict:
             "mode": "lines+markers", "name": name, "line": {"color": colour}}
 
 
+BEFORE_AFTER = "Before / after: AI tasks (feeds the ROI)"
+DID = "Diff. in diff.: tasks of exposed people"
+ROI_SOURCE = ("The ROI's value comes from the before / after estimate: each AI task's minutes against "
+              "the task's baseline minutes. Difference in differences (minutes per task of the exposed "
+              "people, against people not yet exposed) is a check on it, not an input.")
 WEEK_AXIS = {"title": {"text": "week starting"}, "type": "date", "tickformat": "%b %d"}
 
 
-def error_figure(trend: pd.DataFrame, baseline: float | None) -> dict:
-    layout = {"xaxis": WEEK_AXIS,
+def _marks(trend: pd.DataFrame, marks) -> tuple[list[dict], list[dict]]:
+    weeks = sorted(trend["week"]) if len(trend) else [None]
+    return kv.rollout_lines(list(marks), weeks[0], weeks[-1])
+
+
+def error_figure(trend: pd.DataFrame, baseline: float | None, marks=()) -> dict:
+    shapes, notes = _marks(trend, marks)
+    layout = {"xaxis": WEEK_AXIS, "shapes": shapes, "annotations": notes,
               "yaxis": {"tickformat": ".0%", "rangemode": "tozero",
-                        "title": {"text": "errors + corrections"}}}
+                        "title": {"text": "error rate (%)"}}}
     if baseline is not None:
-        shape, notes = kv.hline(baseline, kv.BAD, "dash", f"baseline {baseline:.1%}")
-        layout.update(shapes=[shape], annotations=notes)
+        shape, base_notes = kv.hline(baseline, kv.BAD, "dash", f"baseline {baseline:.1%}")
+        layout.update(shapes=[*shapes, shape], annotations=[*notes, *base_notes])
     return {"data": [band(trend, "error_rate_ci_low", "error_rate_ci_high", "rgba(59,91,219,.15)"),
                      _line(trend, "error_rate", "AI error rate", kv.BRAND)], "layout": layout}
 
 
 def saved_figure(record: dict) -> dict:
     names, values, lows, highs = [], [], [], []
-    for label, field, low, high in (("Before / after", "time_saved_per_task", "time_saved_per_task_ci_low",
+    for label, field, low, high in ((BEFORE_AFTER, "time_saved_per_task", "time_saved_per_task_ci_low",
                                      "time_saved_per_task_ci_high"),
-                                    ("Difference in differences", "did_time_saved_per_task", "did_ci_low",
-                                     "did_ci_high")):
+                                    (DID, "did_time_saved_per_task", "did_ci_low", "did_ci_high")):
         if record[field] is not None:
             names.append(label)
             values.append(record[field])
@@ -118,18 +131,25 @@ def saved_figure(record: dict) -> dict:
             highs.append(record[high] - record[field] if record[high] is not None else 0)
     zero = {"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": 0, "x1": 0,
             "line": {"color": kv.MUTED, "width": 1}}
-    return {"data": [{"type": "bar", "x": values, "y": names, "orientation": "h",
+    # One bar per row, half its height, the value written on it; labels get the room they need.
+    return {"data": [{"type": "bar", "x": values, "y": names, "orientation": "h", "width": 0.5,
                       "marker": {"color": [kv.BRAND, kv.GOOD][:len(names)]},
+                      "text": [f"{v:.1f} min" for v in values], "textposition": "inside",
+                      "insidetextanchor": "middle",
                       "error_x": {"type": "data", "symmetric": False, "array": highs, "arrayminus": lows}}],
-            "layout": {"hovermode": "closest", "shapes": [zero], "margin": {"l": 170},
-                       "xaxis": {"title": {"text": "minutes saved per AI task (95 % interval)"}}}}
+            "layout": {"hovermode": "closest", "shapes": [zero], "showlegend": False,
+                       "margin": {"l": 16, "t": 8, "b": 48},
+                       "yaxis": {"type": "category", "autorange": "reversed", "automargin": True},
+                       "xaxis": {"title": {"text": "minutes saved per task (95 % interval)"}}}}
 
 
-def saved_trend_figure(trend: pd.DataFrame) -> dict:
+def saved_trend_figure(trend: pd.DataFrame, marks=()) -> dict:
+    shapes, notes = _marks(trend, marks)
     return {"data": [band(trend, "time_saved_per_task_ci_low", "time_saved_per_task_ci_high",
                           "rgba(43,138,62,.15)"),
                      _line(trend, "time_saved_per_task", "minutes saved per task", kv.GOOD)],
-            "layout": {"xaxis": WEEK_AXIS, "yaxis": {"title": {"text": "minutes"}}}}
+            "layout": {"xaxis": WEEK_AXIS, "yaxis": {"title": {"text": "minutes saved per AI task"}},
+                       "shapes": shapes, "annotations": notes}}
 
 
 def _verdict(record: dict) -> str:
@@ -167,7 +187,7 @@ def render_quality(query):
         ui.tile("Saved per task (before/after)", minutes(record["time_saved_per_task"]),
                 kv.interval(record["time_saved_per_task_ci_low"], record["time_saved_per_task_ci_high"],
                             minutes), tile_id="quality-before-after"),
-        ui.tile("Saved per task (diff. in diff.)", minutes(record["did_time_saved_per_task"]),
+        ui.tile("Diff. in diff. (exposed people)", minutes(record["did_time_saved_per_task"]),
                 kv.interval(record["did_ci_low"], record["did_ci_high"], minutes) or
                 "not enough timed tasks in a group", tile_id="quality-did"),
         ui.tile("Hours saved", kv.num(record["time_saved_hours"], 0), f"{view['start']} to {view['end']}",
@@ -181,7 +201,8 @@ def render_quality(query):
         tiles,
         html.Div([
             ui.card("Minutes saved per AI task: two estimates", [
-                kv.graph("quality-saved", saved_figure(record), 200),
+                kv.graph("quality-saved", saved_figure(record), 220),
+                html.P(ROI_SOURCE, className="lo-strong", id="quality-roi-source"),
                 html.P(f"Difference in differences compares {record['did_treated_users']} exposed people "
                        "with "
                        f"{record['did_control_users']} not yet exposed, against the baseline window "
@@ -203,11 +224,12 @@ def render_quality_weeks(query):
     try:
         weeks = kpi_data.quality_weeks(query["feature"], query["month"])
         trend, baseline = weeks["trend"], weeks["baseline_error_rate"]
+        marks = kpi_time.rollout_marks(query["feature"])
     except LiftoffError as error:
         return ui.alert(error.message, "danger")
     return html.Div([
         ui.card("Error rate per week against the baseline",
-                kv.graph("quality-error-trend", error_figure(trend, baseline))),
+                kv.graph("quality-error-trend", error_figure(trend, baseline, marks))),
         ui.card("Minutes saved per task, per week",
-                kv.graph("quality-saved-trend", saved_trend_figure(trend))),
+                kv.graph("quality-saved-trend", saved_trend_figure(trend, marks))),
     ], className="lo-grid-2")

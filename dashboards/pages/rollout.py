@@ -69,8 +69,12 @@ def layout(feature: str | None = None, **_query) -> html.Div:
     head = html.Div([
         html.Div([html.H1("Rollout control"),
                   html.P("Stages, audiences and history of one feature.", className="lo-lede")]),
-        dcc.Dropdown(id="rollout-feature-picker", options=options, value=feature if feature in keys else None,
-                     clearable=False, placeholder="Pick a feature", className="lo-picker"),
+        html.Div([
+            html.Label("Feature", htmlFor="rollout-feature-picker", className="lo-kpi-label"),
+            dcc.Dropdown(id="rollout-feature-picker", options=options,
+                         value=feature if feature in keys else None,
+                         clearable=False, placeholder="Pick a feature", className="lo-picker"),
+        ], className="lo-kpi-picker"),
     ], className="lo-page-head")
     parts = [dcc.Location(id="rollout-location", refresh="callback-nav"), head]
     if not options:

@@ -19,6 +19,8 @@ from dashboards import components as ui
 FEWER_THAN_5 = "fewer than 5"
 # A group hidden so the total minus the shown groups cannot give a smaller hidden one away.
 PROTECTS_SMALLER = "hidden for privacy"
+# A weekly cell hidden for either reason (the chart's title says both).
+HIDDEN = "hidden"
 BRAND, GOOD, WARN, BAD, MUTED = "#3b5bdb", "#2b8a3e", "#e67700", "#c92a2a", "#5b6478"
 # For shares 0..1: lightest at 0, so more reads as more ink (plotly's "Blues" runs the other way).
 SEQUENTIAL = [[0, "#f1f5ff"], [1, "#1c3a9e"]]

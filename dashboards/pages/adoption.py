@@ -107,7 +107,7 @@ def trend_figure(trend: pd.DataFrame, marks: list[dict] = ()) -> dict:
             "type": "scatter", "x": [str(w) for w in part["week"]], "y": list(part["adoption_rate"]),
             "mode": "lines+markers", "name": str(name),
             "line": {"width": 3 if everyone else 2, "dash": "dot" if everyone else "solid"},
-            "customdata": [kv.FEWER_THAN_5 if h else "" for h in hidden],
+            "customdata": [kv.HIDDEN if h else "" for h in hidden],
             "hovertemplate": "%{y:.0%} %{customdata}<extra>" + str(name) + "</extra>"})
     weeks = sorted(trend["week"]) if len(trend) else [None]
     shapes, notes = kv.rollout_lines(list(marks), weeks[0], weeks[-1])
@@ -122,7 +122,7 @@ def heatmap_figure(heat: pd.DataFrame) -> dict:
                             dropna=False)
     hidden = heat.pivot_table(index="group", columns="week", values="suppressed", aggfunc="first")
     hidden = hidden.reindex(index=grid.index, columns=grid.columns).fillna(False).astype(bool)
-    text = [[kv.FEWER_THAN_5 if hidden.iloc[i, j] else ("" if pd.isna(v) else f"{v:.0%}")
+    text = [[kv.HIDDEN if hidden.iloc[i, j] else ("" if pd.isna(v) else f"{v:.0%}")
              for j, v in enumerate(row)] for i, row in enumerate(grid.to_numpy())]
     z = [[None if pd.isna(v) else float(v) for v in row] for row in grid.to_numpy(dtype="float64")]
     return {"data": [{
@@ -216,6 +216,7 @@ def render_adoption_weeks(query):
     return [
         ui.card(f"Adoption per week by {label} (dotted: everyone)",
                 kv.graph("adoption-trend", trend_figure(weeks["trend"], marks), 300)),
-        ui.card("Department × week (groups with fewer than 5 exposed people are hidden)",
+        ui.card("Department × week (a group with fewer than 5 exposed people is hidden, and the next "
+                "smallest too when the rest would give it away)",
                 kv.graph("adoption-heatmap", heatmap_figure(heat), heatmap_height(heat))),
     ]

@@ -120,3 +120,13 @@ def no_kpis(what: str, state_id: str) -> html.Div:
         "Send events (POST /api/v1/events or `liftoff import events FILE.csv`), then run "
         "`liftoff jobs run refresh-kpis`; or load the demo company with `liftoff seed`.",
         state_id=state_id)
+
+
+def quality_cell(flag: dict | None):
+    """A feature's quality beside its money (app/kpi/quality.py): flagged when its error rate is
+    worse than its baseline beyond the interval; the reason on hover."""
+    if not flag or flag.get("error_rate") is None:
+        return html.Span("—", className="lo-muted", title="no AI tasks with an outcome this month")
+    if flag["flagged"]:
+        return html.Span(ui.badge("worse than baseline", "killed"), title=flag["reason"])
+    return html.Span("ok", className="lo-muted", title="error rate not worse than its baseline")

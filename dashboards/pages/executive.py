@@ -13,7 +13,7 @@ from dash import Input, Output, callback, dcc, html, no_update
 from app.db import db
 from app.errors import LiftoffError
 from app.security import current_identity
-from app.services import report_mail
+from app.services import board_report, report_mail
 from dashboards import components as ui
 from dashboards import cost_corrections, kpi_data, kpi_time, period_view
 from dashboards import kpi_view as kv
@@ -174,7 +174,7 @@ def _payback_cell(row) -> str:
     return month if isinstance(month, str) and month else "not yet"
 
 
-def _feature_table(features: pd.DataFrame, month: str, closed: bool):
+def _feature_table(features: pd.DataFrame, month: str, closed: bool, quality: dict[str, dict]):
     def name_cell(row):
         return html.Div([
             dcc.Link(row["name"], href=kv.href("/adoption", feature=row["feature"], month=month),
@@ -183,17 +183,18 @@ def _feature_table(features: pd.DataFrame, month: str, closed: bool):
 
     columns = [("name", "Feature"), ("ai_tasks", "AI tasks"), ("value_eur", "Value"), ("cost_eur", "Cost"),
                ("cost_per_task_eur", "Cost / task"), ("net_eur", "Net"), ("roi_pct", "ROI"),
-               ("cumulative_net_eur", "Cumulative net"), ("payback_month", "Payback")]
+               ("cumulative_net_eur", "Cumulative net"), ("payback_month", "Payback"), ("quality", "Quality")]
     if closed:
         columns.append(("closed_net_eur", "Net at close"))
     money = {f: _euro_cell(f) for f in
              ("value_eur", "cost_eur", "net_eur", "cumulative_net_eur", "closed_net_eur")}
     return ui.table(features, columns, table_id="exec-features",
-                    numeric=[c for c, _ in columns if c not in ("name", "payback_month")],
+                    numeric=[c for c, _ in columns if c not in ("name", "payback_month", "quality")],
                     render={"name": name_cell, **money, "ai_tasks": lambda r: ui.number(r["ai_tasks"]),
                             "cost_per_task_eur": lambda r: kv.euro(r["cost_per_task_eur"], 2),
                             "roi_pct": lambda r: kv.pct(r["roi_pct"], 0, 1),
-                            "payback_month": _payback_cell})
+                            "payback_month": _payback_cell,
+                            "quality": lambda r: kv.quality_cell(quality.get(r["feature"]))})
 
 
 def _month_marks(history: pd.DataFrame) -> list[str]:
@@ -260,12 +261,23 @@ def render_executive(month):
         # Costs may be booked before any event arrives: 0 % adoption would be a false statement.
         parts.append(ui.alert(f"No data arrived for {month} yet: value, ROI and hours stay at zero until "
                               "events come in.", "info", alert_id="exec-no-data"))
-    parts += [_tiles(roi, history, month), _freshness(), period_view.card(history, month)]
+    parts += [_tiles(roi, history, month),
+              html.P("ROI is this month's net over this month's cost; cumulative net is everything returned "
+                     "minus everything spent so far, so a high ROI can sit beside a negative cumulative net "
+                     "while earlier costs are paid back.", className="lo-muted", id="exec-roi-explained"),
+              _freshness(), period_view.card(history, month)]
     changes = kpi_time.rollout_changes_by_month()
     if roi["restated"]:
         parts.append(ui.alert("This month was restated after its close: the tiles show the live figures, "
                               "with the figures at close beneath them.", "info", alert_id="exec-restated"))
-    parts.append(ui.card("Features this month", _feature_table(features, month, roi["closed"])
+    quality = board_report.month_quality(month)
+    worse = [row["name"] for row in features.to_dict("records")
+             if quality.get(row["feature"], {}).get("flagged")]
+    if worse:  # ROI hides quality: a feature paying off while making more mistakes must say so
+        parts.append(ui.alert(f"Quality: the error rate of {', '.join(worse)} is worse than its baseline "
+                              "beyond the 95 % interval, whatever its ROI.", "danger",
+                              alert_id="exec-quality"))
+    parts.append(ui.card("Features this month", _feature_table(features, month, roi["closed"], quality)
                          if not features.empty else kv.no_kpis("features", "exec-features-empty")))
     parts.append(html.Div([
         ui.card("Cumulative net and payback", kv.graph("exec-cumulative", cumulative_figure(

@@ -7,8 +7,10 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, callback, dcc, html
 
+from app.services import board_report
 from dashboards import components as ui
-from dashboards import data
+from dashboards import data, kpi_data
+from dashboards import kpi_view as kv
 from dashboards.callback_inputs import N_CLICKS, accepts
 
 
@@ -71,12 +73,16 @@ def render_portfolio(_clicks):
         ui.tile("Exposures now", ui.number(int(frame["exposed_now"].sum())), "open exposure spells"),
         ui.tile("Killed", ui.number(int((frame["status"] == "killed").sum()))),
     ], className="lo-tiles")
+    month = kpi_data.default_month()  # the latest month with events
+    quality = board_report.month_quality(month)
     columns = [("name", "Feature"), ("owner", "Owner"), ("stage_label", "Stage"),
-               ("exposed_now", "Exposed now"), ("since", "At this stage since"), ("link", "")]
+               ("exposed_now", "Exposed now"), ("since", "At this stage since"),
+               ("quality", f"Quality {month}"), ("link", "")]
     rows = ui.table(
         frame, columns, numeric=["exposed_now"], table_id="portfolio-table",
         render={"name": _feature_cell, "stage_label": _stage_cell, "link": _link_cell,
                 "exposed_now": lambda r: ui.number(r["exposed_now"]),
-                "owner": lambda r: r["owner"] or "—"},
+                "owner": lambda r: r["owner"] or "—",
+                "quality": lambda r: kv.quality_cell(quality.get(r["key"]))},
     )
     return [tiles, ui.card("Features", rows)]

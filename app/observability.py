@@ -73,7 +73,7 @@ def request_id_for(incoming: str | None) -> str:
 
 
 # Labelled children, looked up once: ``labels()`` costs more than the increment itself, and SDK
-# polls are counted thousands of times a second. Label values are few (statuses, known endpoints).
+# polls are counted thousands of times a second. These maps hold what the registry holds already.
 _FLAG_FETCH_CHILDREN: dict[int, Counter] = {}
 _LATENCY_CHILDREN: dict[tuple[str, str, str], Histogram] = {}
 

@@ -15,9 +15,9 @@ import ipaddress
 import json
 import logging
 import os
+import random
 import re
 import time
-import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, request
@@ -66,11 +66,32 @@ def request_id_for(incoming: str | None) -> str:
     """The caller's ``X-Request-ID`` when sane, else a fresh one."""
     if incoming and _SANE_ID.match(incoming):
         return incoming
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, like uuid4().hex, without its os.urandom system call (slow
+    # under load, and paid by every SDK poll): an id correlates log lines, it guards nothing.
+    # ``random`` is re-seeded in each forked worker, so workers do not repeat each other's ids.
+    return f"{random.getrandbits(128):032x}"
+
+
+# Labelled children, looked up once: ``labels()`` costs more than the increment itself, and SDK
+# polls are counted thousands of times a second. These maps hold what the registry holds already.
+_FLAG_FETCH_CHILDREN: dict[int, Counter] = {}
+_LATENCY_CHILDREN: dict[tuple[str, str, str], Histogram] = {}
 
 
 def count_flag_fetch(status: int) -> None:
-    FLAG_FETCHES.labels(status=str(status)).inc()
+    child = _FLAG_FETCH_CHILDREN.get(status)
+    if child is None:
+        child = _FLAG_FETCH_CHILDREN.setdefault(status, FLAG_FETCHES.labels(status=str(status)))
+    child.inc()
+
+
+def _latency(method: str, endpoint: str, status: str) -> Histogram:
+    key = (method, endpoint, status)
+    child = _LATENCY_CHILDREN.get(key)
+    if child is None:
+        child = _LATENCY_CHILDREN.setdefault(key, REQUEST_LATENCY.labels(
+            method=method, endpoint=endpoint, status=status))
+    return child
 
 
 def count_events(accepted: int, duplicates: int) -> None:
@@ -109,10 +130,10 @@ class RequestObserver:
         finally:
             # The body of our responses is built before start_response returns; streaming
             # responses (none on the API) would be timed up to their first chunk.
-            REQUEST_LATENCY.labels(
-                method=environ.get("REQUEST_METHOD", ""),
-                endpoint=environ.get(_ENDPOINT_KEY) or _endpoint_of(environ.get("PATH_INFO", "")),
-                status=seen.get("status", "500"),
+            _latency(
+                environ.get("REQUEST_METHOD", ""),
+                environ.get(_ENDPOINT_KEY) or _endpoint_of(environ.get("PATH_INFO", "")),
+                seen.get("status", "500"),
             ).observe(time.perf_counter() - started)
             _request_id.reset(token)
 

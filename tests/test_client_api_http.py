@@ -218,3 +218,76 @@ def test_the_shortcut_sends_the_same_security_headers_as_flask(database_url, tmp
         flask_304 = {k: v for k, v in _headers(by_flask).items() if k not in body_headers}
         assert {k: v for k, v in _headers(not_modified).items() if k != "Content-Length"} == flask_304
         db.session.remove()
+
+
+def test_a_revoked_token_stops_reaching_the_flags_within_the_token_cache_lifetime(
+        app, client, flags, monkeypatch):
+    import time
+
+    from app.flags.clients import TOKEN_CACHE_SECONDS
+    from app.services.access import revoke_token
+
+    token, secret = create_token("client", "production", name="crm")
+    db.session.commit()
+    for _ in range(2):  # Flask fills the caches, then the shortcut answers
+        assert client.get("/api/client/features", headers=_auth(secret)).status_code == 200
+    revoke_token(token.id)
+    db.session.commit()
+    real = time.monotonic
+    monkeypatch.setattr(time, "monotonic", lambda: real() + TOKEN_CACHE_SECONDS + 0.5)
+    assert client.get("/api/client/features", headers=_auth(secret)).status_code == 401
+    rows = {r.reason: r.count for r in db.session.scalars(select(RejectedFetch))}
+    assert rows == {"revoked": 1}  # refused the slow way, so it is counted
+
+
+def test_the_token_cache_verdict_is_a_fresh_unexpired_client_token_only(app, monkeypatch):
+    import time
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from app.flags import clients
+    from app.services.access import hash_secret, revoke_token
+
+    _, reader = create_token("client", "development", expires_at=utcnow() + timedelta(hours=1))
+    _, browser = create_token("frontend", "production")
+    revoked, gone = create_token("client", "production")
+    revoke_token(revoked.id)
+    db.session.commit()
+    cache = clients.TokenCache()
+    for secret in (reader, browser, gone, "lo_client_production.unknown"):
+        cache.facts(secret)
+    verdicts = {s: cache.client_environment(hash_secret(s))
+                for s in (reader, browser, gone, "lo_client_production.unknown", "never-seen")}
+    assert verdicts == {reader: "development", browser: None, gone: None,
+                        "lo_client_production.unknown": None, "never-seen": None}
+    real_time, real_monotonic = time.time, time.monotonic
+    monkeypatch.setattr(time, "time", lambda: real_time() + 3601)  # past the token's expiry
+    assert cache.client_environment(hash_secret(reader)) is None
+    monkeypatch.setattr(time, "time", real_time)
+    monkeypatch.setattr(time, "monotonic", lambda: real_monotonic() + clients.TOKEN_CACHE_SECONDS)
+    assert cache.client_environment(hash_secret(reader)) is None  # stale: checked again the slow way
+
+
+@pytest.mark.slow
+def test_liftoff_serve_answers_polls_200_then_304_with_the_flask_headers(
+        app, client, database_url, flags, client_token, tmp_path):
+    import requests
+
+    from tests.dashboard_support import DashboardServer
+
+    by_flask = client.get("/api/client/features", headers=_auth(client_token))
+    db.session.remove()
+    served = DashboardServer(database_url, tmp_path)  # `liftoff serve` in a subprocess
+    try:
+        url = f"{served.url}/api/client/features"
+        polls = [requests.get(url, headers=_auth(client_token), timeout=10) for _ in range(3)]
+        condition = {**_auth(client_token), "If-None-Match": by_flask.headers["ETag"]}
+        unchanged = requests.get(url, headers=condition, timeout=10)
+    finally:
+        served.close()
+    assert [p.status_code for p in polls] == [200, 200, 200]
+    assert all(p.content == by_flask.data and p.headers["ETag"] == by_flask.headers["ETag"] for p in polls)
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    for name in EXPECTED_SECURITY_HEADERS | {"Cache-Control", "Vary", "X-Request-ID"}:
+        assert name in polls[-1].headers and name in unchanged.headers
+    assert polls[-1].headers["Server"] == "liftoff"  # waitress, named by `liftoff serve`

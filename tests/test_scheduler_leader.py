@@ -223,7 +223,7 @@ def test_missed_ticks_coalesce_into_one_run_within_the_grace_time(app, monkeypat
 def test_serve_starts_the_scheduler_only_when_asked(app, runner, monkeypatch, in_process):
     started, served = [], []
     monkeypatch.setattr(SchedulerService, "start_in_thread", lambda self: started.append(self.app))
-    monkeypatch.setattr("werkzeug.serving.run_simple", lambda *args, **kwargs: served.append(args))
+    monkeypatch.setattr("waitress.serve", lambda *args, **kwargs: served.append(args))
     app.config["RUN_SCHEDULER_IN_PROCESS"] = in_process
     result = runner.invoke(args=["liftoff", "serve", "--port", "0"])
     assert result.exit_code == 0, result.output

@@ -68,8 +68,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log_path: Path) -> None:
     raise RuntimeError(f"unleash-server not healthy after {START_TIMEOUT_S}s:\n{tail}")
 
 
-def start(log_dir: Path):
-    """Start a server; returns (UnleashServer, stop function)."""
+def start(log_dir: Path, extra_env: dict[str, str] | None = None):
+    """Start a server; returns (UnleashServer, stop function). ``extra_env`` adds settings
+    (benchmarks/flag_delivery lifts the SDK rate limits with it)."""
     install()
     node = shutil.which("node")
     if not node:
@@ -99,6 +100,7 @@ def start(log_dir: Path):
         # Cohorts can be larger than the default 1,000 segment values.
         "UNLEASH_SEGMENT_VALUES_LIMIT": "10000",
         "NODE_ENV": "production",
+        **(extra_env or {}),
     }
     log_path = log_dir / "unleash-server.log"
     log = log_path.open("w")

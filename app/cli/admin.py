@@ -222,15 +222,23 @@ def tokens_revoke(token_id: int) -> None:
         click.echo(f"revoked token {token.id} ({token.name}) at {datetime.now(UTC):%Y-%m-%d %H:%M}")
 
 
+# Threads of `liftoff serve`: SDK polls are answered in microseconds, but a dashboard callback or a
+# KPI read can take a second, and should not make the polls queue behind it.
+SERVE_THREADS = 8
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Serve the web app, the API, the Unleash client API and the dashboard.
 
-    This is the embedded single-process server; production runs gunicorn (docs/operations.md).
+    One process, served by waitress (a production-grade, multi-threaded WSGI server, on every OS);
+    hosts that serve many people run gunicorn with several workers (docs/operations.md).
     """
-    from werkzeug.serving import run_simple
+    import logging
+
+    import waitress
 
     app = make_app(with_dash=True)
     if app.config.get("RUN_SCHEDULER_IN_PROCESS"):
@@ -240,4 +248,7 @@ def serve(host: str, port: int) -> None:
         SchedulerService(app).start_in_thread()
         click.echo("scheduler running in this process (LIFTOFF_SCHEDULER_IN_PROCESS=1)")
     click.echo(f"Liftoff on http://{host}:{port}/  (dashboard: /dashboard/, health: /healthz)")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    # waitress warns each time a request waits for a free thread: under a burst of polls that is a
+    # line per request, and the requests are answered anyway.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    waitress.serve(app, host=host, port=port, threads=SERVE_THREADS, ident="liftoff")

@@ -52,11 +52,17 @@ class TokenCheck:
 
 
 class TokenCache:
-    """Secret hash -> token facts for a few seconds: a poll must not query the database."""
+    """Secret hash -> token facts for a few seconds: a poll must not query the database.
+
+    Each entry also keeps the client-API verdict worked out when it was filled (the environment of
+    a client token that may read flags, else None) and the token's expiry as a Unix time, so the
+    SDK fast path (app/flags/fast_path.py) decides a poll with one dict lookup and two comparisons.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, tuple | None]] = {}
+        # digest -> (filled at, monotonic; facts or None; client environment or None; expiry or None)
+        self._entries: dict[str, tuple[float, tuple | None, str | None, float | None]] = {}
 
     def peek(self, digest: str) -> tuple | None:
         """The cached facts of a known token, or None when not cached, stale or unknown."""
@@ -64,6 +70,16 @@ class TokenCache:
         if hit is not None and time.monotonic() - hit[0] < TOKEN_CACHE_SECONDS:
             return hit[1]
         return None
+
+    def client_environment(self, digest: str) -> str | None:
+        """The environment a cached, fresh, unexpired client token reads; None sends the request
+        the slow way (which also counts refusals)."""
+        hit = self._entries.get(digest)
+        if hit is None or hit[2] is None or time.monotonic() - hit[0] >= TOKEN_CACHE_SECONDS:
+            return None
+        if hit[3] is not None and time.time() >= hit[3]:
+            return None
+        return hit[2]
 
     def facts(self, secret: str) -> tuple | None:
         digest = hash_secret(secret)
@@ -76,10 +92,15 @@ class TokenCache:
         if token is not None:
             facts = (token.kind, token.environment, token.name, token.expires_at, token.revoked_at,
                      token.id)
+        environment = judge(facts).environment
+        expires_at = facts[3] if facts is not None else None
+        if expires_at is not None and expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)  # stored in UTC (app.db.utcnow)
         with self._lock:
             if len(self._entries) > 10_000:  # random secrets must not grow the cache forever
                 self._entries.clear()
-            self._entries[digest] = (now, facts)
+            self._entries[digest] = (now, facts, environment,
+                                     expires_at.timestamp() if expires_at is not None else None)
         return facts
 
 

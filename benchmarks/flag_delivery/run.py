@@ -1,8 +1,13 @@
-"""Flag delivery benchmark: Liftoff (gunicorn + PostgreSQL) against unleash-server@8.2.0.
+"""Flag delivery benchmark: Liftoff against unleash-server@8.2.0, side by side on this machine.
 
-Both serve the same payload (10 features, 3 segments) from the same PostgreSQL server with token
-auth; ``wrk`` measures ``GET /api/client/features`` answered ``200`` and ``304`` for 20 s each on
-loopback. Then the exposure recompute for 100,000 people after one stage change is timed.
+Three servers answer ``GET /api/client/features`` with the same payload (10 features, 3 segments)
+from the same PostgreSQL server, with token auth and an SDK's headers: Liftoff under gunicorn
+(``scripts/gunicorn.conf.py``, 2 gthread workers), Liftoff's embedded ``liftoff serve`` (waitress,
+one process), and unleash-server@8.2.0 (installed from npm by ``tests/unleash_server.py``). ``wrk``
+measures each answering ``200`` and ``304`` for ``--seconds`` on loopback, in ``--rounds``
+interleaved rounds (the machine is shared: interleaving exposes all three to the same load); the
+median round is printed beside the goals of issue #20. Then the exposure recompute for
+``--people`` people after one stage change is timed (``--people 0`` skips it).
 
 Run from the repository root:  .venv/bin/python benchmarks/flag_delivery/run.py
 Needs: wrk (``apt-get install -y wrk``), node + npm, PostgreSQL on 127.0.0.1:5432 (user postgres).
@@ -14,7 +19,6 @@ import argparse
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -30,18 +34,20 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.support import admin_sql, drop_database, free_port, wait_http  # noqa: E402
 
-UNLEASH_DIR = ROOT / ".cache" / "unleash-server"
-UNLEASH_VERSION = "8.2.0"
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
-# Fresh secrets each run, handed to unleash-server through its INIT_*_API_TOKENS settings.
-UNLEASH_CLIENT_TOKEN = f"default:production.{secrets.token_hex(16)}"
-UNLEASH_ADMIN_TOKEN = f"*:*.{secrets.token_hex(16)}"
+BIN = Path(sys.executable).parent  # gunicorn and liftoff of the interpreter running this script
+GOAL_GUNICORN = 5.0  # Liftoff under gunicorn (2 workers) / unleash-server, on 200 and on 304
+GOAL_SERVE = 1.0  # `liftoff serve` / unleash-server
+# unleash-server answers 429 after 20,000 SDK requests a minute from one address by default; wrk
+# sends more, and Liftoff has no such limit, so lift it for a fair race.
+UNLEASH_LIMITS = {"SDK_API_RATE_LIMIT_PER_MINUTE": "100000000",
+                  "TOKEN_AUTHENTICATION_RATE_LIMIT_PER_MINUTE": "100000000"}
 
 
 def stop(process: subprocess.Popen | None) -> None:
     if process is None or process.poll() is not None:
         return
-    os.killpg(process.pid, signal.SIGTERM)  # the group we started: gunicorn master + workers, or node
+    os.killpg(process.pid, signal.SIGTERM)  # the group we started: gunicorn master + workers
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
@@ -86,47 +92,54 @@ def seed_liftoff(database_url: str) -> str:
     return secret
 
 
-def start_liftoff(database_url: str, port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url, "LIFTOFF_SECRET_KEY": "benchmark",
-           "LIFTOFF_INSTANCE_DIR": str(ROOT / "instance")}
-    command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(workers),
-               "--worker-class", "gthread", "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
-               "--log-level", "warning", "app:create_app()"]
-    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+def _liftoff_env(database_url: str) -> dict:
+    return {**os.environ, "DATABASE_URL": database_url, "LIFTOFF_SECRET_KEY": "benchmark",
+            "LIFTOFF_INSTANCE_DIR": str(ROOT / "instance"), "PYTHONPATH": str(ROOT)}
+
+
+def start_gunicorn(database_url: str, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+    """Liftoff as in production (docs/operations.md: gthread workers), with the workers asked for."""
+    command = [str(BIN / "gunicorn"), "-c", str(ROOT / "scripts" / "gunicorn.conf.py"),
+               "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+               "--log-level", "warning", "app.wsgi:app"]
+    return subprocess.Popen(command, cwd=ROOT, env=_liftoff_env(database_url), start_new_session=True,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def start_serve(database_url: str, port: int, log: Path) -> subprocess.Popen:
+    """The embedded server, exactly as `make demo` starts it (without the in-process scheduler)."""
+    command = [str(BIN / "liftoff"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return subprocess.Popen(command, cwd=ROOT, env=_liftoff_env(database_url), start_new_session=True,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def settle(log: Path, processes: int, timeout: float = 120.0) -> None:
+    """Until each serving process has warmed its dashboard KPI reads (seconds of CPU, once, at its
+    first request): the race measures the steady state, not start-up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and log.read_text().count("warmed the KPI reads") < processes:
+        time.sleep(0.5)
 
 
 # --- unleash-server ------------------------------------------------------------------------------
 
 
-def ensure_unleash() -> Path:
-    main = UNLEASH_DIR / "node_modules" / "unleash-server" / "package.json"
-    if not main.exists() or json.loads(main.read_text())["version"] != UNLEASH_VERSION:
-        UNLEASH_DIR.mkdir(parents=True, exist_ok=True)
-        if not (UNLEASH_DIR / "package.json").exists():
-            (UNLEASH_DIR / "package.json").write_text('{"name": "bench-unleash", "private": true}\n')
-        print(f"installing unleash-server@{UNLEASH_VERSION} into {UNLEASH_DIR} ...", flush=True)
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund", f"unleash-server@{UNLEASH_VERSION}"],
-                       cwd=UNLEASH_DIR, check=True)
-    return UNLEASH_DIR
+def start_unleash(log_dir: Path):
+    """unleash-server@8.2.0 on its own fresh database: (server, stop function)."""
+    from tests import unleash_server
+
+    try:
+        return unleash_server.start(log_dir, extra_env=UNLEASH_LIMITS)
+    except BaseException as error:  # tests.unleash_server skips (a pytest outcome) without node
+        if type(error).__name__ == "Skipped":
+            sys.exit(f"cannot run unleash-server: {error}")
+        raise
 
 
-def start_unleash(database: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
-           "DATABASE_SSL": "false", "HTTP_PORT": str(port), "SEND_TELEMETRY": "false",
-           "CHECK_VERSION": "false", "LOG_LEVEL": "warn",
-           "INIT_CLIENT_API_TOKENS": UNLEASH_CLIENT_TOKEN, "INIT_ADMIN_API_TOKENS": UNLEASH_ADMIN_TOKEN,
-           # By default unleash-server answers 429 after 20,000 SDK requests a minute from one
-           # address; wrk sends more, and Liftoff has no such limit, so lift it for a fair race.
-           "SDK_API_RATE_LIMIT_PER_MINUTE": "100000000",
-           "TOKEN_AUTHENTICATION_RATE_LIMIT_PER_MINUTE": "100000000"}
-    script = "require('unleash-server').start().catch((e) => { console.error(e); process.exit(1); });"
-    return subprocess.Popen(["node", "-e", script], cwd=UNLEASH_DIR, env=env, start_new_session=True)
-
-
-def load_unleash(base: str, payload: dict) -> None:
+def load_unleash(base: str, admin_token: str, payload: dict) -> None:
     """Create Liftoff's production payload in unleash-server through its admin API."""
     s = requests.Session()
-    s.headers["Authorization"] = UNLEASH_ADMIN_TOKEN
+    s.headers["Authorization"] = admin_token
     ids = {}
     for segment in payload["segments"]:
         r = s.post(f"{base}/api/admin/segments", json={"name": segment["name"],
@@ -177,22 +190,36 @@ def comparable(payload: dict) -> list:
     return [segments, features]
 
 
-def measure(name: str, url: str, token: str, seconds: int, connections: int) -> dict:
+SDK_HEADERS = {"Unleash-Client-Spec": "5.1.9", "UNLEASH-APPNAME": "benchmark",
+               "UNLEASH-INSTANCEID": "benchmark-1", "User-Agent": "unleash-client-python:6.0.0"}
+
+
+def prepare(name: str, url: str, token: str, connections: int) -> dict:
+    """Check one server answers 200 with an ETag and 304 to it; warm it up (JIT, caches)."""
     # SDKs announce their spec version; from 4.2 on, segments come separately, not inlined.
-    headers = {"Authorization": token, "Unleash-Client-Spec": "5.1.9"}
+    headers = {"Authorization": token, **SDK_HEADERS}
     first = requests.get(url, headers=headers, timeout=10)
     first.raise_for_status()
     etag = first.headers.get("ETag")
     check = requests.get(url, headers={**headers, "If-None-Match": etag or ""}, timeout=10)
     if check.status_code != 304:
         raise RuntimeError(f"{name} does not answer 304 to If-None-Match: {check.status_code}")
-    wrk(url, headers, 2, connections)  # warm up (JIT, caches, connections)
-    ok = wrk(url, headers, seconds, connections)
-    unchanged = wrk(url, {**headers, "If-None-Match": etag}, seconds, connections)
+    wrk(url, headers, 3, connections)
     body = first.json()
-    return {"name": name, "bytes": len(first.content), "features": len(body["features"]),
-            "segments": len(body.get("segments", [])), "200": ok, "304": unchanged,
-            "comparable": comparable(body)}
+    return {"name": name, "url": url, "headers": headers, "etag": etag, "bytes": len(first.content),
+            "features": len(body["features"]), "segments": len(body.get("segments", [])),
+            "comparable": comparable(body), "200": [], "304": []}
+
+
+def measure_round(target: dict, seconds: int, connections: int) -> None:
+    target["200"].append(wrk(target["url"], target["headers"], seconds, connections))
+    target["304"].append(wrk(target["url"], {**target["headers"], "If-None-Match": target["etag"]},
+                             seconds, connections))
+
+
+def median_run(runs: list[tuple[float, float, int]]) -> tuple[float, float, int]:
+    """The run with the median rate (its p99 and errors with it)."""
+    return sorted(runs)[len(runs) // 2]
 
 
 def time_exposure(database_url: str, people: int) -> dict:
@@ -238,75 +265,119 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--seconds", type=int, default=20, help="wrk duration per measurement")
+    parser.add_argument("--seconds", type=int, default=10, help="wrk duration per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is kept")
     parser.add_argument("--connections", type=int, default=10, help="wrk connections (one thread)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for Liftoff")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
-    parser.add_argument("--people", type=int, default=100_000, help="people for the exposure timing")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--people", type=int, default=100_000,
+                        help="people for the exposure timing (0 skips it)")
     parser.add_argument("--skip-unleash", action="store_true", help="measure Liftoff only")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
 
     suffix = uuid.uuid4().hex[:8]
-    liftoff_db, unleash_db = f"bench_liftoff_{suffix}", f"bench_unleash_{suffix}"
+    liftoff_db = f"bench_liftoff_{suffix}"
     liftoff_url = PG + liftoff_db
+    logs = ROOT / "instance" / f"bench-flag-delivery-{suffix}"
+    logs.mkdir(parents=True, exist_ok=True)
     processes: list[subprocess.Popen] = []
-    results = []
+    unleash_stop = None
+    targets = []
+    loads = [os.getloadavg()]
     try:
         admin_sql(PG, f'CREATE DATABASE "{liftoff_db}"')
         print("seeding Liftoff ...", flush=True)
         token = seed_liftoff(liftoff_url)
-        port = free_port()
-        processes.append(start_liftoff(liftoff_url, port, args.workers, args.threads))
-        wait_http(f"http://127.0.0.1:{port}/healthz")
-        liftoff_url_features = f"http://127.0.0.1:{port}/api/client/features"
-        payload = requests.get(liftoff_url_features, headers={"Authorization": token}, timeout=10).json()
-        print(f"measuring Liftoff (gunicorn {args.workers} workers x {args.threads} threads) ...", flush=True)
-        results.append(measure("liftoff", liftoff_url_features, token, args.seconds, args.connections))
-        stop(processes.pop())
+        gport, sport = free_port(), free_port()
+        processes.append(start_gunicorn(liftoff_url, gport, args.workers, args.threads,
+                                        logs / "gunicorn.log"))
+        processes.append(start_serve(liftoff_url, sport, logs / "serve.log"))
+        for port in (gport, sport):
+            wait_http(f"http://127.0.0.1:{port}/healthz")
+        features = "/api/client/features"
+        payload = requests.get(f"http://127.0.0.1:{gport}{features}", headers={"Authorization": token},
+                               timeout=10).json()
+        print(f"warming up Liftoff (gunicorn {args.workers} workers x {args.threads} threads; "
+              "liftoff serve) ...", flush=True)
+        targets.append(prepare(f"Liftoff gunicorn {args.workers}w", f"http://127.0.0.1:{gport}{features}",
+                               token, args.connections))
+        targets.append(prepare("Liftoff serve", f"http://127.0.0.1:{sport}{features}", token,
+                               args.connections))
+        settle(logs / "gunicorn.log", args.workers)
+        settle(logs / "serve.log", 1)
 
         if not args.skip_unleash:
-            ensure_unleash()
-            admin_sql(PG, f'CREATE DATABASE "{unleash_db}"')
-            uport = free_port()
-            print(f"starting unleash-server@{UNLEASH_VERSION} ...", flush=True)
-            processes.append(start_unleash(unleash_db, uport))
-            wait_http(f"http://127.0.0.1:{uport}/health", timeout=180)
-            load_unleash(f"http://127.0.0.1:{uport}", payload)
+            print("starting unleash-server@8.2.0 ...", flush=True)
+            server, unleash_stop = start_unleash(logs)
+            load_unleash(server.url, server.admin_token, payload)
             time.sleep(2)  # unleash-server refreshes its client-features cache in the background
-            print("measuring unleash-server ...", flush=True)
-            results.append(measure("unleash-server", f"http://127.0.0.1:{uport}/api/client/features",
-                                   UNLEASH_CLIENT_TOKEN, args.seconds, args.connections))
-            stop(processes.pop())
+            targets.append(prepare("unleash-server", f"{server.url}{features}",
+                                   server.backend_tokens["production"], args.connections))
 
-        print(f"timing the exposure recompute for {args.people:,} people ...", flush=True)
-        exposure_timings = time_exposure(liftoff_url, args.people)
+        for round_ in range(args.rounds):
+            print(f"round {round_ + 1}/{args.rounds} (load average {os.getloadavg()[0]:.1f}) ...", flush=True)
+            for target in targets:
+                measure_round(target, args.seconds, args.connections)
+        loads.append(os.getloadavg())
+        for process in processes:
+            stop(process)
+        if unleash_stop is not None:
+            unleash_stop()
+            unleash_stop = None
+
+        exposure_timings = {}
+        if args.people:
+            print(f"timing the exposure recompute for {args.people:,} people ...", flush=True)
+            exposure_timings = time_exposure(liftoff_url, args.people)
     finally:
         for process in processes:
             stop(process)
-        for database in (liftoff_db, unleash_db):
-            drop_database(PG, database)
+        if unleash_stop is not None:
+            unleash_stop()
+        drop_database(PG, liftoff_db)
 
+    report(targets, args, loads)
+    if exposure_timings:
+        print()
+        print(f"exposure recompute, {args.people:,} people, PostgreSQL (goal <= 5 s):")
+        for label, value in exposure_timings.items():
+            print(f"  {label:<42} {value:.2f} s" if isinstance(value, float) else f"  {label:<42} {value:,}")
+
+
+def report(targets: list[dict], args, loads: list[tuple[float, float, float]]) -> None:
     print()
-    print(f"GET /api/client/features, wrk -t1 -c{args.connections} -d{args.seconds}s, loopback")
-    print(f"{'server':<16}{'payload':>18}{'200 req/s':>12}{'200 p99':>10}{'304 req/s':>12}{'304 p99':>10}"
-          f"{'errors':>9}")
-    for r in results:
-        shape = f"{r['features']}f/{r['segments']}s/{r['bytes']}B"
-        print(f"{r['name']:<16}{shape:>18}{r['200'][0]:>12,.0f}{r['200'][1]:>8.2f}ms"
-              f"{r['304'][0]:>12,.0f}{r['304'][1]:>8.2f}ms{r['200'][2] + r['304'][2]:>9,}")
-    print("(req/s count successful answers only; errors = non-2xx/3xx answers in both runs)")
-    if len(results) == 2:
-        ours, theirs = results
-        same = ours["comparable"] == theirs["comparable"]
-        print(f"same flags, strategies and segments in both payloads: {'yes' if same else 'NO'}")
-        ratios = [ours[k][0] / theirs[k][0] if theirs[k][0] else float("inf") for k in ("200", "304")]
-        print(f"ratio Liftoff / unleash-server: 200 {ratios[0]:.2f}x, 304 {ratios[1]:.2f}x (goal >= 2x)")
-    print()
-    print(f"exposure recompute, {args.people:,} people, PostgreSQL (goal <= 5 s):")
-    for label, value in exposure_timings.items():
-        print(f"  {label:<42} {value:.2f} s" if isinstance(value, float) else f"  {label:<42} {value:,}")
+    print(f"GET /api/client/features, wrk -t1 -c{args.connections} -d{args.seconds}s on loopback, "
+          f"median of {args.rounds} interleaved round(s); {os.cpu_count()} CPUs, load average "
+          f"(1/5/15 min) {'/'.join(f'{x:.1f}' for x in loads[0])} before, "
+          f"{'/'.join(f'{x:.1f}' for x in loads[-1])} after")
+    print(f"{'server':<22}{'payload':>16}{'200 req/s':>11}{'200 p99':>10}{'304 req/s':>11}{'304 p99':>10}"
+          f"{'errors':>8}")
+    for t in targets:
+        ok, unchanged = median_run(t["200"]), median_run(t["304"])
+        shape = f"{t['features']}f/{t['segments']}s/{t['bytes']}B"
+        errors = sum(run[2] for run in t["200"] + t["304"])
+        print(f"{t['name']:<22}{shape:>16}{ok[0]:>11,.0f}{ok[1]:>8.2f}ms{unchanged[0]:>11,.0f}"
+              f"{unchanged[1]:>8.2f}ms{errors:>8,}")
+    print("(req/s count successful answers only; errors = non-2xx/3xx answers in all runs)")
+    for t in targets:
+        if t["name"].startswith("Liftoff"):
+            cheaper = median_run(t["304"])[0] >= median_run(t["200"])[0]
+            print(f"{t['name']}: a 304 is {'the cheaper' if cheaper else 'NOT the cheaper'} answer")
+    if targets[-1]["name"] != "unleash-server":
+        return
+    *ours_all, unleash = targets
+    same = all(t["comparable"] == unleash["comparable"] for t in ours_all)
+    print(f"same flags, strategies and segments in all payloads: {'yes' if same else 'NO'}")
+    for ours in ours_all:
+        goal = GOAL_SERVE if ours["name"] == "Liftoff serve" else GOAL_GUNICORN
+        for status in ("200", "304"):
+            theirs = median_run(unleash[status])[0]
+            ratio = median_run(ours[status])[0] / theirs if theirs else float("inf")
+            verdict = "met" if ratio >= goal else "MISSED"
+            print(f"  {ours['name']} / unleash-server on {status}: {ratio:5.2f}x"
+                  f"   goal >= {goal:g}x  {verdict}")
 
 
 if __name__ == "__main__":

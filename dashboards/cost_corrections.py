@@ -14,11 +14,12 @@ from app.errors import LiftoffError
 from app.security import current_identity
 from dashboards import components as ui
 from dashboards import correction_actions as actions
+from dashboards import kpi_view as kv
 from dashboards.callback_inputs import COUNTER, N_CLICKS, RECORD_ID, accepts, is_month, text, whole
 
 log = logging.getLogger(__name__)
 DIALOG_CLOSED, DIALOG_OPEN = "lo-dialog", "lo-dialog lo-dialog-open"
-COLUMNS = [("feature", "Feature"), ("category", "Category"), ("amount_eur", "Amount (EUR)"),
+COLUMNS = [("feature", "Feature"), ("category", "Category"), ("amount_eur", "Amount"),
            ("note", "Note"), ("state", "State"), ("void", "")]
 
 
@@ -68,7 +69,8 @@ def render_costs(month, _version):
     frame = pd.DataFrame(rows)
     frame["state"] = [f"voided: {r['void_reason']}" if r["voided"] else "counted" for r in rows]
     table = ui.table(frame, COLUMNS, numeric=["amount_eur"], table_id="cost-table",
-                     render={"void": _void_cell, "note": lambda r: r["note"] or "—"})
+                     render={"void": _void_cell, "note": lambda r: r["note"] or "—",
+                             "amount_eur": lambda r: kv.euro(r["amount_eur"], 2)})
     return ui.card(f"Cost entries of {month}", table, card_id="cost-card")
 
 

@@ -32,6 +32,35 @@ from tests.conftest import USING_POSTGRES, create_pg_database, drop_pg_database
 from tests.helpers import gen_cohort, gen_department, gen_feature, gen_person
 
 PASSWORD = "correct horse battery"
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+# Debian's Chromium, headless as root (no sandbox), never talking to anything but 127.0.0.1.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@contextlib.contextmanager
+def chromium():
+    """Headless Debian Chromium through Playwright (a test is skipped where either is missing)."""
+    import pytest
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def liftoff(url: str, *args: str) -> None:
+    """Run the `liftoff` command on the database at ``url`` (as `make demo` does)."""
+    env = {**os.environ, "DATABASE_URL": url, "LIFTOFF_SECRET_KEY": "kpi-browser"}
+    subprocess.run([sys.executable, "-c", "from app.cli import main; main()", *args], cwd=ROOT, env=env,
+                   check=True, capture_output=True, timeout=300)
 
 
 @contextlib.contextmanager

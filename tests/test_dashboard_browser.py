@@ -17,10 +17,12 @@ from app.models import AuditEntry, Cohort, Feature, RolloutTransition
 from app.services import rollout
 from app.services.access import create_token
 from tests.dashboard_support import (
+    ARTIFACTS,
     PASSWORD,
     ROLES,
     DashboardServer,
     add_stages,
+    chromium,
     email_for,
     module_database,
     record,
@@ -30,11 +32,6 @@ from tests.helpers import gen_feature
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TIMEOUT_MS = 15_000
 
 
@@ -59,12 +56,8 @@ def server(company):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -5,10 +5,7 @@ closed and then restated by a late cost. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import csv
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,23 +15,19 @@ from app.db import db
 from app.models import CostEntry, Feature
 from app.services.access import create_token, create_user
 from app.services.closes import check_restatements, close_month
-from tests.dashboard_support import PASSWORD, DashboardServer, email_for, module_database
+from tests.dashboard_support import (
+    ARTIFACTS,
+    PASSWORD,
+    DashboardServer,
+    chromium,
+    email_for,
+    liftoff,
+    module_database,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT_MS = 30_000
-
-
-def liftoff(url: str, *args: str) -> None:
-    env = {**os.environ, "DATABASE_URL": url, "LIFTOFF_SECRET_KEY": "kpi-browser"}
-    subprocess.run([sys.executable, "-c", "from app.cli import main; main()", *args], cwd=ROOT, env=env,
-                   check=True, capture_output=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +61,7 @@ def server(demo):
 @pytest.fixture(scope="module")
 def page(server):
     """One executive session (1366x768) for the module: logging in is slow (scrypt)."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
         context.set_default_timeout(TIMEOUT_MS)
         tab = context.new_page()
@@ -81,7 +71,6 @@ def page(server):
         tab.click("button[type=submit]")
         tab.wait_for_url(re.compile(r"/dashboard/executive\?month=2026-10$"))
         yield tab
-        browser.close()
 
 
 def shot(page, name: str) -> Path:

@@ -13,16 +13,19 @@ import pytest
 
 from app.services.access import create_user
 from tests import npm_cache
-from tests.dashboard_support import PASSWORD, ROLES, DashboardServer, email_for, module_database
-from tests.test_dashboard_kpi_browser import liftoff
+from tests.dashboard_support import (
+    ARTIFACTS,
+    PASSWORD,
+    ROLES,
+    DashboardServer,
+    chromium,
+    email_for,
+    liftoff,
+    module_database,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 AXE_VERSION = "4.11.0"
 PAGES = ("", "executive", "adoption", "quality", "rollout", "enablement", "operations")
 SIZES = ((1440, 900), (390, 844))
@@ -60,12 +63,8 @@ def axe_script() -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def settle(page) -> None:

@@ -4,8 +4,8 @@ Mistakes are corrected without deleting anything: a voided event or cost entry s
 was voided) but no longer counts; an archived feature stays in history but is off for everyone.
 Who did it and why is in the audit log (the cost entry also keeps its reason, to show it in lists).
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0013
+Revises: 0012
 """
 from collections.abc import Sequence
 
@@ -14,8 +14,8 @@ from alembic import op
 
 import app.db
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

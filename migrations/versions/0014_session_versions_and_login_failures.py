@@ -5,8 +5,8 @@ deactivation and a change of password or role bump it, ending every session of t
 login_failures: failed logins of the throttle window, per account and per client address, in the
 database so that every worker (and every app instance) counts the same failures.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0014
+Revises: 0013
 """
 from collections.abc import Sequence
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import app.db  # noqa: F401
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

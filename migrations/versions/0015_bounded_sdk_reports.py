@@ -5,8 +5,8 @@ overflowed on PostgreSQL after one report of 2^31 - 1 and then refused every lat
 app and hour. sdk_instances.token_id records the client token an instance reported with, so the
 client API can cap the distinct app names one token may create.
 
-Revision ID: 0017
-Revises: 0015
+Revision ID: 0015
+Revises: 0014
 """
 from collections.abc import Sequence
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import app.db  # noqa: F401
 
-revision: str = "0017"
-down_revision: str | None = "0015"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,7 @@ since the beginning; null to: still). cohorts.history_from is when a cohort's fi
 membership took effect. What is recorded now becomes the state since the beginning: the current
 members and departments, with history_from null.
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from alembic import op
 
 import app.db
 
-revision: str = "0013"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -146,7 +146,7 @@ def copy_events(url: str, events: pd.DataFrame) -> float:
 def api_bodies(events: pd.DataFrame, keys: dict[int, str], people: dict[int, str]) -> list[bytes]:
     """The events as the API's JSON batches of 10,000 (serialised before the clock starts)."""
     frame = pd.DataFrame({
-        "event_id": events["event_id"], "source": "bench",
+        "event_id": events["event_id"],  # an ingest token posts under its own source
         "feature": events["feature_id"].map(keys), "person_id": events["person_id"].map(people),
         "occurred_at": events["occurred_at"].dt.strftime("%Y-%m-%dT%H:%M:%S+00:00"),
         "task": events["task"], "ai_assisted": events["ai_assisted"],

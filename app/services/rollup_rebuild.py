@@ -128,6 +128,10 @@ def rebuild_all(event_sums: list, plain_activity: Callable[[], int]) -> int:
     """
     began = time.perf_counter()
     connection = db.session.connection()
+    # Fresh statistics of the (small) department history: unanalysed, the planner guesses a handful
+    # of rows for the events too and sorts all of them for a merge join (11.6 s instead of 5.2 s
+    # of the side sums at 10 M events). A few thousand rows: milliseconds.
+    connection.exec_driver_sql("ANALYZE department_memberships")
     # The side connection reads exactly this snapshot. The main transaction is READ COMMITTED, so
     # its INSERT, a few statements later, may also see a batch that committed in between; that
     # batch's dirty days were not read by this refresh, so the next one redoes them in full.

@@ -5,6 +5,7 @@ client API) applies before anything is stored, so one absurd value can neither b
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -68,6 +69,21 @@ def within(value: float | None, field: str, high: float, index: int | None, prob
         problems.add(field, f"must be at most {figure(high)}{unit}", index)
         return None
     return value
+
+
+def optional_number(row: dict, field: str, high: float, problems: Collector, index: int | None = None,
+                    unit: str = "") -> float | None:
+    """An optional figure >= 0 and at most ``high``; anything else is a problem naming the field."""
+    value = row.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        problems.add(field, "must be a number", index)
+        return None
+    if not math.isfinite(value) or value < 0:
+        problems.add(field, "must be a finite number >= 0", index)
+        return None
+    return within(float(value), field, high, index, problems, unit)
 
 
 def optional_text(row: dict, field: str, problems: Collector, max_len: int,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -90,15 +89,8 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
     elif not isinstance(ai, bool):
         problems.add("ai_assisted", "must be true or false", index)
     out["ai_assisted"] = ai
-    duration = row.get("duration_seconds")
-    if duration is not None:
-        if isinstance(duration, bool) or not isinstance(duration, int | float):
-            problems.add("duration_seconds", "must be a number", index)
-        elif not math.isfinite(duration) or duration < 0:
-            problems.add("duration_seconds", "must be a finite number >= 0", index)
-        else:
-            duration = plausible.within(float(duration), "duration_seconds",
-                                        plausible.MAX_DURATION_SECONDS, index, problems, " seconds")
+    duration = plausible.optional_number(row, "duration_seconds", plausible.MAX_DURATION_SECONDS, problems,
+                                         index, " seconds")
     out["duration_seconds"] = duration
     outcome = row.get("outcome")
     if outcome is None:
@@ -106,15 +98,7 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
     elif outcome not in OUTCOMES:
         problems.add("outcome", f"must be one of {', '.join(OUTCOMES)}", index)
     out["outcome"] = outcome
-    cost = row.get("cost_eur")
-    if cost is not None:
-        if isinstance(cost, bool) or not isinstance(cost, int | float):
-            problems.add("cost_eur", "must be a number", index)
-        elif not math.isfinite(cost) or cost < 0:
-            problems.add("cost_eur", "must be a finite number >= 0", index)
-        else:
-            cost = plausible.within(float(cost), "cost_eur", plausible.MAX_AMOUNT_EUR, index, problems,
-                                    " EUR")
+    cost = plausible.optional_number(row, "cost_eur", plausible.MAX_AMOUNT_EUR, problems, index, " EUR")
     out["cost_eur"] = cost
     for field, limit in (("output", EVENT_TEXT_MAX), ("correction", EVENT_TEXT_MAX),
                          ("model_version", MODEL_VERSION_MAX)):

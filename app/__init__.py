@@ -24,7 +24,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     config.engine_options(app.config)
     db.init_app(app)
-    from app.services import kpi_revision
+    from app.services.kpi_reads import revision as kpi_revision
 
     kpi_revision.init_app(app)  # each commit that writes a KPI input bumps the KPI caches' revision
 

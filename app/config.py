@@ -55,9 +55,9 @@ def load() -> dict:
         "UNLEASH_TIMEOUT_S": float(os.environ.get("LIFTOFF_UNLEASH_TIMEOUT_S", "10")),
         # Web origins whose browser apps may call /api/frontend (comma-separated, or *): docs/unleash.md.
         "FRONTEND_ORIGINS": os.environ.get("LIFTOFF_FRONTEND_ORIGINS", ""),
-        # Each web process re-reads the latest month's rollups after a refresh (dashboards/warm.py).
+        # Each web process re-reads the latest month's rollups after a refresh (dashboards/kpi/warm.py).
         "KPI_WARM_SECONDS": float(os.environ.get("LIFTOFF_KPI_WARM_SECONDS", "30")),
-        # Memory each process may keep KPI reads in (app/services/kpi_cache.py).
+        # Memory each process may keep KPI reads in (app/services/kpi_reads/cache.py).
         "KPI_CACHE_MB": float(os.environ.get("LIFTOFF_KPI_CACHE_MB", "256")),
         "RUN_SCHEDULER_IN_PROCESS": os.environ.get("LIFTOFF_SCHEDULER_IN_PROCESS", "0") == "1",
         # Job runs and the scheduler (docs/scheduler.md).

@@ -15,7 +15,7 @@ from wtforms import ValidationError
 from app.db import db
 from app.errors import LiftoffError
 from app.models import AuditEntry, User
-from app.services.access import token_for_secret
+from app.services.accounts.access import token_for_secret
 
 _IDENTITY_KEY = "liftoff.identity"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -27,7 +27,7 @@ PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "features:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
     "people:write": (frozenset({"admin"}), frozenset({"admin", "change_manager"})),
     "costs:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
-    # Corrections (app/services/voids.py, feature_plan.py): who may record a figure may void it;
+    # Corrections (app/services/ingest/voids.py, feature_plan.py): who may record a figure may void it;
     # events come from ingestion, so voiding them is an admin's data fix (never an ingest token).
     "costs:void": (frozenset({"admin"}), frozenset({"admin", "product"})),
     "events:void": (frozenset({"admin"}), frozenset({"admin"})),

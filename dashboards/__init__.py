@@ -47,9 +47,9 @@ def init_dash(app: Flask):
 
     import dash
 
-    from dashboards.callback_inputs import first_query_values
-    from dashboards.guard import CSRF_COOKIE, LiftoffDash, protect_dash_routes
-    from dashboards.shell import shell_layout
+    from dashboards.shell.callback_inputs import first_query_values
+    from dashboards.shell.frame import shell_layout
+    from dashboards.shell.guard import CSRF_COOKIE, LiftoffDash, protect_dash_routes
 
     dash_app = LiftoffDash(
         __name__,
@@ -67,23 +67,23 @@ def init_dash(app: Flask):
     )
     _mounted["dash"] = dash_app
 
-    import dashboards.pages.adoption  # noqa: F401
-    import dashboards.pages.enablement  # noqa: F401
-    import dashboards.pages.executive  # noqa: F401
-    import dashboards.pages.operations  # noqa: F401
-    import dashboards.pages.portfolio  # noqa: F401
-    import dashboards.pages.quality  # noqa: F401
-    import dashboards.pages.rollout  # noqa: F401
+    import dashboards.enablement.page  # noqa: F401
+    import dashboards.kpi.adoption_page  # noqa: F401
+    import dashboards.kpi.executive_page  # noqa: F401
+    import dashboards.kpi.quality_page  # noqa: F401
+    import dashboards.operations.page  # noqa: F401
+    import dashboards.rollout.page  # noqa: F401
+    import dashboards.rollout.portfolio_page  # noqa: F401
     # Dash's routing hands a layout a list for a query parameter the URL repeats; pages take one.
     for page in dash.page_registry.values():
         page["layout"] = first_query_values(page["layout"])
-    from dashboards.exports import register_exports
+    from dashboards.kpi.exports import register_exports
 
     register_exports(app)
 
     dash_app.layout = shell_layout
     protect_dash_routes(app, URL_BASE, dash_app)
-    from dashboards import warm
+    from dashboards.kpi import warm
 
     # On the first request, not here: a server that forks its workers after loading the app
     # (gunicorn --preload) would lose a thread started before the fork.

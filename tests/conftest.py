@@ -119,7 +119,7 @@ def runner(app):
 
 
 def _token(kind: str, environment: str | None = None) -> str:
-    from app.services.access import create_token
+    from app.services.accounts.access import create_token
 
     _, secret = create_token(kind, environment, name=f"test {kind}")
     _db.session.commit()

@@ -27,7 +27,7 @@ from app.models import (
     RolloutTransition,
     SdkInstance,
 )
-from app.services.access import create_user
+from app.services.accounts.access import create_user
 from tests.conftest import USING_POSTGRES, create_pg_database, drop_pg_database
 from tests.helpers import gen_cohort, gen_department, gen_feature, gen_person
 

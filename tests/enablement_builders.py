@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from app.db import db, utcnow
 from app.models import Baseline, Event, Feedback
-from app.services import rollout, rollups
+from app.services.rollout import transitions as rollout
+from app.services.rollups import materialise as rollups
 from tests.helpers import gen_cohort, gen_person
 from tests.sdk_support import sdk as shared_sdk
 from tests.sdk_support import wait_for  # noqa: F401  (re-exported for the gate tests)
@@ -41,7 +42,7 @@ def ready_pilot(auto_promote: bool = False, trained: bool = True):
     9 trained (5 when not ``trained``, which fails training_completion), three 4-star ratings."""
     feature, members, _ = live_feature("pilot-feedback-loop", people=10, days_in_stage=10,
                                        auto_promote=auto_promote, stage_percentages=(0, 100))
-    from app.services.enablement import record_training
+    from app.services.enablement.activities import record_training
 
     record_training(feature.key, {"stage": 1, "title": "Pilot kick-off", "trainer": "Ana",
                                   "held_on": (utcnow() - timedelta(days=9)).date().isoformat(),

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from app.db import db
 from app.kpi import quality_flag
 from app.models import Feature
-from app.services import board_pdf, monthly_report
-from app.services.access import create_user
-from app.services.board_report import board_context, previous_month
-from dashboards.exports import register_exports
+from app.services.accounts.access import create_user
+from app.services.reporting import board_pdf, monthly_report
+from app.services.reporting.board_report import board_context, previous_month
+from dashboards.kpi.exports import register_exports
 from tests.helpers import gen_feature
 from tests.kpi_scenarios import draft_company_with_costs, event, post_events, refresh
 

@@ -11,8 +11,8 @@ from app.db import db
 from app.flags import payload_cache
 from app.flags.compile import compile_payload
 from app.models import FlagMetric, RejectedFetch, SdkInstance
-from app.services import rollout
-from app.services.access import create_token
+from app.services.accounts.access import create_token
+from app.services.rollout import transitions as rollout
 from tests.helpers import gen_cohort, gen_person
 
 
@@ -56,7 +56,7 @@ def test_etag_is_strong_and_304_answers_unchanged_polls(client, flags, client_to
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
     assert json.loads(changed.data)["features"][0]["enabled"] is True
     # A change that leaves the payload as it was keeps the ETag (it is a hash of the bytes).
-    from app.services import exposure
+    from app.services.rollout import exposure
 
     exposure.audiences_changed(rollout.utcnow())
     db.session.commit()
@@ -225,7 +225,7 @@ def test_a_revoked_token_stops_reaching_the_flags_within_the_token_cache_lifetim
     import time
 
     from app.flags.clients import TOKEN_CACHE_SECONDS
-    from app.services.access import revoke_token
+    from app.services.accounts.access import revoke_token
 
     token, secret = create_token("client", "production", name="crm")
     db.session.commit()
@@ -246,7 +246,7 @@ def test_the_token_cache_verdict_is_a_fresh_unexpired_client_token_only(app, mon
 
     from app.db import utcnow
     from app.flags import clients
-    from app.services.access import hash_secret, revoke_token
+    from app.services.accounts.access import hash_secret, revoke_token
 
     _, reader = create_token("client", "development", expires_at=utcnow() + timedelta(hours=1))
     _, browser = create_token("frontend", "production")

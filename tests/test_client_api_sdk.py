@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.models import FlagMetric, RejectedFetch, SdkInstance
-from app.services import rollout
+from app.services.rollout import transitions as rollout
 from tests.helpers import gen_cohort, gen_person
 from tests.sdk_support import StatusLog, sdk, wait_for
 

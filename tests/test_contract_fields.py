@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app.api.openapi import OPERATIONS, resolve
 from app.db import db
 from app.models import AuditEntry, CostEntry, Department, Event, Feature, Person
-from app.services.events import EVENT_OPTIONAL, EVENT_REQUIRED
+from app.services.ingest.events import EVENT_OPTIONAL, EVENT_REQUIRED
 from tests.helpers import gen_cohort, gen_feature, gen_person
 
 EVENT = {"event_id": "e1", "feature": "f", "person_id": "p1", "occurred_at": "2026-10-05T09:00:00Z",

@@ -183,7 +183,7 @@ def test_months_closed_before_event_costs_existed_keep_their_fingerprint():
 
     from app import kpi
     from app.models.kpi import SUM_COLUMNS
-    from app.services.closes import fingerprint
+    from app.services.reporting.closes import fingerprint
 
     def inputs(extra: dict, columns) -> kpi.MoneyInputs:
         row = {"feature_id": 1, "month": "2026-10", "department_id": 0, "task": "default",

@@ -19,7 +19,7 @@ from app.db import db
 from app.jobs.kpi import monthly_close
 from app.models import AuditEntry, CostEntry, Event
 from app.models.kpi import ActivityDay, FeatureDay, FeatureMonth, FirstUse
-from app.services import voids
+from app.services.ingest import voids
 from tests.helpers import utc
 from tests.kpi_scenarios import draft_company, event, october_licence, post_events, refresh
 

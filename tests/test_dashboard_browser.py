@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from app.db import db, utcnow
 from app.models import AuditEntry, Cohort, Feature, RolloutTransition
-from app.services import rollout
-from app.services.access import create_token
+from app.services.accounts.access import create_token
+from app.services.rollout import transitions as rollout
 from tests.dashboard_support import (
     ARTIFACTS,
     PASSWORD,

@@ -1,4 +1,4 @@
-"""The declarations of what dashboard components hold (dashboards/callback_inputs.py), checked in
+"""The declarations of what dashboard components hold (dashboards/shell/callback_inputs.py), checked in
 this process without a Dash app (one per process: the requests against the real one are in
 tests/test_dashboard_junk.py). The ids here start with "unit-", apart from every page's."""
 
@@ -10,7 +10,7 @@ import pytest
 from dash import ALL, Output
 from flask import Flask
 
-from dashboards.callback_inputs import (
+from dashboards.shell.callback_inputs import (
     N_CLICKS,
     RECORD_ID,
     Undeclared,
@@ -25,7 +25,7 @@ from dashboards.callback_inputs import (
     texts,
     whole,
 )
-from dashboards.dash_requests import bad_request_for_junk
+from dashboards.shell.dash_requests import bad_request_for_junk
 
 accepts("unit-button", "n_clicks", N_CLICKS)
 accepts("unit-query", "data", record(feature=text(10, optional=False), month=calendar_month()))

@@ -1,4 +1,4 @@
-"""The dashboard's corrections (dashboards/correction_actions.py), called as its callbacks call
+"""The dashboard's corrections (dashboards/rollout/correction_actions.py), called as its callbacks call
 them: the permission of the matrix per role, a required reason, and the services' effects."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from app.db import db, utcnow
 from app.errors import NotFound, ValidationFailed
 from app.models import AuditEntry, CostEntry, Feature, RolloutStage
 from app.security import PERMISSIONS, Identity
-from app.services import rollout
-from dashboards import correction_actions as actions
-from dashboards.actions import NotAllowed
+from app.services.rollout import transitions as rollout
+from dashboards.rollout import correction_actions as actions
+from dashboards.rollout.actions import NotAllowed
 from tests.helpers import gen_cohort, gen_person
 
 ROLES = ("admin", "product", "change_manager", "executive")
@@ -115,7 +115,8 @@ def test_a_cost_entry_is_voided_from_the_month_list(feature):
 
 
 def test_an_archived_feature_leaves_the_portfolio_and_goes_last_in_the_pickers(feature):
-    from dashboards import data, kpi_data
+    from dashboards.kpi import data as kpi_data
+    from dashboards.rollout import data
 
     rollout.create_feature({"key": "alpha", "name": "Alpha", "stages": [
         {"name": "all", "cohorts": [], "percentage": 100}]}, "setup")

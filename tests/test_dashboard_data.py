@@ -13,8 +13,8 @@ from app.db import db, utcnow
 from app.errors import NotFound, ValidationFailed
 from app.models import Feature, Person, RejectedFetch, RolloutTransition, SdkInstance
 from app.security import Identity
-from dashboards import data
-from dashboards.actions import NotAllowed, may_change_rollouts, perform_rollout_action
+from dashboards.rollout import data
+from dashboards.rollout.actions import NotAllowed, may_change_rollouts, perform_rollout_action
 from tests.dashboard_support import seed_company
 
 

@@ -13,9 +13,10 @@ from app.db import db, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import AuditEntry, DriftCheck, Feedback, GateEvaluation, RolloutTransition
 from app.security import Identity
-from app.services import enablement, feedback_triage
-from dashboards import enablement_data as data
-from dashboards.enablement_actions import (
+from app.services.enablement import activities as enablement
+from app.services.enablement import feedback_triage
+from dashboards.enablement import data
+from dashboards.enablement.actions import (
     NotAllowed,
     add_action_item,
     complete_action_item,
@@ -293,7 +294,7 @@ def test_the_drift_verdict_is_the_latest_check_of_each_metric(pilot):
 
 def test_every_section_renders_from_its_data(pilot):
     """The renderers accept what the data functions return, filled and empty (no Dash app needed)."""
-    from dashboards import enablement_view as view
+    from dashboards.enablement import view
 
     feature, members = pilot
     empty = [

@@ -1,4 +1,4 @@
-"""The Operations page's "Void events" panel (dashboards/event_voids.py), its actions called as the
+"""The Operations page's "Void events" panel (dashboards/operations/event_voids.py), its actions called as the
 callbacks call them: admins only (``events:void``), a required reason, every bad id named, the
 confirmation's count and refresh, and the service's effects."""
 
@@ -12,8 +12,8 @@ from app.errors import ValidationFailed
 from app.models import AuditEntry, Event
 from app.models.kpi import DirtyDay, MonthlyClose
 from app.security import PERMISSIONS, Identity
-from dashboards import correction_actions as actions
-from dashboards.actions import NotAllowed
+from dashboards.rollout import correction_actions as actions
+from dashboards.rollout.actions import NotAllowed
 from tests.helpers import gen_feature, gen_person, utc
 
 ROLES = ("admin", "product", "change_manager", "executive")
@@ -81,7 +81,7 @@ def test_the_preview_counts_the_events_and_names_the_refresh_before_anything_is_
                        "closed_months": ["2026-10"]}
     assert actions.preview_event_void("o1", "", who("admin"), "x")["closed_months"] == []
     assert _voided() == {"e3"}
-    from dashboards.event_voids import confirmation
+    from dashboards.operations.event_voids import confirmation
 
     assert confirmation(preview) == (
         "2 events of source 'api' will be voided (1 already void, left as they are). The next KPI "

@@ -310,7 +310,7 @@ PASSWORD = "junk password 1"
 def _probe(database_url: str) -> dict:
     from app import create_app
     from app.db import db
-    from app.services.access import create_user
+    from app.services.accounts.access import create_user
     from tests.dashboard_support import seed_company
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "junk", "SKIP_DASH": False})
@@ -396,7 +396,7 @@ def _probe(database_url: str) -> dict:
 
 
 def _undeclared(dependencies: list[dict]) -> list[str]:
-    from dashboards.callback_inputs import declared
+    from dashboards.shell.callback_inputs import declared
 
     return sorted({key for spec in server_callbacks(dependencies) for key in dependency_keys(spec)
                    if not declared(key)})
@@ -442,7 +442,7 @@ def _boom_probe(user, headers) -> dict:
     from dash import Input, Output
 
     from dashboards import _mounted
-    from dashboards.callback_inputs import N_CLICKS, accepts
+    from dashboards.shell.callback_inputs import N_CLICKS, accepts
 
     dash_app = _mounted["dash"]
     accepts("junk-boom", "n_clicks", N_CLICKS)

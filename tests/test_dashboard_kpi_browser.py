@@ -13,8 +13,8 @@ import requests
 
 from app.db import db
 from app.models import CostEntry, Feature
-from app.services.access import create_token, create_user
-from app.services.closes import check_restatements, close_month
+from app.services.accounts.access import create_token, create_user
+from app.services.reporting.closes import check_restatements, close_month
 from tests.dashboard_support import (
     ARTIFACTS,
     PASSWORD,

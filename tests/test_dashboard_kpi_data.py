@@ -1,4 +1,4 @@
-"""The executive, adoption and quality pages' data (dashboards.kpi_data) and the export routes,
+"""The executive, adoption and quality pages' data (dashboards.kpi.data) and the export routes,
 called directly on scenario A of tests/kpi_scenarios.py (hand computation in tests/test_roi_monthly.py):
 every figure must be the KPI module's."""
 
@@ -16,10 +16,10 @@ from app.db import db
 from app.errors import NotFound, ValidationFailed
 from app.jobs.kpi import monthly_close
 from app.models import Feature, RolloutStage
-from app.services import kpis
-from app.services.access import create_user
-from dashboards import kpi_data
-from dashboards.exports import register_exports
+from app.services.accounts.access import create_user
+from app.services.kpi_reads import figures as kpis
+from dashboards.kpi import data as kpi_data
+from dashboards.kpi.exports import register_exports
 from tests.helpers import gen_cohort, utc
 from tests.kpi_scenarios import draft_company, event, october_licence, post_events, refresh, spell
 
@@ -182,12 +182,12 @@ def test_exports_need_a_login_and_match_the_api(scenario, client, admin_headers)
 
 
 def test_warming_reads_every_rollup_the_latest_months_pages_need(scenario, client):
-    """dashboards/warm.py: after a refresh, the pages of the latest month, and the executive view of
+    """dashboards/kpi/warm.py: after a refresh, the pages of the latest month, and the executive view of
     the month before, read no rollup table."""
     from sqlalchemy import event
 
-    from app.services import kpi_cache
-    from dashboards import warm
+    from app.services.kpi_reads import cache as kpi_cache
+    from dashboards.kpi import warm
 
     kpi_cache.clear()
     assert warm.warm_once() == 1 and kpi_data.default_month() == "2026-10"

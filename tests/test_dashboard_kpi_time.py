@@ -1,4 +1,4 @@
-"""Time on the KPI pages (dashboards.kpi_time and kpi_data.month_options): which months are offered,
+"""Time on the KPI pages (dashboards.kpi.periods and kpi_data.month_options): which months are offered,
 which are refused and why, how a month stands, how fresh each feature's data is, and the rollout
 changes the weekly charts mark. Expected values are worked out by hand from the rows each test adds."""
 
@@ -11,8 +11,9 @@ import pandas as pd
 from app.db import db, utcnow
 from app.models import CostEntry, Event, RolloutStage, RolloutTransition
 from app.models.kpi import FeatureDay
-from dashboards import kpi_data, kpi_time
-from dashboards import kpi_view as kv
+from dashboards.kpi import data as kpi_data
+from dashboards.kpi import periods as kpi_time
+from dashboards.kpi import view as kv
 from tests.helpers import gen_feature, gen_person, utc
 
 NOW = utc(2026, 11, 20, 12, 0)

@@ -14,8 +14,8 @@ from app.db import db, utcnow
 from app.jobs import JOBS
 from app.models import FlagSync, JobRun
 from app.security import Identity
-from dashboards import enablement_data as data
-from dashboards.enablement_actions import NotAllowed, may_run_jobs, may_view_operations, run_job_now
+from dashboards.enablement import data
+from dashboards.enablement.actions import NotAllowed, may_run_jobs, may_view_operations, run_job_now
 from tests.helpers import gen_feature
 
 ADMIN = Identity("admin@liftoff.test", role="admin")

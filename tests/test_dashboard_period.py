@@ -1,4 +1,4 @@
-"""The executive's period card (dashboards.period_view): which months a preset covers, the period
+"""The executive's period card (dashboards.kpi.period_view): which months a preset covers, the period
 before it, and the sums and changes, on a hand-made monthly history."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from dashboards import period_view as pv
+from dashboards.kpi import period_view as pv
 
 HISTORY = pd.DataFrame({
     "month": ["2026-06", "2026-07", "2026-08", "2026-09", "2026-10"],

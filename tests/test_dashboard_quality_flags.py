@@ -3,8 +3,8 @@ for the month (scenario A plus a November of 20 erroneous AI tasks, as in test_b
 
 from __future__ import annotations
 
-from app.services import board_report
-from dashboards import kpi_view as kv
+from app.services.reporting import board_report
+from dashboards.kpi import view as kv
 from tests.kpi_scenarios import draft_company_with_costs, event, post_events, refresh
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.access import create_user
+from app.services.accounts.access import create_user
 from tests import npm_cache
 from tests.dashboard_support import (
     ARTIFACTS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.db import db
 from app.models import Feedback
-from app.services import feedback_triage
+from app.services.enablement import feedback_triage
 from tests.helpers import gen_feature, gen_person
 
 HEADER = "feature,person_id,rating,occurred_at,comment,category,severity\n"

@@ -12,7 +12,8 @@ from UnleashClient.utils import normalized_hash
 
 from app.errors import Conflict, ValidationFailed
 from app.models import ActionItem, Attendance, AuditEntry, Feedback, TrainingSession
-from app.services import enablement, feedback_triage
+from app.services.enablement import activities as enablement
+from app.services.enablement import feedback_triage
 from tests.enablement_builders import add_feedback, live_feature
 from tests.helpers import gen_person
 

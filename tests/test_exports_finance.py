@@ -11,9 +11,9 @@ import pytest
 from openpyxl import load_workbook
 
 from app.db import db
-from app.services.access import create_user
-from dashboards.exports import register_exports
-from dashboards.finance_workbook import EURO, PERCENT, human
+from app.services.accounts.access import create_user
+from dashboards.kpi.exports import register_exports
+from dashboards.kpi.finance_workbook import EURO, PERCENT, human
 from tests.kpi_scenarios import draft_company_with_costs
 
 OCT_VALUE = 13 + 2 + 14 / 60 * 40

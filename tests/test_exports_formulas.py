@@ -10,9 +10,9 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from app.db import db
-from app.services.access import create_user
+from app.services.accounts.access import create_user
 from app.spreadsheets import csv_records, csv_text, neutralise, xlsx_row
-from dashboards.exports import register_exports
+from dashboards.kpi.exports import register_exports
 from tests.enablement_builders import add_feedback, live_feature
 from tests.helpers import gen_feature
 from tests.kpi_scenarios import refresh

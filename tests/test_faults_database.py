@@ -22,7 +22,7 @@ from UnleashClient import UnleashClient
 from UnleashClient.utils import InstanceAllowType
 
 from app.db import db
-from app.services import rollout
+from app.services.rollout import transitions as rollout
 from tests.conftest import USING_POSTGRES, pg_admin_engine
 from tests.helpers import gen_cohort, gen_person
 from tests.kpi_scenarios import event

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.models import ApiToken, User
-from app.services.access import create_user, hash_secret
+from app.services.accounts.access import create_user, hash_secret
 
 
 def test_healthz_answers_without_auth(client):

@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.models import ApiToken, FlagMetric, RejectedFetch, SdkInstance
-from app.services import rollout
-from app.services.access import create_token
+from app.services.accounts.access import create_token
+from app.services.rollout import transitions as rollout
 from tests.helpers import gen_cohort, gen_person
 
 KEY = "assist"
@@ -97,7 +97,7 @@ def test_client_tokens_keep_receiving_segments_with_ids(client, company, client_
 
 
 def test_an_expired_or_revoked_frontend_token_is_refused(client, company):
-    from app.services.access import revoke_token
+    from app.services.accounts.access import revoke_token
 
     token, secret = create_token("frontend", "production")
     db.session.commit()

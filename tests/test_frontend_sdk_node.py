@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.models import FlagMetric, SdkInstance
-from app.services import rollout
-from app.services.access import create_token
+from app.services.accounts.access import create_token
+from app.services.rollout import transitions as rollout
 from tests import npm_cache
 from tests.helpers import gen_cohort, gen_person
 from tests.sdk_support import sdk

@@ -18,7 +18,7 @@ from app.db import db
 from app.errors import LiftoffError
 from app.models import Cohort, Event, Feature, Person
 from app.playbooks.loader import parse_playbook
-from app.services.csv_rows import read_rows
+from app.services.ingest.csv_rows import read_rows
 from tests.helpers import gen_feature
 
 FUZZ = settings(max_examples=int(os.environ.get("LIFTOFF_FUZZ_EXAMPLES", "150")), deadline=None,

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from app.db import db
 from app.models import AuditEntry, Feature, GateEvaluation, RolloutTransition
 from app.security import Identity, NotAllowed
-from app.services.gates import GateFailed, advance_stage
-from dashboards.actions import perform_rollout_action
+from app.services.rollout.gates import GateFailed, advance_stage
+from dashboards.rollout.actions import perform_rollout_action
 from tests.enablement_builders import add_feedback, ready_pilot
 
 FAILING = ["training_completion", "open_critical_feedback"]  # in the playbook's order
@@ -189,6 +189,6 @@ def test_the_service_refuses_the_same_way_for_every_caller_and_leaves_nothing_pe
      "observed mean rating 3.25 from 4 response(s), required at least 3.5 (min)"),
 ])
 def test_each_criterion_says_observed_against_required(criterion, message):
-    from app.services.gates import observed_vs_required
+    from app.services.rollout.gates import observed_vs_required
 
     assert observed_vs_required(criterion) == message

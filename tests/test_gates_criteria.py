@@ -11,7 +11,7 @@ import pytest
 from app.db import utcnow
 from app.errors import Conflict
 from app.models import Attendance, Baseline, GateEvaluation, TrainingSession
-from app.services import gates
+from app.services.rollout import gates
 from tests.enablement_builders import add_events, add_feedback, live_feature
 
 ALL_CRITERIA = """\
@@ -153,7 +153,7 @@ def test_feedback_before_the_stage_does_not_count(playbooks, session):
 def feature_members(feature):
     from app.db import db
     from app.models import Person
-    from app.services.enablement import stage_audience
+    from app.services.enablement.activities import stage_audience
 
     return [db.session.get(Person, pid) for pid in sorted(stage_audience(feature, 1))]
 

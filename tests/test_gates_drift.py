@@ -11,7 +11,7 @@ from scipy import stats
 from app.db import utcnow
 from app.jobs.gates import drift_watch
 from app.models import DriftCheck
-from app.services.drift import check_drift, two_proportion_p
+from app.services.rollout.drift import check_drift, two_proportion_p
 from tests.enablement_builders import add_events, live_feature
 
 # Durations in seconds: the same spread, shifted.

@@ -11,7 +11,7 @@ import pytest
 from app.db import db, utcnow
 from app.jobs.gates import run_guardrails
 from app.models import AuditEntry, Baseline, Feature, RolloutTransition
-from app.services.guardrails import baseline_breach, check_guardrails
+from app.services.rollout.guardrails import baseline_breach, check_guardrails
 from tests.enablement_builders import add_events, enabled, live_feature, sdk, wait_for
 
 GUARDED = """\

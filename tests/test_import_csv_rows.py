@@ -8,7 +8,7 @@ import io
 import pytest
 
 from app.errors import Collector, ValidationFailed
-from app.services.csv_rows import open_text, read_rows
+from app.services.ingest.csv_rows import open_text, read_rows
 
 
 def test_rows_carry_their_file_line_numbers_even_after_quoted_newlines():

@@ -22,7 +22,7 @@ from app.db import db, utcnow
 from app.jobs import JOBS, JobSpec
 from app.jobs.runner import run_job
 from app.models import Department, JobRun
-from app.services.job_runs import close_dead_runs, this_process
+from app.services.operations.job_runs import close_dead_runs, this_process
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = socket.gethostname()

@@ -13,7 +13,8 @@ import math
 import pytest
 
 from app.db import db
-from app.services import closes, rollout
+from app.services.reporting import closes
+from app.services.rollout import transitions as rollout
 from tests.helpers import utc
 from tests.kpi_scenarios import event, post_events, refresh
 

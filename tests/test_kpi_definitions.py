@@ -180,7 +180,7 @@ def test_a_cohort_breakdown_hides_only_the_small_cohort(departments, client, adm
 
 
 def test_the_dashboard_hides_the_same_departments(departments):
-    from dashboards import kpi_data
+    from dashboards.kpi import data as kpi_data
 
     kpi_data.clear_cache()
     view = kpi_data.adoption("grp", "2026-10", "department")

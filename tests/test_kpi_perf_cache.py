@@ -1,4 +1,4 @@
-"""The per-process memo of KPI reads (app/services/kpi_cache.py): keyed by the one KPI revision, so
+"""The per-process memo of KPI reads (app/services/kpi_reads/cache.py): keyed by the one KPI revision, so
 a refresh-kpis run and every change of a live input (spells, departments, baselines, costs) show at
 once, and a caller cannot alter what it remembers. Figures come from scenario A
 (tests/kpi_scenarios.py)."""
@@ -9,7 +9,8 @@ import pytest
 
 from app.db import db
 from app.models import Department, Person
-from app.services import kpi_cache, kpis
+from app.services.kpi_reads import cache as kpi_cache
+from app.services.kpi_reads import figures as kpis
 from tests.helpers import gen_person, utc
 from tests.kpi_scenarios import draft_company, event, october_licence, post_events, refresh, spell
 
@@ -134,10 +135,10 @@ def test_reads_before_the_first_refresh_are_remembered_until_it_runs(app, client
 
 
 def test_the_memo_keeps_within_its_memory_budget(app):
-    """app/services/kpi_cache.py drops the oldest entries once KPI_CACHE_MB is reached."""
+    """app/services/kpi_reads/cache.py drops the oldest entries once KPI_CACHE_MB is reached."""
     import pandas as pd
 
-    from app.services import kpi_cache
+    from app.services.kpi_reads import cache as kpi_cache
 
     kpi_cache.clear()
     frame = pd.DataFrame({"x": range(100_000)}, dtype="float64")  # 0.8 MB

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from app.db import db
 from app.models import Event
 from app.models.kpi import ActivityDay
-from app.services import rollups
+from app.services.rollups import materialise as rollups
 from tests.kpi_scenarios import draft_company, event, post_events
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.db import db
-from app.services.kpis import feature_kpis
+from app.services.kpi_reads.figures import feature_kpis
 from tests.helpers import gen_department, gen_feature, gen_person, utc
 from tests.kpi_scenarios import post_events, refresh, spell
 

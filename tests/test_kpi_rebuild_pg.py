@@ -1,4 +1,4 @@
-"""PostgreSQL's full rebuild (app/services/rollup_rebuild.py: packed sort key, a second connection
+"""PostgreSQL's full rebuild (app/services/rollups/rebuild.py: packed sort key, a second connection
 on the same snapshot) writes exactly the rows of the plain per-table statements the incremental
 refresh and SQLite use: every rollup table, row for row."""
 
@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from app import plausible
 from app.db import db
-from app.services import rollup_rebuild, rollups
+from app.services.rollups import materialise as rollups
+from app.services.rollups import rebuild as rollup_rebuild
 from tests.helpers import gen_department, gen_feature, gen_person
 from tests.kpi_scenarios import event, post_events
 
@@ -112,7 +113,7 @@ def test_the_bulk_read_gives_the_drivers_values_exactly(events):
     from sqlalchemy import func, select
 
     from app.models.kpi import SUM_COLUMNS, ActivityDay
-    from app.services import kpis
+    from app.services.kpi_reads import figures as kpis
 
     rollups.refresh(full=True)
     stmt = (select(ActivityDay.person_id, ActivityDay.task,

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.db import db, utcnow
 from app.models import Event
 from app.models.kpi import ActivityDay, DirtyDay, RefreshState
-from app.services.executive import executive_view
+from app.services.reporting.executive import executive_view
 from tests.kpi_scenarios import draft_company, event, post_events, refresh
 
 

@@ -14,7 +14,9 @@ from sqlalchemy import create_engine, func, select, text
 from app.db import db
 from app.jobs.kpi import refresh_kpis
 from app.models.kpi import ActivityDay
-from app.services import kpi_cache, kpis, rollups
+from app.services.kpi_reads import cache as kpi_cache
+from app.services.kpi_reads import figures as kpis
+from app.services.rollups import materialise as rollups
 from tests.conftest import USING_POSTGRES
 from tests.kpi_scenarios import draft_company, event, post_events
 

@@ -1,4 +1,4 @@
-"""The one KPI revision (app/services/kpi_revision.py): every commit writing a KPI input bumps it
+"""The one KPI revision (app/services/kpi_reads/revision.py): every commit writing a KPI input bumps it
 once, other commits and rollbacks leave it alone, and every KPI cache (the memo of reads, the
 dashboard's memo) keys on it. Figures from scenario A (tests/kpi_scenarios.py)."""
 
@@ -10,8 +10,9 @@ from sqlalchemy import create_engine, event, select, text
 from app.db import db
 from app.models import Department, Feedback, Person
 from app.models.kpi import KpiRevision
-from app.services import kpi_cache, rollout
-from dashboards import kpi_data
+from app.services.kpi_reads import cache as kpi_cache
+from app.services.rollout import transitions as rollout
+from dashboards.kpi import data as kpi_data
 from tests.helpers import gen_person, utc
 from tests.kpi_scenarios import draft_company, october_licence, post_events, refresh, spell
 from tests.kpi_scenarios import event as an_event
@@ -45,7 +46,7 @@ def _department(name: str) -> Department:
 
 
 def _move_b_to_ops():
-    from app.services.people import upsert_people
+    from app.services.people.directory import upsert_people
 
     upsert_people([{"person_id": "b", "department": "Ops"}])  # a move holds from now on
     db.session.commit()

@@ -12,8 +12,8 @@ import pytest
 from app import kpi
 from app.db import db
 from app.models import Baseline
-from app.services import kpis
-from dashboards import kpi_data
+from app.services.kpi_reads import figures as kpis
+from dashboards.kpi import data as kpi_data
 from tests.helpers import gen_department, gen_feature, gen_person, utc
 from tests.kpi_scenarios import event, post_events, refresh, spell
 

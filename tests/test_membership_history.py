@@ -22,8 +22,10 @@ from app.models import (
     ExposureSpell,
     Person,
 )
-from app.services import exposure, membership, rollout
-from app.services import people as people_service
+from app.services.people import directory as people_service
+from app.services.people import membership
+from app.services.rollout import exposure
+from app.services.rollout import transitions as rollout
 from tests.helpers import gen_department, gen_person, utc
 
 JAN1, JAN15, FEB1, FEB5, FEB10, MAR1 = (utc(2026, 1, 1), utc(2026, 1, 15), utc(2026, 2, 1),
@@ -89,7 +91,7 @@ def test_a_department_move_holds_from_now_and_a_first_department_since_the_begin
 
 
 def test_departments_written_straight_to_people_are_recorded_by_the_next_refresh(app):
-    from app.services.rollups import refresh
+    from app.services.rollups.materialise import refresh
 
     sales, ops = gen_department("Sales"), gen_department("Ops")
     person = gen_person("x", sales)

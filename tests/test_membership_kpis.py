@@ -21,9 +21,10 @@ from sqlalchemy import select
 
 from app.db import db
 from app.models import Person
-from app.services import kpis, rollout
-from app.services import people as people_service
-from dashboards import kpi_data
+from app.services.kpi_reads import figures as kpis
+from app.services.people import directory as people_service
+from app.services.rollout import transitions as rollout
+from dashboards.kpi import data as kpi_data
 from tests.helpers import gen_department, utc
 from tests.kpi_scenarios import event, post_events, refresh
 

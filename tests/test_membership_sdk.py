@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.db import db
-from app.services import people as people_service
-from app.services import rollout
+from app.services.people import directory as people_service
+from app.services.rollout import transitions as rollout
 from tests.helpers import gen_person, utc
 from tests.sdk_support import sdk, wait_for
 

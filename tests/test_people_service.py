@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from app.db import db, utcnow
 from app.errors import ValidationFailed
 from app.models import Department, Person
-from app.services.people import put_cohort, replace_cohort_members, upsert_people
+from app.services.people.directory import put_cohort, replace_cohort_members, upsert_people
 from tests.helpers import gen_department, gen_person
 
 
@@ -80,7 +80,7 @@ def test_replace_cohort_members_reports_each_change(app):
 def test_exposure_follows_cohort_members_and_new_people(app):
     """Needs the rollout service (branch ``rollout``): people writes re-derive exposure spells."""
     from app.models import ExposureSpell
-    from app.services.rollout import advance, create_feature
+    from app.services.rollout.transitions import advance, create_feature
 
     gen_person("a")
     gen_person("b")

@@ -159,7 +159,7 @@ def _strict(text: str):
 def test_json_answers_write_non_finite_figures_as_null(app, client, admin_headers, monkeypatch):
     assert app.json.dumps({"a": math.nan, "b": [math.inf, -math.inf, 1.5], "c": (2.0, math.nan)}) == (
         '{"a": null, "b": [null, null, 1.5], "c": [2.0, null]}')
-    from app.services import kpis
+    from app.services.kpi_reads import figures as kpis
 
     figures = {"feature": "draft", "adoption_rate": math.nan, "value_eur": math.inf, "ai_tasks": 3}
     monkeypatch.setattr(kpis, "feature_kpis", lambda *args, **kwargs: figures)

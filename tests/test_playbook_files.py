@@ -10,7 +10,7 @@ from app.errors import ValidationFailed
 from app.models import AuditEntry, Feature, PlaybookRun
 from app.playbooks import ADKAR, GATE_METRICS, load_all, playbook_dir
 from app.playbooks.loader import load_playbook, parse_playbook
-from app.services.enablement import attach_playbook
+from app.services.enablement.activities import attach_playbook
 from tests.helpers import gen_cohort, gen_feature
 
 SHIPPED = ("champion-enablement", "company-wide-rollout", "pilot-feedback-loop")

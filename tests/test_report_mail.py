@@ -26,10 +26,11 @@ from app.jobs.kpi import monthly_close
 from app.jobs.runner import run_job
 from app.models import AuditEntry, User
 from app.models.kpi import MonthlyClose
-from app.services import closes, kpis, monthly_report, report_mail
-from app.services.access import create_user
-from dashboards.actions import NotAllowed, set_own_report_subscription
-from dashboards.enablement_data import recent_runs
+from app.services.accounts.access import create_user
+from app.services.kpi_reads import figures as kpis
+from app.services.reporting import closes, monthly_report, report_mail
+from dashboards.enablement.data import recent_runs
+from dashboards.rollout.actions import NotAllowed, set_own_report_subscription
 from tests.kpi_scenarios import draft_company_with_costs, event, post_events
 from tests.scheduler_support import Recorder, SmtpSink
 
@@ -166,7 +167,7 @@ def test_smtp_down_the_close_holds_its_run_warns_and_the_failure_is_logged_and_a
     with Recorder() as hook:
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=_closed_port(),
                           ALERT_WEBHOOK_URL=f"{hook.url}/ops")
-        with caplog.at_level(logging.ERROR, logger="app.services.report_mail"):
+        with caplog.at_level(logging.ERROR, logger="app.services.reporting.report_mail"):
             run = close(monkeypatch, "2026-10", status="warning")
     # Issue 17: a close whose mail failed no longer reads "success"; its run names the failure.
     assert run.status == "warning" and run.attempt == 1
@@ -178,7 +179,7 @@ def test_smtp_down_the_close_holds_its_run_warns_and_the_failure_is_logged_and_a
     assert "liftoff reports resend --month 2026-10" in shown["error"]
     db.session.expire_all()
     assert db.session.get(MonthlyClose, "2026-10") is not None  # the close is committed
-    (record,) = [r for r in caplog.records if r.name == "app.services.report_mail"]
+    (record,) = [r for r in caplog.records if r.name == "app.services.reporting.report_mail"]
     assert "monthly report 2026-10 not e-mailed to boss@liftoff.test, exec@liftoff.test" in record.message
     assert "ConnectionRefusedError" in record.message
     (alert,) = hook.requests
@@ -190,7 +191,7 @@ def test_smtp_down_the_close_holds_its_run_warns_and_the_failure_is_logged_and_a
 def test_a_refused_recipient_does_not_stop_the_others(scenario, app, monkeypatch, caplog):
     with SmtpSink(refuse={"boss@liftoff.test"}) as sink:
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=sink.port)
-        with caplog.at_level(logging.ERROR, logger="app.services.report_mail"):
+        with caplog.at_level(logging.ERROR, logger="app.services.reporting.report_mail"):
             run = close(monkeypatch, "2026-10", status="warning")
     assert run.error.startswith("monthly report 2026-10 not e-mailed to boss@liftoff.test: ")
     assert [m["to"] for m in sink.messages] == [["exec@liftoff.test"]]
@@ -310,7 +311,7 @@ def test_the_dashboard_write_changes_only_the_callers_own_flag(scenario):
 
 @pytest.mark.slow
 def test_the_close_and_its_mail_import_nothing_of_the_dashboard():
-    code = ("import sys, app.jobs.kpi, app.services.report_mail; "
+    code = ("import sys, app.jobs.kpi, app.services.reporting.report_mail; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dashboards', 'dash')))")
     root = Path(__file__).resolve().parents[1]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,

@@ -71,11 +71,11 @@ def _probe(database_url: str) -> dict:
     from app import create_app
     from app.db import db
     from app.models import User
-    from app.services.access import create_user
+    from app.services.accounts.access import create_user
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "subscription",
                       "SKIP_DASH": False})
-    from dashboards.pages import executive  # registered with the Dash app create_app mounted
+    from dashboards.kpi import executive_page as executive  # registered with the Dash app create_app mounted
 
     with app.app_context():
         ids = {email: create_user(email, role, PASSWORD).id for email, role in USERS.items()}

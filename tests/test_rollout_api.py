@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.models import Feature, RolloutTransition
-from app.services.access import create_token
+from app.services.accounts.access import create_token
 from tests.helpers import gen_cohort, gen_person
 
 PLAN = {

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from app.db import db, utcnow
 from app.flags.stickiness import in_rollout
 from app.models import CohortMember, ExposureSpell
-from app.services import exposure, rollout
+from app.services.rollout import exposure
+from app.services.rollout import transitions as rollout
 from tests.helpers import gen_cohort, gen_person, utc
 
 

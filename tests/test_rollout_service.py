@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.db import db, utcnow
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import AuditEntry, Feature, FlagRevision, RolloutTransition
-from app.services import rollout
+from app.services.rollout import transitions as rollout
 from tests.helpers import gen_cohort, gen_person, utc
 
 

@@ -18,8 +18,8 @@ from app.connectors import http as http_source
 from app.db import db, utcnow
 from app.jobs.runner import run_job
 from app.models import JobRun
-from app.services.access import create_user
-from app.services.job_runs import redact, run_record
+from app.services.accounts.access import create_user
+from app.services.operations.job_runs import redact, run_record
 from tests.helpers import gen_feature
 from tests.scheduler_support import Recorder, write_connector
 
@@ -362,7 +362,7 @@ def test_admins_read_job_errors_whole(client, leaky_run, admin_headers):
 
 
 def test_the_operations_page_data_redacts_unless_asked(leaky_run):
-    from dashboards import enablement_data as data
+    from dashboards.enablement import data
 
     assert data.job_registry()[0].set_index("name").loc["refresh-kpis", "error"] == redact(LEAKY)
     assert data.job_registry(full_errors=True)[0].set_index("name").loc["refresh-kpis", "error"] == LEAKY

@@ -133,15 +133,15 @@ def test_every_dashboard_write_goes_through_a_declared_action(walk):
     assert undeclared_writes(callbacks) == []
     writers = {name: v["permissions"] for name, v in callbacks.items() if v["writes"]}
     # Known writers and what they declare (a new writer without an action fails above).
-    assert writers["dashboards.pages.rollout.confirm_action"] == ["rollout:write"]
-    assert writers["dashboards.pages.executive.subscribe"] == ["reports:receive"]
-    assert writers["dashboards.pages.operations.run_now"] == ["jobs:run"]
+    assert writers["dashboards.rollout.page.confirm_action"] == ["rollout:write"]
+    assert writers["dashboards.kpi.executive_page.subscribe"] == ["reports:receive"]
+    assert writers["dashboards.operations.page.run_now"] == ["jobs:run"]
     assert set(walk["actions"].values()) <= set(PERMISSIONS)
 
 
 def test_every_dashboard_action_module_function_declares_a_permission():
-    import dashboards.actions as rollout_actions
-    import dashboards.enablement_actions as enablement_actions
+    import dashboards.enablement.actions as enablement_actions
+    import dashboards.rollout.actions as rollout_actions
 
     for module in (rollout_actions, enablement_actions):
         for name, function in inspect.getmembers(module, inspect.isfunction):
@@ -185,7 +185,7 @@ def test_the_matrix_names_only_known_roles_and_token_kinds():
 
 def test_gate_evaluation_needs_the_same_permission_in_the_api_and_the_dashboard(client, session):
     from app.api.enablement import evaluate_gate
-    from dashboards.enablement_actions import evaluate_gate_now, may_evaluate_gates
+    from dashboards.enablement.actions import evaluate_gate_now, may_evaluate_gates
 
     assert evaluate_gate.liftoff_permission == evaluate_gate_now.liftoff_permission == "gates:evaluate"
     for role in ROLES:

@@ -21,8 +21,8 @@ from app.models import (
     SdkInstance,
     TrainingSession,
 )
-from app.services import rollout
-from app.services.access import create_token
+from app.services.accounts.access import create_token
+from app.services.rollout import transitions as rollout
 from tests.enablement_builders import live_feature
 from tests.helpers import gen_cohort, gen_person
 

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from app import create_app
 from app.db import db, utcnow
 from app.models import AuditEntry, User
-from app.services import passwords
-from app.services.access import create_user
-from app.services.login import LoginThrottle
+from app.services.accounts import passwords
+from app.services.accounts.access import create_user
+from app.services.accounts.login import LoginThrottle
 from app.web import DEFAULT_LANDING, safe_next
 
 PASSWORD = "long enough password"

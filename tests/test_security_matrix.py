@@ -155,8 +155,7 @@ def observed(status: int, location: str | None) -> str:
 
 
 def test_the_table_names_only_known_permissions():
-    import dashboards.actions
-    import dashboards.enablement_actions  # noqa: F401  (their actions register their permissions)
+    import dashboards.enablement.actions  # noqa: F401  (their actions register their permissions)
     from app.security import DASHBOARD_ACTIONS
 
     assert set(ROUTES.values()) - {PUBLIC} <= set(PERMISSIONS)
@@ -220,7 +219,7 @@ def _url(rule: str) -> str:
 def _probe(database_url: str) -> dict:
     from app import create_app
     from app.db import db
-    from app.services.access import create_token, create_user
+    from app.services.accounts.access import create_token, create_user
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "matrix",
                       "SKIP_DASH": False})

@@ -17,8 +17,8 @@ from app.models import (
     Person,
     TrainingSession,
 )
-from app.services.kpis import feature_kpis, monthly_roi
-from app.services.privacy import ERASED_COMMENT
+from app.services.kpi_reads.figures import feature_kpis, monthly_roi
+from app.services.people.privacy import ERASED_COMMENT
 from tests.helpers import gen_cohort, utc
 from tests.kpi_scenarios import draft_company, post_events, refresh
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from app.db import db, utcnow
-from app.services.access import create_token, create_user
-from app.services.login import LoginThrottle
+from app.services.accounts.access import create_token, create_user
+from app.services.accounts.login import LoginThrottle
 
 PASSWORD = "correct horse"
 

@@ -25,7 +25,7 @@ from app.models import (
     RolloutTransition,
     User,
 )
-from app.services.access import authenticate
+from app.services.accounts.access import authenticate
 
 SEED_DIR = Path(__file__).resolve().parents[1] / "seed_data"
 TABLES = (Department, Person, Cohort, CohortMember, Feature, RolloutTransition, Event, CostEntry, Baseline)

@@ -16,7 +16,7 @@ from app.flags.unleash_admin import UnleashAdmin
 from app.flags.unleash_apply import differences, read_state
 from app.jobs.flags import pull_unleash_metrics, reconcile_flags
 from app.models import AuditEntry, FlagMetric, FlagSync
-from app.services import rollout
+from app.services.rollout import transitions as rollout
 from tests.helpers import gen_cohort, gen_person
 from tests.unleash_server import configure_unleash, unleash_server  # noqa: F401
 

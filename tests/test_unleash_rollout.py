@@ -16,8 +16,8 @@ from app.db import db
 from app.flags.compile import compile_payload
 from app.flags.unleash_apply import desired_state
 from app.models import CohortMember, FlagSync, Person
-from app.services import rollout
-from app.services.access import create_token
+from app.services.accounts.access import create_token
+from app.services.rollout import transitions as rollout
 from tests.helpers import gen_cohort
 from tests.unleash_server import configure_unleash, sdk_answers, unleash_server  # noqa: F401
 

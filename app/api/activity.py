@@ -9,8 +9,8 @@ from app.api import bp, json_body
 from app.db import db
 from app.observability import count_events
 from app.security import current_identity, requires
-from app.services.activity import record_baseline, record_cost, record_feedback
-from app.services.events import ingest_events
+from app.services.ingest.activity import record_baseline, record_cost, record_feedback
+from app.services.ingest.events import ingest_events
 
 
 @bp.post("/events")

@@ -8,7 +8,9 @@ from flask import jsonify
 from app.api import bp, json_body
 from app.db import db
 from app.security import current_identity, requires
-from app.services import feature_plan, rollout, voids
+from app.services.ingest import voids
+from app.services.rollout import feature_plan
+from app.services.rollout import transitions as rollout
 
 
 @bp.get("/features/<key>/costs")

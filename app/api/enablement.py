@@ -13,7 +13,9 @@ from app.errors import Detail, ValidationFailed
 from app.models import ActionItem, DriftCheck, Feedback, Person, TrainingSession
 from app.playbooks import load_each, playbook_for
 from app.security import current_identity, requires
-from app.services import drift, enablement, feedback_triage, gates
+from app.services.enablement import activities as enablement
+from app.services.enablement import feedback_triage
+from app.services.rollout import drift, gates
 
 
 def _actor() -> str:

@@ -11,7 +11,8 @@ from app.db import db
 from app.errors import Detail, ValidationFailed
 from app.flags import clients
 from app.security import current_identity, requires
-from app.services import gates, rollout
+from app.services.rollout import gates
+from app.services.rollout import transitions as rollout
 
 
 def _effective_at(body: dict) -> datetime | None:

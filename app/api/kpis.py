@@ -12,7 +12,8 @@ from app.db import db, utcnow
 from app.errors import Collector
 from app.months import is_month
 from app.security import requires
-from app.services import closes, kpis, report_mail
+from app.services.kpi_reads import figures as kpis
+from app.services.reporting import closes, report_mail
 
 
 def _day(name: str, default: date, problems: Collector) -> date | None:

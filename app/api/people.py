@@ -12,7 +12,7 @@ from app.db import db
 from app.errors import NotFound
 from app.models import Cohort, CohortMember, Department, Person
 from app.security import requires
-from app.services import people as people_service
+from app.services.people import directory as people_service
 
 FALSE = {"0", "false", "no"}
 

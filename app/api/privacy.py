@@ -7,7 +7,7 @@ from flask import jsonify
 from app.api import bp
 from app.db import db
 from app.security import current_identity, requires
-from app.services import privacy
+from app.services.people import privacy
 
 
 @bp.get("/people/<path:person_id>/export")

@@ -78,7 +78,7 @@ def users() -> None:
 @click.option("--password", help="At least 12 characters, not a common one; asked for when omitted.")
 def users_create(email: str, role: str, password: str | None) -> None:
     """Create a user who can log in to the dashboard."""
-    from app.services.access import create_user
+    from app.services.accounts.access import create_user
 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -92,7 +92,7 @@ def users_create(email: str, role: str, password: str | None) -> None:
 @click.option("--password", help="The new password (same policy as create); asked for when omitted.")
 def users_set_password(email: str, password: str | None) -> None:
     """Give EMAIL a new password; every session of theirs ends."""
-    from app.services.access import set_password
+    from app.services.accounts.access import set_password
 
     if password is None:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
@@ -106,7 +106,7 @@ def users_set_password(email: str, password: str | None) -> None:
 @click.option("--role", required=True, type=click.Choice(["admin", "product", "change_manager", "executive"]))
 def users_set_role(email: str, role: str) -> None:
     """Change the role of EMAIL; every session of theirs ends."""
-    from app.services.access import set_role
+    from app.services.accounts.access import set_role
 
     with transaction():
         user = set_role(email, role, actor="cli")
@@ -117,7 +117,7 @@ def users_set_role(email: str, role: str) -> None:
 @click.argument("email")
 def users_deactivate(email: str) -> None:
     """Stop EMAIL from logging in; every session of theirs ends at once."""
-    from app.services.access import set_active
+    from app.services.accounts.access import set_active
 
     with transaction():
         user = set_active(email, False, actor="cli")
@@ -128,7 +128,7 @@ def users_deactivate(email: str) -> None:
 @click.argument("email")
 def users_activate(email: str) -> None:
     """Let EMAIL log in again (a fresh login: sessions from before stay ended)."""
-    from app.services.access import set_active
+    from app.services.accounts.access import set_active
 
     with transaction():
         user = set_active(email, True, actor="cli")
@@ -139,7 +139,7 @@ def users_activate(email: str) -> None:
 @click.argument("email")
 def users_end_sessions(email: str) -> None:
     """Log EMAIL out everywhere (a lost laptop, a copied cookie)."""
-    from app.services.access import end_sessions, get_user
+    from app.services.accounts.access import end_sessions, get_user
     from app.services.audit import audit
 
     with transaction():
@@ -160,7 +160,7 @@ def users_report_subscription(email: str, on: bool) -> None:
     report by e-mail (SMTP_HOST, SMTP_PORT, SMTP_FROM, ...; see docs/scheduler.md). Other roles
     cannot subscribe. Users can also tick the box on the dashboard's Executive page.
     """
-    from app.services.report_mail import set_subscription
+    from app.services.reporting.report_mail import set_subscription
 
     with transaction():
         user, changed = set_subscription(email, on)
@@ -184,7 +184,7 @@ def tokens() -> None:
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d"]), help="Expiry date (UTC).")
 def tokens_create(kind: str, environment: str | None, name: str | None, expires) -> None:
     """Create a token; its secret is printed once, alone on the last line."""
-    from app.services.access import create_token
+    from app.services.accounts.access import create_token
 
     expires_at = expires.replace(tzinfo=UTC) if expires else None
     with transaction():
@@ -198,7 +198,7 @@ def tokens_create(kind: str, environment: str | None, name: str | None, expires)
 @tokens.command("list")
 def tokens_list() -> None:
     """List every token: id, kind, environment, name, prefix, state, expiry (never the secret)."""
-    from app.services.access import list_tokens, token_state
+    from app.services.accounts.access import list_tokens, token_state
 
     with transaction():
         rows = list_tokens()
@@ -215,7 +215,7 @@ def tokens_list() -> None:
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
     """Revoke the token with this id."""
-    from app.services.access import revoke_token
+    from app.services.accounts.access import revoke_token
 
     with transaction():
         token = revoke_token(token_id)

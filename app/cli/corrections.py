@@ -40,7 +40,7 @@ def costs() -> None:
 @click.argument("feature")
 def costs_list(feature: str) -> None:
     """List FEATURE's cost entries (id, month, amount, category; voided ones marked)."""
-    from app.services.voids import list_costs
+    from app.services.ingest.voids import list_costs
 
     with transaction():
         rows = list_costs(feature)
@@ -56,7 +56,7 @@ def costs_list(feature: str) -> None:
 @REASON
 def costs_void(feature: str, cost_id: int, reason: str) -> None:
     """Void cost entry COST_ID of FEATURE: it stays listed but no longer counts."""
-    from app.services.voids import void_cost
+    from app.services.ingest.voids import void_cost
 
     with transaction():
         entry = void_cost(feature, cost_id, _actor(), reason)
@@ -78,7 +78,7 @@ def events() -> None:
 def events_void(event_ids: tuple[str, ...], file: Path | None, source: str, reason: str) -> None:
     """Void EVENT_IDS (at most 1,000; all or none). The KPIs drop them at the next refresh-kpis
     run, and a closed month they fall in is marked restated."""
-    from app.services.voids import void_events
+    from app.services.ingest.voids import void_events
 
     ids = list(event_ids)
     if file is not None:
@@ -96,7 +96,7 @@ def events_void(event_ids: tuple[str, ...], file: Path | None, source: str, reas
 @REASON
 def features_archive(feature: str, reason: str) -> None:
     """Archive FEATURE: off for everyone, out of the lists, kept in history and KPIs."""
-    from app.services.feature_plan import archive
+    from app.services.rollout.feature_plan import archive
 
     with transaction():
         archive(feature, _actor(), reason)
@@ -108,7 +108,7 @@ def features_archive(feature: str, reason: str) -> None:
 @REASON
 def features_unarchive(feature: str, reason: str) -> None:
     """Unarchive FEATURE: back at the stage it had."""
-    from app.services.feature_plan import unarchive
+    from app.services.rollout.feature_plan import unarchive
 
     with transaction():
         found = unarchive(feature, _actor(), reason)
@@ -123,7 +123,7 @@ def features_unarchive(feature: str, reason: str) -> None:
 def features_stages(feature: str, file: Path, reason: str) -> None:
     """Replace FEATURE's stage plan with FILE.json: a list of {"name", "cohorts", "percentage"}
     (or {"stages": [...]}). The stages reached so far must be unchanged."""
-    from app.services.feature_plan import replace_stages
+    from app.services.rollout.feature_plan import replace_stages
 
     with transaction():
         plan = _json_file(file)

@@ -32,7 +32,7 @@ def _progress(path: Path, label: str) -> Iterator:
 
 def _read(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()):
     from app.errors import Collector
-    from app.services.csv_rows import open_text, read_rows
+    from app.services.ingest.csv_rows import open_text, read_rows
 
     problems = Collector()
     with open_text(path) as stream, _progress(path, f"reading {path.name}") as advance:
@@ -52,7 +52,7 @@ def _read(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ())
 def import_people(file: Path, create_departments: bool) -> None:
     """Create or update people from FILE.csv (columns person_id,name,email,department)."""
     from app.errors import ValidationFailed
-    from app.services.people import PERSON_FIELDS, upsert_people
+    from app.services.people.directory import PERSON_FIELDS, upsert_people
 
     with transaction():
         rows, problems = _read(file, PERSON_FIELDS)
@@ -80,7 +80,7 @@ def import_cohorts(file: Path, effective_at: str | None) -> None:
     created (named by cohort_name, else by their key).
     """
     from app.errors import ValidationFailed
-    from app.services.people import replace_cohort_members
+    from app.services.people.directory import replace_cohort_members
 
     with transaction():
         rows, problems = _read(file, ("cohort_key", "person_id"), ("cohort_name",))
@@ -132,7 +132,7 @@ def demo_users(password: str) -> None:
 
     from app.db import db
     from app.models import User
-    from app.services.access import create_user
+    from app.services.accounts.access import create_user
 
     with transaction():
         for role in DEMO_ROLES:

@@ -71,7 +71,7 @@ def parse_feedback_rows(records: list[dict], header: list[str]) -> list[dict]:
 def import_feedback(path: str) -> None:
     """Import feedback (feature, person_id, rating 1-5, occurred_at, comment?, category?,
     severity?) from a CSV file: all rows or none, with every bad row listed."""
-    from app.services.feedback_triage import import_feedback as store
+    from app.services.enablement.feedback_triage import import_feedback as store
 
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)

@@ -40,8 +40,8 @@ def import_events(file: str, source: str) -> None:
     bad row (numbered from 1 after the header) and column.
     """
     from app.errors import Detail, ValidationFailed
-    from app.services.csv_rows import check_header
-    from app.services.events import EVENT_OPTIONAL, EVENT_REQUIRED, ingest_events
+    from app.services.ingest.csv_rows import check_header
+    from app.services.ingest.events import EVENT_OPTIONAL, EVENT_REQUIRED, ingest_events
 
     accepted = duplicates = 0
     problems: list[Detail] = []

@@ -42,7 +42,7 @@ def jobs_list(as_json: bool) -> None:
     """List every job with its schedule and last run."""
     from app.jobs import listed_jobs
     from app.jobs.scheduler import current_leader
-    from app.services.job_runs import close_dead_runs, last_runs, run_record
+    from app.services.operations.job_runs import close_dead_runs, last_runs, run_record
 
     with transaction():
         close_dead_runs()  # runs whose process was killed show as interrupted (committed at the end)
@@ -79,7 +79,7 @@ def jobs_list(as_json: bool) -> None:
 def jobs_run(name: str, full: bool, attempts: int) -> None:
     """Run job NAME now; exits non-zero if it fails."""
     from app.jobs.runner import run_job
-    from app.services.job_runs import run_record
+    from app.services.operations.job_runs import run_record
 
     with transaction():
         click.echo(f"running {name} ...", err=True)
@@ -100,7 +100,7 @@ def close_month(month: str) -> None:
     The rollups are refreshed first, so the close holds every event accepted so far. A month
     closed already stays as it was. The monthly report goes to its subscribers as after the job.
     """
-    from app.services import closes, report_mail
+    from app.services.reporting import closes, report_mail
 
     with transaction() as app:
         result = closes.close_past_month(month)

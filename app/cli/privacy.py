@@ -20,7 +20,7 @@ def people() -> None:
               help="Write the JSON here instead of standard output.")
 def people_export(person_id: str, output: str | None) -> None:
     """Print (or write) everything held about PERSON_ID as JSON."""
-    from app.services.privacy import export_person
+    from app.services.people.privacy import export_person
 
     with transaction():
         data = json.dumps(export_person(person_id), indent=2, ensure_ascii=False)
@@ -37,7 +37,7 @@ def people_export(person_id: str, output: str | None) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def people_erase(person_id: str, yes: bool) -> None:
     """Blank PERSON_ID's name, e-mail and feedback comments; the KPIs stay intact."""
-    from app.services.privacy import erase_person
+    from app.services.people.privacy import erase_person
 
     if not yes:
         click.confirm(f"Erase the personal data of {person_id}? This cannot be undone", abort=True)

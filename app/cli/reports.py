@@ -34,9 +34,9 @@ def _addresses(to: tuple[str, ...]) -> list[str] | None:
 def resend(month: str, to: tuple[str, ...]) -> None:
     """E-mail MONTH's report again (after a close whose mail failed): to the subscribers, or to
     --to. Audited; exits 1 when any message could not be sent."""
-    from app.services import closes, report_mail
     from app.services.audit import audit
-    from app.services.executive import check_month
+    from app.services.reporting import closes, report_mail
+    from app.services.reporting.executive import check_month
 
     with transaction():
         check_month(month)

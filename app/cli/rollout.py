@@ -27,7 +27,7 @@ def features_advance(key: str, reason: str | None, override: bool) -> None:
     A failing gate lists each failing criterion (observed against required) and changes nothing,
     unless --override is given with a --reason.
     """
-    from app.services.gates import advance_stage
+    from app.services.rollout.gates import advance_stage
 
     with transaction():
         feature, evaluation = advance_stage(key, CLI_ACTOR, reason, override)

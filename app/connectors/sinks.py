@@ -27,7 +27,7 @@ def write(target: str, rows: list[dict], source: str) -> int:
 
 
 def _events(rows: list[dict], source: str) -> int:
-    from app.services.events import ingest_events
+    from app.services.ingest.events import ingest_events
 
     payload = [{**row, "occurred_at": row["occurred_at"].isoformat()} for row in rows]
     payload = [{k: v for k, v in row.items() if v is not None} for row in payload]
@@ -35,7 +35,7 @@ def _events(rows: list[dict], source: str) -> int:
 
 
 def _baselines(rows: list[dict], source: str) -> int:
-    from app.services.activity import record_baseline
+    from app.services.ingest.activity import record_baseline
 
     written = 0
     for row in rows:

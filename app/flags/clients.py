@@ -22,7 +22,7 @@ from app.errors import Collector, Detail, ValidationFailed
 from app.models import ApiToken, Feature, FlagMetric, RejectedFetch, SdkInstance
 from app.models.operations import MetricBucket
 from app.security import token_kinds_with
-from app.services.access import hash_secret
+from app.services.accounts.access import hash_secret
 
 TOKEN_CACHE_SECONDS = 10.0
 MAX_NAME = 200

@@ -14,7 +14,7 @@ import time
 
 from app.flags.client_api import etag_matches
 from app.observability import count_flag_fetch
-from app.services.access import hash_secret
+from app.services.accounts.access import hash_secret
 
 PATH = "/api/client/features"
 _KEPT_ANSWERS = 64  # payload versions whose headers are kept; a new ETag adds one

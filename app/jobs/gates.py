@@ -4,7 +4,7 @@ context and a transaction it owns; they never commit."""
 from __future__ import annotations
 
 from app.jobs.base import JobStats
-from app.services import drift, gates, guardrails
+from app.services.rollout import drift, gates, guardrails
 
 
 def evaluate_gates() -> JobStats:

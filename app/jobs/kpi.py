@@ -7,7 +7,8 @@ import logging
 
 from app.jobs.base import JobStats
 from app.jobs.runner import current_hooks
-from app.services import closes, report_mail, rollups
+from app.services.reporting import closes, report_mail
+from app.services.rollups import materialise as rollups
 
 log = logging.getLogger(__name__)
 

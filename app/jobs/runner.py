@@ -21,7 +21,7 @@ from app.jobs import JobSpec, get_job
 from app.jobs.base import JobStats
 from app.models import JobRun
 from app.observability import observe_job
-from app.services.job_runs import close_dead_runs, this_process
+from app.services.operations.job_runs import close_dead_runs, this_process
 
 log = logging.getLogger(__name__)
 

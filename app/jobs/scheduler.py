@@ -31,7 +31,7 @@ from app.jobs import JOBS, JobSpec, all_jobs
 from app.jobs.leader import LOCK_NAME, leader_lock
 from app.models import JobRun
 from app.models.scheduling import SchedulerLeader
-from app.services.job_runs import close_dead_runs
+from app.services.operations.job_runs import close_dead_runs
 
 log = logging.getLogger(__name__)
 _app: Flask | None = None  # the app scheduled jobs run in (one per scheduler process)

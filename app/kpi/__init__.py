@@ -1,6 +1,6 @@
 """The one KPI module: every formula of KPI_DEFINITIONS.md as pure functions over plain values
 and DataFrames (no Flask, no database). The API, the dashboard, exports and the monthly close all
-call it through ``app.services.kpis``."""
+call it through ``app.services.kpi_reads.figures``."""
 
 from app.kpi.did import did_time_saved
 from app.kpi.exposure import baseline_window, exposed_people, first_exposure

@@ -1,7 +1,7 @@
 """Quality beside money: whether a feature's error rate is worse than its baseline beyond the
 uncertainty of both (KPI_DEFINITIONS, Quality and Uncertainty).
 
-The rule is the guardrails' (app.services.guardrails): the error rate's 95 % Wilson lower bound
+The rule is the guardrails' (app.services.rollout.guardrails): the error rate's 95 % Wilson lower bound
 is above the baseline's upper bound, or above the recorded baseline itself when that has no
 interval (a recorded rate carries no count). The executive view, the board report and the
 dashboard flag a feature with it, so ROI never hides a feature that is doing the work worse.

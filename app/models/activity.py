@@ -58,7 +58,7 @@ class Event(db.Model):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     outcome: Mapped[str] = mapped_column(String(20))
     ingested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Set when the event was voided (app/services/voids.py): kept, but no longer counted anywhere.
+    # Set when the event was voided (app/services/ingest/voids.py): kept, but no longer counted anywhere.
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The task's direct AI cost; when absent the feature's per_event_cost_eur applies (task_cost).
     cost_eur: Mapped[float | None] = mapped_column(Float)

@@ -127,7 +127,7 @@ class RefreshState(db.Model):
 
 class KpiRevision(db.Model):
     """The one revision of every KPI input (a single row): each commit that writes one bumps it,
-    and every KPI cache keys on it (app/services/kpi_revision.py)."""
+    and every KPI cache keys on it (app/services/kpi_reads/revision.py)."""
 
     __tablename__ = "kpi_revision"
 

@@ -59,7 +59,7 @@ class Criterion:
 
 @dataclass(frozen=True)
 class Guardrails:
-    # The baseline rule always applies (app/services/guardrails.py). This optional absolute
+    # The baseline rule always applies (app/services/rollout/guardrails.py). This optional absolute
     # limit adds a rule: trip when the error rate's whole 95 % interval over the last 7 days is
     # above it.
     max_error_rate: float | None = None

@@ -16,8 +16,10 @@ from sqlalchemy import select
 
 from app.db import db
 from app.models import Baseline, CostEntry, Feature
-from app.services import activity, events, people, rollout
-from app.services.csv_rows import CsvRow, open_text, read_rows
+from app.services.ingest import activity, events
+from app.services.ingest.csv_rows import CsvRow, open_text, read_rows
+from app.services.people import directory as people
+from app.services.rollout import transitions as rollout
 
 ACTOR = "seed"
 EVENT_BATCH = 5000  # half the API's batch limit

@@ -23,8 +23,8 @@ from sqlalchemy import text
 
 from app.db import db
 from app.security import session_user, start_session
-from app.services.access import end_sessions
-from app.services.login import LoginThrottle, attempt_login
+from app.services.accounts.access import end_sessions
+from app.services.accounts.login import LoginThrottle, attempt_login
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/web-static"

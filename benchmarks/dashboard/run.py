@@ -10,9 +10,9 @@ with its Dash dashboard, logged in as an admin (who sees every page), with the C
 browser sends: the server-side time of a callback, without the network.
 
 Three figures per callback: *cold* (both memos cleared: the per-process rollup reads of
-app/services/kpi_cache.py and the page answers of dashboards/kpi_data.py; the first view after a
+app/services/kpi_reads/cache.py and the page answers of dashboards/kpi/data.py; the first view after a
 refresh-kpis run without the warm-up), *warmed* (the page answers cleared, the rollup reads in
-memory: what dashboards/warm.py gives the latest month after each refresh, and any month once one
+memory: what dashboards/kpi/warm.py gives the latest month after each refresh, and any month once one
 view read it) and *warm* (the same request again: every later viewer until the data changes).
 
 Usage: .venv/bin/python benchmarks/dashboard/run.py [--events 10000000] [--people 10000]
@@ -149,7 +149,7 @@ def main() -> None:
     try:
         from app import create_app
         from app.db import db
-        from app.services.access import create_user
+        from app.services.accounts.access import create_user
 
         # With Dash; without the background warm-up, whose work would land in the timings (the
         # "warmed" figure stands for it).
@@ -158,8 +158,8 @@ def main() -> None:
             email = f"bench-exec-{int(time.time())}@liftoff.test"
             user_id = create_user(email, "admin", "benchmark password").id
             db.session.commit()
-        from app.services import kpi_cache
-        from dashboards import kpi_data
+        from app.services.kpi_reads import cache as kpi_cache
+        from dashboards.kpi import data as kpi_data
 
         client = app.test_client()
         with client.session_transaction() as session:

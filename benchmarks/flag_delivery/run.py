@@ -63,8 +63,8 @@ def seed_liftoff(database_url: str) -> str:
     from app.cli.admin import upgrade_database
     from app.db import db
     from app.models import Cohort, CohortMember, Person
-    from app.services import rollout
-    from app.services.access import create_token
+    from app.services.accounts.access import create_token
+    from app.services.rollout import transitions as rollout
 
     upgrade_database(database_url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SKIP_DASH": True})
@@ -229,7 +229,8 @@ def time_exposure(database_url: str, people: int) -> dict:
     from app import create_app
     from app.db import db, utcnow
     from app.models import Person
-    from app.services import exposure, rollout
+    from app.services.rollout import exposure
+    from app.services.rollout import transitions as rollout
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SKIP_DASH": True})
     with app.app_context():

@@ -255,7 +255,7 @@ def load(args: argparse.Namespace, app, url: str, rng, api_n: int) -> tuple[pd.D
     """Seed the company, COPY most of the events and post the rest through the API (both timed)."""
     from app.cli.admin import upgrade_database
     from app.db import db
-    from app.services.access import create_token
+    from app.services.accounts.access import create_token
 
     upgrade_database(url)
     spells, person_ids = seed_company(app, rng, args.people, args.features)
@@ -348,7 +348,7 @@ def main() -> None:
     try:
         from app import create_app
         from app.db import db
-        from app.services.access import create_token
+        from app.services.accounts.access import create_token
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SKIP_DASH": True, "SECRET_KEY": "bench"})
         if args.database:

@@ -55,8 +55,8 @@ def seed(database_url: str) -> dict:
     from app.cli.admin import upgrade_database
     from app.db import db
     from app.models import Cohort, CohortMember, Person
-    from app.services import rollout
-    from app.services.access import create_token
+    from app.services.accounts.access import create_token
+    from app.services.rollout import transitions as rollout
 
     upgrade_database(database_url)
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "SKIP_DASH": True})

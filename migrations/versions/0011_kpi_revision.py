@@ -1,6 +1,6 @@
 """kpi revision: one counter every KPI-changing commit bumps, so every process's KPI caches key on it
 
-A single row (id 1), read by primary key on every cached KPI read; app/services/kpi_revision.py
+A single row (id 1), read by primary key on every cached KPI read; app/services/kpi_reads/revision.py
 bumps it in the transaction of each write to a KPI input.
 
 Revision ID: 0011

@@ -1,0 +1,109 @@
+"""A per-process memo of KPI reads and answers, keyed by the one KPI revision.
+
+Every commit that writes a KPI input (events, exposure, cohorts, people, departments, costs,
+baselines, feature terms, the rollups of a refresh) bumps that revision in the database
+(app/services/kpi_reads/revision.py), so one primary-key read tells whether anything remembered may
+still be used, in every process on every host. A new revision makes every older entry unreachable
+(they are dropped first).
+
+The memo is bounded by memory, not only by count: a month of one feature's per-person sums is
+~4 MB at 10 M events a year, so ``KPI_CACHE_MB`` (``LIFTOFF_KPI_CACHE_MB``, 256) caps each
+process; the least recently used entries go first (``cachetools.LRUCache`` sized by ``nbytes``).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+from cachetools import LRUCache
+from flask import current_app
+
+from app.db import db
+from app.services.kpi_reads import revision as kpi_revision
+
+MAX_ENTRIES = 1024
+DEFAULT_MB = 256.0
+_NOMINAL_BYTES = 16_384  # an answer that holds no frame: a dict of figures
+
+_lock = threading.Lock()  # cachetools caches are not thread-safe
+_memo: LRUCache = LRUCache(maxsize=DEFAULT_MB * 1024 * 1024, getsizeof=lambda value: nbytes(value))
+_version: list[str | None] = [None]  # the newest version stored
+
+
+def version() -> str | None:
+    """The KPI inputs' version as this transaction sees them: the database and its revision.
+    None while this transaction holds uncommitted KPI writes (its reads are its own)."""
+    revision = kpi_revision.current()
+    if revision is None:
+        return None
+    return f"{db.session.get_bind().url}|{revision}"
+
+
+def cached(version: str | None, key: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()``, remembered under (version, *key) while that version is current.
+
+    Nothing is remembered without a version. Callers get a deep copy, so mutating an answer
+    cannot alter the memo.
+    """
+    global _memo
+    if version is None:
+        return compute()
+    full_key = (version, *key)
+    with _lock:
+        if full_key in _memo:
+            return copy.deepcopy(_memo[full_key])
+    value = compute()
+    size = nbytes(value)
+    budget = _budget_bytes()
+    with _lock:
+        if _memo.maxsize != budget:
+            _memo = LRUCache(maxsize=budget, getsizeof=nbytes)  # KPI_CACHE_MB changed
+        if version != _version[0]:
+            # Entries of an older revision can never be hit again: drop them first.
+            for stale in [k for k in _memo if k[0] != version]:
+                del _memo[stale]
+            _version[0] = version
+        if size <= budget:
+            _memo[full_key] = copy.deepcopy(value)
+            while len(_memo) > MAX_ENTRIES:
+                _memo.popitem()
+    return value
+
+
+def _budget_bytes() -> float:
+    try:
+        megabytes = float(current_app.config.get("KPI_CACHE_MB", DEFAULT_MB))
+    except RuntimeError:  # outside an app context (scripts, tests of this module)
+        megabytes = DEFAULT_MB
+    return megabytes * 1024 * 1024
+
+
+def nbytes(value: Any) -> int:
+    """Roughly what ``value`` holds in memory: its frames in full, anything else as a nominal
+    answer."""
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(index=True, deep=True).sum())
+    if isinstance(value, (tuple, list)):
+        return sum(nbytes(v) for v in value)
+    return _NOMINAL_BYTES
+
+
+def memory_bytes() -> int:
+    """What the memo holds now, by nbytes."""
+    with _lock:
+        return int(_memo.currsize)
+
+
+def clear() -> None:
+    """Forget every entry (tests, or after restoring a database in place)."""
+    with _lock:
+        _memo.clear()
+        _version[0] = None
+
+
+def size() -> int:
+    return len(_memo)

@@ -1,0 +1,185 @@
+"""Monthly close: freeze a month's ROI with a fingerprint of its inputs; flag later restatements."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from app import kpi
+from app.db import db, utcnow
+from app.errors import Conflict, Detail, ValidationFailed
+from app.models.kpi import MonthlyClose
+from app.months import is_month
+
+# Float sums of the same events can differ in the last bits with the summation order of an
+# incremental versus a full rebuild; rounding keeps such noise from looking like a restatement.
+_DECIMALS = 6
+EVENT_COST_SUMS = ("ai_cost_n", "ai_cost_eur")
+
+
+def _canonical(frame: pd.DataFrame) -> str:
+    """An order-free digest of the frame's rows, floats rounded (vectorised row hashes)."""
+    if frame.empty:
+        return ""
+    frame = frame.reset_index(drop=True).copy()
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column]):
+            frame[column] = frame[column].round(_DECIMALS)
+        elif not pd.api.types.is_numeric_dtype(frame[column]):
+            frame[column] = frame[column].astype(str)
+    rows = np.sort(pd.util.hash_pandas_object(frame[sorted(frame.columns)], index=False).to_numpy())
+    return hashlib.sha256(rows.tobytes()).hexdigest()
+
+
+def fingerprint(inputs: kpi.MoneyInputs) -> str:
+    """SHA-256 of the inputs the monthly ROI depends on (sums, costs, and the baselines, rates and
+    feature terms that apply to them): a new department or feature alone is no restatement."""
+    sums, costs = inputs.sums, inputs.costs
+    event_costs = [c for c in EVENT_COST_SUMS if c in sums.columns]
+    if not sums[event_costs].to_numpy().any():
+        # Months closed before events carried their own cost (migration 0010) keep their
+        # fingerprint: columns that are all zero are left out, as they were then.
+        sums = sums.drop(columns=event_costs)
+    features = set(sums["feature_id"].astype(int)) | set(costs["feature_id"].astype(int))
+    tasks = {(int(f), str(t)) for f, t in zip(sums["feature_id"], sums["task"], strict=True)}
+    departments = set(sums["department_id"].astype(int))
+    terms = inputs.features[inputs.features["feature_id"].astype(int).isin(features)]
+    payload = {
+        "sums": _canonical(sums),
+        "features": _canonical(terms.drop(columns=["baseline_days"], errors="ignore")),
+        "costs": _canonical(costs),
+        "baselines": sorted([f, t, round(m, _DECIMALS)] for f, per_task in inputs.baselines.items()
+                            for t, m in per_task.items() if (f, t) in tasks),
+        "rates": sorted([d, r] for d, r in inputs.rates.items() if d in departments),
+        "default_rate": inputs.default_rate if 0 in departments else None,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def previous_month(today: date | None = None) -> str:
+    today = today or utcnow().date()
+    first = today.replace(day=1)
+    year, month = (first.year, first.month - 1) if first.month > 1 else (first.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def close_month(month: str) -> MonthlyClose:
+    """Freeze ``month``'s ROI. A closed month stays frozen: closing it again changes nothing
+    (a later change shows as a restatement beside the frozen figures).
+
+    :param month: ``YYYY-MM``.
+    """
+    from app.services.kpi_reads.figures import roi_figures
+
+    close = db.session.get(MonthlyClose, month)
+    if close is not None:
+        return close
+    figures, current = roi_figures(month)
+    close = MonthlyClose(month=month, fingerprint=current, closed_at=utcnow(),
+                         figures=json.dumps({"features": figures["features"],
+                                             "total": figures["total"]}))
+    db.session.add(close)
+    db.session.flush()
+    return close
+
+
+@dataclass
+class CloseResult:
+    close: MonthlyClose
+    new: bool  # closed by this call (False: it was closed already and stays as it was)
+    events_read: int
+    restated: int  # earlier closed months this call found restated
+    news: list[str] = field(default_factory=list)  # what the report of a new close names
+
+
+def check_closable(month: str, today: date | None = None) -> None:
+    """Only a month that has ended can be closed.
+
+    :raises ValidationFailed: a malformed or a future month (422).
+    :raises Conflict: the current month, which has not ended yet (409).
+    """
+    if not is_month(month):
+        raise ValidationFailed("invalid month", [Detail("month", f"must be YYYY-MM, not {month!r}")])
+    current = (today or utcnow().date()).strftime("%Y-%m")
+    if month == current:
+        raise Conflict(f"{month} is the current month: it can be closed once it has ended",
+                       [Detail("month", "has not ended yet")])
+    if month > current:
+        raise ValidationFailed(f"{month} is a future month: only a past month can be closed",
+                               [Detail("month", f"is after the current month {current}")])
+
+
+def close_past_month(month: str, today: date | None = None) -> CloseResult:
+    """Close any past month (not only the last): bring the rollups up to every event accepted so
+    far, mark the closed months whose inputs moved as restated, then freeze ``month``'s ROI.
+
+    Its cumulative net and payback are as of that month, whatever later months are closed.
+
+    :param month: ``YYYY-MM``, before the current month (see ``check_closable``).
+    :param today: the day it is (tests); default today in UTC.
+    """
+    from app.services.rollups import materialise as rollups
+
+    check_closable(month, today)
+    refreshed = rollups.refresh()
+    restated = check_restatements()
+    new = not is_closed(month)
+    close = close_month(month)
+    return CloseResult(close=close, new=new, events_read=refreshed.events_read, restated=restated,
+                       news=restated_since_last_close(month) if new else [])
+
+
+def close_record(close: MonthlyClose) -> dict:
+    """A close as the API and the CLI show it: month, when, fingerprint and frozen figures."""
+    return {"month": close.month, "closed_at": close.closed_at.isoformat(),
+            "fingerprint": close.fingerprint,
+            "restated_at": close.restated_at.isoformat() if close.restated_at else None,
+            "figures": json.loads(close.figures)}
+
+
+def is_closed(month: str) -> bool:
+    return db.session.get(MonthlyClose, month) is not None
+
+
+def restated_since_last_close(month: str) -> list[str]:
+    """Closed months other than ``month`` whose restatement was stamped after the latest close of
+    another month (every restated month when there is none): the news a report of ``month`` gives."""
+    others = db.session.scalars(select(MonthlyClose).where(MonthlyClose.month != month)).all()
+    since = max((c.closed_at for c in others), default=None)
+    return sorted(c.month for c in others
+                  if c.restated_at is not None and (since is None or c.restated_at > since))
+
+
+def close_status(month: str, current: str) -> dict:
+    """``closed``, ``closed_at``, ``restated`` and ``closed_figures`` of a month for the API."""
+    close = db.session.get(MonthlyClose, month)
+    if close is None:
+        return {"closed": False, "restated": False}
+    frozen = json.loads(close.figures)
+    return {
+        "closed": True,
+        "closed_at": close.closed_at.isoformat(),
+        "restated": current != close.fingerprint,
+        "restated_at": close.restated_at.isoformat() if close.restated_at else None,
+        "closed_figures": frozen,
+    }
+
+
+def check_restatements() -> int:
+    """Mark every closed month whose inputs changed since its close as restated; how many."""
+    from app.services.kpi_reads.figures import roi_figures
+
+    marked = 0
+    for close in db.session.scalars(select(MonthlyClose).order_by(MonthlyClose.month)):
+        _, current = roi_figures(close.month)
+        if current != close.fingerprint and current != close.restated_fingerprint:
+            close.restated_at, close.restated_fingerprint = utcnow(), current
+            marked += 1
+    db.session.flush()
+    return marked

@@ -1,0 +1,174 @@
+"""The enablement and operations pages' only writes, each re-checking the caller's role on the server.
+
+Executives read only; change managers (and admins) record feedback, triage it and keep action
+items; product (and admins) promote with a gate result; admins run jobs. Whatever a page showed or
+a request forged, these functions decide. They never commit -- the callback does, after success --
+except ``run_job_now``, whose runner owns its own transaction.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from app.db import utcnow
+from app.errors import Collector
+from app.jobs.runner import run_job
+from app.models import ActionItem, Feature, Feedback, GateEvaluation, JobRun
+from app.security import Identity, NotAllowed, dashboard_action, user_may
+from app.services.audit import audit
+from app.services.enablement import activities as enablement
+from app.services.enablement import feedback_triage
+from app.services.rollout import gates
+from dashboards.enablement.data import FEEDBACK_CATEGORIES, SEVERITIES, job_registry
+
+__all__ = [
+    "NotAllowed",
+    "add_action_item",
+    "complete_action_item",
+    "evaluate_gate_now",
+    "job_overview",
+    "may_edit_enablement",
+    "may_evaluate_gates",
+    "may_promote",
+    "may_run_jobs",
+    "may_view_operations",
+    "promote_with_gate",
+    "run_job_now",
+    "submit_feedback",
+    "triage_feedback",
+]
+
+
+def may_edit_enablement(identity: Identity | None) -> bool:
+    """Change managers and admins record feedback, triage it and keep action items."""
+    return user_may(identity, "enablement:write")
+
+
+def may_promote(identity: Identity | None) -> bool:
+    """Product and admin promote a stage with its gate result."""
+    return user_may(identity, "rollout:write")
+
+
+def may_evaluate_gates(identity: Identity | None) -> bool:
+    """Everyone but executives (who only read) may store a fresh gate evaluation."""
+    return user_may(identity, "gates:evaluate")
+
+
+def may_run_jobs(identity: Identity | None) -> bool:
+    return user_may(identity, "jobs:run")
+
+
+def may_view_operations(identity: Identity | None) -> bool:
+    """The operations page is for admins and product teams."""
+    return user_may(identity, "operations:read")
+
+
+@dashboard_action("operations:read", "see the operations page (admins and product teams)")
+def job_overview(identity: Identity | None) -> tuple[pd.DataFrame, str | None]:
+    """The job registry with each job's latest run; closes runs whose process died (flushed,
+    the callback commits). Only those who may run jobs read their errors whole (job_runs.redact)."""
+    return job_registry(full_errors=may_run_jobs(identity))
+
+
+@dashboard_action("enablement:write", "record feedback (change manager or admin only)")
+def submit_feedback(key: str, identity: Identity | None, form: dict) -> Feedback:
+    """Record one feedback item from the dashboard form, through the shared feedback ingestion.
+
+    :param key: the feature key.
+    :param identity: who submits; change manager or admin.
+    :param form: ``person_id``, ``rating`` (1-5), ``category``, ``severity``, ``comment``.
+    :raises NotAllowed: the role may not record feedback.
+    :raises ValidationFailed: naming every bad field (nothing is stored).
+    """
+    # The form's own fields are checked here, all at once; the service then checks the rest
+    # (known person, rating range) the same way it does for the API and CSV imports.
+    problems = Collector()
+    person = form.get("person_id")
+    if not isinstance(person, str) or not person.strip():
+        problems.add("person_id", "whose feedback is it? enter their person id")
+    rating = form.get("rating")
+    if isinstance(rating, str) and rating.strip().isdigit():
+        rating = int(rating)  # a select's value may arrive as text
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        problems.add("rating", "must be an integer from 1 to 5")
+    category = form.get("category") or None
+    if category is not None and category not in FEEDBACK_CATEGORIES:
+        problems.add("category", f"must be one of {', '.join(FEEDBACK_CATEGORIES)}")
+    severity = form.get("severity") or "normal"
+    if severity not in SEVERITIES:
+        problems.add("severity", f"must be one of {', '.join(SEVERITIES)}")
+    problems.raise_if_any("invalid feedback; nothing was stored")
+    comment = (form.get("comment") or "").strip() or None
+    row = {
+        "feature": key,
+        "person_id": person.strip(),
+        "rating": rating,
+        "comment": comment,
+        "category": category,
+        "severity": severity,
+        "occurred_at": utcnow().isoformat(),
+    }
+    item = feedback_triage.import_feedback([row])[0]
+    audit(
+        identity.name,
+        "feedback.record",
+        "feature",
+        key,
+        None,
+        {"feedback": item.id, "rating": item.rating, "category": item.category, "severity": item.severity},
+    )
+    return item
+
+
+@dashboard_action("enablement:write", "triage feedback (change manager or admin only)")
+def triage_feedback(feedback_id: int, status: str, owner: str | None, identity: Identity | None) -> Feedback:
+    """Move a feedback item on (open -> triaged -> fixed -> verified) with an owner.
+
+    :raises NotAllowed: the role may not triage.
+    :raises ValidationFailed: no owner or unknown status; :raises Conflict: not a next status.
+    """
+    owner = (owner or "").strip() or None
+    return feedback_triage.triage(feedback_id, status, identity.name, owner)
+
+
+@dashboard_action("enablement:write", "add action items (change manager or admin only)")
+def add_action_item(
+    key: str, identity: Identity | None, title: str | None, owner: str | None, due_on: str | None
+) -> ActionItem:
+    """Add an action item with its owner and due date (YYYY-MM-DD)."""
+    return enablement.create_action_item(
+        key, {"title": title, "owner": owner, "due_on": due_on}, identity.name
+    )
+
+
+@dashboard_action("enablement:write", "change action items (change manager or admin only)")
+def complete_action_item(item_id: int, identity: Identity | None) -> ActionItem:
+    """Mark an action item done."""
+    return enablement.update_action_item(item_id, {"status": "done"}, identity.name)
+
+
+@dashboard_action("gates:evaluate", "evaluate gates (executives read only)")
+def evaluate_gate_now(key: str, identity: Identity | None) -> GateEvaluation:
+    """Evaluate and store the gate of the feature's current stage (not for executives)."""
+    return gates.evaluate_gate(key, trigger="manual")
+
+
+@dashboard_action("rollout:write", "promote rollouts (product or admin only)")
+def promote_with_gate(
+    key: str, identity: Identity | None, reason: str | None, override: bool = False
+) -> tuple[Feature, GateEvaluation]:
+    """Promote to the next stage with a fresh gate result attached; a failed gate needs
+    ``override`` and a reason (audited by the gate service).
+
+    :raises NotAllowed: not product or admin.
+    :raises Conflict: the gate failed without override; :raises ValidationFailed: override without reason.
+    """
+    reason = (reason or "").strip() or None
+    return gates.advance_stage(key, identity.name, reason=reason, override=override)
+
+
+@dashboard_action("jobs:run", "run jobs (admin only)")
+def run_job_now(name: str, identity: Identity | None) -> JobRun:
+    """Run a registered job now (admins only). The runner commits its own run record and the
+    job's writes, so the caller must not have uncommitted work."""
+    return run_job(name, trigger="manual")

@@ -1,1 +1,0 @@
-"""Dashboard pages; each registers itself with ``dash.register_page`` when imported by init_dash."""

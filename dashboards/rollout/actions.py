@@ -1,0 +1,66 @@
+"""The dashboard's writes of the rollout and executive pages: rollout actions and one's own monthly-report
+subscription, re-checked on the server whatever the page showed."""
+
+from __future__ import annotations
+
+from app.errors import Detail, ValidationFailed
+from app.models import Feature, User
+from app.security import Identity, NotAllowed, dashboard_action, user_may
+from app.services.reporting import report_mail
+from app.services.rollout import gates
+from app.services.rollout import transitions as rollout
+
+ROLLOUT_ACTIONS = ("advance", "rollback", "kill", "resume")
+
+__all__ = ["NotAllowed", "may_change_rollouts", "may_subscribe_to_report", "perform_rollout_action",
+           "set_own_report_subscription"]
+
+
+def may_change_rollouts(identity: Identity | None) -> bool:
+    """Whether this logged-in user may advance, roll back, kill or resume rollouts."""
+    return user_may(identity, "rollout:write")
+
+
+@dashboard_action("rollout:write", "change rollouts (product or admin only)")
+def perform_rollout_action(action: str, key: str, identity: Identity | None, reason: str | None,
+                           override: bool = False) -> Feature:
+    """Run one rollout action for a dashboard user; the caller commits.
+
+    :param action: ``advance``, ``rollback``, ``kill`` or ``resume``.
+    :param key: the feature key.
+    :param identity: who clicked; refused unless their role has ``rollout:write``.
+    :param reason: why; required for every action taken from the dashboard.
+    :param override: advance past a failed gate (audited as an override, with the reason).
+    :raises NotAllowed: the role may not change rollouts.
+    :raises ValidationFailed: unknown action or missing reason.
+    :raises Conflict: the next stage's gate failed (naming each failing criterion) and no override.
+    """
+    if action not in ROLLOUT_ACTIONS:
+        allowed = ", ".join(ROLLOUT_ACTIONS)
+        raise ValidationFailed("unknown action", [Detail("action", f"must be one of {allowed}")])
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("a reason is required", [Detail("reason", "say why, for the audit trail")])
+    if not key:
+        raise ValidationFailed("no feature chosen", [Detail("feature", "pick a feature first")])
+    if action == "advance":  # the same gate-judging path as the API's advance and promote
+        return gates.advance_stage(key, identity.name, reason, override=bool(override))[0]
+    # Looked up at call time so the service module stays the single implementation.
+    service = getattr(rollout, action)
+    return service(key, identity.name, reason)
+
+
+def may_subscribe_to_report(identity: Identity | None) -> bool:
+    """Whether this logged-in user may have the monthly report e-mailed (executives and admins)."""
+    return user_may(identity, report_mail.RECEIVE)
+
+
+@dashboard_action(report_mail.RECEIVE, "subscribe to the monthly report (executive or admin only)")
+def set_own_report_subscription(identity: Identity | None, on: bool) -> User:
+    """Subscribe the logged-in user (never anyone else) to the monthly report, or unsubscribe
+    them; the caller commits.
+
+    :raises NotAllowed: the role may not receive the report (or the caller is no logged-in user).
+    """
+    user, _changed = report_mail.set_subscription(identity.name, bool(on))
+    return user

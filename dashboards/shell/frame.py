@@ -1,0 +1,85 @@
+"""The frame around every page: the navigation bar with the user, their role and logout."""
+
+from __future__ import annotations
+
+import dash
+from dash import ALL, Input, Output, State, clientside_callback, dcc, html
+from flask_wtf.csrf import generate_csrf
+
+from app.security import Identity, current_identity
+from dashboards import URL_BASE
+from dashboards.shell.callback_inputs import SEARCH, accepts, path_under
+
+
+def role_label(role: str | None) -> str:
+    """A role as people read it: ``change_manager`` -> ``Change manager`` (no list of roles here)."""
+    return (role or "").replace("_", " ").capitalize()
+
+
+def navbar(identity: Identity | None) -> html.Header:
+    links = [
+        dcc.Link(page["name"], href=page["relative_path"], className="lo-nav-link",
+                 id={"role": "nav-link", "path": page["relative_path"]})
+        for page in dash.page_registry.values()
+    ]
+    user = []
+    if identity is not None:
+        user = [
+            html.Span(identity.name, className="lo-user-email", id="nav-user-email"),
+            html.Span(role_label(identity.role),
+                      className=f"lo-badge lo-role-{identity.role}", id="nav-user-role"),
+            # A plain form: the browser posts it with the session cookie and the CSRF token.
+            html.Form(
+                [
+                    dcc.Input(type="hidden", name="csrf_token", value=generate_csrf(), id="nav-csrf"),
+                    html.Button("Log out", type="submit", className="lo-btn lo-btn-ghost lo-btn-sm",
+                                id="nav-logout"),
+                ],
+                action="/logout",
+                method="post",
+                className="lo-logout",
+            ),
+        ]
+    return html.Header(
+        html.Div(
+            [
+                dcc.Link([html.Span("▲", className="lo-logo-mark"), " Liftoff"],
+                         href=dash.get_relative_path("/"), className="lo-brand"),
+                # On a phone the links and the user fold behind this button (assets/liftoff-a11y.js
+                # toggles it in the browser: no round trip to open a menu).
+                html.Button("Menu", type="button", id="nav-menu-button", className="lo-menu-button",
+                            **{"aria-expanded": "false", "aria-controls": "nav-menu"}),
+                html.Div([
+                    html.Nav(links, className="lo-nav", **{"aria-label": "Pages"}),
+                    html.Div(user, className="lo-user"),
+                ], id="nav-menu", className="lo-nav-panel"),
+            ],
+            className="lo-navbar-inner",
+        ),
+        className="lo-navbar",
+    )
+
+
+def shell_layout() -> html.Div:
+    """Built per request, so the bar shows who is logged in."""
+    return html.Div(
+        [navbar(current_identity()), html.Main(dash.page_container, className="lo-main")],
+        className="lo-app",
+    )
+
+
+# Highlight the page being shown, in the browser: no round trip for a class name.
+clientside_callback(
+    """function(pathname, ids) {
+        return ids.map(id => id.path === pathname ? "lo-nav-link lo-nav-active" : "lo-nav-link");
+    }""",
+    Output({"role": "nav-link", "path": ALL}, "className"),
+    Input("_pages_location", "pathname"),
+    State({"role": "nav-link", "path": ALL}, "id"),
+)
+
+
+# Dash's page routing (a server callback) reads the location: what a browser's address bar can
+# hold, under the dashboard's path (the one path Dash's routing accepts).
+accepts("_pages_location", "pathname", path_under(URL_BASE.rstrip("/"), 2048))
+accepts("_pages_location", "search", SEARCH)

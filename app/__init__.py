@@ -39,6 +39,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.flags import client_api
 
     client_api.register(app)  # /api/client for Unleash SDKs
+    from app.flags.fast_path import FeaturePollShortcut
+
+    # SDK polls skip Flask when the caches are warm, with the headers Flask would have added
+    app.wsgi_app = FeaturePollShortcut(app.wsgi_app, app, web.security_headers(app.config))
     from app.flags import frontend_api
 
     frontend_api.register(app)  # /api/frontend for browser and mobile apps
@@ -51,6 +55,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         init_dash(app)  # /dashboard/ behind the login
 
+    from app.jobs.connect import connect_services
+
+    connect_services()  # the API, the CLI and the dashboard reach the jobs through a service
     from app import cli
 
     cli.register(app)

@@ -15,7 +15,7 @@ from wtforms import ValidationError
 from app.db import db
 from app.errors import LiftoffError
 from app.models import AuditEntry, User
-from app.services.accounts.access import token_for_secret
+from app.token_secrets import secret_from_authorization, token_for_secret
 
 _IDENTITY_KEY = "liftoff.identity"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -152,10 +152,7 @@ def dashboard_action(permission: str, refusal: str):
 
 
 def bearer_secret() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip()
-    return None
+    return secret_from_authorization(request.headers.get("Authorization"), bare=False)
 
 
 def current_identity() -> Identity | None:

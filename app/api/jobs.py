@@ -7,10 +7,9 @@ from flask import jsonify, request
 from app.api import bp, json_body
 from app.db import db
 from app.errors import Detail, ValidationFailed
-from app.jobs import get_job, listed_jobs
-from app.jobs.runner import run_job
 from app.security import current_identity, requires
 from app.services.operations.job_runs import close_dead_runs, last_runs, run_record, runs_of
+from app.services.operations.jobs import get_job, listed_jobs, run_job
 
 
 @bp.get("/jobs")

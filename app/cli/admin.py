@@ -243,9 +243,9 @@ def serve(host: str, port: int) -> None:
     app = make_app(with_dash=True)
     if app.config.get("RUN_SCHEDULER_IN_PROCESS"):
         # The single-process demo only; gunicorn workers never get here (docs/scheduler.md).
-        from app.jobs.scheduler import SchedulerService
+        from app.services.operations.jobs import start_scheduler
 
-        SchedulerService(app).start_in_thread()
+        start_scheduler(app)
         click.echo("scheduler running in this process (LIFTOFF_SCHEDULER_IN_PROCESS=1)")
     click.echo(f"Liftoff on http://{host}:{port}/  (dashboard: /dashboard/, health: /healthz)")
     # waitress warns each time a request waits for a free thread: under a burst of polls that is a

@@ -21,14 +21,14 @@ def scheduler(poll: float) -> None:
 
     The processes elect a leader; the others wait and take over within POLL seconds when it dies.
     """
-    from app.jobs.scheduler import SchedulerService
+    from app.services.operations.jobs import start_scheduler
 
     app = make_app()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     click.echo(f"scheduler waiting for the leader lock (poll {poll:g}s); Ctrl-C stops it", err=True)
-    SchedulerService(app, poll=poll).run(stop)
+    start_scheduler(app, poll=poll, stop=stop)
 
 
 @main.group()
@@ -40,9 +40,8 @@ def jobs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def jobs_list(as_json: bool) -> None:
     """List every job with its schedule and last run."""
-    from app.jobs import listed_jobs
-    from app.jobs.scheduler import current_leader
     from app.services.operations.job_runs import close_dead_runs, last_runs, run_record
+    from app.services.operations.jobs import current_leader, listed_jobs
 
     with transaction():
         close_dead_runs()  # runs whose process was killed show as interrupted (committed at the end)
@@ -78,8 +77,8 @@ def jobs_list(as_json: bool) -> None:
               help="Retry with exponential backoff up to this many attempts.")
 def jobs_run(name: str, full: bool, attempts: int) -> None:
     """Run job NAME now; exits non-zero if it fails."""
-    from app.jobs.runner import run_job
     from app.services.operations.job_runs import run_record
+    from app.services.operations.jobs import run_job
 
     with transaction():
         click.echo(f"running {name} ...", err=True)

@@ -111,7 +111,6 @@ def _liftoff_error(error: LiftoffError):
 
 
 def register(app: Flask) -> None:
-    from app.flags.fast_path import FeaturePollShortcut
-
+    """The blueprint; create_app then puts app.flags.fast_path in front of it (it needs app.web's
+    headers, and imports this module's ETag check)."""
     app.register_blueprint(bp)
-    app.wsgi_app = FeaturePollShortcut(app.wsgi_app, app)  # polls skip Flask when caches are warm

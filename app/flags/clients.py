@@ -22,7 +22,7 @@ from app.errors import Collector, Detail, ValidationFailed
 from app.models import ApiToken, Feature, FlagMetric, RejectedFetch, SdkInstance
 from app.models.operations import MetricBucket
 from app.security import token_kinds_with
-from app.services.accounts.access import hash_secret
+from app.token_secrets import hash_secret, secret_from_authorization
 
 TOKEN_CACHE_SECONDS = 10.0
 MAX_NAME = 200
@@ -113,9 +113,7 @@ def check_client_token(header: str | None, kind: str = "client") -> TokenCheck:
 
     :param kind: the token kind this API takes: ``client`` (/api/client) or ``frontend`` (/api/frontend).
     """
-    secret = (header or "").strip()
-    if secret.lower().startswith("bearer "):
-        secret = secret[7:].strip()
+    secret = secret_from_authorization(header, bare=True)
     if not secret:
         return TokenCheck(reason="missing", status=401)
     return judge(_token_cache().facts(secret), kind)

@@ -14,31 +14,27 @@ import time
 
 from app.flags.client_api import etag_matches
 from app.observability import count_flag_fetch
-from app.services.accounts.access import hash_secret
+from app.token_secrets import hash_secret, secret_from_authorization
 
 PATH = "/api/client/features"
 _KEPT_ANSWERS = 64  # payload versions whose headers are kept; a new ETag adds one
 
 
 class FeaturePollShortcut:
-    def __init__(self, wsgi_app, flask_app) -> None:
-        from app.web import security_headers
-
+    def __init__(self, wsgi_app, flask_app, security_headers: list[tuple[str, str]]) -> None:
         self.wsgi_app = wsgi_app
         self.extensions = flask_app.extensions
         # The headers app.web adds to every Flask answer (CSP, HSTS when served over HTTPS, ...),
-        # computed once from the settings: the shortcut answers exactly like Flask, at no cost.
-        self.fixed_headers = [("Cache-Control", "no-cache"), ("Vary", "Authorization"),
-                              *security_headers(flask_app.config)]
+        # computed once from the settings by create_app, which hands them in (the flags sit below
+        # the web faces): the shortcut answers exactly like Flask, at no cost.
+        self.fixed_headers = [("Cache-Control", "no-cache"), ("Vary", "Authorization"), *security_headers]
         self._answers: dict[str, tuple[list, list]] = {}  # ETag -> (headers of 200, of 304)
 
     def _environment(self, header: str) -> str | None:
         tokens = self.extensions.get("liftoff_token_cache")
-        secret = header.strip()
+        secret = secret_from_authorization(header, bare=True)
         if tokens is None or not secret:
             return None
-        if secret[:7].lower() == "bearer ":
-            secret = secret[7:].strip()
         return tokens.client_environment(hash_secret(secret))
 
     def _headers(self, current) -> tuple[list, list]:

@@ -12,12 +12,12 @@ import pandas as pd
 
 from app.db import utcnow
 from app.errors import Collector
-from app.jobs.runner import run_job
 from app.models import ActionItem, Feature, Feedback, GateEvaluation, JobRun
 from app.security import Identity, NotAllowed, dashboard_action, user_may
 from app.services.audit import audit
 from app.services.enablement import activities as enablement
 from app.services.enablement import feedback_triage
+from app.services.operations.jobs import run_job
 from app.services.rollout import gates
 from dashboards.enablement.data import FEEDBACK_CATEGORIES, SEVERITIES, job_registry
 

@@ -11,14 +11,13 @@ from sqlalchemy import func, select
 
 from app.db import db, utcnow
 from app.errors import LiftoffError
-from app.flags.sync import pending_syncs
-from app.jobs import listed_jobs
 from app.models import Attendance, Feature, JobRun, Person, TrainingSession
 from app.playbooks import playbook_for
 from app.services.enablement import activities as enablement
 from app.services.enablement import feedback_triage
 from app.services.enablement.feedback_triage import NEXT_STATUSES
 from app.services.operations import job_runs
+from app.services.operations.jobs import listed_jobs
 from app.services.rollout import drift, gates
 
 FEEDBACK_CATEGORIES = ("usability", "quality", "correction", "training", "other")
@@ -371,7 +370,7 @@ def pending_unleash_syncs(full_errors: bool = False) -> pd.DataFrame:
 
     :param full_errors: the last error as recorded (admins); else redacted.
     """
-    rows = pending_syncs()
+    rows = job_runs.pending_flag_syncs()
     if not full_errors:
         rows = [{**row, "last_error": job_runs.redact(row["last_error"])} for row in rows]
     return _frame(rows, SYNC_COLUMNS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime
 
@@ -15,10 +14,7 @@ from app.models.access import ENVIRONMENT_KINDS
 from app.services.accounts.login import authenticate  # noqa: F401  (where callers have always found it)
 from app.services.accounts.passwords import hash_password, password_problem
 from app.services.audit import audit
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+from app.token_secrets import hash_secret, token_for_secret  # noqa: F401  (their home is below the services)
 
 
 def create_user(email: str, role: str, password: str) -> User:
@@ -143,18 +139,6 @@ def create_token(
     db.session.add(token)
     db.session.flush()
     return token, secret
-
-
-def token_for_secret(secret: str, now: datetime | None = None) -> ApiToken | None:
-    """The live token with this secret, or None when unknown, revoked or expired."""
-    if not secret:
-        return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
-    if token is None or token.revoked_at is not None:
-        return None
-    if token.expires_at is not None and token.expires_at <= (now or utcnow()):
-        return None
-    return token
 
 
 def revoke_token(token_id: int) -> ApiToken:

@@ -10,6 +10,7 @@ import socket
 from sqlalchemy import func, select
 
 from app.db import db, utcnow
+from app.flags import sync
 from app.models import JobRun
 
 HOLDER_LENGTH = 200  # job_runs.holder
@@ -116,3 +117,8 @@ def runs_of(job: str, limit: int = 50) -> list[JobRun]:
     return list(db.session.scalars(
         select(JobRun).where(JobRun.job == job).order_by(JobRun.id.desc()).limit(limit)
     ))
+
+
+def pending_flag_syncs() -> list[dict]:
+    """Rollout changes the ``flag-reconcile`` job has not yet applied to Unleash, oldest first."""
+    return sync.pending_syncs()

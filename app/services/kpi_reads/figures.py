@@ -14,6 +14,7 @@ from sqlalchemy import DateTime, case, func, or_, select, type_coerce
 from app import kpi
 from app.db import db
 from app.errors import NotFound
+from app.kpi.fingerprint import fingerprint
 from app.kpi.membership import HISTORY_COLUMNS, groups_at, reference_instants
 from app.models import (
     Baseline,
@@ -28,8 +29,9 @@ from app.models import (
 )
 from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FeatureMonth, FirstUse
 from app.services.kpi_reads import cache as kpi_cache
+from app.services.kpi_reads.close_state import close_status
 from app.services.people import membership
-from app.services.rollups.materialise import department_on
+from app.services.rollups.department_at import department_on
 
 NO_DEPARTMENT = "(no department)"
 GROUP_BYS = ("department", "cohort")
@@ -402,8 +404,6 @@ def _feature_baselines(live: dict, version: str | None) -> dict[int, dict[str, f
 def roi_figures(month: str) -> tuple[dict, str]:
     """The live ROI answer for ``month`` and the fingerprint of the inputs it came from,
     remembered per KPI revision."""
-    from app.services.reporting.closes import fingerprint
-
     version = kpi_cache.version()
 
     def compute() -> tuple[dict, str]:
@@ -419,8 +419,6 @@ def monthly_roi(month: str) -> dict:
 
     :param month: ``YYYY-MM``.
     """
-    from app.services.reporting.closes import close_status
-
     figures, current = roi_figures(month)
     figures.update(close_status(month, current))
     return figures

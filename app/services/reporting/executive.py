@@ -14,11 +14,12 @@ from sqlalchemy import select
 from app import kpi
 from app.db import db
 from app.errors import Detail, ValidationFailed
+from app.kpi.fingerprint import fingerprint
 from app.models import Feature
 from app.models.kpi import MonthlyClose
 from app.months import is_month
 from app.services.kpi_reads import figures as kpis
-from app.services.reporting.closes import close_status, fingerprint
+from app.services.kpi_reads.close_state import close_status
 
 FEATURE_COLUMNS = ["feature", "name", "ai_tasks", "value_eur", "cost_eur", "cost_per_task_eur", "net_eur",
                    "roi_pct", "cumulative_net_eur", "payback_month", "closed_net_eur"]

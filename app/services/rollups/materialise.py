@@ -22,8 +22,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
-    or_,
     select,
     true,
     tuple_,
@@ -43,6 +41,7 @@ from app.models.kpi import (
 )
 from app.services.people import membership
 from app.services.rollups import rebuild as rollup_rebuild
+from app.services.rollups.department_at import department_on, next_day  # noqa: F401  (callers found them here)
 
 
 @dataclass
@@ -66,22 +65,6 @@ def _month(column):
     if _dialect() == "sqlite":
         return func.strftime("%Y-%m", column)
     return func.to_char(column, "YYYY-MM")
-
-
-def next_day(day, dialect: str):
-    """SQL: midnight UTC ending ``day`` (a date expression)."""
-    if dialect == "sqlite":
-        # Dates and naive-UTC timestamps are ISO text on SQLite, which compares as instants do.
-        return func.date(day, "+1 day")
-    return cast(day + literal_column("1"), Date)
-
-
-def department_on(person_id, day, dialect: str):
-    """The join condition of the department interval its person held at the end of ``day``
-    (an interval [from, to) holds at the day's last instant when from < next midnight <= to)."""
-    dm, midnight = DepartmentMembership, next_day(day, dialect)
-    return and_(dm.person_id == person_id, or_(dm.valid_from.is_(None), dm.valid_from < midnight),
-                or_(dm.valid_to.is_(None), dm.valid_to >= midnight))
 
 
 def _event_sums() -> list:

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql
 from app.db import db
 from app.models import DepartmentMembership, Event, Feature, Person
 from app.models.kpi import SUM_COLUMNS
+from app.services.rollups.department_at import department_on
 
 # Bits of the packed key: person id (24), day offset (24, biased to allow days before 2000),
 # feature id (the 15 left). Ids beyond them fall back to the plain four-column sort.
@@ -67,8 +68,6 @@ def _activity_select(event_sums: list) -> str:
 
 def _side_selects(event_sums: list) -> tuple[str, str]:
     """What the second connection sums from the events: department-day rows, first uses."""
-    from app.services.rollups.materialise import department_on
-
     day = Event.occurred_at.cast(postgresql.DATE)
     # The department held at the end of the event's day, from the recorded history.
     department = func.coalesce(DepartmentMembership.department_id, 0)

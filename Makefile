@@ -2,40 +2,50 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two install stamps: the demo gets only what the app needs (`pip install -e .`), the test and lint
+# targets the development tools as well (`.[dev]`). Each is redone when pyproject.toml changes.
+APP_STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-fast lint venv migrate seed serve migration clean bench-load
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(APP_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $(APP_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(DEV_STAMP) $(APP_STAMP)
 
-venv: $(STAMP)
+venv: $(DEV_STAMP)
 
-demo: $(STAMP)  ## install, migrate, seed the demo company, serve on 127.0.0.1:8050
+demo: $(APP_STAMP)  ## install, migrate, seed the demo company, serve on 127.0.0.1:8050
 	$(BIN)/liftoff db upgrade
 	$(BIN)/liftoff seed
 	$(BIN)/liftoff jobs run refresh-kpis
 	$(BIN)/liftoff demo-users
 	LIFTOFF_COMPANY_NAME="Northwind Demo" LIFTOFF_SCHEDULER_IN_PROCESS=1 $(BIN)/liftoff serve --host 127.0.0.1 --port 8050
 
-test: $(STAMP)  ## the whole suite (SQLite unless DATABASE_URL / LIFTOFF_TEST_DATABASE say otherwise)
-	$(BIN)/ruff check .
+test: lint  ## lint, then the whole suite (SQLite unless DATABASE_URL / LIFTOFF_TEST_DATABASE say otherwise)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-test-fast: $(STAMP)  ## the quick part: no slow, browser, external-server or Node.js tests
+test-fast: $(DEV_STAMP)  ## the quick part: no slow, browser, external-server or Node.js tests
 	$(BIN)/pytest -n 2 -m "not slow and not browser and not unleash_server and not node" $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)  ## ruff, the layer contracts of docs/architecture.md (import-linter), mypy
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
-migration: $(STAMP)  ## autogenerate a migration: make migration m="what changed"
+migration: $(APP_STAMP)  ## autogenerate a migration: make migration m="what changed"
 	cd migrations && ../$(BIN)/alembic -c alembic.ini revision --autogenerate -m "$(m)"
 
-bench-load: $(STAMP)  ## load test: 1,000 SDKs + 50 ingestion clients for 2 min on gunicorn + PostgreSQL
+bench-load: $(DEV_STAMP)  ## load test: 1,000 SDKs + 50 ingestion clients for 2 min on gunicorn + PostgreSQL
 	$(BIN)/python benchmarks/load/run.py $(BENCH_ARGS)
 
 clean:

@@ -9,8 +9,9 @@ from app.api import bp, json_body
 from app.db import db
 from app.observability import count_events
 from app.security import current_identity, requires
-from app.services.ingest.activity import record_baseline, record_cost, record_feedback
+from app.services.ingest.activity import record_baseline, record_cost
 from app.services.ingest.events import ingest_events
+from app.services.ingest.feedback import record_feedback
 
 
 @bp.post("/events")

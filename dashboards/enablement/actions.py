@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from app.db import utcnow
-from app.errors import Collector
 from app.models import ActionItem, Feature, Feedback, GateEvaluation, JobRun
 from app.security import Identity, NotAllowed, dashboard_action, user_may
-from app.services.audit import audit
 from app.services.enablement import activities as enablement
 from app.services.enablement import feedback_triage
 from app.services.operations.jobs import run_job
 from app.services.rollout import gates
-from dashboards.enablement.data import FEEDBACK_CATEGORIES, SEVERITIES, job_registry
+from dashboards.enablement.data import job_registry
 
 __all__ = [
     "NotAllowed",
@@ -72,7 +69,8 @@ def job_overview(identity: Identity | None) -> tuple[pd.DataFrame, str | None]:
 
 @dashboard_action("enablement:write", "record feedback (change manager or admin only)")
 def submit_feedback(key: str, identity: Identity | None, form: dict) -> Feedback:
-    """Record one feedback item from the dashboard form, through the shared feedback ingestion.
+    """Record one feedback item from the dashboard form, by the one feedback rule set (the service
+    checks the fields and audits it).
 
     :param key: the feature key.
     :param identity: who submits; change manager or admin.
@@ -80,44 +78,7 @@ def submit_feedback(key: str, identity: Identity | None, form: dict) -> Feedback
     :raises NotAllowed: the role may not record feedback.
     :raises ValidationFailed: naming every bad field (nothing is stored).
     """
-    # The form's own fields are checked here, all at once; the service then checks the rest
-    # (known person, rating range) the same way it does for the API and CSV imports.
-    problems = Collector()
-    person = form.get("person_id")
-    if not isinstance(person, str) or not person.strip():
-        problems.add("person_id", "whose feedback is it? enter their person id")
-    rating = form.get("rating")
-    if isinstance(rating, str) and rating.strip().isdigit():
-        rating = int(rating)  # a select's value may arrive as text
-    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-        problems.add("rating", "must be an integer from 1 to 5")
-    category = form.get("category") or None
-    if category is not None and category not in FEEDBACK_CATEGORIES:
-        problems.add("category", f"must be one of {', '.join(FEEDBACK_CATEGORIES)}")
-    severity = form.get("severity") or "normal"
-    if severity not in SEVERITIES:
-        problems.add("severity", f"must be one of {', '.join(SEVERITIES)}")
-    problems.raise_if_any("invalid feedback; nothing was stored")
-    comment = (form.get("comment") or "").strip() or None
-    row = {
-        "feature": key,
-        "person_id": person.strip(),
-        "rating": rating,
-        "comment": comment,
-        "category": category,
-        "severity": severity,
-        "occurred_at": utcnow().isoformat(),
-    }
-    item = feedback_triage.import_feedback([row])[0]
-    audit(
-        identity.name,
-        "feedback.record",
-        "feature",
-        key,
-        None,
-        {"feedback": item.id, "rating": item.rating, "category": item.category, "severity": item.severity},
-    )
-    return item
+    return feedback_triage.submit_feedback(key, form, identity.name)
 
 
 @dashboard_action("enablement:write", "triage feedback (change manager or admin only)")

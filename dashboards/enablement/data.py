@@ -16,12 +16,13 @@ from app.playbooks import playbook_for
 from app.services.enablement import activities as enablement
 from app.services.enablement import feedback_triage
 from app.services.enablement.feedback_triage import NEXT_STATUSES
+from app.services.ingest import feedback
 from app.services.operations import job_runs
 from app.services.operations.jobs import listed_jobs
 from app.services.rollout import drift, gates
 
-FEEDBACK_CATEGORIES = ("usability", "quality", "correction", "training", "other")
-SEVERITIES = ("normal", "critical")
+FEEDBACK_CATEGORIES = feedback.CATEGORIES  # the form's menu; the rule set is the service's
+SEVERITIES = feedback.SEVERITIES
 TRAINING_COLUMNS = [
     "id",
     "stage",

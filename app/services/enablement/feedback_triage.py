@@ -6,12 +6,13 @@ import json
 
 from sqlalchemy import select
 
-from app.db import db
+from app.db import db, utcnow
 from app.errors import Collector, Conflict, Detail, NotFound, ValidationFailed
 from app.models import Event, Feedback, Person
 from app.models.enablement import OWNER_MAX
 from app.services.audit import audit
 from app.services.enablement.activities import feature_by_key
+from app.services.ingest import feedback
 from app.spreadsheets import csv_records
 
 # Each status may move forward one step; "fixed" may go back to "triaged" when verification fails.
@@ -102,16 +103,30 @@ def export_corrections(feature_key: str, fmt: str) -> str:
     raise ValidationFailed("unknown export format", [Detail("format", "must be csv or jsonl")])
 
 
-def import_feedback(rows: list[dict]) -> list[Feedback]:
-    """Store a validated batch of feedback through the shared ingestion, then apply each row's
-    optional ``severity`` (normal|critical), which the API's feedback body does not carry.
+def submit_feedback(feature_key: str, form: dict, actor: str) -> Feedback:
+    """Record one feedback item from the dashboard's form, by the shared rule set, and audit it.
 
-    :param rows: feedback rows as ``record_feedback`` takes them, plus ``severity``.
+    The form's own fields are checked first, all at once and without a row number (the form is
+    one item); then the item is stored as any batch is (unknown person: row 0).
+
+    :param form: ``person_id``, ``rating`` (1-5, text or number), ``category`` (the form's menu),
+        ``severity``, ``comment``.
+    :param actor: who records it, for the audit log.
     """
-    from app.services.ingest.activity import record_feedback
-
-    stored = record_feedback([{k: v for k, v in r.items() if k != "severity"} for r in rows])
-    for item, row in zip(stored, rows, strict=True):
-        item.severity = row.get("severity") or "normal"
-    db.session.flush()
-    return stored
+    person = form.get("person_id")
+    row = {
+        "feature": feature_key,
+        "person_id": person.strip() if isinstance(person, str) else None,
+        "rating": form.get("rating"),
+        "comment": (form.get("comment") or "").strip() or None,
+        "category": form.get("category") or None,
+        "severity": form.get("severity") or "normal",
+        "occurred_at": utcnow().isoformat(),
+    }
+    problems = Collector()
+    feedback.check_fields(row, None, problems, "form")
+    problems.raise_if_any(feedback.REFUSED)
+    (item,) = feedback.record_feedback([row], source="form")
+    audit(actor, "feedback.record", "feature", feature_key, None,
+          {"feedback": item.id, "rating": item.rating, "category": item.category, "severity": item.severity})
+    return item

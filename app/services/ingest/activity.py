@@ -1,18 +1,19 @@
-"""Baselines, cost entries and feedback: validated, added to the session, never committed."""
+"""Baselines and cost entries: validated, added to the session, never committed. (Feedback has its
+own rule set: app/services/ingest/feedback.py.)"""
 
 from __future__ import annotations
 
 import math
 
-from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, NotFound, ValidationFailed
-from app.models import COST_CATEGORIES, Baseline, CostEntry, Feature, Feedback, Person
+from app.models import COST_CATEGORIES, Baseline, CostEntry, Feature
 from app.months import is_month
 from app.services.ingest.events import parse_timestamp
+from app.services.ingest.feedback import record_feedback  # noqa: F401  (where callers found it)
 
 
 def _number(spec: dict, field: str, problems: Collector, index: int | None = None, *,
@@ -106,61 +107,3 @@ def record_cost(feature_key: str, spec: dict) -> CostEntry:
     db.session.add(entry)
     db.session.flush()
     return entry
-
-
-def record_feedback(rows: list[dict]) -> list[Feedback]:
-    """Store a batch of feedback (``POST /api/v1/feedback``): all rows or none.
-
-    :param rows: dicts with feature, person_id, rating 1-5, comment?, category?, occurred_at.
-    """
-    if not isinstance(rows, list):
-        raise ValidationFailed("the body must be a JSON array of feedback")
-    problems = Collector()
-    features = {f.key: f.id for f in db.session.scalars(select(Feature))}
-    # Any JSON may stand where a string belongs (a list is not even hashable): strings only.
-    wanted = {r.get("person_id") for r in rows if isinstance(r, dict) and isinstance(r.get("person_id"), str)}
-    people = dict(db.session.execute(
-        select(Person.person_id, Person.id).where(Person.person_id.in_(sorted(wanted)))
-    ).all()) if wanted else {}
-    auto_create = current_app.config.get("AUTO_CREATE_PEOPLE")
-    clean: list[dict] = []
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            problems.add("row", "must be a JSON object", i)
-            continue
-        before = len(problems.details)
-        if not isinstance(row.get("feature"), str) or row["feature"] not in features:
-            problems.add("feature", f"unknown or missing feature {row.get('feature')!r}", i)
-        person = row.get("person_id")
-        if not isinstance(person, str) or not person.strip():
-            problems.add("person_id", "is required", i)
-        elif person not in people and not auto_create:
-            problems.add("person_id", f"unknown person {person!r}", i)
-        rating = row.get("rating")
-        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-            problems.add("rating", "must be an integer from 1 to 5", i)
-        comment = plausible.optional_text(row, "comment", problems, 10_000, i)
-        category = plausible.optional_text(row, "category", problems, 40, i)
-        occurred = None
-        if row.get("occurred_at") is None:
-            problems.add("occurred_at", "is required", i)
-        else:
-            occurred = parse_timestamp(row["occurred_at"], "occurred_at", i, problems, past_only=True)
-        if len(problems.details) == before:
-            clean.append({"feature": row["feature"], "person_id": person, "rating": rating,
-                          "comment": comment, "category": category, "occurred_at": occurred})
-    problems.raise_if_any("invalid feedback; nothing was stored")
-    missing = sorted({r["person_id"] for r in clean} - people.keys())
-    if missing:  # only reached with AUTO_CREATE_PEOPLE
-        db.session.execute(insert(Person), [{"person_id": p, "created_at": utcnow()} for p in missing])
-        people.update(db.session.execute(
-            select(Person.person_id, Person.id).where(Person.person_id.in_(missing))).all())
-    stored = [
-        Feedback(feature_id=features[r["feature"]], person_id=people[r["person_id"]],
-                 rating=r["rating"], comment=r["comment"], category=r["category"],
-                 occurred_at=r["occurred_at"], recorded_at=utcnow())
-        for r in clean
-    ]
-    db.session.add_all(stored)
-    db.session.flush()
-    return stored

@@ -42,7 +42,7 @@ def parse_timestamp(value, field: str, index: int | None, problems: Collector, *
         problems.add(field, f"not an ISO 8601 timestamp: {value!r}", index)
         return None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        problems.add(field, "the timestamp must carry an offset (e.g. Z or +02:00)", index)
+        problems.add(field, "needs a UTC offset (e.g. Z or +02:00)", index)
         return None
     moment = plausible.to_utc(parsed, field, index, problems)
     return plausible.not_in_future(moment, field, index, problems) if past_only else moment

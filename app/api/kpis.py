@@ -10,7 +10,7 @@ from flask import jsonify, request
 from app.api import bp
 from app.db import db, utcnow
 from app.errors import Collector
-from app.months import is_month
+from app.months import check_month, this_month
 from app.security import requires
 from app.services.kpi_reads import figures as kpis
 from app.services.reporting import closes, report_mail
@@ -50,11 +50,7 @@ def get_feature_kpis(key: str):
 @requires("read")
 def get_monthly_roi():
     """Value, cost, net, ROI, cumulative net and payback per feature and in total for a month."""
-    month = request.args.get("month") or utcnow().strftime("%Y-%m")
-    problems = Collector()
-    if not is_month(month):
-        problems.add("month", f"must be YYYY-MM, not {month!r}")
-    problems.raise_if_any("invalid query")
+    month = check_month(request.args.get("month") or this_month())
     return jsonify(kpis.monthly_roi(month))
 
 

@@ -7,7 +7,6 @@ the pages, the exports and the printable report. No Dash, no Flask request: test
 
 from __future__ import annotations
 
-import calendar
 import functools
 import threading
 from datetime import date, timedelta
@@ -21,10 +20,10 @@ from app.db import db, utcnow
 from app.errors import Detail, NotFound, ValidationFailed
 from app.models import CostEntry, Feature, RolloutStage
 from app.models.kpi import FeatureDay, MonthlyClose
-from app.months import is_month
+from app.months import check_month, is_month, month_bounds, this_month
 from app.services.kpi_reads import cache as kpi_cache
 from app.services.kpi_reads import figures as kpis
-from app.services.reporting.executive import check_month, executive_view, feature_names
+from app.services.reporting.executive import executive_view, feature_names
 
 GROUPINGS = ("stage", "cohort", "department")
 # Groupings whose groups split the people (each person in one group): complementary suppression.
@@ -77,26 +76,20 @@ def valid_month(month: str | None) -> str | None:
     return month if is_month(month) else None
 
 
-def month_bounds(month: str) -> tuple[date, date]:
-    """The first and the last day of ``month`` (YYYY-MM)."""
-    year, mon = int(month[:4]), int(month[5:])
-    return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
-
-
 def month_options() -> list[str]:
     """Months with events, costs or a close, newest first; never a month after this one. This month
     when nothing is known yet (where a new installation starts)."""
     stmt = union(select(FeatureDay.month).distinct(), select(CostEntry.month).distinct(),
                  select(MonthlyClose.month))
-    this_month = utcnow().strftime("%Y-%m")
-    known = {m for m in db.session.scalars(stmt) if valid_month(m) and m <= this_month}
-    return sorted(known or {this_month}, reverse=True)
+    current = this_month()
+    known = {m for m in db.session.scalars(stmt) if valid_month(m) and m <= current}
+    return sorted(known or {current}, reverse=True)
 
 
 def default_month() -> str:
     """The latest month with events (else this month): where an executive starts."""
     latest = db.session.scalar(select(FeatureDay.month).order_by(FeatureDay.month.desc()).limit(1))
-    return latest or utcnow().strftime("%Y-%m")
+    return latest or this_month()
 
 
 # --- executive ----------------------------------------------------------------------------------

@@ -11,15 +11,11 @@ from sqlalchemy import func, select
 from app.db import db, utcnow
 from app.models import Event, Feature, RolloutStage, RolloutTransition
 from app.models.kpi import FeatureDay
-from app.months import is_month
+from app.months import is_month, month_of, this_month
 
 # A live feature whose newest event is older than this has a late source (a connector stopped,
 # a team stopped sending): its figures are not wrong, only incomplete.
 LATE_AFTER = timedelta(days=2)
-
-
-def this_month(now: datetime | None = None) -> str:
-    return (now or utcnow()).strftime("%Y-%m")
 
 
 def month_refusal(requested: str | None, now: datetime | None = None) -> str | None:
@@ -102,5 +98,5 @@ def rollout_changes_by_month() -> dict[str, list[str]]:
     by_month: dict[str, list[str]] = {}
     for feature in db.session.scalars(select(Feature).where(Feature.archived_at.is_(None))):
         for mark in rollout_marks(feature.key):
-            by_month.setdefault(mark["at"].strftime("%Y-%m"), []).append(f"{feature.name} → {mark['label']}")
+            by_month.setdefault(month_of(mark["at"]), []).append(f"{feature.name} → {mark['label']}")
     return by_month

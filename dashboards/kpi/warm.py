@@ -19,16 +19,15 @@ import logging
 import os
 import threading
 import time
-from datetime import date
 
 from flask import Flask
 from sqlalchemy import select
 
 from app.db import db
 from app.models import Feature
+from app.months import month_before
 from app.services.kpi_reads import cache as kpi_cache
 from app.services.kpi_reads import figures as kpis
-from app.services.reporting.closes import previous_month
 from dashboards.kpi import data as kpi_data
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ def warm_once() -> int:
     returns how many features were warmed."""
     latest = kpi_data.default_month()
     keys = list(db.session.scalars(select(Feature.key).order_by(Feature.key)))
-    kpis.money_inputs(previous_month(date(int(latest[:4]), int(latest[5:]), 1)))
+    kpis.money_inputs(month_before(latest))
     kpis.money_inputs(latest)
     start, end = kpi_data.month_bounds(latest)[0], kpi_data.window_end(latest)
     for key in keys:

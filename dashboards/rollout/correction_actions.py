@@ -15,6 +15,7 @@ from app.db import db
 from app.errors import Detail, NotFound, ValidationFailed
 from app.models import CostEntry, Event, Feature
 from app.models.kpi import MonthlyClose
+from app.months import month_of
 from app.security import Identity, NotAllowed, dashboard_action, user_may
 from app.services.ingest import voids
 from app.services.rollout import feature_plan
@@ -149,7 +150,7 @@ def preview_event_void(text: str | None, source: str | None, identity: Identity 
     # The UTC days the refresh recomputes, as the service marks them dirty.
     days = sorted({(row.occurred_at.astimezone(UTC) if row.occurred_at.tzinfo else row.occurred_at).date()
                    for row in fresh})
-    months = sorted({day.strftime("%Y-%m") for day in days})
+    months = sorted({month_of(day) for day in days})
     closed = db.session.scalars(select(MonthlyClose.month).where(MonthlyClose.month.in_(months))
                                 .order_by(MonthlyClose.month)).all() if months else []
     return {"ids": wanted, "source": source, "fresh": len(fresh), "already": len(wanted) - len(fresh),

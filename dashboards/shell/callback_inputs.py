@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
 from dash.dependencies import DashDependency, Wildcard
 
 from app.errors import Detail
+from app.months import FIRST_YEAR, LAST_YEAR, is_month  # the one month rule (app/months.py)
 
 # What is wrong with a value: (where inside it, "" for the value itself; the message), or None.
 Problem = tuple[str, str] | None
@@ -54,8 +54,6 @@ _wildcards: dict[str, dict[str, Check]] = {}  # a pattern id, as Dash writes it 
 
 # Years a month may name: far beyond any data, and where date arithmetic (a window of weeks before
 # the month, the month after it) stays inside what Python's dates hold.
-FIRST_YEAR, LAST_YEAR = 1900, 2999
-_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 
 class Undeclared(RuntimeError):
@@ -190,12 +188,6 @@ def texts(limit: int, items: int) -> Check:
         return None if fits else ("", message)
 
     return check
-
-
-def is_month(value) -> bool:
-    """Whether ``value`` is a month YYYY-MM of a year from FIRST_YEAR to LAST_YEAR."""
-    match = _MONTH.fullmatch(value) if isinstance(value, str) else None
-    return match is not None and FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR
 
 
 def calendar_month(optional: bool = False) -> Check:

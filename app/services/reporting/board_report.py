@@ -7,9 +7,8 @@ the month before it and the months of its history. app.services.reporting.board_
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 import pandas as pd
 from flask import current_app
@@ -18,22 +17,13 @@ from sqlalchemy import select
 from app import kpi
 from app.db import db, utcnow
 from app.models import Feature, JobRun
+from app.months import month_before as previous_month  # the report compares with the month before
+from app.months import month_bounds
 from app.services.kpi_reads import figures as kpis
 from app.services.kpi_reads import revision as kpi_revision
 from app.services.reporting.executive import executive_view, records
 
 HISTORY_MONTHS = 12
-
-
-def month_bounds(month: str) -> tuple[date, date]:
-    """The first and the last day of ``month`` (YYYY-MM)."""
-    year, mon = int(month[:4]), int(month[5:])
-    return date(year, mon, 1), date(year, mon, calendar.monthrange(year, mon)[1])
-
-
-def previous_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[5:])
-    return f"{year - (mon == 1):04d}-{(mon - 2) % 12 + 1:02d}"
 
 
 def month_quality(month: str) -> dict[str, dict]:

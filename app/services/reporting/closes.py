@@ -12,7 +12,7 @@ from app.db import db, utcnow
 from app.errors import Conflict, Detail, ValidationFailed
 from app.kpi.fingerprint import fingerprint  # noqa: F401  (see below)
 from app.models.kpi import MonthlyClose
-from app.months import is_month
+from app.months import check_month, last_month, this_month
 from app.services.kpi_reads.close_state import close_status  # noqa: F401
 
 # The fingerprint and the close state live below the reporting room, so the KPI reads use them
@@ -20,10 +20,8 @@ from app.services.kpi_reads.close_state import close_status  # noqa: F401
 
 
 def previous_month(today: date | None = None) -> str:
-    today = today or utcnow().date()
-    first = today.replace(day=1)
-    year, month = (first.year, first.month - 1) if first.month > 1 else (first.year - 1, 12)
-    return f"{year:04d}-{month:02d}"
+    """The month the monthly-close job freezes: the one before today's."""
+    return last_month(today)
 
 
 def close_month(month: str) -> MonthlyClose:
@@ -61,9 +59,8 @@ def check_closable(month: str, today: date | None = None) -> None:
     :raises ValidationFailed: a malformed or a future month (422).
     :raises Conflict: the current month, which has not ended yet (409).
     """
-    if not is_month(month):
-        raise ValidationFailed("invalid month", [Detail("month", f"must be YYYY-MM, not {month!r}")])
-    current = (today or utcnow().date()).strftime("%Y-%m")
+    check_month(month, "invalid month")
+    current = this_month(today or utcnow().date())
     if month == current:
         raise Conflict(f"{month} is the current month: it can be closed once it has ended",
                        [Detail("month", "has not ended yet")])

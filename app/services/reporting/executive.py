@@ -13,11 +13,10 @@ from sqlalchemy import select
 
 from app import kpi
 from app.db import db
-from app.errors import Detail, ValidationFailed
 from app.kpi.fingerprint import fingerprint
 from app.models import Feature
 from app.models.kpi import MonthlyClose
-from app.months import is_month
+from app.months import check_month, months_between  # noqa: F401  (check_month: callers found it here)
 from app.services.kpi_reads import figures as kpis
 from app.services.kpi_reads.close_state import close_status
 
@@ -25,25 +24,6 @@ FEATURE_COLUMNS = ["feature", "name", "ai_tasks", "value_eur", "cost_eur", "cost
                    "roi_pct", "cumulative_net_eur", "payback_month", "closed_net_eur"]
 HISTORY_COLUMNS = ["month", "value_eur", "cost_eur", "ai_tasks", "net_eur", "cumulative_net_eur",
                    "hours_saved", "cost_per_task_eur", "closed", "restated"]
-
-
-def check_month(month) -> str:
-    """``month`` or a ValidationFailed naming the ``month`` field."""
-    if not is_month(month):
-        raise ValidationFailed("invalid query", [Detail("month", f"must be YYYY-MM, not {month!r}")])
-    return month
-
-
-def next_month(month: str) -> str:
-    year, mon = int(month[:4]), int(month[5:])
-    return f"{year + mon // 12:04d}-{mon % 12 + 1:02d}"
-
-
-def months_between(first: str, last: str) -> list[str]:
-    out = [first]
-    while out[-1] < last:
-        out.append(next_month(out[-1]))
-    return out
 
 
 def feature_names() -> dict[str, str]:

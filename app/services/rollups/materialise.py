@@ -39,6 +39,7 @@ from app.models.kpi import (
     FirstUse,
     RefreshState,
 )
+from app.months import month_of
 from app.services.people import membership
 from app.services.rollups import rebuild as rollup_rebuild
 from app.services.rollups.department_at import department_on, next_day  # noqa: F401  (callers found them here)
@@ -148,7 +149,7 @@ def _rebuild_feature_months(feature_id: int | None, lo: date | None, hi: date | 
     """Re-sum kpi_feature_months for the months holding the days [lo, hi] of one feature."""
     where_rollup, where_days = [], []
     if feature_id is not None:
-        months = [lo.strftime("%Y-%m"), hi.strftime("%Y-%m")]
+        months = [month_of(lo), month_of(hi)]
         where_rollup += [FeatureMonth.feature_id == feature_id, FeatureMonth.month.between(*months)]
         where_days += [FeatureDay.feature_id == feature_id, FeatureDay.month.between(*months)]
     db.session.execute(delete(FeatureMonth).where(*where_rollup))

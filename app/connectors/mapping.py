@@ -15,8 +15,8 @@ from typing import Any
 
 from app import plausible
 from app.errors import Collector
+from app.models import OUTCOMES  # the outcomes an event may have: one list, the model's
 
-OUTCOMES = ("success", "error", "corrected", "abandoned")
 MISSING = object()
 
 

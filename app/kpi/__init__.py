@@ -5,7 +5,7 @@ call it through ``app.services.kpi_reads.figures``."""
 from app.kpi.did import did_time_saved
 from app.kpi.exposure import baseline_window, exposed_people, first_exposure
 from app.kpi.money import MONEY_FIELDS, MoneyInputs, monthly_roi, monthly_table
-from app.kpi.quality import baseline_breach, quality_flag
+from app.kpi.quality import ERROR_OUTCOMES, baseline_breach, quality_flag
 from app.kpi.stats import mean_interval, ratio, wilson
 from app.kpi.time_saved import (
     baseline_error_interval,
@@ -27,6 +27,7 @@ from app.kpi.window import (
 )
 
 __all__ = [
+    "ERROR_OUTCOMES",
     "MIN_GROUP_EXPOSED",
     "MONEY_FIELDS",
     "MoneyInputs",

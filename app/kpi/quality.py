@@ -9,6 +9,10 @@ dashboard flag a feature with it, so ROI never hides a feature that is doing the
 
 from __future__ import annotations
 
+# What counts as an error (KPI_DEFINITIONS, error_rate): an AI task that failed, or whose output had
+# to be fixed. The rollups count these outcomes in SQL and the drift watch in Python; both read it here.
+ERROR_OUTCOMES = ("error", "corrected")
+
 
 def interval_text(kpis: dict) -> str:
     """The error rate's 95 % interval as text, e.g. ``[0.093, 0.233]``."""

@@ -10,6 +10,7 @@ from scipy import stats
 from sqlalchemy import func, select
 
 from app.db import db, utcnow
+from app.kpi.quality import ERROR_OUTCOMES
 from app.models import DriftCheck, Event, ExposureSpell, Feature
 from app.services.rollout.announce import announce
 
@@ -78,8 +79,8 @@ def check_drift(feature: Feature, now: datetime | None = None) -> list[DriftChec
 
     ref_o = [o for _, o in reference if o != "abandoned"]
     live_o = [o for _, o in live if o != "abandoned"]
-    ref_x = sum(o in ("error", "corrected") for o in ref_o)
-    live_x = sum(o in ("error", "corrected") for o in live_o)
+    ref_x = sum(o in ERROR_OUTCOMES for o in ref_o)
+    live_x = sum(o in ERROR_OUTCOMES for o in live_o)
     p = None
     if len(ref_o) >= MIN_SAMPLES and len(live_o) >= MIN_SAMPLES:
         p = two_proportion_p(ref_x, len(ref_o), live_x, len(live_o))

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 
 from app.db import db, utcnow
+from app.kpi.quality import ERROR_OUTCOMES
 from app.models import DepartmentMembership, Event, Feature
 from app.models.kpi import (
     SUM_COLUMNS,
@@ -71,7 +72,7 @@ def _month(column):
 def _event_sums() -> list:
     """The rollup's sum columns as SQL aggregates over ``events``, in SUM_COLUMNS order."""
     ai, manual = Event.ai_assisted == true(), Event.ai_assisted == false()
-    err = Event.outcome.in_(("error", "corrected"))
+    err = Event.outcome.in_(ERROR_OUTCOMES)
     ok, aband = Event.outcome != "abandoned", Event.outcome == "abandoned"
     timed = Event.duration_seconds.is_not(None)
     priced = Event.cost_eur.is_not(None)

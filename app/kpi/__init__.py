@@ -4,6 +4,7 @@ call it through ``app.services.kpi_reads.figures``."""
 
 from app.kpi.did import did_time_saved
 from app.kpi.exposure import baseline_window, exposed_people, first_exposure
+from app.kpi.funnel import adoption_funnel
 from app.kpi.money import MONEY_FIELDS, MoneyInputs, monthly_roi, monthly_table
 from app.kpi.quality import ERROR_OUTCOMES, baseline_breach, quality_flag
 from app.kpi.stats import mean_interval, ratio, wilson
@@ -18,6 +19,7 @@ from app.kpi.trend import TrendInputs, adoption_trend, quality_trend
 from app.kpi.window import (
     MIN_GROUP_EXPOSED,
     WindowInputs,
+    active_people,
     adoption_figures,
     adoption_groups,
     group_records,
@@ -33,7 +35,9 @@ __all__ = [
     "MoneyInputs",
     "TrendInputs",
     "WindowInputs",
+    "active_people",
     "adoption_figures",
+    "adoption_funnel",
     "adoption_groups",
     "adoption_trend",
     "baseline_breach",

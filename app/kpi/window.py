@@ -136,6 +136,12 @@ def _time_to_first_use(inputs: WindowInputs, exposed: set[int]) -> tuple[float |
     return float(hours.median()), never_share
 
 
+def active_people(active_days: pd.DataFrame) -> set[int]:
+    """People with at least one AI event in the window (KPI_DEFINITIONS, ``active_users``): the one
+    definition of "active", read by the KPI record and the adoption funnel alike."""
+    return set(active_days.loc[active_days["active_days"] > 0, "person_id"].astype(int))
+
+
 def adoption_figures(exposed: set[int], active: set[int]) -> dict:
     """Exposed and active people, and adoption (active and exposed / exposed) with its interval."""
     adopted = len(active & exposed)
@@ -155,7 +161,7 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     if people is not None:
         exposed &= people
     active_days = days[days["active_days"] > 0]
-    active = set(active_days["person_id"].astype(int))
+    active = active_people(days)
     n_days = (inputs.end - inputs.start).days + 1
     ai_tasks = int(act["ai_tasks"].sum())
 

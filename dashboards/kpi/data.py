@@ -180,20 +180,9 @@ def window_end(month: str) -> date:
 
 
 def funnel(inputs: kpi.WindowInputs, record: dict) -> pd.DataFrame:
-    """Exposed -> tried (first AI use by the window's end) -> active in the window -> habitual
-    (daily or weekly habit cohort), among the people exposed in the window."""
-    exposed = kpi.exposed_people(inputs.spells, inputs.start, inputs.end)
-    first = inputs.first_use
-    last_instant = pd.Timestamp(inputs.end + timedelta(days=1))
-    used = pd.to_datetime(first["first_ai_at"], utc=True).dt.tz_localize(None) if not first.empty else None
-    tried = set() if used is None else set(
-        first.loc[(used < last_instant).to_numpy(), "person_id"].astype(int))
-    active = set(inputs.active_days.loc[inputs.active_days["active_days"] > 0, "person_id"].astype(int))
-    counts = [len(exposed), len(exposed & tried), len(exposed & active),
-              int(record["habit"]["daily"] + record["habit"]["weekly"])]
-    frame = pd.DataFrame({"stage": ["Exposed", "Tried", "Active", "Habitual"], "people": counts})
-    frame["share_of_exposed"] = [kpi.ratio(c, counts[0]) for c in counts]
-    return frame
+    """Exposed -> tried -> active -> habitual among the people exposed in the window (the KPI
+    module's ``adoption_funnel``)."""
+    return kpi.adoption_funnel(inputs, record)
 
 
 def _check(key: str, month: str, grouping: str = "stage") -> tuple[date, date]:

@@ -1,17 +1,17 @@
 """Calendar months as the API, the dashboard, the exports and the monthly close take them:
 ``YYYY-MM``. The one month helper: parsing, checking, stepping and bounds live here only.
 
-One pattern for every entry point. Years are 1900-2999: a month like 0001-01 would pass a bare
-``\\d{4}`` and then overflow the date arithmetic of a window (a 500, found by fuzzing).
+Pure (no database, no Flask): the KPI module uses it too. One pattern for every entry point.
+Years are 1900-2999: a month like 0001-01 would pass a bare ``\\d{4}`` and then overflow the date arithmetic
+of a window (a 500, found by fuzzing).
 """
 
 from __future__ import annotations
 
 import calendar
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
-from app.db import utcnow
 from app.errors import Detail, ValidationFailed
 
 PATTERN = r"^(19\d\d|2\d\d\d)-(0[1-9]|1[0-2])$"
@@ -38,7 +38,7 @@ def month_of(moment: date | datetime) -> str:
 
 def this_month(now: date | datetime | None = None) -> str:
     """The current month, UTC."""
-    return month_of(now or utcnow())
+    return month_of(now or datetime.now(UTC))
 
 
 def month_before(month: str) -> str:
@@ -53,7 +53,7 @@ def month_after(month: str) -> str:
 
 def last_month(today: date | None = None) -> str:
     """The month before the current one (the one the monthly close freezes)."""
-    return month_before(this_month(today or utcnow().date()))
+    return month_before(this_month(today))
 
 
 def months_between(first: str, last: str) -> list[str]:

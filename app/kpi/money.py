@@ -8,11 +8,14 @@ import pandas as pd
 
 from app.kpi.stats import ratio
 from app.kpi.time_saved import saved_minutes
+from app.months import months_between
 
 # What the monthly table sums per feature and month from the rollups.
 _SUMMED = ("value_eur", "ai_tasks", "hours_saved", "priced_tasks", "priced_eur")
 MONEY_FIELDS = ("value_eur", "cost_eur", "cost_per_task_eur", "net_eur", "roi_pct",
                 "cumulative_net_eur", "payback_month")
+PORTFOLIO_COLUMNS = ["month", "value_eur", "cost_eur", "ai_tasks", "hours_saved", "net_eur",
+                     "cumulative_net_eur", "cost_per_task_eur"]
 
 
 @dataclass
@@ -83,18 +86,42 @@ def inputs_has_cost(table: pd.DataFrame, costs: pd.DataFrame) -> pd.Series:
     return pd.Series(keyed, index=table.index) | (table["cost_eur"] > 0)
 
 
+def _with_nets(months: pd.DataFrame, key: str) -> pd.DataFrame:
+    """``months`` (sorted by ``key`` and month) with each month's net (value - cost) and the
+    cumulative net of its series up to it: the one place both are computed."""
+    months = months.assign(net_eur=months["value_eur"] - months["cost_eur"])
+    months["cumulative_net_eur"] = months.groupby(key)["net_eur"].cumsum()
+    return months
+
+
+def portfolio_months(inputs: MoneyInputs, month: str) -> pd.DataFrame:
+    """Per month from the first with figures up to ``month`` (months without any as zeros): the
+    portfolio's value, cost, AI tasks, hours saved, net, cumulative net and cost per task."""
+    table = monthly_table(inputs)
+    if table.empty:
+        return pd.DataFrame(columns=PORTFOLIO_COLUMNS)
+    sums = ["value_eur", "cost_eur", "ai_tasks", "hours_saved"]
+    per_month = table.groupby("month", as_index=False)[sums].sum()
+    per_month = pd.DataFrame({"month": months_between(per_month["month"].min(), month)}).merge(
+        per_month, on="month", how="left").fillna({"value_eur": 0.0, "cost_eur": 0.0, "ai_tasks": 0,
+                                                   "hours_saved": 0.0})
+    per_month["ai_tasks"] = per_month["ai_tasks"].astype("int64")
+    per_month = _with_nets(per_month.assign(series=0), "series")
+    per_month["cost_per_task_eur"] = [ratio(c, t) for c, t in
+                                      zip(per_month["cost_eur"], per_month["ai_tasks"], strict=True)]
+    return per_month[PORTFOLIO_COLUMNS]
+
+
 def _figures_per_series(months: pd.DataFrame, key: str, month: str) -> dict:
     """The money figures as of ``month`` of each series of months in ``months`` (rows keyed by
     ``key``: a feature, or the portfolio), all at once."""
-    upto = months[months["month"] <= month].sort_values([key, "month"])
-    upto = upto.assign(net=upto["value_eur"] - upto["cost_eur"])
-    upto["cumulative"] = upto.groupby(key)["net"].cumsum()
+    upto = _with_nets(months[months["month"] <= month].sort_values([key, "month"]), key)
     this = upto[upto["month"] == month].groupby(key)[["value_eur", "cost_eur", "ai_tasks"]].sum()
-    cumulative = upto.groupby(key)["net"].sum()
+    cumulative = upto.groupby(key)["net_eur"].sum()
     # Payback: the first month, from the first month with a cost on, whose cumulative net is >= 0.
     first_costed = upto[upto["has_cost"]].groupby(key)["month"].min()
     since = upto[key].map(first_costed)
-    paid = upto[since.notna() & (upto["month"] >= since) & (upto["cumulative"] >= 0)]
+    paid = upto[since.notna() & (upto["month"] >= since) & (upto["cumulative_net_eur"] >= 0)]
     payback = paid.groupby(key)["month"].min()
     out = {}
     for series in months[key].unique():

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from app import kpi
 from app.db import db
 from app.kpi.fingerprint import fingerprint
+from app.kpi.money import portfolio_months
 from app.models import Feature
 from app.models.kpi import MonthlyClose
-from app.months import check_month, months_between  # noqa: F401  (check_month: callers found it here)
+from app.months import check_month
 from app.services.kpi_reads import figures as kpis
 from app.services.kpi_reads.close_state import close_status
 
@@ -35,21 +36,11 @@ def closes() -> dict[str, MonthlyClose]:
 
 
 def portfolio_history(inputs: kpi.MoneyInputs, month: str, closed: dict[str, MonthlyClose]) -> pd.DataFrame:
-    """Per month up to ``month``: the portfolio's value, cost, net, cumulative net, hours saved, AI
-    tasks, cost per task, and whether the month is closed / restated (as the last refresh stamped)."""
-    table = kpi.monthly_table(inputs)
-    if table.empty:
+    """Per month up to ``month``: the portfolio's figures (the KPI module's ``portfolio_months``),
+    and whether the month is closed / restated (as the last refresh stamped)."""
+    per_month = portfolio_months(inputs, month)
+    if per_month.empty:
         return pd.DataFrame(columns=HISTORY_COLUMNS)
-    sums = ["value_eur", "cost_eur", "ai_tasks", "hours_saved"]
-    per_month = table.groupby("month", as_index=False)[sums].sum()
-    per_month = pd.DataFrame({"month": months_between(per_month["month"].min(), month)}).merge(
-        per_month, on="month", how="left").fillna({"value_eur": 0.0, "cost_eur": 0.0, "ai_tasks": 0,
-                                                   "hours_saved": 0.0})
-    per_month["ai_tasks"] = per_month["ai_tasks"].astype("int64")
-    per_month["net_eur"] = per_month["value_eur"] - per_month["cost_eur"]
-    per_month["cumulative_net_eur"] = per_month["net_eur"].cumsum()
-    per_month["cost_per_task_eur"] = [kpi.ratio(c, t) for c, t in
-                                      zip(per_month["cost_eur"], per_month["ai_tasks"], strict=True)]
     per_month["closed"] = per_month["month"].isin(list(closed))
     per_month["restated"] = per_month["month"].map(
         lambda m: m in closed and closed[m].restated_at is not None)

@@ -8,11 +8,9 @@ the pages, the exports and the printable report. No Dash, no Flask request: test
 from __future__ import annotations
 
 import functools
-import threading
 from datetime import date, timedelta
 
 import pandas as pd
-from cachetools import TTLCache
 from sqlalchemy import select, union
 
 from app import kpi
@@ -29,44 +27,28 @@ GROUPINGS = ("stage", "cohort", "department")
 # Groupings whose groups split the people (each person in one group): complementary suppression.
 SPLITTING = ("stage", "department")
 TREND_WEEKS = 8
-CACHE_SIZE = 256
-CACHE_SECONDS = 300.0
 REST = "Everyone else"
 
 
 # --- memo: a page's answer is reused while the KPI revision is unchanged ----------------------------
 
-# At most CACHE_SECONDS too: the current month's window ends today, which moves at midnight.
-_cache: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=CACHE_SECONDS)
-_cache_lock = threading.Lock()  # cachetools caches are not thread-safe
-
-
 def memo(fn):
     """Reuse ``fn``'s answer for the same arguments while the KPI revision is unchanged (any
     commit writing a KPI input, a department move or rename included, bumps it): the weekly
-    breakdowns run the KPI module dozens of times."""
+    breakdowns run the KPI module dozens of times. Kept in the one KPI memo
+    (app/services/kpi_reads/cache.py), under its one version; today's date is part of the key, as
+    the current month's window ends today and so moves at midnight."""
     @functools.wraps(fn)
     def cached(*args):
-        version = kpi_cache.version()
-        if version is None:  # this transaction's own uncommitted writes: nothing to share
-            return fn(*args)
-        key = (fn.__name__, args, version)
-        with _cache_lock:
-            hit = _cache.get(key)
-        if hit is not None:
-            return hit
-        answer = fn(*args)
-        with _cache_lock:
-            _cache[key] = answer
-        return answer
+        key = ("dashboard", fn.__module__, fn.__name__, args, utcnow().date())
+        return kpi_cache.cached(kpi_cache.version(), key, lambda: fn(*args), copies=False)
 
     cached.uncached = fn
     return cached
 
 
 def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    kpi_cache.clear()
 
 
 # --- months -------------------------------------------------------------------------------------

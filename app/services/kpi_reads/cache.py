@@ -43,11 +43,12 @@ def version() -> str | None:
     return f"{db.session.get_bind().url}|{revision}"
 
 
-def cached(version: str | None, key: tuple, compute: Callable[[], Any]) -> Any:
+def cached(version: str | None, key: tuple, compute: Callable[[], Any], *, copies: bool = True) -> Any:
     """``compute()``, remembered under (version, *key) while that version is current.
 
     Nothing is remembered without a version. Callers get a deep copy, so mutating an answer
-    cannot alter the memo.
+    cannot alter the memo; ``copies=False`` hands out the remembered answer itself, for callers
+    that only read it (the dashboard's pages, whose answers are rendered, never changed).
     """
     global _memo
     if version is None:
@@ -55,7 +56,7 @@ def cached(version: str | None, key: tuple, compute: Callable[[], Any]) -> Any:
     full_key = (version, *key)
     with _lock:
         if full_key in _memo:
-            return copy.deepcopy(_memo[full_key])
+            return copy.deepcopy(_memo[full_key]) if copies else _memo[full_key]
     value = compute()
     size = nbytes(value)
     budget = _budget_bytes()
@@ -68,7 +69,7 @@ def cached(version: str | None, key: tuple, compute: Callable[[], Any]) -> Any:
                 del _memo[stale]
             _version[0] = version
         if size <= budget:
-            _memo[full_key] = copy.deepcopy(value)
+            _memo[full_key] = copy.deepcopy(value) if copies else value
             while len(_memo) > MAX_ENTRIES:
                 _memo.popitem()
     return value
@@ -89,6 +90,8 @@ def nbytes(value: Any) -> int:
         return int(value.memory_usage(index=True, deep=True).sum())
     if isinstance(value, (tuple, list)):
         return sum(nbytes(v) for v in value)
+    if isinstance(value, dict):  # an answer of figures, perhaps holding frames (the dashboard's)
+        return _NOMINAL_BYTES + sum(nbytes(v) for v in value.values() if isinstance(v, (pd.DataFrame, dict)))
     return _NOMINAL_BYTES
 
 

@@ -48,7 +48,8 @@ def memo(fn):
 
 
 def clear_cache() -> None:
-    kpi_cache.clear()
+    """Forget the page answers (the KPI reads under them stay remembered)."""
+    kpi_cache.clear("dashboard")
 
 
 # --- months -------------------------------------------------------------------------------------

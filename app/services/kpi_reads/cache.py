@@ -101,9 +101,14 @@ def memory_bytes() -> int:
         return int(_memo.currsize)
 
 
-def clear() -> None:
-    """Forget every entry (tests, or after restoring a database in place)."""
+def clear(kind: str | None = None) -> None:
+    """Forget every entry (tests, or after restoring a database in place), or only those whose key
+    starts with ``kind`` (the dashboard's page answers: ``"dashboard"``)."""
     with _lock:
+        if kind is not None:
+            for stale in [k for k in _memo if len(k) > 1 and k[1] == kind]:
+                del _memo[stale]
+            return
         _memo.clear()
         _version[0] = None
 

@@ -24,9 +24,14 @@ def naive_utc(series: pd.Series) -> pd.Series:
 
 def exposed_people(spells: pd.DataFrame, start: date, end: date) -> set[int]:
     """People exposed at any instant of the days [start, end] (a spell is [start_at, end_at))."""
+    return exposed_between(spells, day_start(start), day_start(end + timedelta(days=1)))
+
+
+def exposed_between(spells: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp) -> set[int]:
+    """People exposed at any instant of [lo, hi) (naive UTC): the one rule of who was exposed
+    when, for the KPI windows and for the rollout service's own questions."""
     if spells.empty:
         return set()
-    lo, hi = day_start(start), day_start(end + timedelta(days=1))
     s_start, s_end = naive_utc(spells["start_at"]), naive_utc(spells["end_at"])
     open_or_later = s_end.isna() | (s_end > lo)
     # A spell that ends where it starts exposed nobody at any instant.

@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
+import pandas as pd
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app.db import db
 from app.flags.stickiness import buckets
+from app.kpi.exposure import exposed_between
 from app.models import CohortMember, ExposureSpell, Feature, Person, RolloutStage, RolloutTransition
 from app.services.people import membership
 
@@ -233,6 +235,10 @@ def _window(start: date | datetime, end: date | datetime) -> tuple[datetime, dat
     return start, end
 
 
+def _naive(moment: datetime) -> pd.Timestamp:
+    return pd.Timestamp(moment.astimezone(UTC).replace(tzinfo=None))
+
+
 def exposed_people(feature_id: int, start: date | datetime, end: date | datetime) -> set[int]:
     """Person row ids exposed to the feature at any instant of the window.
 
@@ -240,15 +246,15 @@ def exposed_people(feature_id: int, start: date | datetime, end: date | datetime
     :param end: last day (closed) or the instant the window ends (exclusive).
     """
     lo, hi = _window(start, end)
-    rows = db.session.scalars(
-        select(ExposureSpell.person_id).where(
-            ExposureSpell.feature_id == feature_id,
-            ExposureSpell.start_at < hi,
-            or_(ExposureSpell.end_at.is_(None), and_(ExposureSpell.end_at > lo,
-                                                     ExposureSpell.end_at > ExposureSpell.start_at)),
-        )
-    )
-    return set(rows)
+    # The spells that may touch the window, read in SQL; who of them was exposed is the KPI
+    # module's rule (app/kpi/exposure.py), the same the KPI windows apply.
+    rows = db.session.execute(
+        select(ExposureSpell.person_id, ExposureSpell.start_at, ExposureSpell.end_at).where(
+            ExposureSpell.feature_id == feature_id, ExposureSpell.start_at < hi,
+            or_(ExposureSpell.end_at.is_(None), ExposureSpell.end_at > lo))
+    ).all()
+    spells = pd.DataFrame(rows, columns=["person_id", "start_at", "end_at"])
+    return exposed_between(spells, _naive(lo), _naive(hi))
 
 
 def exposed_users(feature_id: int, start: date | datetime, end: date | datetime) -> int:

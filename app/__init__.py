@@ -42,7 +42,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.flags.fast_path import FeaturePollShortcut
 
     # SDK polls skip Flask when the caches are warm, with the headers Flask would have added
-    app.wsgi_app = FeaturePollShortcut(app.wsgi_app, app, web.security_headers(app.config))
+    app.wsgi_app = FeaturePollShortcut(  # type: ignore[method-assign]  # Flask's middleware idiom
+        app.wsgi_app, app, web.security_headers(app.config))
     from app.flags import frontend_api
 
     frontend_api.register(app)  # /api/frontend for browser and mobile apps

@@ -243,4 +243,4 @@ def init_app(app: Flask) -> None:
                 "%s %s -> %s", request.method, request.path, response.status_code)
         return response
 
-    app.wsgi_app = RequestObserver(app.wsgi_app)
+    app.wsgi_app = RequestObserver(app.wsgi_app)  # type: ignore[method-assign]  # WSGI middleware

@@ -13,9 +13,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from typing import cast
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import CursorResult, event, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db import db, utcnow
@@ -88,11 +89,11 @@ def current_revision() -> int:
 
 def mark_changed() -> None:
     """Record in the caller's transaction that flag payloads may differ; the caches follow on commit."""
-    result = db.session.execute(
+    result = cast(CursorResult, db.session.execute(
         update(FlagRevision)
         .where(FlagRevision.id == 1)
         .values(revision=FlagRevision.revision + 1, changed_at=utcnow())
-    )
+    ))
     if result.rowcount == 0:
         db.session.execute(insert(FlagRevision).values(id=1, revision=1, changed_at=utcnow()))
     db.session.info[_CHANGED] = True

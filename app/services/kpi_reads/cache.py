@@ -40,7 +40,7 @@ def version() -> str | None:
     revision = kpi_revision.current()
     if revision is None:
         return None
-    return f"{db.session.get_bind().url}|{revision}"
+    return f"{db.session.get_bind().engine.url}|{revision}"
 
 
 def cached(version: str | None, key: tuple, compute: Callable[[], Any], *, copies: bool = True) -> Any:

@@ -17,8 +17,10 @@ heartbeats, the audit log) never invalidate the caches.
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Flask
-from sqlalchemy import event, select, update
+from sqlalchemy import CursorResult, event, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.db import db
@@ -55,8 +57,8 @@ def touch(session: Session | None = None) -> None:
 
 def bump(session: Session) -> None:
     """Add one to the revision (creating its row if a database lacks it)."""
-    result = session.execute(update(KpiRevision).where(KpiRevision.id == 1)
-                             .values(revision=KpiRevision.revision + 1))
+    result = cast(CursorResult, session.execute(update(KpiRevision).where(KpiRevision.id == 1)
+                                                .values(revision=KpiRevision.revision + 1)))
     if result.rowcount == 0:
         session.add(KpiRevision(id=1, revision=1))
         session.flush()

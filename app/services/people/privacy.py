@@ -11,8 +11,9 @@ opaque, pseudonymous id (docs/security.md).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from app.db import db, utcnow
 from app.errors import NotFound
@@ -125,13 +126,13 @@ def erase_person(person_id: str, actor: str, now: datetime | None = None) -> dic
             feedback.comment = ERASED_COMMENT
             replaced += 1
     # One statement, not an object per event: a person can have tens of thousands of events.
-    texts = db.session.execute(
+    texts = cast(CursorResult, db.session.execute(
         update(Event)
         .where(Event.person_id == person.id, or_(Event.output.is_not(None), Event.correction.is_not(None),
                                                  Event.model_version.is_not(None)))
         .values(output=None, correction=None, model_version=None)
         .execution_options(synchronize_session=False)
-    ).rowcount or 0
+    )).rowcount or 0
     first_time = person.erased_at is None
     person.name = None
     person.email = None

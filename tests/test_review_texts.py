@@ -72,3 +72,52 @@ def test_the_retention_job_reads_its_setting(app, client, admin_headers, session
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.scalar(select(Event.output)) is None
+
+
+def _labelled_fixes(client, admin_headers) -> dict[str, int]:
+    """Every output of the review world sampled and labelled corrected with a fix: event_id -> label id."""
+    from app.services.review import labels, sampling
+    from tests.review_support import live_world
+
+    live_world(client, admin_headers, events_per_person=2)
+    sample = sampling.draw_sample("f", "cm", size=100, second_share=0.0, seed=1)
+    out = {}
+    for item in labels.queue(sample.id, "ana"):
+        label = labels.label_item(item.id, "ana", "corrected", "tone", f"fixed {item.event_id}")
+        out[db.session.get(Event, item.event_id).event_id] = label.id
+    db.session.commit()
+    return out
+
+
+def test_gdpr_erase_blanks_every_text_of_the_person_reviewers_fixes_included(client, admin_headers):
+    from app.models import ReviewLabel
+
+    fixes = _labelled_fixes(client, admin_headers)
+    erased = client.post("/api/v1/people/s1/erase", headers=admin_headers).get_json()
+    # s1 has two events with texts (and one without any), both reviewed with a fix.
+    assert (erased["event_texts_erased"], erased["review_fixes_erased"]) == (2, 2)
+    db.session.expire_all()
+    for event in db.session.scalars(select(Event)):
+        mine = event.event_id.startswith("f-s1-") or event.event_id == "f-no-output"
+        texts = (event.output, event.correction, event.model_version)
+        assert (texts == (None, None, None)) == mine, event.event_id
+    for event_id, label_id in fixes.items():
+        fix = db.session.get(ReviewLabel, label_id).fix
+        assert (fix is None) == event_id.startswith("f-s1-"), event_id
+    # The verdicts stay: the reviewed error rate does not change with an erasure.
+    assert db.session.scalar(select(func.count()).select_from(ReviewLabel)
+                             .where(ReviewLabel.label == "corrected")) == len(fixes)
+
+
+def test_retention_blanks_reviewers_fixes_of_old_events_too(client, admin_headers):
+    from app.models import ReviewLabel
+
+    fixes = _labelled_fixes(client, admin_headers)  # events 1-2 days old
+    result = retention.blank_old_texts(now=utcnow() + timedelta(days=40), days=30)
+    db.session.commit()
+    assert (result["events_blanked"], result["fixes_blanked"]) == (len(fixes), len(fixes))
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(ReviewLabel)
+                             .where(ReviewLabel.fix.is_not(None))) == 0
+    assert db.session.scalar(select(func.count()).select_from(Event).where(
+        (Event.output.is_not(None)) | (Event.correction.is_not(None)))) == 0

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 
 from app.db import db, utcnow
-from app.models import Event
+from app.models import Event, ReviewItem, ReviewLabel
 from app.services.audit import audit
 
 ACTOR = "retention"
@@ -43,7 +43,7 @@ def blank_old_texts(now: datetime | None = None, days: int | None = None) -> dic
                             or_(Event.output.is_not(None), Event.correction.is_not(None)))
         .values(output=None, correction=None).execution_options(synchronize_session=False)
     ).rowcount or 0
-    fixes = _blank_fixes(old)
+    fixes = blank_fixes(old)
     if events or fixes:
         audit(ACTOR, "texts.retention", "events", f"before {cutoff.isoformat()}",
               after={"events_blanked": events, "fixes_blanked": fixes, "retention_days": days},
@@ -51,6 +51,10 @@ def blank_old_texts(now: datetime | None = None, days: int | None = None) -> dic
     return {"cutoff": cutoff.isoformat(), "events_blanked": events, "fixes_blanked": fixes}
 
 
-def _blank_fixes(event_ids) -> int:
-    """Reviewers' fixes of the given events (a subquery of event ids); 0 before reviews exist."""
-    return 0
+def blank_fixes(event_ids) -> int:
+    """Blank reviewers' fixes of the given events (a subquery of event ids); how many were blanked."""
+    items = select(ReviewItem.id).where(ReviewItem.event_id.in_(event_ids))
+    return db.session.execute(
+        update(ReviewLabel).where(ReviewLabel.item_id.in_(items), ReviewLabel.fix.is_not(None))
+        .values(fix=None).execution_options(synchronize_session=False)
+    ).rowcount or 0

@@ -189,3 +189,20 @@ def test_the_gate_passes_on_a_large_enough_passing_run(client, admin_headers, tm
     advanced = client.post("/api/v1/features/f/advance", json={}, headers=admin_headers)
     assert advanced.status_code == 200, advanced.get_json()
     assert advanced.get_json()["current_stage"] == 2
+
+
+def test_the_cli_exports_a_recorded_version(client, admin_headers, runner, tmp_path):
+    fate = _reviewed_world(client, admin_headers)
+    out = tmp_path / "d.csv"
+    export = ["liftoff", "datasets", "export", "--dataset", "f-corrections", "--feature", "f"]
+    result = runner.invoke(args=[*export, "--format", "csv", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "f-corrections version 1: 3 item(s)" in result.output
+    cells = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert {c["event_id"] for c in cells} == {e for e, w in fate.items()
+                                              if w in ("self", "corrected", "wrong")}
+    bad = runner.invoke(args=[*export, "--start", "yesterday"])
+    assert bad.exit_code == 1 and "start: must be a date" in bad.stderr
+    listed = runner.invoke(args=["liftoff", "datasets", "versions", "f-corrections"])
+    assert listed.exit_code == 0 and listed.output.count("\n") == 1 and "3 item(s)" in listed.output
+    assert "--category" in runner.invoke(args=["liftoff", "datasets", "export", "--help"]).output

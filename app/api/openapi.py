@@ -303,7 +303,8 @@ OPERATIONS: dict[str, Operation] = {
     "api.erase_person": Operation(ref("Erased")),
     # Review queues, datasets and evaluation runs (app/api/reviews.py; bodies in app/schemas/reviews.py).
     "api.draw_review_sample": Operation(ref("ReviewSample"), 201, body=body(
-        stage={"type": "integer", "minimum": 1}, variant=nullable({**STR, "maxLength": VARIANT_MAX}),
+        stage={"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        variant=nullable({**STR, "maxLength": VARIANT_MAX}),
         size={"type": "integer", "minimum": 1, "maximum": 10_000},
         second_share={"type": "number", "minimum": 0, "maximum": 1},
         seed={"type": "integer", "minimum": 0, "maximum": 2**31 - 1}), body_required=False),
@@ -324,8 +325,10 @@ OPERATIONS: dict[str, Operation] = {
                                       media_type="text/plain"),
     "api.post_evaluation": Operation(ref("EvaluationRun"), 201, body=body(
         ("model_version", "results"), model_version={**STR, "maxLength": MODEL_VERSION_MAX},
-        version={"type": "integer", "minimum": 1}, variant=nullable({**STR, "maxLength": VARIANT_MAX}),
-        results=array(body(("item", "passed"), item=INT, passed=BOOL, score=N_NUM), minItems=1))),
+        version={"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        variant=nullable({**STR, "maxLength": VARIANT_MAX}),
+        results=array(body(("item", "passed"), item={"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                           passed=BOOL, score=N_NUM), minItems=1))),
 }
 
 ROW_ID = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}  # app.api.RowId

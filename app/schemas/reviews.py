@@ -26,7 +26,7 @@ class Closed(BaseModel):
 class SampleIn(Closed):
     """Draw a review sample of a feature's AI outputs."""
 
-    stage: StrictInt | None = Field(None, ge=1, description="default: the current stage")
+    stage: StrictInt | None = Field(None, ge=1, le=2**31 - 1, description="default: the current stage")
     variant: Variant | None = None
     size: StrictInt | None = Field(None, ge=1, le=10_000, description="default: the playbook's sample_size")
     second_share: StrictFloat | StrictInt | None = Field(None, ge=0, le=1,
@@ -53,7 +53,7 @@ class DatasetExportIn(Closed):
 
 
 class ResultIn(Closed):
-    item: StrictInt = Field(description="an item_id of the dataset version")
+    item: StrictInt = Field(ge=1, le=2**31 - 1, description="an item_id of the dataset version")
     passed: StrictBool
     score: StrictFloat | StrictInt | None = None
 
@@ -62,7 +62,7 @@ class EvaluationIn(Closed):
     """An evaluation run of a model version on a dataset version: one result per item."""
 
     model_version: Annotated[str, Field(min_length=1, max_length=MODEL_VERSION_MAX)]
-    version: StrictInt | None = Field(None, ge=1, description="default: the latest version")
+    version: StrictInt | None = Field(None, ge=1, le=2**31 - 1, description="default: the latest version")
     variant: Variant | None = None
     results: list[ResultIn] = Field(min_length=1)
 

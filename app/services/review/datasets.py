@@ -40,6 +40,7 @@ from app.services.review.stages import (
 )
 from app.spreadsheets import csv_records
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
 FORMATS = ("jsonl", "csv")
 FIELDS = ("item_id", "source", "event_id", "task", "occurred_at", "stage", "variant", "model_version",
@@ -47,16 +48,19 @@ FIELDS = ("item_id", "source", "event_id", "task", "occurred_at", "stage", "vari
 
 
 def _day(raw, field: str, problems: Collector) -> date | None:
+    """A filter day: a date of the years 1900-2999 (as every window of the app), else a problem."""
     if raw is None or raw == "":
         return None
-    if isinstance(raw, date):
-        return raw
-    try:
-        return date.fromisoformat(raw) if isinstance(raw, str) else None
-    except ValueError:
-        pass
-    problems.add(field, "must be a date YYYY-MM-DD")
-    return None
+    day = raw if isinstance(raw, date) else None
+    if isinstance(raw, str):
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            day = None
+    if day is None or not FIRST_YEAR <= day.year <= LAST_YEAR:
+        problems.add(field, f"must be a date YYYY-MM-DD of the years {FIRST_YEAR}-{LAST_YEAR}")
+        return None
+    return day
 
 
 def check_filter(feature: str, variant: str | None = None, start=None, end=None,

@@ -20,6 +20,7 @@ from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import COUNTER, FEATURE_KEY, N_CLICKS, accepts, text, whole
 
 log = logging.getLogger(__name__)
+HIDDEN = {"display": "none"}  # the verdict form while there is nothing to label
 LABEL_NAMES = {"correct": "Correct", "corrected": "Corrected (write the fix)", "wrong": "Wrong",
                "not_assessable": "Not assessable"}
 
@@ -30,9 +31,7 @@ def _refusal(error: LiftoffError, alert_id: str) -> html.Div:
 
 
 def _labelling() -> html.Section:
-    form = html.Div([
-        html.Div(id="review-item"),
-        dcc.Store(id="review-item-id", data=None),
+    verdict = html.Div([
         html.Fieldset([
             html.Legend("Your verdict"),
             dcc.RadioItems(id="review-label", options=[{"label": LABEL_NAMES[k], "value": k} for k in LABELS],
@@ -43,8 +42,9 @@ def _labelling() -> html.Section:
         ui.field("The fixed version (corrected only)",
                  dcc.Textarea(id="review-fix", className="lo-input", value="")),
         html.Button("Save label", id="review-save", className="lo-btn lo-btn-primary", n_clicks=0),
-        html.Div(id="review-save-message"),
-    ], className="lo-stack")
+    ], id="review-verdict", className="lo-stack", style=HIDDEN)
+    form = html.Div([html.Div(id="review-item"), dcc.Store(id="review-item-id", data=None), verdict,
+                     html.Div(id="review-save-message")], className="lo-stack")
     return ui.card("Label the next output", form, card_id="review-label-card")
 
 
@@ -137,22 +137,23 @@ def show_feature(feature, _version):
 
 
 @callback(Output("review-item", "children"), Output("review-item-id", "data"),
+          Output("review-verdict", "style"),
           Input("review-sample", "value"), Input("review-version", "data"))
 def show_item(sample, _version):
     """The next output waiting for the logged-in reviewer."""
     identity = current_identity()
     if not sample or not actions.may_review(identity):
         return ui.empty_state("No sample picked", "Pick a sample above, or draw a new one.",
-                              state_id="review-no-sample"), None
+                              state_id="review-no-sample"), None, HIDDEN
     try:
         item, waiting = data.next_item(sample, identity.name)
     except LiftoffError as error:
-        return ui.alert(error.message, "warning"), None
+        return ui.alert(error.message, "warning"), None, HIDDEN
     if item is None:
         return ui.empty_state("Nothing left for you in this sample",
                               "Draw another sample, or ask a second reviewer to check the shared items.",
-                              state_id="review-done"), None
-    return view.item_card(item, waiting), item["id"]
+                              state_id="review-done"), None, HIDDEN
+    return view.item_card(item, waiting), item["id"], {}
 
 
 @callback(Output("review-version", "data"), Output("review-sample", "value"),

@@ -127,3 +127,34 @@ def test_labels_follow_the_rules_and_a_second_reviewer_measures_agreement(client
     labels.label_item(items[0].id, "ana", "wrong", "facts")
     mine = select(ReviewLabel.label).where(ReviewLabel.item_id == items[0].id, ReviewLabel.reviewer == "ana")
     assert db.session.scalars(mine).all() == ["wrong"]
+
+
+def test_the_review_api_draws_labels_and_reports(client, admin_headers, ingest_headers):
+    live_world(client, admin_headers)
+    refused = client.post("/api/v1/features/f/review-samples", json={}, headers=ingest_headers)
+    assert refused.status_code == 403
+    drawn = client.post("/api/v1/features/f/review-samples", json={"size": 4, "second_share": 0, "seed": 2},
+                        headers=admin_headers)
+    assert drawn.status_code == 201, drawn.get_json()
+    sample = drawn.get_json()
+    assert (sample["items"], sample["labelled"], sample["reviewed_error_rate"]) == (4, 0, None)
+    shown = client.get(f"/api/v1/review-samples/{sample['id']}", headers=admin_headers).get_json()
+    waiting = shown["waiting"]
+    assert len(waiting) == 4 and all(w["output"].startswith("answer") for w in waiting)
+    bad = client.post(f"/api/v1/review-items/{waiting[0]['id']}/label", json={"label": "great"},
+                      headers=admin_headers)
+    assert bad.status_code == 422 and bad.get_json()["details"][0]["field"] == "label"
+    no_fix = client.post(f"/api/v1/review-items/{waiting[0]['id']}/label",
+                         json={"label": "corrected", "category": "tone"}, headers=admin_headers)
+    assert no_fix.status_code == 422 and no_fix.get_json()["details"][0]["field"] == "fix"
+    for n, item in enumerate(waiting):
+        body = {"label": "wrong", "category": "facts"} if n == 0 else {"label": "correct"}
+        labelled = client.post(f"/api/v1/review-items/{item['id']}/label", json=body, headers=admin_headers)
+        assert labelled.status_code == 200
+        assert labelled.get_json()["labels"][0]["reviewer"] == "token:test admin"
+    quality = client.get("/api/v1/features/f/reviewed-quality?stage=1", headers=admin_headers).get_json()
+    assert (quality["reviewed_items"], quality["errors"]) == (4, 1)
+    assert quality["reviewed_error_rate"] == pytest.approx(0.25)
+    assert client.get("/api/v1/features/f/reviewed-quality?stage=x", headers=admin_headers).status_code == 422
+    assert client.post("/api/v1/review-items/999999/label", json={"label": "correct"},
+                       headers=admin_headers).status_code == 404

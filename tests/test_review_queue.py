@@ -158,3 +158,23 @@ def test_the_review_api_draws_labels_and_reports(client, admin_headers, ingest_h
     assert client.get("/api/v1/features/f/reviewed-quality?stage=x", headers=admin_headers).status_code == 422
     assert client.post("/api/v1/review-items/999999/label", json={"label": "correct"},
                        headers=admin_headers).status_code == 404
+
+
+def test_stage_periods_leave_out_killed_and_archived_time():
+    from types import SimpleNamespace
+
+    from app.services.review.stages import stage_at, stage_periods
+    from tests.helpers import utc
+
+    def t(i, day, action, to, killed=False):
+        return SimpleNamespace(id=i, effective_at=utc(2026, 10, day), action=action, to_stage=to,
+                               killed_after=killed)
+
+    history = [t(1, 1, "advance", 1), t(2, 5, "advance", 2), t(3, 8, "kill", 2, True), t(4, 9, "resume", 2),
+               t(5, 12, "archive", 2), t(6, 14, "unarchive", 2)]
+    assert stage_periods(history) == [(1, utc(2026, 10, 1), utc(2026, 10, 5)),
+                                      (2, utc(2026, 10, 5), utc(2026, 10, 8)),
+                                      (2, utc(2026, 10, 9), utc(2026, 10, 12)),
+                                      (2, utc(2026, 10, 14), None)]
+    periods = stage_periods(history)
+    assert [stage_at(periods, utc(2026, 10, d)) for d in (1, 6, 8, 13, 20)] == [1, 2, 0, 0, 2]

@@ -141,7 +141,7 @@ def export_version(dataset_key: str, actor: str, feature: str, variant: str | No
                              filter=json.dumps(flt), item_count=len(items), created_by=actor)
     db.session.add(version)
     db.session.flush()
-    periods = stage_periods(target, transitions_of(target))
+    periods = stage_periods(transitions_of(target))
     db.session.add_all(DatasetItem(version_id=version.id, event_id=event_id, label_id=label_id,
                                    stage_position=stage_at(periods, at)) for event_id, label_id, at in items)
     db.session.flush()

@@ -47,7 +47,7 @@ def allocate(strata: dict[str | None, int], size: int) -> dict[str | None, int]:
 def _population(feature: Feature, stage: int, variant: str | None) -> dict[str | None, list[int]]:
     """Ids of the stage's reviewable AI events (with an output, not voided, never sampled before),
     by the department their person was in when the event happened."""
-    periods = stage_periods(feature, transitions_of(feature))
+    periods = stage_periods(transitions_of(feature))
     sampled = select(ReviewItem.event_id).join(ReviewSample, ReviewSample.id == ReviewItem.sample_id) \
         .where(ReviewSample.feature_id == feature.id)
     conditions = [Event.feature_id == feature.id, Event.ai_assisted.is_(True), Event.voided_at.is_(None),

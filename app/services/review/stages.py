@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, false, or_, select
 
+from app.db import db
 from app.models import Event, Feature, RolloutTransition
 
 
@@ -34,23 +35,24 @@ def variant_filter(variant: str | None):
 Period = tuple[int, datetime, datetime | None]
 
 
-def stage_periods(feature: Feature, transitions: list[RolloutTransition]) -> list[Period]:
-    """(stage, from, until) for each stretch of time the feature stood live at a stage (not killed),
-    oldest first; the last one is open (until None) while it holds."""
+def stage_periods(transitions: list[RolloutTransition]) -> list[Period]:
+    """(stage, from, until) for each stretch of time the feature stood live at a stage (not killed,
+    not archived), oldest first; the last one is open (until None) while it holds."""
     periods: list[tuple[int, datetime, datetime | None]] = []
-    stage, killed, since = 0, False, None
+    stage, off, since = 0, False, None
+    archived = False
     for t in sorted(transitions, key=lambda t: (t.effective_at, t.id)):
-        if since is not None and stage > 0 and not killed and t.effective_at > since:
+        if since is not None and stage > 0 and not off and t.effective_at > since:
             periods.append((stage, since, t.effective_at))
-        stage, killed, since = t.to_stage, t.killed_after, t.effective_at
-    if since is not None and stage > 0 and not killed:
+        archived = t.action == "archive" or (archived and t.action != "unarchive")
+        stage, off, since = t.to_stage, t.killed_after or archived, t.effective_at
+    if since is not None and stage > 0 and not off:
         periods.append((stage, since, None))
     return periods
 
 
 def transitions_of(feature: Feature) -> list[RolloutTransition]:
-    from app.db import db
-
+    """The feature's transitions (advance, rollback, kill, resume, archive), in no set order."""
     return list(db.session.scalars(select(RolloutTransition).where(
         RolloutTransition.feature_id == feature.id)))
 

@@ -70,7 +70,7 @@ def check_correction_rates(feature: Feature, now: datetime, min_events: int,
     :returns: ``{"current": {...}, "previous": {...}, "reasons": [...]}``.
     """
     stage = feature.current_stage
-    periods = stage_periods(feature, transitions_of(feature))
+    periods = stage_periods(transitions_of(feature))
     current = {**corrected_rate(feature, _latest_period(periods, stage, now), variant),
                **reviewed_wrong_rate(feature, stage, variant)}
     previous = {**corrected_rate(feature, _latest_period(periods, stage - 1, now), variant),

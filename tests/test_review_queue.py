@@ -178,3 +178,24 @@ def test_stage_periods_leave_out_killed_and_archived_time():
                                       (2, utc(2026, 10, 14), None)]
     periods = stage_periods(history)
     assert [stage_at(periods, utc(2026, 10, d)) for d in (1, 6, 8, 13, 20)] == [1, 2, 0, 0, 2]
+
+
+def test_kappa_agrees_with_statsmodels_on_random_labellings():
+    import random
+
+    inter_rater = pytest.importorskip("statsmodels.stats.inter_rater")
+    import numpy as np
+
+    rng = random.Random(19)
+    codes = {label: i for i, label in enumerate(("correct", "corrected", "wrong", "not_assessable"))}
+    for _ in range(50):
+        n = rng.randint(2, 60)
+        first = [rng.choice(list(codes)) for _ in range(n)]
+        # The second reviewer mostly agrees: kappa anywhere from chance to near 1.
+        second = [a if rng.random() < rng.random() else rng.choice(list(codes)) for a in first]
+        ours = cohens_kappa(zip(first, second, strict=True))["kappa"]
+        table, _ = inter_rater.to_table(np.array([[codes[a], codes[b]] for a, b in zip(first, second,
+                                                                                          strict=True)]))
+        if ours is None:
+            continue  # one label throughout: statsmodels divides by zero there
+        assert ours == pytest.approx(inter_rater.cohens_kappa(table).kappa, abs=1e-12)

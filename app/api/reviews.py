@@ -20,7 +20,7 @@ def _int_arg(name: str) -> int | None:
     raw = request.args.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
         raise ValidationFailed(f"invalid {name}", [Detail(name, "must be a whole number")])
     return int(raw)
 

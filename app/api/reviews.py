@@ -7,6 +7,7 @@ from flask import Response, jsonify, request
 from app.api import bp, json_body
 from app.db import db
 from app.errors import Detail, ValidationFailed
+from app.models import ReviewItem
 from app.schemas.reviews import DatasetExportIn, EvaluationIn, LabelIn, SampleIn, parse
 from app.security import current_identity, requires
 from app.services.review import datasets, evaluations, labels, sampling
@@ -51,8 +52,6 @@ def label_review_item(item_id: int):
     body = parse(LabelIn, json_body(dict))
     label = labels.label_item(item_id, _actor(), body.label, body.category, body.fix)
     db.session.commit()
-    from app.models import ReviewItem
-
     return jsonify(labels.item_view(db.session.get(ReviewItem, label.item_id)))
 
 

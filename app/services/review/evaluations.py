@@ -11,7 +11,14 @@ from sqlalchemy import select
 from app.db import db
 from app.errors import Collector
 from app.kpi.review import pass_rate
-from app.models import MODEL_VERSION_MAX, DatasetItem, DatasetVersion, EvaluationResult, EvaluationRun
+from app.models import (
+    MODEL_VERSION_MAX,
+    Dataset,
+    DatasetItem,
+    DatasetVersion,
+    EvaluationResult,
+    EvaluationRun,
+)
 from app.models.review import VARIANT_MAX
 from app.services.audit import audit
 from app.services.review.datasets import dataset_by_key, version_of
@@ -84,15 +91,10 @@ def record_run(dataset_key: str, actor: str, model_version: str, results: list,
 
 def run_record(run: EvaluationRun) -> dict:
     version = db.session.get(DatasetVersion, run.version_id)
-    return {"id": run.id, "dataset": dataset_by_id(version.dataset_id), "version": version.version,
+    dataset = db.session.get(Dataset, version.dataset_id)
+    return {"id": run.id, "dataset": dataset.key, "version": version.version,
             "model_version": run.model_version, "variant": run.variant, "posted_by": run.posted_by,
             "posted_at": run.posted_at.isoformat(), **pass_rate(run.passed, run.items)}
-
-
-def dataset_by_id(dataset_id: int) -> str:
-    from app.models import Dataset
-
-    return db.session.get(Dataset, dataset_id).key
 
 
 def latest_run(dataset_key: str, variant: str | None = None) -> EvaluationRun | None:

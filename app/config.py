@@ -67,6 +67,8 @@ def load() -> dict:
         "JOB_MISFIRE_GRACE_SECONDS": _number("LIFTOFF_JOB_MISFIRE_GRACE_SECONDS", "300", int),
         "SCHEDULER_THREADS": _number("LIFTOFF_SCHEDULER_THREADS", "4", int),
         "SCHEDULER_RESYNC_SECONDS": _number("LIFTOFF_SCHEDULER_RESYNC_SECONDS", "60"),
+        # Days AI outputs and corrections are kept before the text-retention job blanks them (0: kept).
+        "EVENT_TEXT_RETENTION_DAYS": _number("LIFTOFF_EVENT_TEXT_RETENTION_DAYS", "0", int),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("LIFTOFF_SECURE_COOKIES", "0") == "1",

@@ -22,7 +22,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # permission -> (token kinds allowed, user roles allowed). Anything not listed is refused.
 PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "read": (frozenset({"admin"}), frozenset({"admin", "product", "change_manager", "executive"})),
+    "read": (frozenset({"admin"}),
+             frozenset({"admin", "product", "change_manager", "executive", "reviewer"})),
     "rollout:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
     "features:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
     "people:write": (frozenset({"admin"}), frozenset({"admin", "change_manager"})),
@@ -42,6 +43,13 @@ PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # Storing a gate evaluation writes gate history: not for read-only callers (executives).
     "gates:evaluate": (frozenset({"admin"}), frozenset({"admin", "product", "change_manager"})),
     "jobs:run": (frozenset({"admin"}), frozenset({"admin"})),
+    # Review queues (app/services/review/): draw samples, read the AI outputs in them, label them.
+    # Reviewers, and change managers who run the feedback loop.
+    "reviews:label": (frozenset({"admin"}), frozenset({"admin", "change_manager", "reviewer"})),
+    # Datasets of corrections hold AI outputs and fixes: for the people who review or improve them.
+    "datasets:export": (frozenset({"admin"}), frozenset({"admin", "product", "change_manager", "reviewer"})),
+    # An evaluation harness posts a model version's results on a dataset (what gates judge).
+    "evaluations:write": (frozenset({"admin", "ingest"}), frozenset({"admin", "product"})),
     # Dashboard only: the operations page (jobs, runs, pending Unleash syncs).
     "operations:read": (frozenset(), frozenset({"admin", "product"})),
     # Who receives the monthly ROI report by e-mail, and may subscribe to it.

@@ -94,6 +94,22 @@ GOOD: dict[str, object] = {
     "promote-confirm.n_clicks": 1,
     "promote-reason.value": "pilot went well",
     "promote-override.value": [],
+    # The review page: a sample and an item that do not exist, a feature without outputs to draw,
+    # a dataset name the service refuses (each answers with the page's alert; nothing is written).
+    "review-feature.value": FEATURE,
+    "review-version.data": 0,
+    "review-sample.value": 99999,
+    "review-size.value": 3,
+    "review-draw.n_clicks": 1,
+    "review-item-id.data": 99999,
+    "review-label.value": "correct",
+    "review-category.value": "",
+    "review-fix.value": "",
+    "review-save.n_clicks": 1,
+    "review-dataset.value": "Not A Name",
+    "review-export-category.value": "",
+    "review-format.value": "jsonl",
+    "review-export.n_clicks": 1,
 }
 
 

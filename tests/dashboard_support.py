@@ -80,7 +80,7 @@ def module_database(workdir: Path, label: str):
                 engine.dispose()
         if USING_POSTGRES:
             drop_pg_database(name)
-ROLES = ("admin", "product", "change_manager", "executive")
+ROLES = ("admin", "product", "change_manager", "executive", "reviewer")
 
 
 def email_for(role: str) -> str:

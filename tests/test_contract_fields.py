@@ -55,6 +55,11 @@ UNKNOWN = [
                                                  "priority": 1}, {"field": "priority"}),
     ("patch", "/api/v1/action-items/1", {"status": "done", "priority": 1}, {"field": "priority"}),
     ("post", "/api/v1/features/f/promote", {"override": True, "reason": "x", "force": 1}, {"field": "force"}),
+    ("post", "/api/v1/features/f/review-samples", {"size": 5, "strata": "team"}, {"field": "strata"}),
+    ("post", "/api/v1/review-items/1/label", {"label": "correct", "score": 1}, {"field": "score"}),
+    ("post", "/api/v1/datasets/d/versions", {"feature": "f", "limit": 3}, {"field": "limit"}),
+    ("post", "/api/v1/datasets/d/evaluations", {"model_version": "m", "results": [
+        {"item": 1, "passed": True, "why": "x"}]}, {"field": "results[0].why"}),
 ]
 
 

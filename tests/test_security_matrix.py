@@ -22,7 +22,7 @@ import pytest
 from app.security import PERMISSIONS
 
 PUBLIC = "public"
-ROLES = ("admin", "product", "change_manager", "executive")
+ROLES = ("admin", "product", "change_manager", "executive", "reviewer")
 TOKEN_KINDS = ("admin", "ingest", "client", "frontend")
 CALLERS = ("anonymous", *(f"role:{r}" for r in ROLES), *(f"token:{k}" for k in TOKEN_KINDS))
 DASHBOARD = "/dashboard/"
@@ -81,6 +81,14 @@ ROUTES: dict[str, str] = {
     "GET /api/v1/features/<key>/action-items": "read",
     "POST /api/v1/features/<key>/advance": "rollout:write",
     "GET /api/v1/features/<key>/corrections": "read",
+    "POST /api/v1/features/<key>/review-samples": "reviews:label",
+    "GET /api/v1/review-samples/<int:sample_id>": "reviews:label",
+    "POST /api/v1/review-items/<int:item_id>/label": "reviews:label",
+    "GET /api/v1/features/<key>/reviewed-quality": "read",
+    "POST /api/v1/datasets/<key>/versions": "datasets:export",
+    "GET /api/v1/datasets/<key>": "read",
+    "GET /api/v1/datasets/<key>/versions/<int:version>": "datasets:export",
+    "POST /api/v1/datasets/<key>/evaluations": "evaluations:write",
     "POST /api/v1/features/<key>/costs": "costs:write",
     "GET /api/v1/features/<key>/costs": "read",
     "POST /api/v1/features/<key>/costs/<int:cost_id>/void": "costs:void",
@@ -156,6 +164,8 @@ def observed(status: int, location: str | None) -> str:
 
 def test_the_table_names_only_known_permissions():
     import dashboards.enablement.actions  # noqa: F401  (their actions register their permissions)
+    import dashboards.review.actions  # noqa: F401
+    import dashboards.rollout.actions  # noqa: F401  (reports:receive: alone, nothing imported it)
     from app.security import DASHBOARD_ACTIONS
 
     assert set(ROUTES.values()) - {PUBLIC} <= set(PERMISSIONS)

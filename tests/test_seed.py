@@ -117,7 +117,7 @@ def test_demo_users_creates_one_login_per_role_idempotently(runner):
     users = {u.email: u.role for u in db.session.scalars(select(User))}
     assert users == {"admin@demo.liftoff": "admin", "product@demo.liftoff": "product",
                      "change-manager@demo.liftoff": "change_manager",
-                     "executive@demo.liftoff": "executive"}
+                     "executive@demo.liftoff": "executive", "reviewer@demo.liftoff": "reviewer"}
     for email in users:
         assert email in result.stdout
         assert authenticate(email, "liftoff-demo") is not None

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from flask import Flask, current_app, jsonify
 
 from app import months
-from app.models import COST_CATEGORIES, EVENT_TEXT_MAX, MODEL_VERSION_MAX, OUTCOMES
+from app.models import COST_CATEGORIES, EVENT_TEXT_MAX, LABELS, MODEL_VERSION_MAX, OUTCOMES
+from app.models.review import CATEGORY_MAX, VARIANT_MAX
 from app.security import PERMISSIONS
 
 
@@ -161,7 +162,30 @@ SCHEMAS: dict[str, dict] = {
         attendance=array({"type": "object"}),
     ),
     "Erased": obj(("person_id", "erased_at", "comments_replaced", "event_texts_erased"),
-                  person_id=STR, erased_at=STR, comments_replaced=INT, event_texts_erased=INT),
+                  person_id=STR, erased_at=STR, comments_replaced=INT, event_texts_erased=INT,
+                  review_fixes_erased=INT),
+    "ReviewedQuality": obj(
+        ("reviewed_error_rate", "reviewed_error_rate_ci_low", "reviewed_error_rate_ci_high"),
+        feature=STR, stage=N_INT, variant=N_STR, reviewed_items=INT, assessed=INT, errors=INT, corrected=INT,
+        wrong=INT, not_assessable=INT, reviewed_error_rate=N_NUM, reviewed_error_rate_ci_low=N_NUM,
+        reviewed_error_rate_ci_high=N_NUM,
+        agreement=obj(("items", "kappa"), items=INT, observed_agreement=N_NUM, kappa=N_NUM)),
+    "ReviewSample": obj(
+        ("id", "stage", "items", "labelled"), id=INT, stage=INT, variant=N_STR, items=INT, labelled=INT,
+        second_reviews_due=INT, second_reviews_done=INT, created_by=STR, created_at=STR, seed=INT,
+        reviewed_error_rate=N_NUM, reviewed_error_rate_ci_low=N_NUM, reviewed_error_rate_ci_high=N_NUM,
+        agreement={"type": "object"}, waiting=array({"$ref": "#/components/schemas/ReviewItem"})),
+    "ReviewItem": obj(
+        ("id", "event_id", "output", "labels"), id=INT, event_id=STR, task=STR, occurred_at=STR,
+        department=N_STR, outcome=STR, output=N_STR, correction=N_STR, model_version=N_STR,
+        needs_second=BOOL, labels=array(obj(("round", "reviewer", "label"), round=INT, reviewer=STR,
+                                            label={"enum": list(LABELS)}, category=N_STR, fix=N_STR))),
+    "DatasetVersion": obj(("dataset", "version", "items"), dataset=STR, version=INT, items=INT,
+                          filter={"type": "object"}, created_by=STR, created_at=STR),
+    "EvaluationRun": obj(
+        ("id", "dataset", "version", "model_version", "items", "passed", "pass_rate"), id=INT, dataset=STR,
+        version=INT, model_version=STR, variant=N_STR, posted_by=STR, posted_at=STR, items=INT,
+        passed=INT, pass_rate=N_NUM, pass_rate_ci_low=N_NUM, pass_rate_ci_high=N_NUM),
 }
 
 
@@ -277,6 +301,34 @@ OPERATIONS: dict[str, Operation] = {
     "api.latest_drift": Operation(array(ref("Drift"))),
     "api.export_person": Operation(ref("PersonExport")),
     "api.erase_person": Operation(ref("Erased")),
+    # Review queues, datasets and evaluation runs (app/api/reviews.py; bodies in app/schemas/reviews.py).
+    "api.draw_review_sample": Operation(ref("ReviewSample"), 201, body=body(
+        stage={"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        variant=nullable({**STR, "maxLength": VARIANT_MAX}),
+        size={"type": "integer", "minimum": 1, "maximum": 10_000},
+        second_share={"type": "number", "minimum": 0, "maximum": 1},
+        seed={"type": "integer", "minimum": 0, "maximum": 2**31 - 1}), body_required=False),
+    "api.get_review_sample": Operation(ref("ReviewSample")),
+    "api.label_review_item": Operation(ref("ReviewItem"), body=body(
+        ("label",), label={"enum": list(LABELS)},
+        category=nullable({**STR, "maxLength": CATEGORY_MAX,
+                           "description": "required for corrected and wrong"}),
+        fix=nullable({**STR, "maxLength": EVENT_TEXT_MAX,
+                      "description": "the fixed version (corrected only)"}))),
+    "api.reviewed_quality": Operation(ref("ReviewedQuality"), query={"stage": INT, "variant": STR}),
+    "api.export_dataset": Operation(ref("DatasetVersion"), 201, body=body(
+        ("feature",), feature=STR, variant=nullable({**STR, "maxLength": VARIANT_MAX}),
+        start=nullable(DAY), end=nullable(DAY), category=nullable({**STR, "maxLength": CATEGORY_MAX}))),
+    "api.list_dataset_versions": Operation(obj(("dataset", "versions"), dataset=STR,
+                                               versions=array(ref("DatasetVersion")))),
+    "api.download_dataset": Operation(STR, query={"format": {"enum": ["jsonl", "csv"]}},
+                                      media_type="text/plain"),
+    "api.post_evaluation": Operation(ref("EvaluationRun"), 201, body=body(
+        ("model_version", "results"), model_version={**STR, "maxLength": MODEL_VERSION_MAX},
+        version={"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+        variant=nullable({**STR, "maxLength": VARIANT_MAX}),
+        results=array(body(("item", "passed"), item={"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                           passed=BOOL, score=N_NUM), minItems=1))),
 }
 
 ROW_ID = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}  # app.api.RowId

@@ -64,6 +64,7 @@ from app.cli import (  # noqa: E402, F401
     admin,
     corrections,
     data,
+    datasets,
     feedback_import,
     ingest,
     operations,

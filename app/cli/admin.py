@@ -103,7 +103,7 @@ def users_set_password(email: str, password: str | None) -> None:
 
 @users.command("set-role")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(["admin", "product", "change_manager", "executive"]))
+@click.option("--role", required=True, type=click.Choice(list(ROLES)))
 def users_set_role(email: str, role: str) -> None:
     """Change the role of EMAIL; every session of theirs ends."""
     from app.services.accounts.access import set_role

@@ -67,6 +67,13 @@ JOBS: list[JobSpec] = [
         "0 4 * * 1",
         "Compare live durations and error rates with the first month after rollout (weekly).",
     ),
+    JobSpec(
+        "text-retention",
+        "app.jobs.privacy:blank_old_texts",
+        "40 3 * * *",
+        "Blank AI outputs, corrections and reviewers' fixes older than "
+        "LIFTOFF_EVENT_TEXT_RETENTION_DAYS (0: kept until a GDPR erase).",
+    ),
 ]
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UTCDateTime, db, utcnow
 
-ROLES = ("admin", "product", "change_manager", "executive")
+ROLES = ("admin", "product", "change_manager", "executive", "reviewer")
 TOKEN_KINDS = ("admin", "ingest", "client", "frontend")
 # Kinds bound to one flag environment: ``client`` (server-side SDKs), ``frontend`` (browser/mobile).
 ENVIRONMENT_KINDS = ("client", "frontend")

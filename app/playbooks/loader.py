@@ -12,6 +12,8 @@ from app.playbooks.schema import (
     ADKAR,
     CADENCES,
     CHANNELS,
+    CORRECTION_RATE_ACTIONS,
+    DATASET_METRICS,
     GATE_METRICS,
     GUARDRAIL_ACTIONS,
     TRAINING_FORMATS,
@@ -20,6 +22,7 @@ from app.playbooks.schema import (
     Guardrails,
     Playbook,
     PlaybookStage,
+    ReviewPlan,
     Training,
 )
 
@@ -162,18 +165,20 @@ def _criterion(r: _Reader, node: yaml.Node, field: str) -> Criterion | None:
                f"unknown metric {metric!r} (known: {', '.join(GATE_METRICS)})")
         return None
     parameter, low, high, integer = GATE_METRICS[metric]
-    m = r.mapping(node, field, ("metric", parameter))
-    if m is None or parameter not in m:
+    required = ("metric", parameter, "dataset") if metric in DATASET_METRICS else ("metric", parameter)
+    m = r.mapping(node, field, required)
+    if m is None or any(k not in m for k in required):
         return None
     threshold = r.number(m[parameter], f"{field}.{parameter}", low, high, integer)
-    return Criterion(metric, parameter, threshold, node.start_mark.line + 1)
+    dataset = r.text(m["dataset"], f"{field}.dataset") if "dataset" in m else None
+    return Criterion(metric, parameter, threshold, node.start_mark.line + 1, dataset)
 
 
 def _guardrails(r: _Reader, node: yaml.Node, field: str) -> Guardrails:
     # Every guardrail judges the error rate against the baseline; these only add rules or tune.
     # ``error_rate_above`` is the older name of ``max_error_rate``, still read.
     m = r.mapping(node, field, ("action",),
-                  ("max_error_rate", "error_rate_above", "spike_factor", "min_events"))
+                  ("max_error_rate", "error_rate_above", "spike_factor", "min_events", "correction_rate"))
     if m is None:
         return Guardrails()
     if "max_error_rate" in m and "error_rate_above" in m:
@@ -188,6 +193,21 @@ def _guardrails(r: _Reader, node: yaml.Node, field: str) -> Guardrails:
         min_events=(int(r.number(m["min_events"], f"{field}.min_events", 1, None, integer=True))
                     if "min_events" in m else 20),
         action=r.text(m["action"], f"{field}.action", GUARDRAIL_ACTIONS) if "action" in m else "rollback",
+        correction_rate=(r.text(m["correction_rate"], f"{field}.correction_rate", CORRECTION_RATE_ACTIONS)
+                         if "correction_rate" in m else None),
+    )
+
+
+def _review(r: _Reader, node: yaml.Node, field: str) -> ReviewPlan:
+    m = r.mapping(node, field, (), ("sample_size", "second_share"))
+    if m is None:
+        return ReviewPlan()
+    default = ReviewPlan()
+    return ReviewPlan(
+        sample_size=(int(r.number(m["sample_size"], f"{field}.sample_size", 1, 10_000, integer=True))
+                     if "sample_size" in m else default.sample_size),
+        second_share=(float(r.number(m["second_share"], f"{field}.second_share", 0.0, 1.0))
+                      if "second_share" in m else default.second_share),
     )
 
 
@@ -206,7 +226,7 @@ def _feedback(r: _Reader, node: yaml.Node, field: str) -> tuple[str, tuple[str, 
 
 
 def _stage(r: _Reader, node: yaml.Node, field: str) -> PlaybookStage | None:
-    m = r.mapping(node, field, STAGE_FIELDS)
+    m = r.mapping(node, field, STAGE_FIELDS, ("review",))
     if m is None:
         return None
     # Validate every field that is there, so one run reports all problems of the stage.
@@ -219,18 +239,20 @@ def _stage(r: _Reader, node: yaml.Node, field: str) -> PlaybookStage | None:
     comms = [_communication(r, n, f"{field}.communications[{i}]")
              for i, n in enumerate(items("communications"))]
     gate = [_criterion(r, n, f"{field}.gate[{i}]") for i, n in enumerate(items("gate"))]
-    seen: set[str] = set()
+    seen: set[tuple[str, str | None]] = set()
     for criterion in gate:
         if criterion is not None:
-            if criterion.metric in seen:
+            # An evaluation criterion may appear once per dataset.
+            if (criterion.metric, criterion.dataset) in seen:
                 r.fail(m["gate"], f"{field}.gate", f"metric {criterion.metric!r} given twice")
-            seen.add(criterion.metric)
+            seen.add((criterion.metric, criterion.dataset))
     cadence, questions = _feedback(r, m["feedback"], f"{field}.feedback") if "feedback" in m else ("", ())
     checklist = tuple(r.text(n, f"{field}.checklist[{i}]") for i, n in enumerate(items("checklist")))
     name = r.text(m["name"], f"{field}.name") if "name" in m else ""
     adkar = _adkar_list(r, m.get("adkar", empty), f"{field}.adkar") if "adkar" in m else ()
     guardrails = _guardrails(r, m["guardrails"], f"{field}.guardrails") if "guardrails" in m else None
-    if len(m) < len(STAGE_FIELDS) or guardrails is None:
+    review = _review(r, m["review"], f"{field}.review") if "review" in m else ReviewPlan()
+    if any(name not in m for name in STAGE_FIELDS) or guardrails is None:
         return None
     return PlaybookStage(
         name=name,
@@ -243,6 +265,7 @@ def _stage(r: _Reader, node: yaml.Node, field: str) -> PlaybookStage | None:
         gate=tuple(c for c in gate if c is not None),
         guardrails=guardrails,
         line=node.start_mark.line + 1,
+        review=review,
     )
 
 

@@ -22,7 +22,12 @@ GATE_METRICS: dict[str, tuple[str, float, float | None, bool]] = {
     "training_completion": ("min_pct", 0.0, 100.0, False),
     "feedback_mean": ("min", 1.0, 5.0, False),
     "open_critical_feedback": ("max", 0, None, True),
+    # An evaluation run on the criterion's dataset: the lower bound of its 95 % interval >= this.
+    "eval_pass_rate": ("min", 0.0, 1.0, False),
 }
+# Metrics that also name the dataset they are judged on (``dataset: KEY`` beside the threshold).
+DATASET_METRICS = ("eval_pass_rate",)
+CORRECTION_RATE_ACTIONS = ("alert", "rollback")
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,7 @@ class Criterion:
     parameter: str
     threshold: float
     line: int
+    dataset: str | None = None  # the dataset of an eval_pass_rate criterion
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,18 @@ class Guardrails:
     # Fewer non-abandoned AI events than this in a week are too few to judge.
     min_events: int = 20
     action: str = "rollback"
+    # The corrected and reviewed-wrong rates against the previous stage (app/services/rollout/
+    # guardrails.py): "alert" announces, "rollback" rolls back; None leaves them unjudged.
+    correction_rate: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewPlan:
+    """How a stage's AI outputs are reviewed (app/services/review/): the sample size and the share
+    of items a second reviewer labels too, so the reviewers' agreement can be measured."""
+
+    sample_size: int = 50
+    second_share: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,7 @@ class PlaybookStage:
     gate: tuple[Criterion, ...]
     guardrails: Guardrails
     line: int
+    review: ReviewPlan = field(default_factory=ReviewPlan)
 
 
 @dataclass(frozen=True)
@@ -121,13 +140,17 @@ class Playbook:
                     "feedback": {"cadence": s.feedback_cadence, "scale": [1, 5],
                                  "questions": list(s.pulse_questions)},
                     "checklist": list(s.checklist),
-                    "gate": [{"metric": c.metric, c.parameter: c.threshold} for c in s.gate],
+                    "gate": [{"metric": c.metric, c.parameter: c.threshold,
+                              **({"dataset": c.dataset} if c.dataset else {})} for c in s.gate],
                     "guardrails": {
                         "max_error_rate": s.guardrails.max_error_rate,
                         "spike_factor": s.guardrails.spike_factor,
                         "min_events": s.guardrails.min_events,
                         "action": s.guardrails.action,
+                        "correction_rate": s.guardrails.correction_rate,
                     },
+                    "review": {"sample_size": s.review.sample_size,
+                               "second_share": s.review.second_share},
                 }
                 for s in self.stages
             ],

@@ -21,7 +21,7 @@ def create_user(email: str, role: str, password: str) -> User:
     """Create a dashboard user.
 
     :param email: the login name.
-    :param role: one of ``admin``, ``product``, ``change_manager``, ``executive``.
+    :param role: one of ``ROLES`` (``admin``, ``product``, ``change_manager``, ``executive``, ``reviewer``).
     :param password: at least 12 characters and not guessable (``passwords.password_problem``);
         stored as a scrypt hash.
     """

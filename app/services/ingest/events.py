@@ -103,6 +103,9 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
     for field, limit in (("output", EVENT_TEXT_MAX), ("correction", EVENT_TEXT_MAX),
                          ("model_version", MODEL_VERSION_MAX)):
         out[field] = plausible.optional_text(row, field, problems, limit, index)
+    if out["correction"] is not None and row.get("output") in (None, ""):
+        # A fix of nothing cannot train or evaluate anything: the dataset needs the answer it fixes.
+        problems.add("correction", "a correction needs the output it corrects (send output too)", index)
     if row.get("variant") is not None:
         # Variants are not built yet: no feature has one, so no event can name one.
         problems.add("variant", f"the feature has no variant {row['variant']!r} "

@@ -1,7 +1,7 @@
 """GDPR: everything held about one person (export), and erasing what identifies them.
 
 Erasure blanks the person's name and e-mail, replaces their free-text feedback comments and blanks
-their events' free texts (AI output, correction, model version), but
+their events' free texts (AI output, correction, model version) and reviewers' fixes of them, but
 keeps their rows keyed by the internal id (events, exposure spells, cohort memberships, ratings,
 attendance): the aggregate KPIs and ROI do not change, and nothing left names the person.
 ``person_id`` itself is kept because flag stickiness and audiences hash it; it is meant to be an
@@ -115,7 +115,8 @@ def erase_person(person_id: str, actor: str, now: datetime | None = None) -> dic
 
     :param person_id: the person's external id.
     :param actor: who asked (user e-mail, ``token:NAME`` or ``cli``), for the audit log.
-    :returns: ``{"person_id", "erased_at", "comments_replaced", "event_texts_erased"}``.
+    :returns: ``{"person_id", "erased_at", "comments_replaced", "event_texts_erased",
+        "review_fixes_erased"}``.
     """
     person = _person(person_id)
     replaced = 0
@@ -133,14 +134,19 @@ def erase_person(person_id: str, actor: str, now: datetime | None = None) -> dic
         .values(output=None, correction=None, model_version=None)
         .execution_options(synchronize_session=False)
     )).rowcount or 0
+    from app.services.people.retention import blank_fixes
+
+    # Reviewers' fixes of the person's AI outputs are texts about the person too.
+    fixes = blank_fixes(select(Event.id).where(Event.person_id == person.id))
     first_time = person.erased_at is None
     person.name = None
     person.email = None
     person.erased_at = person.erased_at or now or utcnow()
     db.session.flush()
-    if first_time or replaced or texts:
+    if first_time or replaced or texts or fixes:
         audit(actor, "person.erase", "person", person.person_id,
-              after={"comments_replaced": replaced, "event_texts_erased": texts},
+              after={"comments_replaced": replaced, "event_texts_erased": texts,
+                     "review_fixes_erased": fixes},
               reason="GDPR erasure request")
     return {"person_id": person.person_id, "erased_at": _iso(person.erased_at),
-            "comments_replaced": replaced, "event_texts_erased": texts}
+            "comments_replaced": replaced, "event_texts_erased": texts, "review_fixes_erased": fixes}

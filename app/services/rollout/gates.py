@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from app.db import db, utcnow
 from app.errors import Conflict, Detail, LiftoffError, ValidationFailed
+from app.kpi import review as review_kpi
 from app.models import Feature, Feedback, GateEvaluation, RolloutTransition
 from app.playbooks import Criterion
 from app.services.audit import audit
@@ -96,8 +97,34 @@ def _judge(criterion: Criterion, feature: Feature, kpis: dict, days: int, entere
             Feedback.feature_id == feature.id, Feedback.severity == "critical",
             Feedback.status != "verified"))
         out.update(value=count, passed=count <= t)
+    elif metric == "eval_pass_rate":
+        out.update(evaluation_figure(criterion, feature))
     out["message"] = observed_vs_required(out)
     return out
+
+
+def evaluation_figure(criterion: Criterion, feature: Feature, variant: str | None = None) -> dict:
+    """An ``eval_pass_rate`` criterion judged on the latest evaluation run on its dataset (``{feature}``
+    in the dataset's name stands for the feature key): passes when the lower bound of the pass
+    rate's 95 % Wilson interval reaches the threshold.
+
+    :param variant: the variant being promoted, whose model's runs count (None: any run).
+    """
+    from app.services.review.evaluations import latest_run
+
+    dataset = (criterion.dataset or "").replace("{feature}", feature.key)
+    out: dict = {"dataset": dataset, "variant": variant}
+    try:
+        run = latest_run(dataset, variant)
+    except LiftoffError:  # no such dataset yet
+        run = None
+    if run is None:
+        return {**out, "value": None, "passed": False, "note": "no evaluation run"}
+    figure = review_kpi.pass_rate(run.passed, run.items)
+    low = figure["pass_rate_ci_low"]
+    return {**out, "value": figure["pass_rate"], "ci_low": low, "ci_high": figure["pass_rate_ci_high"],
+            "items": run.items, "run": run.id, "model_version": run.model_version,
+            "passed": low is not None and low >= criterion.threshold}
 
 
 def _num(value, digits: int = 3) -> str:
@@ -127,6 +154,13 @@ def observed_vs_required(c: dict) -> str:
                 f"required at least {_num(t)} (min)")
     if metric == "open_critical_feedback":
         return f"observed {value} open critical item(s), required at most {_num(t)} (max)"
+    if metric == "eval_pass_rate":
+        if value is None:
+            return (f"observed no evaluation run on dataset {c['dataset']}, required a pass rate whose "
+                    f"95 % interval starts at {_num(t)} or more (min)")
+        return (f"observed pass rate {_num(value)} of {c['items']} item(s) on dataset {c['dataset']} "
+                f"(model {c['model_version']}, 95 % interval {_num(c['ci_low'])}-{_num(c['ci_high'])}), "
+                f"required the interval's lower bound at least {_num(t)} (min)")
     return f"observed {_num(value)}, required at least {_num(t)} ({c['parameter']})"
 
 

@@ -7,6 +7,8 @@ recorded baseline itself when that has no interval (a recorded rate carries no c
 may add rules: an absolute ``max_error_rate`` (the whole interval above it) and a spike against
 the previous week (``spike_factor`` times last week's upper bound). Weeks with fewer than
 ``min_events`` AI tasks are not judged; without a baseline only the playbook's own rules judge.
+A playbook's ``correction_rate`` adds the corrected and reviewed-wrong rates against the previous
+stage (app/services/rollout/correction_guard.py): ``alert`` announces, ``rollback`` trips.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from app.playbooks import Guardrails, playbook_for
 from app.services.audit import audit
 from app.services.rollout import transitions as rollout
 from app.services.rollout.announce import announce
+from app.services.rollout.correction_guard import check_correction_rates
 from app.services.rollout.gates import live_playbook_features, refresh_kpis, stage_entered_at, stage_kpis
 
 ACTOR = "guardrail"
@@ -67,14 +70,23 @@ def check_guardrails(feature: Feature, now: datetime | None = None, refresh: boo
         against_baseline = baseline_breach(this_week)
         reasons = ([against_baseline] if against_baseline else []) + \
             playbook_breaches(this_week, previous, guard)
+    corrections, alerts = None, []
+    if guard.correction_rate is not None and feature.current_stage > 1:
+        # Against the previous stage: the first stage has none to compare with.
+        corrections = check_correction_rates(feature, now, guard.min_events)
+        if guard.correction_rate == "rollback":
+            reasons = reasons + corrections["reasons"]
+        else:
+            alerts = corrections["reasons"]
     return {"feature": feature.key, "stage": feature.current_stage, "action": guard.action,
             "tripped": bool(reasons), "reasons": reasons, "enough_data": enough,
-            "this_week": this_week, "previous_week": previous}
+            "this_week": this_week, "previous_week": previous, "correction_rates": corrections,
+            "alerts": alerts}
 
 
 def run_guardrails(now: datetime | None = None) -> list[dict]:
     """Check every live feature with a playbook; roll back or kill those that trip, audited and
-    announced. Returns the verdicts of the features that tripped."""
+    announced, and announce correction-rate alerts. Returns the verdicts acted on."""
     now = now or utcnow()
     refresh_kpis()
     features = live_playbook_features()
@@ -86,9 +98,20 @@ def run_guardrails(now: datetime | None = None) -> list[dict]:
                 if verdict["tripped"]:
                     _act(feature, verdict)
                     tripped.append(verdict)
+                elif verdict["alerts"]:
+                    _alert(feature, verdict)
+                    tripped.append(verdict)
         except LiftoffError as error:
             log.error("guardrail of %s could not act: %s", feature.key, error)
     return tripped
+
+
+def _alert(feature: Feature, verdict: dict) -> None:
+    """A correction-rate guardrail set to ``alert``: tell people, change nothing."""
+    reason = "guardrail: " + "; ".join(verdict["alerts"])
+    audit(ACTOR, "guardrail.alert", "feature", feature.key, None,
+          {"stage": feature.current_stage, "correction_rates": verdict["correction_rates"]}, reason)
+    announce(feature, f"guardrail alert: {feature.name}", reason)
 
 
 def _act(feature: Feature, verdict: dict) -> None:

@@ -24,16 +24,10 @@ from app.models import (
 from app.models.enablement import OWNER_MAX
 from app.playbooks import Playbook, playbook_for
 from app.services.audit import audit
+from app.services.lookups import feature_by_key
 from app.services.rollout import exposure
 
 ACTION_STATUSES = ("open", "done", "dropped")
-
-
-def feature_by_key(key: str) -> Feature:
-    feature = db.session.scalar(select(Feature).where(Feature.key == key))
-    if feature is None:
-        raise NotFound(f"no feature {key!r}")
-    return feature
 
 
 def playbook_of(feature: Feature) -> Playbook:

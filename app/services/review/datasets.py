@@ -29,7 +29,7 @@ from app.models import (
 )
 from app.models.review import CATEGORY_MAX, VARIANT_MAX
 from app.services.audit import audit
-from app.services.enablement.activities import feature_by_key
+from app.services.lookups import feature_by_key
 from app.services.review.stages import (
     bad_name,
     event_variant,

@@ -11,7 +11,7 @@ from app.models import EVENT_TEXT_MAX, LABELS, Event, ReviewItem, ReviewLabel, R
 from app.models.review import CATEGORY_MAX
 from app.plausible import text_problem
 from app.services.audit import audit
-from app.services.enablement.activities import feature_by_key
+from app.services.lookups import feature_by_key
 
 NEEDS_CATEGORY = ("corrected", "wrong")
 

@@ -15,7 +15,7 @@ from app.models.review import VARIANT_MAX
 from app.playbooks import playbook_for
 from app.playbooks.schema import ReviewPlan
 from app.services.audit import audit
-from app.services.enablement.activities import feature_by_key
+from app.services.lookups import feature_by_key
 from app.services.people.membership import in_force
 from app.services.review.stages import bad_name, in_stage, stage_periods, transitions_of, variant_filter
 

@@ -46,6 +46,12 @@ GOOD: dict[str, object] = {
     "rollout-confirm.n_clicks": 1,
     "rollout-pending.data": "advance",
     "rollout-reason.value": "pilot went well",
+    "rollout-last.data": FEATURE,
+    "rollout-defaulted.data": False,
+    # The "who gets it?" tester: a person of the seeded company, now.
+    "who-person.value": "emp003",
+    "who-person.search_value": "emp",
+    "who-at.value": "",
     # The corrections panel: saving stages that are no JSON (the page's alert; nothing changes).
     "correct-archive.n_clicks": 1,
     "correct-archive.children": "Archive",

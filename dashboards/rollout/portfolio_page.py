@@ -10,7 +10,7 @@ from dash import Input, Output, callback, dcc, html
 from app.services.reporting import board_report
 from dashboards.kpi import data as kpi_data
 from dashboards.kpi import view as kv
-from dashboards.rollout import data
+from dashboards.rollout import data, view
 from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import N_CLICKS, accepts
 
@@ -43,7 +43,7 @@ def _stage_cell(row: dict):
     if row["status"] == "killed":
         where = f"at {row['stage_name']} ({row['stage']} of {row['stage_count']})" if row["stage"] else ""
         return html.Span([ui.status_badge("killed"), " ", html.Span(where, className="lo-muted")])
-    return html.Span([ui.status_badge(row["status"]), " ", html.Span(row["stage_label"])])
+    return html.Span([view.status_badge(row["status"], row["everyone"]), " ", html.Span(row["stage_label"])])
 
 
 def _feature_cell(row: dict):

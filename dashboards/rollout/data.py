@@ -21,7 +21,9 @@ from app.models import (
     RolloutTransition,
     SdkInstance,
 )
-from app.services.rollout import exposure
+from app.services.kpi_reads import figures
+from app.services.reporting import board_report
+from app.services.rollout import exposure, gates
 from app.services.rollout import transitions as rollout
 
 PORTFOLIO_COLUMNS = [
@@ -282,3 +284,20 @@ def rejected_fetches(days: int = 7, today: datetime | None = None) -> pd.DataFra
           "last_at": r.last_at} for r in rows],
         columns=["day", "reason", "app_name", "count", "last_at"],
     )
+
+
+def portfolio_figures(month: str) -> dict[str, dict]:
+    """Per feature key, what the portfolio sorts and filters on besides its rollout: ``roi_pct``
+    and ``adoption_rate`` of ``month`` (None when there is nothing to divide by), both from the
+    one KPI read path (app/services/kpi_reads/figures.py, through the board report's month
+    quality for adoption), and ``gate``: ``passed``, ``failed`` or ``none`` (never evaluated)."""
+    roi = {row["feature"]: row["roi_pct"] for row in figures.roi_figures(month)[0]["features"]}
+    quality = board_report.month_quality(month)
+    out = {}
+    for key in db.session.scalars(select(Feature.key).where(Feature.archived_at.is_(None))):
+        history = gates.gate_history(key, limit=1)
+        passed = gates.evaluation_dict(history[0])["passed"] if history else None
+        gate = "none" if passed is None else ("passed" if passed else "failed")
+        out[key] = {"roi_pct": roi.get(key), "adoption_rate": (quality.get(key) or {}).get("adoption_rate"),
+                    "quality": quality.get(key), "gate": gate}
+    return out

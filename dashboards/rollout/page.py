@@ -92,8 +92,8 @@ def layout(feature: str | None = None, **_query) -> html.Div:
     ], className="lo-page-head")
     parts = [dcc.Location(id="rollout-location", refresh="callback-nav"), head]
     if not options:
-        parts.append(ui.empty_state("No features yet.", "Create one with POST /api/v1/features, or run "
-                                    "`liftoff seed` for the demo company.", state_id="rollout-empty"))
+        parts.append(ui.empty_state("No features yet.", "Create one with “New feature” on the Portfolio, or "
+                                    "run `liftoff seed` for the demo company.", state_id="rollout-empty"))
         return html.Div(parts)
     if feature not in keys:
         message = (f"There is no feature “{feature}”. " if feature else "") + \

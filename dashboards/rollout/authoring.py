@@ -36,7 +36,7 @@ FIRST_STAGES = [{"name": "Champions", "cohorts": [], "percentage": 0}]
 def _field(field: str, label: str, kind: str, placeholder: str) -> html.Div:
     control = dcc.Input(id=f"new-{field}", type=kind, value="" if kind == "text" else None,
                         placeholder=placeholder, className="lo-field",
-                        **({"min": 0, "step": "any"} if kind == "number" else {"maxLength": 200}))
+                        **({"step": "any"} if kind == "number" else {"maxLength": 200}))
     return html.Div([html.Label(label, htmlFor=f"new-{field}"), control,
                      html.Div(id=f"new-{field}-error", className="lo-field-error")])
 

@@ -39,7 +39,9 @@ def rows(prefix: str, stages: list[dict], options: list[dict], disabled: bool = 
     for slot in range(SLOTS):
         stage = stages[slot] if slot < len(stages) else {}
         names = ids(prefix, slot)
-        # Visually hidden labels: the column heads say it to the eye, these to a screen reader.
+        # No min/max on the number: a browser hands no value for one out of range, which would read
+        # as 0 %; the service names the bad percentage instead. Visually hidden labels: the column
+        # heads say it to the eye, these to a screen reader.
         out.append(html.Div([
             html.Div([html.Label(f"Stage {slot + 1} name", htmlFor=names["name"], className="lo-sr-only"),
                       dcc.Input(id=names["name"], type="text", value=stage.get("name", ""),
@@ -49,7 +51,7 @@ def rows(prefix: str, stages: list[dict], options: list[dict], disabled: bool = 
                          placeholder="Cohorts…", disabled=disabled, className="lo-stage-cohorts"),
             html.Div([html.Label(f"Stage {slot + 1} percentage of everyone", htmlFor=names["percentage"],
                                  className="lo-sr-only"),
-                      dcc.Input(id=names["percentage"], type="number", min=0, max=100, step=1,
+                      dcc.Input(id=names["percentage"], type="number", step=1,
                                 value=stage.get("percentage", 0 if stage else None), className="lo-field",
                                 disabled=disabled, placeholder="0")]),
             html.Div(id=names["error"], className="lo-field-error lo-stage-error"),

@@ -301,3 +301,26 @@ def portfolio_figures(month: str) -> dict[str, dict]:
         out[key] = {"roi_pct": roi.get(key), "adoption_rate": (quality.get(key) or {}).get("adoption_rate"),
                     "quality": quality.get(key), "gate": gate}
     return out
+
+
+SORTABLE = ("name", "stage", "exposed_now", "since", "roi_pct", "adoption_rate")
+
+
+def select_rows(frame: pd.DataFrame, search: str | None, stages: list | None, statuses: list | None,
+                gate_results: list | None, sort: str | None, order: str | None) -> pd.DataFrame:
+    """The portfolio rows matching the search (name or key, any case) and every filter chosen
+    (none chosen: all), sorted on ``sort``; features without a figure sort last either way."""
+    rows = frame
+    needle = (search or "").strip().lower()
+    if needle:
+        rows = rows[rows["name"].str.lower().str.contains(needle, regex=False)
+                    | rows["key"].str.lower().str.contains(needle, regex=False)]
+    if stages:
+        rows = rows[rows["stage_name"].where(rows["stage"] > 0, "").isin(stages)]
+    if statuses:
+        rows = rows[rows["status"].isin(statuses)]
+    if gate_results:
+        rows = rows[rows["gate"].isin(gate_results)]
+    by = sort if sort in SORTABLE else "name"
+    key = (lambda c: c.str.lower()) if by == "name" else None
+    return rows.sort_values(by, ascending=order != "desc", na_position="last", key=key, kind="stable")

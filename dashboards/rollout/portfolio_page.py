@@ -130,27 +130,6 @@ def _percent(value) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:.0f} %"
 
 
-def select_rows(frame: pd.DataFrame, search: str | None, stages: list | None, statuses: list | None,
-                gates: list | None, sort: str | None, order: str | None) -> pd.DataFrame:
-    """The portfolio rows matching the search (name or key, any case) and every filter chosen
-    (none chosen: all), sorted on ``sort``; features without a figure sort last either way."""
-    rows = frame
-    needle = (search or "").strip().lower()
-    if needle:
-        rows = rows[rows["name"].str.lower().str.contains(needle, regex=False)
-                    | rows["key"].str.lower().str.contains(needle, regex=False)]
-    if stages:
-        rows = rows[rows["stage_name"].where(rows["stage"] > 0, "").isin(stages)]
-    if statuses:
-        rows = rows[rows["status"].isin(statuses)]
-    if gates:
-        rows = rows[rows["gate"].isin(gates)]
-    column = sort if sort in dict(SORTS) else "name"
-    by = {"name": "name", "stage": "stage"}.get(column, column)
-    key = (lambda c: c.str.lower()) if by == "name" else None
-    return rows.sort_values(by, ascending=order != "desc", na_position="last", key=key, kind="stable")
-
-
 @callback(Output("portfolio-rows", "children"), Input("portfolio-search", "value"),
           Input("portfolio-stage", "value"), Input("portfolio-status", "value"),
           Input("portfolio-gate", "value"), Input("portfolio-sort", "value"),
@@ -163,7 +142,9 @@ def render_rows(search, stages, statuses, gates, sort, order, _clicks):
     for field in ("roi_pct", "adoption_rate", "gate"):
         frame[field] = [figures.get(k, {}).get(field) for k in frame["key"]]
     frame["gate"] = frame["gate"].fillna("none")
-    rows = select_rows(frame, search, stages, statuses, gates, sort, order)
+    for field in ("roi_pct", "adoption_rate"):  # numbers, NaN without a figure (sorted last)
+        frame[field] = pd.to_numeric(frame[field], errors="coerce").astype("float64")
+    rows = data.select_rows(frame, search, stages, statuses, gates, sort, order)
     if rows.empty:
         return ui.empty_state("No feature matches.", "Clear the search or a filter.",
                               state_id="portfolio-none")
@@ -177,8 +158,7 @@ def render_rows(search, stages, statuses, gates, sort, order, _clicks):
                 "exposed_now": lambda r: ui.number(r["exposed_now"]),
                 "owner": lambda r: r["owner"] or "—",
                 "roi_pct": lambda r: _percent(r["roi_pct"]),
-                "adoption_rate": lambda r: _percent(None if r["adoption_rate"] is None
-                                                    else r["adoption_rate"] * 100),
+                "adoption_rate": lambda r: _percent(r["adoption_rate"] * 100),
                 "gate": lambda r: dict(GATES)[r["gate"]] if r["gate"] != "none" else "—",
                 "quality": lambda r: kv.quality_cell(figures.get(r["key"], {}).get("quality"))},
     )

@@ -165,8 +165,10 @@ def render_rollout(key, _version):
     body = view.rollout_body(overview, data.transitions(key), data.audit_entries(key))
     if overview["status"] in ("live", "complete"):  # only a started stage has a gate
         feature_query = "?" + urlencode({"feature": key})
+        stages = overview["stages"]
+        names = {int(p): n for p, n in zip(stages["position"], stages["name"], strict=True)}
         gate = view.gate_status(gates.latest_gate(key), gates.latest_drift(key)["verdict"],
-                                dash.get_relative_path("/enablement") + feature_query)
+                                dash.get_relative_path("/enablement") + feature_query, names)
         body.insert(2, gate)
     return body
 

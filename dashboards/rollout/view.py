@@ -130,8 +130,10 @@ def sdk_panel(sdks: pd.DataFrame, rejected: pd.DataFrame) -> html.Section:
                                       refused], card_id="sdk-panel")
 
 
-def gate_status(gate: dict | None, drift_verdict: str, enablement_href: str) -> html.Section:
-    """The current stage's latest gate result and drift verdict, linking to the full gate panel."""
+def gate_status(gate: dict | None, drift_verdict: str, enablement_href: str,
+                stage_names: dict[int, str] | None = None) -> html.Section:
+    """The current stage's latest gate result and drift verdict, linking to the full gate panel;
+    the stage by its name when ``stage_names`` (position -> name) has it."""
     link = dcc.Link("Gate details and promotion →", href=enablement_href, className="lo-link",
                     id="rollout-gate-link")
     if gate is None:
@@ -140,7 +142,8 @@ def gate_status(gate: dict | None, drift_verdict: str, enablement_href: str) -> 
         failed = [c for c in gate["criteria"] if not c["passed"]]
         state = html.Span([
             ui.badge("gate passed", "complete") if gate["passed"] else ui.badge("gate failed", "killed"),
-            f" stage {gate['stage']}, {ui.when(pd.Timestamp(gate['evaluated_at']))}",
+            f" {(stage_names or {}).get(gate['stage']) or 'stage ' + str(gate['stage'])}, "
+            f"{ui.when(pd.Timestamp(gate['evaluated_at']))}",
             html.Span(f" · failing: {', '.join(c['metric'] for c in failed)}" if failed else "",
                       className="lo-muted"),
         ])

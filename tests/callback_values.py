@@ -46,6 +46,12 @@ GOOD: dict[str, object] = {
     "rollout-confirm.n_clicks": 1,
     "rollout-pending.data": "advance",
     "rollout-reason.value": "pilot went well",
+    "rollout-last.data": FEATURE,
+    "rollout-defaulted.data": False,
+    # The "who gets it?" tester: a person of the seeded company, now.
+    "who-person.value": "emp003",
+    "who-person.search_value": "emp",
+    "who-at.value": "",
     # The corrections panel: saving stages that are no JSON (the page's alert; nothing changes).
     "correct-archive.n_clicks": 1,
     "correct-archive.children": "Archive",
@@ -54,7 +60,29 @@ GOOD: dict[str, object] = {
     "correct-confirm.n_clicks": 1,
     "correct-pending.data": "stages",
     "correct-reason.value": "pilot cohort renamed",
-    "correct-stages.value": "[not json",
+    # The stage editor: a stage of 500 % (the service refuses it; the message goes under its row).
+    **{f"correct-stage-{field}-{slot}.value": value for slot in range(6)
+       for field, value in (("name", "ramp" if slot == 0 else ""), ("cohorts", []),
+                            ("percentage", 500 if slot == 0 else None))},
+    # The portfolio's search, filters and sort.
+    "portfolio-search.value": "quote",
+    "portfolio-stage.value": [],
+    "portfolio-status.value": ["live"],
+    "portfolio-gate.value": [],
+    "portfolio-sort.value": "roi_pct",
+    "portfolio-order.value": "desc",
+    # The new-feature form: a key that is taken (the service's 409, shown under the key).
+    "new-create.n_clicks": 1,
+    "new-key.value": FEATURE,
+    "new-name.value": "Quote assistant again",
+    "new-description.value": "",
+    "new-baseline_days.value": 28,
+    "new-estimated_minutes_saved.value": 4.5,
+    "new-per_event_cost_eur.value": None,
+    **{f"new-stage-{field}-{slot}.value": value for slot in range(6)
+       for field, value in (("name", "Champions" if slot == 0 else ""), ("cohorts", ["champions"] if slot == 0
+                                                                             else []),
+                            ("percentage", 0 if slot == 0 else None))},
     # The executive page's cost entries: voiding an entry that does not exist (the page's alert).
     "cost-version.data": 0,
     "cost-pending.data": 99999,

@@ -236,7 +236,7 @@ def test_a_product_user_advances_a_feature_and_sdks_see_it(open_as, server, comp
     shot(page, "rollout-confirm-dialog")
     page.click("#rollout-confirm")
     page.wait_for_selector("#rollout-done")
-    assert "stage 1 of 2" in page.inner_text("#rollout-done")
+    assert "at Champions (1 of 2)" in page.inner_text("#rollout-done")
     page.wait_for_selector("#history-table")
     assert "champions trained" in rows_of(page, "history-table")[0]
     assert feature_state(company, "meeting-notes")[:2] == (1, False)
@@ -296,7 +296,7 @@ def test_a_failing_gate_is_shown_and_overridden_with_a_reason(open_as, server, c
     page.check("#rollout-override input[type=checkbox]")
     page.click("#rollout-confirm")
     page.wait_for_selector("#rollout-done")
-    assert "stage 2 of 2" in page.inner_text("#rollout-done")
+    assert "at Everyone (2 of 2)" in page.inner_text("#rollout-done")
     page.wait_for_selector("#history-table .lo-override")
     newest = rows_of(page, "history-table")[0]
     assert "override" in newest and "days_in_stage" in newest and "sponsor wants it now" in newest

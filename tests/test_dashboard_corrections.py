@@ -82,8 +82,8 @@ def test_archive_and_unarchive_from_the_dashboard(feature):
 
 def test_the_stage_editor_holds_the_stages_not_reached_and_keeps_the_reached_ones(feature):
     state = actions.plan_state(feature)
-    assert state["current"] == 1
-    assert json.loads(state["future"]) == [{"name": "ramp", "cohorts": [], "percentage": 50}]
+    assert state["current"] == 1 and state["reached"] == ["champions"]
+    assert state["future"] == [{"name": "ramp", "cohorts": [], "percentage": 50}]
     edited = json.dumps([{"name": "ramp", "cohorts": [], "percentage": 20},
                          {"name": "everyone", "cohorts": [], "percentage": 100}])
     actions.save_future_stages(feature, who("product"), "slower ramp", edited)
@@ -97,6 +97,10 @@ def test_the_stage_editor_holds_the_stages_not_reached_and_keeps_the_reached_one
     with pytest.raises(ValidationFailed) as refused:
         actions.save_future_stages(feature, who("product"), "x", '{"name": "ramp"}')
     assert refused.value.details[0].field == "stages"
+    # The form's list: a stage's detail names its index in the whole plan (after the reached one).
+    with pytest.raises(ValidationFailed) as refused:
+        actions.save_future_stages(feature, who("product"), "x", [{"name": "ramp", "percentage": 120}])
+    assert [d.field for d in refused.value.details] == ["stages[1].percentage"]
 
 
 def test_a_cost_entry_is_voided_from_the_month_list(feature):

@@ -251,8 +251,16 @@ def test_junk_values_of_every_callback_get_a_400_naming_the_component_never_a_50
     # for a rating (the form names one outside 1-5) and a checklist (empty when nothing is ticked).
     passed = {(a["component"], a["junk"]) for a in answers
               if a["junk"] in ("1.5", "-1", "[]", "{}") and a["status"] != 400}
+    # The rollout authoring forms: number inputs hold any number (the service names one out of
+    # range under its field) and multi-pickers an empty list when nothing is picked.
+    forms = [(form, slot) for form in ("new", "correct") for slot in range(6)]
+    numbers = [f"{form}-stage-percentage-{slot}.value" for form, slot in forms] + [
+        f"new-{field}.value" for field in ("baseline_days", "estimated_minutes_saved", "per_event_cost_eur")]
+    pickers = [f"{form}-stage-cohorts-{slot}.value" for form, slot in forms] + [
+        f"portfolio-{name}.value" for name in ("stage", "status", "gate")]
+    authoring = {(n, junk) for n in numbers for junk in ("1.5", "-1")} | {(p, "[]") for p in pickers}
     assert passed == {("feedback-rating.value", "-1"), ("exec-subscribe.value", "[]"),
-                      ("promote-override.value", "[]"), ("rollout-override.value", "[]")}
+                      ("promote-override.value", "[]"), ("rollout-override.value", "[]")} | authoring
 
 
 def test_a_store_missing_a_key_or_with_a_bad_month_is_named_in_the_400(probe):

@@ -12,8 +12,8 @@ from app.services.rollout import transitions as rollout
 
 ROLLOUT_ACTIONS = ("advance", "rollback", "kill", "resume")
 
-__all__ = ["NotAllowed", "may_change_rollouts", "may_subscribe_to_report", "perform_rollout_action",
-           "set_own_report_subscription"]
+__all__ = ["NotAllowed", "create_feature", "may_change_rollouts", "may_create_features",
+           "may_subscribe_to_report", "perform_rollout_action", "set_own_report_subscription"]
 
 
 def may_change_rollouts(identity: Identity | None) -> bool:
@@ -48,6 +48,25 @@ def perform_rollout_action(action: str, key: str, identity: Identity | None, rea
     # Looked up at call time so the service module stays the single implementation.
     service = getattr(rollout, action)
     return service(key, identity.name, reason)
+
+
+def may_create_features(identity: Identity | None) -> bool:
+    """Whether this logged-in user may create features and change their stage plans."""
+    return user_may(identity, "features:write")
+
+
+@dashboard_action("features:write", "create features (product or admin only)")
+def create_feature(spec: dict, identity: Identity | None) -> Feature:
+    """Create a feature and its stage plan from the dashboard's form, through the very service and
+    validation of ``POST /api/v1/features``; the caller commits.
+
+    :param spec: the API's body: ``key``, ``name``, ``description``, ``baseline_days``,
+        ``estimated_minutes_saved``, ``per_event_cost_eur``, ``stages``.
+    :raises NotAllowed: the role lacks ``features:write``.
+    :raises ValidationFailed: a field is invalid (each named as the API names it).
+    :raises Conflict: the key is taken.
+    """
+    return rollout.create_feature(spec, identity.name)
 
 
 def may_subscribe_to_report(identity: Identity | None) -> bool:

@@ -50,12 +50,14 @@ def _reason(reason: str | None) -> str:
 
 
 def plan_state(key: str) -> dict:
-    """``{"archived", "current", "future"}``: the stages after the current one as editable JSON."""
+    """``{"archived", "current", "reached", "future"}``: the stages reached (names) and the stages
+    after the current one (``{"name", "cohorts", "percentage"}``, for the form)."""
     feature = rollout._load(key)
     future = [{"name": s.name, "cohorts": [c.key for c in s.cohorts], "percentage": s.percentage}
               for s in feature.stages if s.position > feature.current_stage]
+    reached = [s.name for s in feature.stages if s.position <= feature.current_stage]
     return {"archived": feature.archived_at is not None, "current": feature.current_stage,
-            "future": json.dumps(future, indent=1)}
+            "reached": reached, "future": future}
 
 
 @dashboard_action("features:archive", "archive features (product or admin only)")
@@ -69,18 +71,22 @@ def set_archived(key: str, identity: Identity | None, reason: str | None, archiv
 
 
 @dashboard_action("features:write", "change stage plans (product or admin only)")
-def save_future_stages(key: str, identity: Identity | None, reason: str | None, text: str | None) -> Feature:
-    """Replace the stages after the current one with ``text`` (a JSON list of stages); the reached
-    ones are kept as they are.
+def save_future_stages(key: str, identity: Identity | None, reason: str | None,
+                       stages: list | str | None) -> Feature:
+    """Replace the stages after the current one with ``stages`` (the form's list of stages, or a
+    JSON text of one); the reached ones are kept as they are. A stage's details name its index in
+    the whole plan (``stages[current + i]``).
 
     :raises NotAllowed: the role lacks ``features:write``.
     :raises ValidationFailed: the text is no JSON list, or a stage is invalid.
     """
     reason = _reason(reason)
-    try:
-        future = json.loads(text or "")
-    except ValueError as error:
-        raise ValidationFailed("the stages are not JSON", [Detail("stages", str(error))]) from None
+    future = stages
+    if not isinstance(stages, list):
+        try:
+            future = json.loads(stages or "")
+        except ValueError as error:
+            raise ValidationFailed("the stages are not JSON", [Detail("stages", str(error))]) from None
     if not isinstance(future, list):
         raise ValidationFailed("invalid stages", [Detail("stages", "must be a JSON list of stages")])
     feature = rollout._load(key)

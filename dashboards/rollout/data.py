@@ -21,12 +21,14 @@ from app.models import (
     RolloutTransition,
     SdkInstance,
 )
-from app.services.rollout import exposure
+from app.services.kpi_reads import figures
+from app.services.reporting import board_report
+from app.services.rollout import exposure, gates
 from app.services.rollout import transitions as rollout
 
 PORTFOLIO_COLUMNS = [
     "key", "name", "owner", "status", "stage", "stage_count", "stage_name", "stage_label",
-    "exposed_now", "since",
+    "exposed_now", "since", "everyone",
 ]
 
 
@@ -41,6 +43,13 @@ def feature_status(feature: Feature, stage_count: int) -> str:
     if feature.current_stage >= stage_count:
         return "complete"
     return "live"
+
+
+def reaches_everyone(feature: Feature, current_percentage: int) -> bool:
+    """Whether the feature is on for everybody: live at a stage of 100 %. A last stage of cohorts
+    only reaches its cohorts, however the plan names it."""
+    return (feature.archived_at is None and not feature.killed and feature.current_stage > 0
+            and current_percentage >= 100)
 
 
 def _stage_label(feature: Feature, stage_name: str | None, stage_count: int) -> str:
@@ -73,12 +82,11 @@ def portfolio() -> pd.DataFrame:
     stage_counts = dict(db.session.execute(
         select(RolloutStage.feature_id, func.count()).group_by(RolloutStage.feature_id)
     ).all())
-    stage_names = {
-        (fid, pos): name
-        for fid, pos, name in db.session.execute(
-            select(RolloutStage.feature_id, RolloutStage.position, RolloutStage.name)
-        ).all()
-    }
+    stage_rows = db.session.execute(
+        select(RolloutStage.feature_id, RolloutStage.position, RolloutStage.name, RolloutStage.percentage)
+    ).all()
+    stage_names = {(fid, pos): name for fid, pos, name, _pct in stage_rows}
+    percentages = {(fid, pos): pct for fid, pos, _name, pct in stage_rows}
     exposed = dict(db.session.execute(
         select(ExposureSpell.feature_id, func.count())
         .where(ExposureSpell.end_at.is_(None))
@@ -100,6 +108,7 @@ def portfolio() -> pd.DataFrame:
             "stage_label": _stage_label(f, stage_name, n),
             "exposed_now": int(exposed.get(f.id, 0)),
             "since": since.get(f.id, pd.NaT),
+            "everyone": reaches_everyone(f, percentages.get((f.id, f.current_stage), 0)),
         })
     frame = pd.DataFrame(rows, columns=PORTFOLIO_COLUMNS)
     frame["exposed_now"] = frame["exposed_now"].astype("int64")
@@ -146,8 +155,9 @@ def rollout_overview(key: str) -> dict:
 
     :param key: the feature key.
     :returns: ``{"key", "name", "owner", "description", "status", "stage", "stage_count",
-        "stage_label", "exposed_now", "since", "stages": DataFrame}``; the stages frame has
-        ``position, name, cohorts, percentage, audience, state`` (state: done, current, next, killed).
+        "stage_label", "everyone" (live at 100 %), "exposed_now", "since", "stages": DataFrame}``;
+        the stages frame has ``position, name, cohorts, percentage, audience, state`` (state: done,
+        current, next, killed).
     """
     feature = _feature(key)
     n = len(feature.stages)
@@ -184,6 +194,8 @@ def rollout_overview(key: str) -> dict:
         "stage": feature.current_stage,
         "stage_count": n,
         "stage_label": _stage_label(feature, current_name, n),
+        "everyone": reaches_everyone(feature, feature.stages[feature.current_stage - 1].percentage
+                                     if 0 < feature.current_stage <= n else 0),
         "exposed_now": int(exposed or 0),
         "since": _last_transition_at().get(feature.id),
         "stages": pd.DataFrame(
@@ -200,14 +212,23 @@ def transitions(key: str) -> pd.DataFrame:
         .where(RolloutTransition.feature_id == feature.id)
         .order_by(RolloutTransition.effective_at.desc(), RolloutTransition.id.desc())
     ).all()
+    names = {s.position: s.name for s in feature.stages}
     return pd.DataFrame(
         [{"effective_at": t.effective_at, "action": t.action, "from_stage": t.from_stage,
-          "to_stage": t.to_stage, "killed_after": t.killed_after, "actor": t.actor,
+          "to_stage": t.to_stage, "from_name": stage_name(names, t.from_stage),
+          "to_name": stage_name(names, t.to_stage), "killed_after": t.killed_after, "actor": t.actor,
           "reason": t.reason or "", "recorded_at": t.recorded_at,
           "override": _overridden(t)} for t in rows],
-        columns=["effective_at", "action", "from_stage", "to_stage", "killed_after", "actor",
-                 "reason", "recorded_at", "override"],
+        columns=["effective_at", "action", "from_stage", "to_stage", "from_name", "to_name", "killed_after",
+                 "actor", "reason", "recorded_at", "override"],
     )
+
+
+def stage_name(names: dict[int, str], position: int) -> str:
+    """A stage as people read it: its name (``off`` before the first; the number if it is gone)."""
+    if position <= 0:
+        return "off"
+    return names.get(position) or f"stage {position} (since removed)"
 
 
 def _overridden(transition: RolloutTransition) -> str:
@@ -263,3 +284,43 @@ def rejected_fetches(days: int = 7, today: datetime | None = None) -> pd.DataFra
           "last_at": r.last_at} for r in rows],
         columns=["day", "reason", "app_name", "count", "last_at"],
     )
+
+
+def portfolio_figures(month: str) -> dict[str, dict]:
+    """Per feature key, what the portfolio sorts and filters on besides its rollout: ``roi_pct``
+    and ``adoption_rate`` of ``month`` (None when there is nothing to divide by), both from the
+    one KPI read path (app/services/kpi_reads/figures.py, through the board report's month
+    quality for adoption), and ``gate``: ``passed``, ``failed`` or ``none`` (never evaluated)."""
+    roi = {row["feature"]: row["roi_pct"] for row in figures.roi_figures(month)[0]["features"]}
+    quality = board_report.month_quality(month)
+    out = {}
+    for key in db.session.scalars(select(Feature.key).where(Feature.archived_at.is_(None))):
+        history = gates.gate_history(key, limit=1)
+        passed = gates.evaluation_dict(history[0])["passed"] if history else None
+        gate = "none" if passed is None else ("passed" if passed else "failed")
+        out[key] = {"roi_pct": roi.get(key), "adoption_rate": (quality.get(key) or {}).get("adoption_rate"),
+                    "quality": quality.get(key), "gate": gate}
+    return out
+
+
+SORTABLE = ("name", "stage", "exposed_now", "since", "roi_pct", "adoption_rate")
+
+
+def select_rows(frame: pd.DataFrame, search: str | None, stages: list | None, statuses: list | None,
+                gate_results: list | None, sort: str | None, order: str | None) -> pd.DataFrame:
+    """The portfolio rows matching the search (name or key, any case) and every filter chosen
+    (none chosen: all), sorted on ``sort``; features without a figure sort last either way."""
+    rows = frame
+    needle = (search or "").strip().lower()
+    if needle:
+        rows = rows[rows["name"].str.lower().str.contains(needle, regex=False)
+                    | rows["key"].str.lower().str.contains(needle, regex=False)]
+    if stages:
+        rows = rows[rows["stage_name"].where(rows["stage"] > 0, "").isin(stages)]
+    if statuses:
+        rows = rows[rows["status"].isin(statuses)]
+    if gate_results:
+        rows = rows[rows["gate"].isin(gate_results)]
+    by = sort if sort in SORTABLE else "name"
+    key = (lambda c: c.str.lower()) if by == "name" else None
+    return rows.sort_values(by, ascending=order != "desc", na_position="last", key=key, kind="stable")

@@ -11,9 +11,10 @@ from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from app.db import db
 from app.errors import LiftoffError
 from app.security import current_identity
+from app.services.rollout import impact
 from app.services.rollout.gates import GateFailed
 from dashboards.enablement import data as gates
-from dashboards.rollout import corrections, data, view
+from dashboards.rollout import corrections, data, view, who
 from dashboards.rollout.actions import NotAllowed, may_change_rollouts, perform_rollout_action
 from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import (
@@ -49,6 +50,8 @@ def _dialog() -> html.Div:
     return html.Div(
         html.Div([
             html.H2("Confirm", id="rollout-dialog-title", className="lo-card-title"),
+            # The effect in people (gain, lose, total), from the impact service, before confirming.
+            html.P(id="rollout-dialog-effect", className="lo-strong lo-dialog-effect"),
             html.P("This changes who gets the feature now; SDKs pick it up at their next poll.",
                    className="lo-muted"),
             html.Label("Reason (required, kept in the audit trail)", htmlFor="rollout-reason"),
@@ -72,6 +75,11 @@ def layout(feature: str | None = None, **_query) -> html.Div:
     identity = current_identity()
     options = data.feature_options()
     keys = {o["value"] for o in options}
+    # No feature in the URL: open the one this browser viewed last (the "remember" callback reads
+    # local storage and switches to it), else the first one; never on an empty page.
+    defaulted = not feature and bool(options)
+    if defaulted:
+        feature = options[0]["value"]
     head = html.Div([
         html.Div([html.H1("Rollout control"),
                   html.P("Stages, audiences and history of one feature.", className="lo-lede")]),
@@ -84,15 +92,17 @@ def layout(feature: str | None = None, **_query) -> html.Div:
     ], className="lo-page-head")
     parts = [dcc.Location(id="rollout-location", refresh="callback-nav"), head]
     if not options:
-        parts.append(ui.empty_state("No features yet.", "Create one with POST /api/v1/features, or run "
-                                    "`liftoff seed` for the demo company.", state_id="rollout-empty"))
+        parts.append(ui.empty_state("No features yet.", "Create one with “New feature” on the Portfolio, or "
+                                    "run `liftoff seed` for the demo company.", state_id="rollout-empty"))
         return html.Div(parts)
     if feature not in keys:
         message = (f"There is no feature “{feature}”. " if feature else "") + \
             "Pick a feature above, or open one from the Portfolio."
-        parts.append(ui.empty_state("No feature chosen.", message, state_id="rollout-empty"))
+        parts.append(ui.empty_state("No such feature.", message, state_id="rollout-empty"))
         return html.Div(parts)
     parts += [dcc.Store(id="rollout-feature", data=feature), dcc.Store(id="rollout-version", data=0),
+              dcc.Store(id="rollout-last", storage_type="local"),
+              dcc.Store(id="rollout-defaulted", data=defaulted),
               dcc.Store(id="rollout-pending"), html.Div(id="rollout-message")]
     if may_change_rollouts(identity):
         parts += [_actions_bar(), _dialog()]
@@ -101,6 +111,7 @@ def layout(feature: str | None = None, **_query) -> html.Div:
                               alert_id="rollout-read-only"))
     parts += [
         dcc.Loading(html.Div(id="rollout-body", className="lo-stack"), type="dot", delay_show=150),
+        who.panel(),
         dcc.Loading(html.Div(id="rollout-sdks"), type="dot", delay_show=150),
     ]
     if corrections.shown_to(identity):
@@ -115,6 +126,9 @@ dash.register_page(__name__, path="/rollout", name="Rollout control", title="Rol
 accepts("rollout-feature-picker", "value", FEATURE_KEY)
 accepts("rollout-feature", "data", PAGE_FEATURE)
 accepts("rollout-version", "data", COUNTER)
+accepts("rollout-last", "data", FEATURE_KEY)  # the feature this browser viewed last (local storage)
+accepts("rollout-defaulted", "data",
+        lambda value: None if isinstance(value, bool) else ("", "must be true or false"))
 accepts("rollout-pending", "data", text(20))  # the action asked for; None while none is
 accepts("rollout-reason", "value", text(2000))
 accepts("rollout-override", "value", texts(20, 5))
@@ -131,6 +145,15 @@ def pick_feature(key):
     return "?" + urlencode({"feature": key}) if key else no_update
 
 
+@callback(Output("rollout-feature-picker", "value"), Output("rollout-last", "data"),
+          Input("rollout-last", "data"), State("rollout-feature", "data"), State("rollout-defaulted", "data"))
+def remember_feature(last, key, defaulted):
+    """Remember the feature shown; when the URL named none, switch to the one viewed last."""
+    if defaulted and last and last != key and last in {o["value"] for o in data.feature_options()}:
+        return last, no_update  # the picker puts it in the URL; that page remembers it
+    return no_update, (key if key != last else no_update)
+
+
 @callback(Output("rollout-body", "children"), Input("rollout-feature", "data"),
           Input("rollout-version", "data"))
 def render_rollout(key, _version):
@@ -142,8 +165,10 @@ def render_rollout(key, _version):
     body = view.rollout_body(overview, data.transitions(key), data.audit_entries(key))
     if overview["status"] in ("live", "complete"):  # only a started stage has a gate
         feature_query = "?" + urlencode({"feature": key})
+        stages = overview["stages"]
+        names = {int(p): n for p, n in zip(stages["position"], stages["name"], strict=True)}
         gate = view.gate_status(gates.latest_gate(key), gates.latest_drift(key)["verdict"],
-                                dash.get_relative_path("/enablement") + feature_query)
+                                dash.get_relative_path("/enablement") + feature_query, names)
         body.insert(2, gate)
     return body
 
@@ -176,17 +201,24 @@ def enable_actions(key, _version):
     Output("rollout-dialog-title", "children"), Output("rollout-reason", "value"),
     Output("rollout-dialog-error", "children"),
     Output("rollout-override-box", "hidden"), Output("rollout-override", "value"),
+    Output("rollout-dialog-effect", "children"),
     [Input(f"rollout-{action}", "n_clicks") for action in ACTION_LABELS],
-    Input("rollout-cancel", "n_clicks"),
+    Input("rollout-cancel", "n_clicks"), State("rollout-feature", "data"),
     prevent_initial_call=True,
 )
-def open_dialog(*_clicks):
-    """Ask for confirmation and a reason before any action (no override until a gate refuses)."""
+def open_dialog(*args):
+    """Ask for confirmation and a reason before any action (no override until a gate refuses),
+    stating what it does in people: who gains it, who loses it, how many have it after."""
+    key = args[-1]
     trigger = ctx.triggered_id
     if trigger == "rollout-cancel" or not ctx.triggered or not ctx.triggered[0]["value"]:
-        return DIALOG_CLOSED, None, no_update, no_update, "", True, []
+        return DIALOG_CLOSED, None, no_update, no_update, "", True, [], no_update
     action = trigger.removeprefix("rollout-")
-    return DIALOG_OPEN, action, ACTION_LABELS[action][1], "", "", True, []
+    try:
+        effect = impact.preview(key, action).sentence
+    except LiftoffError as error:
+        effect = error.message
+    return DIALOG_OPEN, action, ACTION_LABELS[action][1], "", "", True, [], effect
 
 
 @callback(Output("rollout-dialog-error", "children", allow_duplicate=True), Input("rollout-reason", "value"),
@@ -232,7 +264,8 @@ def confirm_action(clicks, action, reason, key, version, override):
         text = f"{error.message}" + (f" ({details})" if details else "")
         # The page may be stale (someone else acted): show the refusal and re-read the state.
         return ui.alert(text, "danger", alert_id="rollout-error"), (version or 0) + 1, DIALOG_CLOSED, "", True
-    done = f"{ACTION_LABELS[action][0]}: {feature.name} is now " + (
-        "killed." if feature.killed else f"at stage {feature.current_stage} of {len(feature.stages)}."
-    )
+    names = {stage.position: stage.name for stage in feature.stages}
+    stage, count = feature.current_stage, len(feature.stages)
+    where = "killed." if feature.killed else f"at {data.stage_name(names, stage)} ({stage} of {count})."
+    done = f"{ACTION_LABELS[action][0]}: {feature.name} is now {where}"
     return ui.alert(done, "success", alert_id="rollout-done"), (version or 0) + 1, DIALOG_CLOSED, "", True

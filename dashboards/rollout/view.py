@@ -31,6 +31,21 @@ def timeline(stages: pd.DataFrame, total_people: int | None = None) -> html.Ol:
     return html.Ol(items, className="lo-timeline", id="rollout-timeline")
 
 
+def status_badge(status: str, everyone: bool) -> html.Span:
+    """The status; a feature at its last stage says "Everyone" only when it really is on for
+    everybody (a 100 % stage), else "Last stage" (it reaches just its cohorts)."""
+    if status == "complete" and not everyone:
+        return ui.badge("Last stage", "complete")
+    return ui.status_badge(status)
+
+
+def _move(row: dict) -> str:
+    """The stages a transition went between, by name: "Pilot → Everyone", "at Pilot" for a kill."""
+    if row["from_stage"] == row["to_stage"]:
+        return f"at {row['to_name']}"
+    return f"{row['from_name']} → {row['to_name']}"
+
+
 def _action_badge(row: dict):
     """The action, and for an advance past a failed gate an override badge naming what failed."""
     badge = ui.badge(row["action"], ACTION_KINDS.get(row["action"], "off"))
@@ -51,7 +66,8 @@ def gate_refusal(message: str, criteria: list[tuple[str, str]]) -> list:
 def rollout_body(overview: dict, transitions: pd.DataFrame, audit: pd.DataFrame) -> list:
     tiles = html.Div([
         html.Div([html.Div("Status", className="lo-tile-label"),
-                  html.Div(ui.status_badge(overview["status"]), className="lo-tile-value")],
+                  html.Div(status_badge(overview["status"], overview.get("everyone", False)),
+                           className="lo-tile-value")],
                  className="lo-tile", id="tile-status"),
         ui.tile("Current stage", overview["stage_label"], tile_id="tile-stage"),
         ui.tile("Exposed now", ui.number(overview["exposed_now"]), "people with the feature on",
@@ -63,7 +79,7 @@ def rollout_body(overview: dict, transitions: pd.DataFrame, audit: pd.DataFrame)
                      html.P(overview["description"] or "", className="lo-muted")])
     if overview["stages"].empty:
         stages = ui.empty_state("This feature has no stages.",
-                                "Define its stages when creating it (POST /api/v1/features).")
+                                "Add its stages under “Stages not yet reached” below.")
     else:
         stages = timeline(overview["stages"])
     if transitions.empty:
@@ -72,10 +88,9 @@ def rollout_body(overview: dict, transitions: pd.DataFrame, audit: pd.DataFrame)
     else:
         history = ui.table(
             transitions,
-            [("effective_at", "Effective"), ("action", "Action"), ("from_stage", "From"),
-             ("to_stage", "To"), ("actor", "By"), ("reason", "Reason")],
-            render={"action": _action_badge},
-            numeric=["from_stage", "to_stage"], table_id="history-table",
+            [("effective_at", "Effective"), ("action", "Action"), ("to_name", "Stages"),
+             ("actor", "By"), ("reason", "Reason")],
+            render={"action": _action_badge, "to_name": _move}, table_id="history-table",
         )
     if audit.empty:
         trail = ui.empty_state("No audit entries for this feature.",
@@ -115,8 +130,10 @@ def sdk_panel(sdks: pd.DataFrame, rejected: pd.DataFrame) -> html.Section:
                                       refused], card_id="sdk-panel")
 
 
-def gate_status(gate: dict | None, drift_verdict: str, enablement_href: str) -> html.Section:
-    """The current stage's latest gate result and drift verdict, linking to the full gate panel."""
+def gate_status(gate: dict | None, drift_verdict: str, enablement_href: str,
+                stage_names: dict[int, str] | None = None) -> html.Section:
+    """The current stage's latest gate result and drift verdict, linking to the full gate panel;
+    the stage by its name when ``stage_names`` (position -> name) has it."""
     link = dcc.Link("Gate details and promotion →", href=enablement_href, className="lo-link",
                     id="rollout-gate-link")
     if gate is None:
@@ -125,7 +142,8 @@ def gate_status(gate: dict | None, drift_verdict: str, enablement_href: str) -> 
         failed = [c for c in gate["criteria"] if not c["passed"]]
         state = html.Span([
             ui.badge("gate passed", "complete") if gate["passed"] else ui.badge("gate failed", "killed"),
-            f" stage {gate['stage']}, {ui.when(pd.Timestamp(gate['evaluated_at']))}",
+            f" {(stage_names or {}).get(gate['stage']) or 'stage ' + str(gate['stage'])}, "
+            f"{ui.when(pd.Timestamp(gate['evaluated_at']))}",
             html.Span(f" · failing: {', '.join(c['metric'] for c in failed)}" if failed else "",
                       className="lo-muted"),
         ])

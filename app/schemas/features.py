@@ -47,9 +47,10 @@ class StageIn(Body):
         # document, a dry parse) existence is not judged here.
         known = info.context.get("cohorts") if isinstance(info.context, dict) else None
         if known is not None:
-            missing = [k for k in keys if k not in known]
+            missing = [k for k in dict.fromkeys(keys) if k not in known]
             if missing:
-                raise problem(f"unknown cohort {missing[0]!r}")
+                named = ", ".join(repr(k) for k in missing)
+                raise problem(f"unknown cohort{'s' if len(missing) > 1 else ''} {named}")
         return keys
 
 

@@ -267,17 +267,19 @@ def _message(error: dict) -> str:
     return _MESSAGES.get(kind, error["msg"])
 
 
-def field_path(loc: Sequence[str | int]) -> str:
+def field_path(loc: Sequence[str | int], row_field: str = "(row)") -> str:
     """``("stages", 0, "name")`` as ``stages[0].name``; the empty path is the row itself."""
     out = ""
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(row)"
+    return out or row_field
 
 
-def details_of(error: ValidationError, index: int | None = None) -> list[Detail]:
-    """The contract's details of a pydantic error: one per field, ``index`` the row's number."""
-    return [Detail(field_path(e["loc"]), _message(e), index) for e in error.errors(include_url=False)]
+def details_of(error: ValidationError, index: int | None = None, row_field: str = "(row)") -> list[Detail]:
+    """The contract's details of a pydantic error: one per field, ``index`` the row's number,
+    ``row_field`` what a problem of the whole row (not an object) is named."""
+    return [Detail(field_path(e["loc"], row_field), _message(e), index)
+            for e in error.errors(include_url=False)]
 
 
 def unknown_only(details: list[Detail]) -> list[Detail]:
@@ -285,26 +287,36 @@ def unknown_only(details: list[Detail]) -> list[Detail]:
     return [d for d in details if d.message == UNKNOWN_FIELD]
 
 
+def unknown_keys(model: type[BaseModel], rows: Sequence[Any]) -> list[Detail]:
+    """The keys of each row that ``model`` does not declare, by the row's index: the refusal of
+    unknown fields for a batch of flat rows (events, people, feedback) without parsing every row
+    twice (the service parses them)."""
+    fields = model.model_fields.keys()
+    return [Detail(str(key), UNKNOWN_FIELD, i) for i, row in enumerate(rows) if isinstance(row, dict)
+            for key in row if key not in fields]
+
+
 def validate(model: type[M], data: Any, problems: Collector, *, index: int | None = None,
-             context: Any = None) -> M | None:
+             context: Any = None, row_field: str = "(row)") -> M | None:
     """``data`` as ``model``, or None with every problem added to ``problems``."""
     if isinstance(data, model):
         return data
     try:
         return model.model_validate(data, context=context)
     except ValidationError as error:
-        problems.details.extend(details_of(error, index))
+        problems.details.extend(details_of(error, index, row_field))
         return None
 
 
 def validate_rows(model: type[M], rows: Sequence[Any], problems: Collector,
-                  indices: Sequence[int] | None = None, context: Any = None) -> list[tuple[int, M]]:
+                  indices: Sequence[int] | None = None, context: Any = None,
+                  row_field: str = "(row)") -> list[tuple[int, M]]:
     """Every row of a batch as ``model``: ``(index, row)`` of the good ones; the bad ones are
     named by their index (``indices``: the numbers to report, e.g. CSV line numbers)."""
     numbers = list(indices) if indices is not None else range(len(rows))
     good = []
     for number, row in zip(numbers, rows, strict=True):
-        parsed = validate(model, row, problems, index=number, context=context)
+        parsed = validate(model, row, problems, index=number, context=context, row_field=row_field)
         if parsed is not None:
             good.append((number, parsed))
     return good

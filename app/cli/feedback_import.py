@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime
 
 import click
 
-from app import plausible
 from app.cli import transaction
 from app.cli.data import import_group
 from app.errors import Collector
+from app.schemas.activity import FeedbackCsvRow
+from app.schemas.common import validate_rows
 
-REQUIRED = ("feature", "person_id", "rating", "occurred_at")
-OPTIONAL = ("comment", "category", "severity")
-SEVERITIES = ("normal", "critical")
+REQUIRED = tuple(n for n, f in FeedbackCsvRow.model_fields.items() if f.is_required())
+OPTIONAL = tuple(n for n, f in FeedbackCsvRow.model_fields.items() if not f.is_required())
 
 
 def parse_feedback_rows(records: list[dict], header: list[str]) -> list[dict]:
@@ -28,40 +27,9 @@ def parse_feedback_rows(records: list[dict], header: list[str]) -> list[dict]:
     for column in unknown:
         problems.add(column, f"unknown column (allowed: {', '.join(REQUIRED + OPTIONAL)})")
     problems.raise_if_any("invalid feedback file")
-    rows = []
-    for index, record in enumerate(records, start=1):
-        row: dict = {}
-        for column in ("feature", "person_id"):
-            value = (record.get(column) or "").strip()
-            if not value:
-                problems.add(column, "is required", index)
-            row[column] = value
-        rating = (record.get("rating") or "").strip()
-        if not rating.isdigit() or not 1 <= int(rating) <= 5:
-            problems.add("rating", f"must be a whole number from 1 to 5, not {rating!r}", index)
-        else:
-            row["rating"] = int(rating)
-        occurred = (record.get("occurred_at") or "").strip()
-        try:
-            parsed = datetime.fromisoformat(occurred)
-            if parsed.tzinfo is None:
-                problems.add("occurred_at", "needs a UTC offset, e.g. 2026-11-02T09:00:00+00:00", index)
-            else:  # in range and not in the future, as the API checks it
-                moment = plausible.to_utc(parsed, "occurred_at", index, problems)
-                plausible.not_in_future(moment, "occurred_at", index, problems)
-        except ValueError:
-            problems.add("occurred_at", f"not an ISO 8601 timestamp: {occurred!r}", index)
-        row["occurred_at"] = occurred
-        for column in ("comment", "category"):
-            value = (record.get(column) or "").strip()
-            if value:
-                row[column] = value
-        severity = (record.get("severity") or "").strip()
-        if severity and severity not in SEVERITIES:
-            problems.add("severity", f"must be one of {', '.join(SEVERITIES)}", index)
-        elif severity:
-            row["severity"] = severity
-        rows.append(row)
+    rows = [row.model_dump(exclude_none=True)
+            for _, row in validate_rows(FeedbackCsvRow, records, problems,
+                                        indices=range(1, len(records) + 1))]
     problems.raise_if_any("invalid feedback file")
     return rows
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, ConfigDict, Field
 
 from app import plausible
 from app.models import COST_CATEGORIES
@@ -15,9 +15,11 @@ from app.schemas.common import (
     KeptText,
     Month,
     OptionalNumber,
+    OptionalText,
     PastTimestamp,
     Text,
     choice,
+    problem,
 )
 
 
@@ -52,3 +54,31 @@ class FeedbackIn(Body):
     comment: KeptText(10_000) = None
     category: KeptText(40) = None
     occurred_at: PastTimestamp
+
+
+SEVERITIES = ("normal", "critical")
+
+
+def _csv_rating(value: Any) -> int:
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)
+    if not isinstance(text, str) or not text.isdigit() or not 1 <= int(text) <= 5:
+        raise problem(f"must be a whole number from 1 to 5, not {text!r}")
+    return int(text)
+
+
+class FeedbackCsvRow(Body):
+    """A line of the feedback CSV (``liftoff import feedback``): the API's feedback row with its
+    cells as text, plus the ``severity`` a survey export may carry."""
+
+    model_config = ConfigDict(strict=False)
+
+    feature: Text(120)
+    person_id: Text(200)
+    rating: Annotated[int, Field(ge=1, le=5), BeforeValidator(_csv_rating)]
+    occurred_at: PastTimestamp
+    comment: OptionalText(10_000) = None
+    category: OptionalText(40) = None
+    severity: Annotated[Literal[SEVERITIES] | None, BeforeValidator(
+        lambda v: choice(SEVERITIES)(v.strip()) if isinstance(v, str) and v.strip() else None)] = None

@@ -277,9 +277,17 @@ def field_path(loc: Sequence[str | int], row_field: str = "(row)") -> str:
 
 def details_of(error: ValidationError, index: int | None = None, row_field: str = "(row)") -> list[Detail]:
     """The contract's details of a pydantic error: one per field, ``index`` the row's number,
-    ``row_field`` what a problem of the whole row (not an object) is named."""
-    return [Detail(field_path(e["loc"], row_field), _message(e), index)
-            for e in error.errors(include_url=False)]
+    ``row_field`` what a problem of the whole row (not an object) is named. An item of a list
+    field of a single body is named by the list and its ``index`` (``members``, index 2), as the
+    rows of a batch are; a field inside an item by its path (``stages[0].name``)."""
+    out = []
+    for e in error.errors(include_url=False):
+        loc = e["loc"]
+        if index is None and len(loc) >= 2 and isinstance(loc[-1], int):
+            out.append(Detail(field_path(loc[:-1], row_field), _message(e), loc[-1]))
+        else:
+            out.append(Detail(field_path(loc, row_field), _message(e), index))
+    return out
 
 
 def unknown_only(details: list[Detail]) -> list[Detail]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
 
 from app import plausible
 from app.schemas.common import Body, Figure, OptionalText, OptionalTimestamp, Text, problem
@@ -52,11 +52,23 @@ def _members(value: Any) -> Any:
     return value
 
 
+def _known_person(person_id: str, info: ValidationInfo) -> str:
+    # The service passes the people that exist as the context, so an unknown member is reported
+    # together with every other problem of the body.
+    known = info.context.get("people") if isinstance(info.context, dict) else None
+    if known is not None and person_id not in known:
+        raise problem(f"unknown person {person_id!r}")
+    return person_id
+
+
+Member = Annotated[Text(MAX_LENGTH["person_id"]), AfterValidator(_known_person)]
+
+
 class CohortIn(Body):
     """``PUT /cohorts/{key}``: the cohort's name and exactly these members."""
 
     name: OptionalText(MAX_LENGTH["cohort_name"]) = None
-    members: Annotated[list[Text(MAX_LENGTH["person_id"])],
+    members: Annotated[list[Member],
                        Field(max_length=plausible.MAX_COHORT_MEMBERS), BeforeValidator(_members)]
     """person_ids; members are replaced, not merged."""
     effective_at: OptionalTimestamp = None
@@ -72,3 +84,19 @@ def cohort_key_problem(key: object) -> str | None:
     if not COHORT_KEY.match(key):
         return "may hold only letters, digits and _ . : - and must start with a letter or digit"
     return None
+
+
+def _cohort_key(value: Any) -> Any:
+    key = (value or "").strip() if isinstance(value, str | None) else value
+    why = cohort_key_problem(key)
+    if why is not None:
+        raise problem(why)
+    return key
+
+
+class CohortMemberRow(Body):
+    """A line of the cohorts CSV (``liftoff import cohorts``): one member of one cohort."""
+
+    cohort_key: Annotated[str, Field(max_length=MAX_LENGTH["cohort"]), BeforeValidator(_cohort_key)]
+    person_id: Text(MAX_LENGTH["person_id"])
+    cohort_name: OptionalText(MAX_LENGTH["cohort_name"]) = None

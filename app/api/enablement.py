@@ -142,8 +142,8 @@ def list_feedback(key: str):
 @answers(ref("Feedback"))
 def triage_feedback(feedback_id: int):
     """Move a feedback item to its next status, with an owner."""
-    body = json_body()
-    item = feedback_triage.triage(feedback_id, body.get("status"), _actor(), body.get("owner"))
+    body = parsed_body("invalid triage")
+    item = feedback_triage.triage(feedback_id, body.status, _actor(), body.owner)
     db.session.commit()
     return jsonify(_feedback(item))
 

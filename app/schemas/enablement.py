@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import BeforeValidator, Field, ValidationInfo, WithJsonSchema, field_validator
 
 from app import plausible
 from app.models.enablement import OWNER_MAX
@@ -17,6 +17,7 @@ from app.schemas.common import (
     OptionalText,
     Text,
     choice,
+    problem,
 )
 
 ACTION_STATUSES = ("open", "done", "dropped")
@@ -35,11 +36,12 @@ class AttendeeIn(Body):
     completed: Flag = True
 
 
-def _bare_id(value: Any) -> Any:
+def bare_id(value: Any) -> Any:
+    """A bare person_id string as the attendee row it stands for."""
     return {"person_id": value} if isinstance(value, str) else value
 
 
-Attendee = Annotated[AttendeeIn, BeforeValidator(_bare_id), WithJsonSchema(
+Attendee = Annotated[AttendeeIn, BeforeValidator(bare_id), WithJsonSchema(
     {"anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/AttendeeIn"}]})]
 
 
@@ -54,6 +56,15 @@ class TrainingIn(Body):
     format: OptionalText(40) = None
     duration_minutes: OptionalInteger(1) = None
     attendees: Annotated[list[Attendee], Field(max_length=plausible.MAX_BATCH)] = []
+
+    @field_validator("stage")
+    @classmethod
+    def _a_stage_of_the_feature(cls, stage: int, info: ValidationInfo) -> int:
+        # The service passes the feature's stage positions as the context.
+        positions = info.context.get("stages") if isinstance(info.context, dict) else None
+        if positions is not None and stage not in positions:
+            raise problem(f"must be one of the feature's stages {positions}")
+        return stage
 
 
 class TriageIn(Body):

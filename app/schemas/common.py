@@ -47,7 +47,9 @@ def problem(message: str) -> PydanticCustomError:
 def _text(limit: int, blank_is_none: bool) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         if value is None:
-            return None
+            if blank_is_none:
+                return None
+            raise problem("is required")
         if not isinstance(value, str):
             raise problem("must be a string")
         stripped = value.strip()
@@ -178,10 +180,19 @@ def _recent(value: Any) -> datetime | None:
     return moment
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+def _required(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``check`` for a field that must not be null: null reads "is required", as absent does."""
+    def required(value: Any) -> Any:
+        if value is None:
+            raise problem("is required")
+        return check(value)
+    return required
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_required(_timestamp))]
 OptionalTimestamp = Annotated[datetime | None, BeforeValidator(_timestamp)]
 # Something that happened: at most five minutes ahead of the server's clock.
-PastTimestamp = Annotated[datetime, BeforeValidator(_recent)]
+PastTimestamp = Annotated[datetime, BeforeValidator(_required(_recent))]
 
 
 def _day(value: Any) -> date | None:
@@ -201,7 +212,7 @@ def _day(value: Any) -> date | None:
     return day
 
 
-Day = Annotated[date, BeforeValidator(_day)]
+Day = Annotated[date, BeforeValidator(_required(_day))]
 OptionalDay = Annotated[date | None, BeforeValidator(_day)]
 
 
@@ -251,6 +262,8 @@ _MESSAGES = {
     "int_type": "must be an integer",
     "float_type": "must be a number",
     "finite_number": "must be a finite number",
+    "date_type": "must be a date (YYYY-MM-DD)",
+    "datetime_type": "must be an ISO 8601 timestamp with an offset",
 }
 
 

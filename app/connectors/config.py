@@ -49,6 +49,11 @@ def connectors_dir() -> Path:
     return Path(configured) if configured else Path.cwd() / "connectors"
 
 
+_MISSING = {"name": "required: lower-case letters, digits, '-' or '_'",
+            "kind": f"required, one of {', '.join(KINDS)}", "schedule": check_schedule(None),
+            "target": f"required, one of {', '.join(TARGETS)}", "source": "required: a mapping"}
+
+
 def parse(document: object, origin: str) -> ConnectorConfig:
     """Check a connector document against its schema (app/schemas/connectors.py); raise one error
     listing every bad field."""
@@ -59,6 +64,9 @@ def parse(document: object, origin: str) -> ConnectorConfig:
         raise ValidationFailed(f"{origin}: a connector document must be a mapping")
     document = {str(k): v for k, v in document.items()}  # YAML keys may be numbers
     top = validate(ConnectorDocument, document, problems)
+    for detail in problems.details:  # a connector file's own wording for what is missing
+        if detail.message == "is required":
+            detail.message = _MISSING.get(detail.field, "required")
     kind = document.get("kind") if isinstance(document.get("kind"), str) else None
     target = top.target if top is not None else None
     if top is not None and kind == "unleash_metrics" and target != "flag_metrics":

@@ -9,10 +9,11 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from app.api.known_fields import refuse_unknown_fields
+from app.api.declare import declared
 from app.db import db
-from app.errors import Detail, LiftoffError, ValidationFailed
+from app.errors import Collector, Detail, LiftoffError, ValidationFailed
 from app.plausible import refuse_unstorable_json
+from app.schemas.common import parse, refuse, unknown_keys, unknown_only, validate, validate_rows
 from app.security import current_identity
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -29,28 +30,52 @@ def _parsed_json():
         raise LiftoffError("the JSON body is nested too deeply", status=400) from None
 
 
-def json_body(expect: type | tuple[type, ...] = (dict, list), max_items: int | None = None):
-    """The request's JSON, or a 400 naming the problem (malformed JSON, wrong top-level type);
-    an array longer than ``max_items`` is refused (422) before any row is looked at. A field the
-    endpoint's declared body schema does not know is a 422 naming it (known_fields)."""
+def json_body():
+    """The request's JSON as the endpoint declared it (``@accepts``, app/api/declare.py), or a 4xx
+    naming the problem: malformed JSON or a wrong top-level type (400/422), an array longer than
+    its ``max_items`` (422, before any row is looked at), a field the body's model does not know
+    (422 naming it, on its own). The raw JSON is returned: the service parses it with the same
+    model and adds the checks that need the database, so every problem is reported at once."""
+    spec = declared(request.endpoint)
+    if spec is None or spec.model is None:
+        raise LookupError(f"{request.endpoint} declares no body (@accepts)")
+    if not spec.required and not request.get_data(cache=True).strip():
+        return [] if spec.many else {}
     data = _parsed_json()
     if data is None:
         raw = request.get_data(cache=True)
         if raw.strip() in (b"", b"null"):
             raise LiftoffError("the request body must be JSON", status=400)
         raise LiftoffError("malformed JSON in the request body", status=400)
+    expect = list if spec.many else dict
     if not isinstance(data, expect):
-        names = expect.__name__ if isinstance(expect, type) else " or ".join(
-            "object" if t is dict else "array" for t in expect
-        )
-        raise ValidationFailed(f"the body must be a JSON {names.replace('dict', 'object')}")
-    if max_items is not None and isinstance(data, list) and len(data) > max_items:
-        raise ValidationFailed("too many rows in one request", [
-            Detail("(body)", f"{len(data):,} rows; a request holds at most {max_items:,}, split it")])
-    from app.api import openapi  # here: the document's module imports the whole model
-
-    refuse_unknown_fields(data, openapi.body_schema(request.endpoint), openapi.resolve)
+        raise ValidationFailed(f"the body must be a JSON {'array' if spec.many else 'object'}")
+    if spec.max_items is not None and len(data) > spec.max_items:
+        split = f"{len(data):,} rows; a request holds at most {spec.max_items:,}, split it"
+        raise ValidationFailed("too many rows in one request", [Detail(spec.rows_field, split)])
+    if spec.many:  # rows are flat: their keys tell
+        unknown = unknown_keys(spec.model, data)
+    else:
+        problems = Collector()
+        validate(spec.model, data, problems)
+        unknown = unknown_only(problems.details)
+    if unknown:
+        raise ValidationFailed("unknown fields; nothing was written", unknown)
     return data
+
+
+def parsed_body(message: str = "invalid body"):
+    """The body parsed whole with the endpoint's declared model (for views that need no database
+    check beyond it): a model, a list of them (``many``), or a 422 ``message`` naming each field."""
+    data = json_body()
+    spec = declared(request.endpoint)
+    assert spec is not None and spec.model is not None  # json_body refused an undeclared body
+    if spec.many:
+        problems = Collector()
+        rows = validate_rows(spec.model, data, problems)
+        refuse(problems, message)
+        return [row for _, row in rows]
+    return parse(spec.model, data, message)
 
 
 @bp.before_request

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from app.api import bp, json_body
+from app.api import bp, parsed_body
+from app.api.declare import accepts, answers
 from app.db import db
-from app.errors import Detail, ValidationFailed
+from app.errors import ValidationFailed
+from app.schemas.operations import RunJob
+from app.schemas.responses import array, ref
 from app.security import current_identity, requires
 from app.services.operations.job_runs import close_dead_runs, last_runs, run_record, runs_of
 from app.services.operations.jobs import get_job, listed_jobs, run_job
@@ -14,6 +17,7 @@ from app.services.operations.jobs import get_job, listed_jobs, run_job
 
 @bp.get("/jobs")
 @requires("read")
+@answers(array(ref("Job")))
 def list_jobs():
     """Every registered job with its schedule and last run."""
     if close_dead_runs():  # runs whose process was killed show as interrupted, not running
@@ -33,6 +37,7 @@ def list_jobs():
 
 @bp.get("/jobs/<path:name>/runs")
 @requires("read")
+@answers(array(ref("JobRun")), query={"limit": {"type": "integer", "minimum": 1, "maximum": 500}})
 def job_runs(name: str):
     """The job's latest runs, newest first (``?limit=``, at most 500)."""
     get_job(name)
@@ -47,15 +52,12 @@ def job_runs(name: str):
 
 @bp.post("/jobs/<path:name>/run")
 @requires("jobs:run")
+@accepts(RunJob, required=False)
+@answers(ref("JobRun"))
 def run_now(name: str):
     """Run the job now and answer, once it is done, with its run record."""
     get_job(name)  # 404 before anything runs
-    full = False
-    if request.get_data(cache=True).strip():
-        body = json_body(dict)
-        full = body.get("full", False)
-        if not isinstance(full, bool):
-            raise ValidationFailed("invalid body", [Detail("full", "must be true or false")])
+    full = parsed_body().full
     run = run_job(name, "api", full=full)
     return jsonify(run_record(run, full_error=True))  # only jobs:run gets here
 

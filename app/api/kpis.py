@@ -8,9 +8,11 @@ from datetime import date, timedelta
 from flask import jsonify, request
 
 from app.api import bp
+from app.api.declare import answers
 from app.db import db, utcnow
 from app.errors import Collector
 from app.months import check_month, this_month
+from app.schemas.responses import BOOL, DAY, MONTH, N_STR, STR, array, obj, ref
 from app.security import requires
 from app.services.kpi_reads import figures as kpis
 from app.services.reporting import closes, report_mail
@@ -32,6 +34,7 @@ def _day(name: str, default: date, problems: Collector) -> date | None:
 
 @bp.get("/features/<key>/kpis")
 @requires("read")
+@answers(ref("Kpis"), query={"start": DAY, "end": DAY, "group_by": {"enum": ["department", "cohort"]}})
 def get_feature_kpis(key: str):
     """The KPIs of a feature over [start, end] (default: the last 30 days), optionally grouped."""
     problems = Collector()
@@ -48,6 +51,7 @@ def get_feature_kpis(key: str):
 
 @bp.get("/roi/monthly")
 @requires("read")
+@answers(ref("Roi"), query={"month": MONTH})
 def get_monthly_roi():
     """Value, cost, net, ROI, cumulative net and payback per feature and in total for a month."""
     month = check_month(request.args.get("month") or this_month())
@@ -56,6 +60,10 @@ def get_monthly_roi():
 
 @bp.post("/closes/<month>")
 @requires("jobs:run")
+@answers(obj(
+    ("month", "closed_at", "fingerprint", "figures", "closed_now"), month=MONTH, closed_at=STR,
+    fingerprint=STR, restated_at=N_STR, closed_now=BOOL,
+    figures=obj(("features", "total"), features=array(ref("RoiLine")), total={"type": "object"})))
 def close_month(month: str):
     """Close (freeze) a past month's ROI figures; a month closed already stays as it was."""
     result = closes.close_past_month(month)

@@ -8,9 +8,12 @@ from sqlalchemy.orm import selectinload
 
 from app import plausible
 from app.api import bp, json_body
+from app.api.declare import accepts, answers
 from app.db import db
 from app.errors import NotFound
 from app.models import Cohort, CohortMember, Department, Person
+from app.schemas.people import CohortIn, DepartmentIn, PersonIn
+from app.schemas.responses import INT, STR, array, obj, ref
 from app.security import requires
 from app.services.people import directory as people_service
 
@@ -43,9 +46,13 @@ def person_dict(person: Person) -> dict:
 
 @bp.post("/people")
 @requires("people:write")
+@accepts(PersonIn, many=True, max_items=plausible.MAX_BATCH)
+@answers(obj(("created", "updated"), created=INT, updated=INT), query={"create_departments": {
+    "enum": ["1", "true", "yes", "0", "false", "no"],
+    "description": "default true: a department not seen before is created without a rate"}})
 def upsert_people():
     """Create or update people by person_id (all rows or none); new departments are created."""
-    rows = json_body(list, max_items=plausible.MAX_BATCH)  # a CSV import (the CLI) has no cap
+    rows = json_body()  # a CSV import (the CLI) has no cap
     # The contract creates a department not seen before (without a rate); =false opts out.
     create = request.args.get("create_departments", "").lower() not in FALSE
     created, updated = people_service.upsert_people(rows, create_departments=create)
@@ -55,6 +62,7 @@ def upsert_people():
 
 @bp.get("/people")
 @requires("read")
+@answers(array(ref("Person")), query={"department": STR})
 def list_people():
     """People, optionally of one department (?department=NAME)."""
     query = select(Person).options(selectinload(Person.department)).order_by(Person.person_id)
@@ -69,15 +77,18 @@ def list_people():
 
 @bp.put("/departments/<path:name>")
 @requires("people:write")
+@accepts(DepartmentIn)
+@answers(ref("Department"))
 def put_department(name: str):
     """Create a department or set its hourly rate."""
-    department = people_service.put_department(name, json_body(dict))
+    department = people_service.put_department(name, json_body())
     db.session.commit()
     return jsonify(department_dict(department))
 
 
 @bp.get("/departments")
 @requires("read")
+@answers(array(ref("Department")))
 def list_departments():
     """Every department with its hourly rate and head count."""
     departments = db.session.scalars(select(Department).order_by(Department.name))
@@ -86,9 +97,11 @@ def list_departments():
 
 @bp.put("/cohorts/<key>")
 @requires("people:write")
+@accepts(CohortIn)
+@answers(ref("Cohort"))
 def put_cohort(key: str):
     """Create a cohort or replace its name and members (from ``effective_at`` on, default now)."""
-    spec = json_body(dict)
+    spec = json_body()
     cohort = people_service.put_cohort(key, spec)
     db.session.commit()
     return jsonify(cohort_dict(cohort))
@@ -96,6 +109,7 @@ def put_cohort(key: str):
 
 @bp.get("/cohorts")
 @requires("read")
+@answers(array(ref("Cohort")))
 def list_cohorts():
     """Every cohort with its members."""
     cohorts = db.session.scalars(
@@ -108,6 +122,7 @@ def list_cohorts():
 
 @bp.get("/cohorts/<key>")
 @requires("read")
+@answers(ref("Cohort"))
 def get_cohort(key: str):
     """One cohort with its members."""
     cohort = db.session.scalar(select(Cohort).where(Cohort.key == key))

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from app.api import bp, json_body
+from app.api import bp, parsed_body
+from app.api.declare import accepts, answers
 from app.db import db
-from app.errors import Detail, ValidationFailed
+from app.errors import Detail, NotFound, ValidationFailed
 from app.models import ReviewItem
-from app.schemas.reviews import DatasetExportIn, EvaluationIn, LabelIn, SampleIn, parse
-from app.security import current_identity, requires
+from app.schemas.responses import INT, STR, array, obj, ref
+from app.schemas.reviews import DatasetExportIn, EvaluationIn, LabelIn, SampleIn
+from app.security import NotAllowed, current_identity, requires
 from app.services.review import datasets, evaluations, labels, sampling
 
 
 def _actor() -> str:
-    return current_identity().name
+    identity = current_identity()
+    if identity is None:  # not reached: @requires refused the request first
+        raise NotAllowed("sign in first")
+    return identity.name
 
 
 def _int_arg(name: str) -> int | None:
@@ -28,9 +33,11 @@ def _int_arg(name: str) -> int | None:
 
 @bp.post("/features/<key>/review-samples")
 @requires("reviews:label")
+@accepts(SampleIn, required=False)
+@answers(ref("ReviewSample"), 201)
 def draw_review_sample(key: str):
     """Draw a review sample of the feature's AI outputs (random, stratified by department)."""
-    body = parse(SampleIn, json_body(dict))
+    body = parsed_body("invalid request body")
     sample = sampling.draw_sample(key, _actor(), **body.model_dump())
     db.session.commit()
     return jsonify(labels.sample_summary(sample.id)), 201
@@ -38,6 +45,7 @@ def draw_review_sample(key: str):
 
 @bp.get("/review-samples/<int:sample_id>")
 @requires("reviews:label")
+@answers(ref("ReviewSample"))
 def get_review_sample(sample_id: int):
     """A sample's figures and the items waiting for the caller (outputs to label)."""
     summary = labels.sample_summary(sample_id)
@@ -47,16 +55,22 @@ def get_review_sample(sample_id: int):
 
 @bp.post("/review-items/<int:item_id>/label")
 @requires("reviews:label")
+@accepts(LabelIn)
+@answers(ref("ReviewItem"))
 def label_review_item(item_id: int):
     """Label an item: correct, corrected (with the fix), wrong or not_assessable, with a category."""
-    body = parse(LabelIn, json_body(dict))
+    body = parsed_body("invalid request body")
     label = labels.label_item(item_id, _actor(), body.label, body.category, body.fix)
     db.session.commit()
-    return jsonify(labels.item_view(db.session.get(ReviewItem, label.item_id)))
+    item = db.session.get(ReviewItem, label.item_id)
+    if item is None:  # not reached: the label was just written on it
+        raise NotFound(f"no review item {label.item_id}")
+    return jsonify(labels.item_view(item))
 
 
 @bp.get("/features/<key>/reviewed-quality")
 @requires("read")
+@answers(ref("ReviewedQuality"), query={"stage": INT, "variant": STR})
 def reviewed_quality(key: str):
     """The reviewed error rate with its 95 % interval and the reviewers' agreement (Cohen's kappa)."""
     variant = request.args.get("variant") or None
@@ -65,9 +79,11 @@ def reviewed_quality(key: str):
 
 @bp.post("/datasets/<key>/versions")
 @requires("datasets:export")
+@accepts(DatasetExportIn)
+@answers(ref("DatasetVersion"), 201)
 def export_dataset(key: str):
     """Freeze a new version of the dataset from a filter (recorded: who, when, filter, items)."""
-    body = parse(DatasetExportIn, json_body(dict))
+    body = parsed_body("invalid request body")
     version = datasets.export_version(key, _actor(), **body.model_dump())
     db.session.commit()
     return jsonify(datasets.version_record(version)), 201
@@ -75,6 +91,7 @@ def export_dataset(key: str):
 
 @bp.get("/datasets/<key>")
 @requires("read")
+@answers(obj(("dataset", "versions"), dataset=STR, versions=array(ref("DatasetVersion"))))
 def list_dataset_versions(key: str):
     """The dataset's versions: who exported each, when, with which filter, how many items."""
     return jsonify({"dataset": key, "versions": datasets.list_versions(key)})
@@ -82,6 +99,7 @@ def list_dataset_versions(key: str):
 
 @bp.get("/datasets/<key>/versions/<int:version>")
 @requires("datasets:export")
+@answers(STR, query={"format": {"enum": ["jsonl", "csv"]}}, media_type="text/plain")
 def download_dataset(key: str, version: int):
     """One version's items (?format=jsonl or csv), texts as they stand now."""
     fmt = request.args.get("format", "jsonl")
@@ -93,9 +111,11 @@ def download_dataset(key: str, version: int):
 
 @bp.post("/datasets/<key>/evaluations")
 @requires("evaluations:write")
+@accepts(EvaluationIn)
+@answers(ref("EvaluationRun"), 201)
 def post_evaluation(key: str):
     """Record an evaluation run of a model version on a dataset version: every item, pass or fail."""
-    body = parse(EvaluationIn, json_body(dict))
+    body = parsed_body("invalid request body")
     run = evaluations.record_run(key, _actor(), body.model_version,
                                  [r.model_dump() for r in body.results], body.version, body.variant)
     db.session.commit()

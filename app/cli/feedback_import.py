@@ -9,9 +9,11 @@ import click
 from app.cli import transaction
 from app.cli.data import import_group
 from app.errors import Collector
+from app.schemas.activity import FeedbackCsvRow
 
-REQUIRED = ("feature", "person_id", "rating", "occurred_at")
-OPTIONAL = ("comment", "category", "severity")
+# The file's columns are the fields of the model the rule set reads its rows with.
+REQUIRED = tuple(n for n, f in FeedbackCsvRow.model_fields.items() if f.is_required())
+OPTIONAL = tuple(n for n, f in FeedbackCsvRow.model_fields.items() if not f.is_required())
 
 
 def check_header(header: list[str]) -> None:

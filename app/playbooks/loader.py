@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import get_args
 
 import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from app.errors import Collector, ValidationFailed
 from app.playbooks.schema import (
-    ADKAR,
-    CADENCES,
-    CHANNELS,
-    CORRECTION_RATE_ACTIONS,
-    DATASET_METRICS,
     GATE_METRICS,
-    GUARDRAIL_ACTIONS,
-    TRAINING_FORMATS,
     Communication,
     Criterion,
     Guardrails,
@@ -25,10 +21,8 @@ from app.playbooks.schema import (
     ReviewPlan,
     Training,
 )
-
-_MISSING = object()
-STAGE_FIELDS = ("name", "adkar", "trainings", "communications", "feedback", "checklist", "gate",
-                "guardrails")
+from app.schemas.common import field_path
+from app.schemas.playbooks import CRITERIA, PlaybookFile
 
 
 def playbook_dir() -> Path:
@@ -37,236 +31,130 @@ def playbook_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "playbooks"
 
 
-class _Reader:
-    """Walks the YAML node tree (which keeps line numbers) and collects every problem."""
+Path_ = tuple[str | int, ...]
 
-    def __init__(self, name: str, loader: yaml.SafeLoader):
+
+class _Document:
+    """A playbook's YAML as plain data, with the line of every value and of every mapping key,
+    so a schema error can name the line to fix; a key given twice is a problem of its own."""
+
+    def __init__(self, name: str, loader: yaml.SafeLoader, root: yaml.Node):
         self.name = name
         self.loader = loader
+        self.lines: dict[Path_, int] = {}
+        self.key_lines: dict[Path_, int] = {}
         self.problems = Collector()
+        self.data = self._plain(root, ())
 
-    def fail(self, node: yaml.Node | None, field: str, message: str) -> None:
-        line = f" line {node.start_mark.line + 1}" if node is not None else ""
-        self.problems.add(field, f"{self.name}{line}: {message}")
+    def fail(self, path: Path_, message: str, key: bool = False) -> None:
+        self.problems.add(field_path(path, "(top)"), f"{self.name} line {self.line(path, key)}: {message}")
 
-    def mapping(self, node: yaml.Node, field: str, required: tuple[str, ...],
-                optional: tuple[str, ...] = ()) -> dict[str, yaml.Node] | None:
-        if not isinstance(node, yaml.MappingNode):
-            self.fail(node, field or "(top)", "must be a mapping")
-            return None
-        out: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            where = f"{field}.{key}" if field else key
-            if key not in required and key not in optional:
-                allowed = ", ".join(required + optional)
-                self.fail(key_node, where, f"unknown field {key!r} (allowed: {allowed})")
-            elif key in out:
-                self.fail(key_node, where, "given twice")
-            else:
-                out[key] = value_node
-        for key in required:
-            if key not in out:
-                self.fail(node, f"{field}.{key}" if field else key, "is required")
-        return out
+    def line(self, path: Path_, key: bool = False) -> int:
+        if key and path in self.key_lines:
+            return self.key_lines[path]
+        while path not in self.lines:
+            path = path[:-1]
+        return self.lines[path]
 
-    def sequence(self, node: yaml.Node, field: str, allow_empty: bool = False) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode):
-            self.fail(node, field, "must be a list")
-            return []
-        if not node.value and not allow_empty:
-            self.fail(node, field, "must not be empty")
-        return list(node.value)
-
-    def scalar(self, node: yaml.Node, field: str):
-        if not isinstance(node, yaml.ScalarNode):
-            self.fail(node, field, "must be a single value")
-            return _MISSING
+    def _plain(self, node: yaml.Node, path: Path_):
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            out: dict = {}
+            for key_node, value_node in node.value:
+                key = key_node.value
+                self.key_lines[(*path, key)] = key_node.start_mark.line + 1
+                if key in out:
+                    self.fail((*path, key), "given twice", key=True)
+                    continue
+                out[key] = self._plain(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self._plain(item, (*path, i)) for i, item in enumerate(node.value)]
         return self.loader.construct_object(node)
 
-    def text(self, node: yaml.Node, field: str, choices: tuple[str, ...] | None = None) -> str:
-        value = self.scalar(node, field)
-        if value is _MISSING:
-            return ""
-        if not isinstance(value, str) or not value.strip():
-            self.fail(node, field, "must be a non-empty text")
-            return ""
-        if choices is not None and value not in choices:
-            self.fail(node, field, f"{value!r} is not one of {', '.join(choices)}")
-        return value
 
-    def number(self, node: yaml.Node, field: str, low: float, high: float | None,
-               integer: bool = False) -> float:
-        value = self.scalar(node, field)
-        if value is _MISSING:
-            return 0
-        kind = int if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kind):
-            self.fail(node, field, "must be a whole number" if integer else "must be a number")
-            return 0
-        if value < low or (high is not None and value > high):
-            upper = f" and {high}" if high is not None else ""
-            self.fail(node, field, f"{value} is out of range (between {low}{upper})")
-        return value
+def _model_at(loc: Path_) -> type[BaseModel] | None:
+    """The model that declares the fields at ``loc`` (gate items by their metric's tag)."""
+    model: type[BaseModel] = PlaybookFile
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if part in CRITERIA:
+            model = CRITERIA[part]
+            continue
+        field = model.model_fields.get(part)
+        found = _first_model(field.annotation) if field is not None else None
+        if found is None:
+            return None
+        model = found
+    return model
 
 
-def _adkar_list(r: _Reader, node: yaml.Node, field: str) -> tuple[str, ...]:
-    phases = tuple(r.text(n, f"{field}[{i}]", ADKAR) for i, n in enumerate(r.sequence(node, field)))
-    order = [ADKAR.index(p) for p in phases if p in ADKAR]
-    if order != sorted(order):
-        r.fail(node, field, f"phases must follow the ADKAR order {' -> '.join(ADKAR)}")
-    return phases
+def _first_model(annotation) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    return None
 
 
-def _training(r: _Reader, node: yaml.Node, field: str) -> Training | None:
-    m = r.mapping(node, field, ("title", "audience", "format", "duration_minutes", "adkar"))
-    if m is None or len(m) < 5:
-        return None
-    audience = r.text(m["audience"], f"{field}.audience")
-    if audience and audience not in ("stage", "new") and not (
-        audience.startswith("cohort:") and len(audience) > 7
-    ):
-        r.fail(m["audience"], f"{field}.audience", "must be 'stage', 'new' or 'cohort:<cohort key>'")
-    return Training(
-        title=r.text(m["title"], f"{field}.title"),
-        audience=audience,
-        format=r.text(m["format"], f"{field}.format", TRAINING_FORMATS),
-        duration_minutes=int(r.number(m["duration_minutes"], f"{field}.duration_minutes", 1, 8 * 60,
-                                      integer=True)),
-        adkar=r.text(m["adkar"], f"{field}.adkar", ADKAR),
-        line=node.start_mark.line + 1,
-    )
+def _report(doc: _Document, error: ErrorDetails) -> None:
+    """One pydantic error as the loader words it: the field's path, its line, the problem."""
+    loc = error["loc"]
+    # The tag of a gate item's model is not a field of the file.
+    path = tuple(p for i, p in enumerate(loc) if not (p in CRITERIA and i and isinstance(loc[i - 1], int)))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        allowed = ", ".join(model.model_fields) if model is not None else ""
+        doc.fail(path, f"unknown field {path[-1]!r} (allowed: {allowed})", key=True)
+    elif kind in ("union_tag_not_found", "union_tag_invalid"):
+        item = error.get("input")
+        if not isinstance(item, dict):
+            doc.fail(path, "must be a mapping with 'metric' and its threshold")
+        elif "metric" not in item:
+            doc.fail((*path, "metric"), "is required")
+        else:
+            doc.fail((*path, "metric"),
+                     f"unknown metric {item['metric']!r} (known: {', '.join(GATE_METRICS)})")
+    elif kind == "missing":
+        doc.fail(path, "is required")
+    elif kind in ("model_type", "dict_type"):
+        doc.fail(path, "must be a mapping")
+    elif kind == "list_type":
+        doc.fail(path, "must be a list")
+    else:
+        doc.fail(path, error["ctx"]["message"] if kind == "liftoff" else error["msg"])
 
 
-def _communication(r: _Reader, node: yaml.Node, field: str) -> Communication | None:
-    m = r.mapping(node, field, ("channel", "audience", "timing", "message", "adkar"))
-    if m is None or len(m) < 5:
-        return None
-    return Communication(
-        channel=r.text(m["channel"], f"{field}.channel", CHANNELS),
-        audience=r.text(m["audience"], f"{field}.audience"),
-        timing=r.text(m["timing"], f"{field}.timing"),
-        message=r.text(m["message"], f"{field}.message"),
-        adkar=r.text(m["adkar"], f"{field}.adkar", ADKAR),
-    )
-
-
-def _criterion(r: _Reader, node: yaml.Node, field: str) -> Criterion | None:
-    if not isinstance(node, yaml.MappingNode):
-        r.fail(node, field, "must be a mapping with 'metric' and its threshold")
-        return None
-    keys = {k.value: (k, v) for k, v in node.value}
-    if "metric" not in keys:
-        r.fail(node, f"{field}.metric", "is required")
-        return None
-    metric = r.text(keys["metric"][1], f"{field}.metric")
-    if metric not in GATE_METRICS:
-        r.fail(keys["metric"][1], f"{field}.metric",
-               f"unknown metric {metric!r} (known: {', '.join(GATE_METRICS)})")
-        return None
-    parameter, low, high, integer = GATE_METRICS[metric]
-    required = ("metric", parameter, "dataset") if metric in DATASET_METRICS else ("metric", parameter)
-    m = r.mapping(node, field, required)
-    if m is None or any(k not in m for k in required):
-        return None
-    threshold = r.number(m[parameter], f"{field}.{parameter}", low, high, integer)
-    dataset = r.text(m["dataset"], f"{field}.dataset") if "dataset" in m else None
-    return Criterion(metric, parameter, threshold, node.start_mark.line + 1, dataset)
-
-
-def _guardrails(r: _Reader, node: yaml.Node, field: str) -> Guardrails:
-    # Every guardrail judges the error rate against the baseline; these only add rules or tune.
-    # ``error_rate_above`` is the older name of ``max_error_rate``, still read.
-    m = r.mapping(node, field, ("action",),
-                  ("max_error_rate", "error_rate_above", "spike_factor", "min_events", "correction_rate"))
-    if m is None:
-        return Guardrails()
-    if "max_error_rate" in m and "error_rate_above" in m:
-        r.fail(m["error_rate_above"], f"{field}.error_rate_above",
-               "is the older name of max_error_rate: give only one")
-    limit_name = "max_error_rate" if "max_error_rate" in m else "error_rate_above"
-    return Guardrails(
-        max_error_rate=(r.number(m[limit_name], f"{field}.{limit_name}", 0.0, 1.0)
-                        if limit_name in m else None),
-        spike_factor=(r.number(m["spike_factor"], f"{field}.spike_factor", 1.0, None)
-                      if "spike_factor" in m else None),
-        min_events=(int(r.number(m["min_events"], f"{field}.min_events", 1, None, integer=True))
-                    if "min_events" in m else 20),
-        action=r.text(m["action"], f"{field}.action", GUARDRAIL_ACTIONS) if "action" in m else "rollback",
-        correction_rate=(r.text(m["correction_rate"], f"{field}.correction_rate", CORRECTION_RATE_ACTIONS)
-                         if "correction_rate" in m else None),
-    )
-
-
-def _review(r: _Reader, node: yaml.Node, field: str) -> ReviewPlan:
-    m = r.mapping(node, field, (), ("sample_size", "second_share"))
-    if m is None:
-        return ReviewPlan()
-    default = ReviewPlan()
-    return ReviewPlan(
-        sample_size=(int(r.number(m["sample_size"], f"{field}.sample_size", 1, 10_000, integer=True))
-                     if "sample_size" in m else default.sample_size),
-        second_share=(float(r.number(m["second_share"], f"{field}.second_share", 0.0, 1.0))
-                      if "second_share" in m else default.second_share),
-    )
-
-
-def _feedback(r: _Reader, node: yaml.Node, field: str) -> tuple[str, tuple[str, ...]]:
-    m = r.mapping(node, field, ("cadence", "scale", "questions"))
-    if m is None or len(m) < 3:
-        return "", ()
-    scale = r.scalar(m["scale"], f"{field}.scale") if isinstance(m["scale"], yaml.ScalarNode) else None
-    bounds = [r.scalar(n, f"{field}.scale") for n in r.sequence(m["scale"], f"{field}.scale")] \
-        if scale is None else []
-    if bounds != [1, 5]:
-        r.fail(m["scale"], f"{field}.scale", "the pulse survey scale is [1, 5]")
-    questions = tuple(r.text(n, f"{field}.questions[{i}]")
-                      for i, n in enumerate(r.sequence(m["questions"], f"{field}.questions")))
-    return r.text(m["cadence"], f"{field}.cadence", CADENCES), questions
-
-
-def _stage(r: _Reader, node: yaml.Node, field: str) -> PlaybookStage | None:
-    m = r.mapping(node, field, STAGE_FIELDS, ("review",))
-    if m is None:
-        return None
-    # Validate every field that is there, so one run reports all problems of the stage.
-    empty = yaml.SequenceNode("tag:yaml.org,2002:seq", [])
-
-    def items(name: str) -> list[yaml.Node]:
-        return r.sequence(m[name], f"{field}.{name}") if name in m else []
-
-    trainings = [_training(r, n, f"{field}.trainings[{i}]") for i, n in enumerate(items("trainings"))]
-    comms = [_communication(r, n, f"{field}.communications[{i}]")
-             for i, n in enumerate(items("communications"))]
-    gate = [_criterion(r, n, f"{field}.gate[{i}]") for i, n in enumerate(items("gate"))]
-    seen: set[tuple[str, str | None]] = set()
-    for criterion in gate:
-        if criterion is not None:
-            # An evaluation criterion may appear once per dataset.
-            if (criterion.metric, criterion.dataset) in seen:
-                r.fail(m["gate"], f"{field}.gate", f"metric {criterion.metric!r} given twice")
-            seen.add((criterion.metric, criterion.dataset))
-    cadence, questions = _feedback(r, m["feedback"], f"{field}.feedback") if "feedback" in m else ("", ())
-    checklist = tuple(r.text(n, f"{field}.checklist[{i}]") for i, n in enumerate(items("checklist")))
-    name = r.text(m["name"], f"{field}.name") if "name" in m else ""
-    adkar = _adkar_list(r, m.get("adkar", empty), f"{field}.adkar") if "adkar" in m else ()
-    guardrails = _guardrails(r, m["guardrails"], f"{field}.guardrails") if "guardrails" in m else None
-    review = _review(r, m["review"], f"{field}.review") if "review" in m else ReviewPlan()
-    if any(name not in m for name in STAGE_FIELDS) or guardrails is None:
-        return None
-    return PlaybookStage(
-        name=name,
-        adkar=adkar,
-        trainings=tuple(t for t in trainings if t is not None),
-        communications=tuple(c for c in comms if c is not None),
-        feedback_cadence=cadence,
-        pulse_questions=questions,
-        checklist=checklist,
-        gate=tuple(c for c in gate if c is not None),
-        guardrails=guardrails,
-        line=node.start_mark.line + 1,
-        review=review,
-    )
+def _playbook(model: PlaybookFile, doc: _Document, name: str) -> Playbook:
+    def stage(i: int, s) -> PlaybookStage:
+        g = s.guardrails
+        return PlaybookStage(
+            name=s.name, adkar=tuple(s.adkar),
+            trainings=tuple(Training(t.title, t.audience, t.format, t.duration_minutes, t.adkar,
+                                     doc.line(("stages", i, "trainings", j)))
+                            for j, t in enumerate(s.trainings)),
+            communications=tuple(Communication(c.channel, c.audience, c.timing, c.message, c.adkar)
+                                 for c in s.communications),
+            feedback_cadence=s.feedback.cadence, pulse_questions=tuple(s.feedback.questions),
+            checklist=tuple(s.checklist),
+            gate=tuple(Criterion(c.metric, GATE_METRICS[c.metric][0],
+                                 getattr(c, GATE_METRICS[c.metric][0]), doc.line(("stages", i, "gate", j)),
+                                 getattr(c, "dataset", None))
+                       for j, c in enumerate(s.gate)),
+            guardrails=Guardrails(
+                max_error_rate=g.max_error_rate if g.max_error_rate is not None else g.error_rate_above,
+                spike_factor=g.spike_factor, min_events=g.min_events, action=g.action,
+                correction_rate=g.correction_rate),
+            line=doc.line(("stages", i)),
+            review=(ReviewPlan(s.review.sample_size, float(s.review.second_share))
+                    if s.review is not None else ReviewPlan()),
+        )
+    return Playbook(key=model.key, name=model.name, description=model.description, path=name,
+                    stages=tuple(stage(i, s) for i, s in enumerate(model.stages)))
 
 
 def parse_playbook(text: str, name: str) -> Playbook:
@@ -289,30 +177,22 @@ def parse_playbook(text: str, name: str) -> Playbook:
                                    ) from error
         if root is None:
             raise ValidationFailed(f"invalid playbook {name}", [_detail("(top)", f"{name}: empty file")])
-        r = _Reader(name, loader)
-        m = r.mapping(root, "", ("key", "name", "description", "stages"))
-        playbook = None
-        if m is not None and len(m) == 4:
-            stages = [_stage(r, n, f"stages[{i}]")
-                      for i, n in enumerate(r.sequence(m["stages"], "stages"))]
-            good = [s for s in stages if s is not None]
-            covered = {p for s in good for p in s.adkar}
-            if good and len(good) == len(stages):
-                firsts = [ADKAR.index(s.adkar[0]) for s in good if s.adkar and s.adkar[0] in ADKAR]
-                if firsts != sorted(firsts):
-                    r.fail(m["stages"], "stages", "stages must follow the ADKAR order")
-                missing = [p for p in ADKAR if p not in covered]
-                if missing:
-                    r.fail(m["stages"], "stages", f"ADKAR phases never addressed: {', '.join(missing)}")
-            key = r.text(m["key"], "key")
-            if key and Path(name).stem != key:
-                r.fail(m["key"], "key", f"must match the file name ({Path(name).stem!r})")
-            playbook = Playbook(key=key, name=r.text(m["name"], "name"),
-                                description=r.text(m["description"], "description"),
-                                path=name, stages=tuple(good))
-        r.problems.raise_if_any(f"invalid playbook {name}")
-        assert playbook is not None
-        return playbook
+        doc = _Document(name, loader, root)
+        if not isinstance(doc.data, dict):
+            doc.fail((), "must be a mapping")
+            doc.problems.raise_if_any(f"invalid playbook {name}")
+        try:
+            model = PlaybookFile.model_validate(doc.data)
+        except ValidationError as error:
+            model = None
+            for problem in error.errors(include_url=False):
+                _report(doc, problem)
+        if model is not None and Path(name).stem != model.key:
+            doc.fail(("key",), f"must match the file name ({Path(name).stem!r})")
+        doc.problems.raise_if_any(f"invalid playbook {name}")
+        if model is None:  # not reached: a failed validation leaves its problems
+            raise ValidationFailed(f"invalid playbook {name}")
+        return _playbook(model, doc, name)
     finally:
         if loader is not None:
             loader.dispose()

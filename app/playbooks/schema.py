@@ -4,30 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# The change model every playbook follows, in this order.
-ADKAR = ("awareness", "desire", "knowledge", "ability", "reinforcement")
-TRAINING_FORMATS = ("workshop", "webinar", "e-learning", "office-hours", "demo", "coaching")
-CHANNELS = ("email", "intranet", "chat", "town-hall", "team-meeting", "newsletter")
-CADENCES = ("daily", "weekly", "biweekly", "monthly")
-GUARDRAIL_ACTIONS = ("rollback", "kill")
-
-# Gate metric -> (its one parameter, lowest allowed value, highest allowed value, integer?).
-GATE_METRICS: dict[str, tuple[str, float, float | None, bool]] = {
-    "days_in_stage": ("min", 0, None, True),
-    "exposed_users": ("min", 0, None, True),
-    "adoption_rate": ("min", 0.0, 1.0, False),
-    # Judged on the 95 % interval: fails only when the whole interval is above baseline + this.
-    "error_rate": ("max_increase", 0.0, 1.0, False),
-    "time_saved_hours": ("min", 0.0, None, False),
-    "training_completion": ("min_pct", 0.0, 100.0, False),
-    "feedback_mean": ("min", 1.0, 5.0, False),
-    "open_critical_feedback": ("max", 0, None, True),
-    # An evaluation run on the criterion's dataset: the lower bound of its 95 % interval >= this.
-    "eval_pass_rate": ("min", 0.0, 1.0, False),
-}
-# Metrics that also name the dataset they are judged on (``dataset: KEY`` beside the threshold).
-DATASET_METRICS = ("eval_pass_rate",)
-CORRECTION_RATE_ACTIONS = ("alert", "rollback")
+# The words a playbook may use are the file schema's (app/schemas/playbooks.py), re-exported here
+# where the services have always found them.
+from app.schemas.playbooks import (  # noqa: E402, F401
+    ADKAR,
+    CADENCES,
+    CHANNELS,
+    CORRECTION_RATE_ACTIONS,
+    DATASET_METRICS,
+    GATE_METRICS,
+    GUARDRAIL_ACTIONS,
+    REVIEW_SAMPLE_SIZE,
+    REVIEW_SECOND_SHARE,
+    TRAINING_FORMATS,
+)
 
 
 @dataclass(frozen=True)
@@ -84,8 +74,8 @@ class ReviewPlan:
     """How a stage's AI outputs are reviewed (app/services/review/): the sample size and the share
     of items a second reviewer labels too, so the reviewers' agreement can be measured."""
 
-    sample_size: int = 50
-    second_share: float = 0.2
+    sample_size: int = REVIEW_SAMPLE_SIZE
+    second_share: float = REVIEW_SECOND_SHARE
 
 
 @dataclass(frozen=True)

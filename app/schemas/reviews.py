@@ -6,93 +6,90 @@ models give the API its shapes, a 422 naming each bad field, and unknown fields 
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError
+from pydantic import BeforeValidator, Field
 
-from app.errors import Detail, ValidationFailed
 from app.models import EVENT_TEXT_MAX, LABELS, MODEL_VERSION_MAX
-from app.models.review import CATEGORY_MAX, DATASET_KEY_MAX, VARIANT_MAX
+from app.models.review import CATEGORY_MAX, VARIANT_MAX
+from app.schemas.common import (
+    Body,
+    Flag,
+    Integer,
+    KeptText,
+    OptionalDay,
+    OptionalInteger,
+    OptionalNumber,
+    Text,
+    choice,
+    problem,
+)
 
-Variant = Annotated[str, Field(min_length=1, max_length=VARIANT_MAX)]
-Category = Annotated[str, Field(min_length=1, max_length=CATEGORY_MAX)]
+
+def _named(limit: int):
+    def check(value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise problem("must be a string")
+        if not value.strip():
+            raise problem("must not be empty")  # a blank filter would silently match nothing
+        if len(value) > limit:
+            raise problem(f"must be at most {limit} characters")
+        return value
+    return check
 
 
-class Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def Name(limit: int) -> Any:  # noqa: N802 (a type, spelled like one)
+    """An optional name (a variant, a category): absent or a non-blank string of at most ``limit``."""
+    return Annotated[str | None, Field(min_length=1, max_length=limit), BeforeValidator(_named(limit))]
 
 
-class SampleIn(Closed):
+class SampleIn(Body):
     """Draw a review sample of a feature's AI outputs."""
 
-    stage: StrictInt | None = Field(None, ge=1, le=2**31 - 1, description="default: the current stage")
-    variant: Variant | None = None
-    size: StrictInt | None = Field(None, ge=1, le=10_000, description="default: the playbook's sample_size")
-    second_share: StrictFloat | StrictInt | None = Field(None, ge=0, le=1,
-                                                         description="default: the playbook's second_share")
-    seed: StrictInt | None = Field(None, ge=0, le=2**31 - 1)
+    stage: OptionalInteger(1) = None
+    """Default: the current stage."""
+    variant: Name(VARIANT_MAX) = None
+    size: OptionalInteger(1, 10_000) = None
+    """Default: the playbook's ``review.sample_size``."""
+    second_share: OptionalNumber(0, 1) = None
+    """Default: the playbook's ``review.second_share``."""
+    seed: OptionalInteger(0) = None
 
 
-class LabelIn(Closed):
+class LabelIn(Body):
     """A reviewer's verdict on one item."""
 
-    label: Literal[LABELS]  # type: ignore[valid-type]
-    category: Category | None = Field(None, description="required for corrected and wrong")
-    fix: str | None = Field(None, max_length=EVENT_TEXT_MAX, description="the fixed version (corrected only)")
+    label: Annotated[Literal[LABELS], BeforeValidator(choice(LABELS))]
+    category: Name(CATEGORY_MAX) = None
+    """Required for corrected and wrong."""
+    fix: KeptText(EVENT_TEXT_MAX) = None
+    """The fixed version (corrected only)."""
 
 
-class DatasetExportIn(Closed):
+class DatasetExportIn(Body):
     """Freeze a new version of a dataset from a filter."""
 
-    feature: Annotated[str, Field(min_length=1, max_length=120)]
-    variant: Variant | None = None
-    start: date | None = None
-    end: date | None = None
-    category: Category | None = None
+    feature: Text(120)
+    variant: Name(VARIANT_MAX) = None
+    start: OptionalDay = None
+    end: OptionalDay = None
+    category: Name(CATEGORY_MAX) = None
 
 
-class ResultIn(Closed):
-    item: StrictInt = Field(ge=1, le=2**31 - 1, description="an item_id of the dataset version")
-    passed: StrictBool
-    score: StrictFloat | StrictInt | None = None
+class ResultIn(Body):
+    item: Integer(1)
+    """An ``item_id`` of the dataset version."""
+    passed: Flag
+    score: float | None = None
 
 
-class EvaluationIn(Closed):
+class EvaluationIn(Body):
     """An evaluation run of a model version on a dataset version: one result per item."""
 
-    model_version: Annotated[str, Field(min_length=1, max_length=MODEL_VERSION_MAX)]
-    version: StrictInt | None = Field(None, ge=1, le=2**31 - 1, description="default: the latest version")
-    variant: Variant | None = None
-    results: list[ResultIn] = Field(min_length=1)
-
-
-DATASET_KEY = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]*$", "maxLength": DATASET_KEY_MAX}
-Body = TypeVar("Body", bound=BaseModel)
-
-
-def _where(loc: tuple) -> tuple[int | None, str]:
-    """A pydantic error location as the contract's (index, field): ``results[2].item`` -> (2, item)."""
-    index, parts = None, []
-    for i, part in enumerate(loc):
-        if isinstance(part, int):
-            if i == 1 and index is None:
-                index = part
-            else:
-                parts.append(f"[{part}]")
-        else:
-            parts.append(("." if parts else "") + str(part))
-    field = "".join(parts) or "(body)"
-    return index, field.split(".")[-1] if index is not None else field
-
-
-def parse(model: type[Body], data) -> Body:
-    """``data`` validated as ``model``, or ValidationFailed (422) naming every bad field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        details = []
-        for problem in error.errors(include_url=False, include_input=False):
-            index, field = _where(tuple(problem["loc"]))
-            details.append(Detail(field, problem["msg"], index))
-        raise ValidationFailed("invalid request body", details) from None
+    model_version: Text(MODEL_VERSION_MAX)
+    version: OptionalInteger(1) = None
+    """Default: the latest version."""
+    variant: Name(VARIANT_MAX) = None
+    results: Annotated[list[ResultIn], Field(min_length=1)]

@@ -5,11 +5,8 @@ Every function validates all of its input before writing anything, flushes, and 
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from sqlalchemy import select
 
-from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, Detail, NotFound, ValidationFailed
 from app.models import (
@@ -21,13 +18,18 @@ from app.models import (
     PlaybookRun,
     TrainingSession,
 )
-from app.models.enablement import OWNER_MAX
 from app.playbooks import Playbook, playbook_for
+from app.schemas.common import parse, refuse, validate, validate_rows
+from app.schemas.enablement import (
+    ActionItemIn,
+    ActionItemPatch,
+    AttendeeIn,
+    TrainingIn,
+    bare_id,
+)
 from app.services.audit import audit
 from app.services.lookups import feature_by_key
 from app.services.rollout import exposure
-
-ACTION_STATUSES = ("open", "done", "dropped")
 
 
 def playbook_of(feature: Feature) -> Playbook:
@@ -85,54 +87,17 @@ def stage_audience(feature: Feature, position: int) -> set[int]:
     return exposure.stage_audience(feature, position)
 
 
-def _check_stage(feature: Feature, stage: object, problems: Collector) -> int | None:
-    positions = [s.position for s in feature.stages]
-    if isinstance(stage, bool) or not isinstance(stage, int) or stage not in positions:
-        problems.add("stage", f"must be one of the feature's stages {positions}")
-        return None
-    return stage
-
-
-def _parse_day(value: object, field: str, problems: Collector) -> date | None:
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    try:
-        day = date.fromisoformat(str(value))
-    except ValueError:
-        problems.add(field, f"not a date (YYYY-MM-DD): {value!r}")
-        return None
-    if not 1900 <= day.year <= 2999:  # the years of app/months.py: no overflow in date arithmetic
-        problems.add(field, "must be a date from 1900 to 2999")
-        return None
-    return day
-
-
-def _attendees(feature: Feature, position: int | None, rows: object,
+def _attendees(feature: Feature, position: int | None, rows: list[tuple[int, AttendeeIn]],
                problems: Collector) -> list[tuple[int, bool]]:
-    """Validate attendee rows (``"p001"`` or ``{"person_id", "completed"}``) against the audience."""
-    if not isinstance(rows, list):
-        problems.add("attendees", "must be a list")
-        return []
-    if len(rows) > plausible.MAX_BATCH:
-        problems.add("attendees", f"{len(rows):,} rows; at most {plausible.MAX_BATCH:,} at once")
-        return []
-    wanted: list[tuple[int, str, bool]] = []
-    for i, row in enumerate(rows):
-        spec = {"person_id": row} if isinstance(row, str) else row
-        if not isinstance(spec, dict) or not isinstance(spec.get("person_id"), str):
-            problems.add("person_id", "must be a person id", i)
-            continue
-        completed = spec.get("completed", True)
-        if not isinstance(completed, bool):
-            problems.add("completed", "must be true or false", i)
-            continue
-        wanted.append((i, spec["person_id"], completed))
-    keys = {key for _, key, _ in wanted}
+    """Judge parsed attendee rows against the stage's audience: each person known, in the
+    audience, listed once (named by the row's index)."""
+    keys = {row.person_id for _, row in rows}
     ids = dict(db.session.execute(
         select(Person.person_id, Person.id).where(Person.person_id.in_(keys))).all()) if keys else {}
     audience = stage_audience(feature, position) if position is not None else set()
     out: dict[int, bool] = {}
-    for i, key, completed in wanted:
+    for i, row in rows:
+        key = row.person_id
         if key not in ids:
             problems.add("person_id", f"unknown person {key!r}", i)
         elif position is not None and ids[key] not in audience:
@@ -140,7 +105,7 @@ def _attendees(feature: Feature, position: int | None, rows: object,
         elif ids[key] in out:
             problems.add("person_id", f"{key!r} is listed twice", i)
         else:
-            out[ids[key]] = completed
+            out[ids[key]] = row.completed
     return list(out.items())
 
 
@@ -153,26 +118,16 @@ def record_training(feature_key: str, spec: dict, actor: str) -> TrainingSession
     """
     feature = feature_by_key(feature_key)
     problems = Collector()
-    position = _check_stage(feature, spec.get("stage"), problems)
-    title = spec.get("title")
-    if not isinstance(title, str) or not title.strip():
-        problems.add("title", "is required")
-    trainer = spec.get("trainer")
-    if not isinstance(trainer, str) or not trainer.strip():
-        problems.add("trainer", "is required")
-    held_on = _parse_day(spec.get("held_on"), "held_on", problems)
-    duration = spec.get("duration_minutes")
-    if duration is not None and (
-            isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0):
-        problems.add("duration_minutes", "must be a positive whole number")
-    fmt = spec.get("format")
-    if fmt is not None and not isinstance(fmt, str):
-        problems.add("format", "must be a text")
-    attendees = _attendees(feature, position, spec.get("attendees", []), problems)
-    problems.raise_if_any("invalid training session")
-    session = TrainingSession(feature_id=feature.id, stage_position=position, title=title.strip(),
-                              format=fmt, trainer=trainer.strip(), held_on=held_on,
-                              duration_minutes=duration)
+    positions = [s.position for s in feature.stages]
+    training = validate(TrainingIn, spec, problems, context={"stages": positions})
+    position, attendees = None, []
+    if training is not None:
+        position = training.stage
+        attendees = _attendees(feature, position, list(enumerate(training.attendees)), problems)
+    refuse(problems, "invalid training session")
+    session = TrainingSession(feature_id=feature.id, stage_position=position, title=training.title,
+                              format=training.format, trainer=training.trainer,
+                              held_on=training.held_on, duration_minutes=training.duration_minutes)
     session.attendance = [Attendance(person_id=pid, completed=done) for pid, done in attendees]
     db.session.add(session)
     db.session.flush()
@@ -191,8 +146,10 @@ def record_attendance(session_id: int, rows: list, actor: str) -> TrainingSessio
         raise NotFound(f"no training session {session_id}")
     feature = db.session.get(Feature, session.feature_id)
     problems = Collector()
-    attendees = _attendees(feature, session.stage_position, rows, problems)
-    problems.raise_if_any("invalid attendance")
+    parsed = validate_rows(AttendeeIn, [bare_id(r) for r in rows] if isinstance(rows, list) else rows,
+                           problems)
+    attendees = _attendees(feature, session.stage_position, parsed, problems)
+    refuse(problems, "invalid attendance")
     existing = {a.person_id: a for a in session.attendance}
     for pid, done in attendees:
         if pid in existing:
@@ -223,38 +180,11 @@ def list_trainings(feature_key: str) -> list[TrainingSession]:
         TrainingSession.feature_id == feature.id).order_by(TrainingSession.held_on, TrainingSession.id)))
 
 
-def _action_fields(spec: dict, problems: Collector, creating: bool) -> dict:
-    out: dict = {}
-    if "title" in spec or creating:
-        title = spec.get("title")
-        if not isinstance(title, str) or not title.strip():
-            problems.add("title", "is required")
-        else:
-            out["title"] = title.strip()
-    if "owner" in spec or creating:
-        owner = spec.get("owner")
-        if not isinstance(owner, str) or not owner.strip():
-            problems.add("owner", "every action item needs an owner")
-        elif len(owner.strip()) > OWNER_MAX:
-            problems.add("owner", f"at most {OWNER_MAX} characters")
-        else:
-            out["owner"] = owner.strip()
-    if "due_on" in spec or creating:
-        out["due_on"] = _parse_day(spec.get("due_on"), "due_on", problems)
-    if "status" in spec:
-        if spec["status"] not in ACTION_STATUSES:
-            problems.add("status", f"must be one of {', '.join(ACTION_STATUSES)}")
-        else:
-            out["status"] = spec["status"]
-    return out
-
-
 def create_action_item(feature_key: str, spec: dict, actor: str) -> ActionItem:
     """Add an action item: ``title``, ``owner`` and ``due_on`` (YYYY-MM-DD) are required."""
     feature = feature_by_key(feature_key)
-    problems = Collector()
-    fields = _action_fields(spec, problems, creating=True)
-    problems.raise_if_any("invalid action item")
+    action = parse(ActionItemIn, spec, "invalid action item")
+    fields = action.model_dump(include={"title", "owner", "due_on"} | action.given())
     item = ActionItem(feature_id=feature.id, **fields)
     db.session.add(item)
     db.session.flush()
@@ -267,9 +197,8 @@ def update_action_item(item_id: int, spec: dict, actor: str) -> ActionItem:
     item = db.session.get(ActionItem, item_id)
     if item is None:
         raise NotFound(f"no action item {item_id}")
-    problems = Collector()
-    fields = _action_fields(spec, problems, creating=False)
-    problems.raise_if_any("invalid action item")
+    change = parse(ActionItemPatch, spec, "invalid action item")
+    fields = change.model_dump(include=change.given())
     before = {k: getattr(item, k) for k in fields}
     for key, value in fields.items():
         setattr(item, key, value)

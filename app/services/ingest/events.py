@@ -11,15 +11,15 @@ from sqlalchemy import insert, select
 from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, Detail, ValidationFailed
-from app.models import EVENT_TEXT_MAX, MODEL_VERSION_MAX, OUTCOMES, Event, Feature, Person
+from app.models import Event as EventRow
+from app.models import Feature, Person
 from app.models.kpi import DirtyDay
+from app.schemas.common import Body, PastTimestamp, Timestamp, unknown_only, validate, validate_rows
 
-MAX_BATCH = 10_000
-# The event fields of KPI_DEFINITIONS.md (plus ``source``, the channel event ids are unique in):
-# what the CSV import accepts as columns; the API's own list is its OpenAPI body schema.
-EVENT_REQUIRED = ("event_id", "feature", "person_id", "occurred_at", "ai_assisted", "outcome")
-EVENT_OPTIONAL = ("task", "duration_seconds", "variant", "cost_eur", "output", "correction",
-                  "model_version", "source")
+# The event fields of KPI_DEFINITIONS.md, as the CSV import takes them for columns, are the model's.
+from app.schemas.events import EVENT_OPTIONAL, EVENT_REQUIRED, Event  # noqa: F401
+
+MAX_BATCH = plausible.MAX_BATCH
 _LOOKUP_CHUNK = 500  # bound parameters per IN (...) lookup, well under every driver's limit
 
 
@@ -32,85 +32,34 @@ class IngestResult:
 def parse_timestamp(value, field: str, index: int | None, problems: Collector, *,
                     past_only: bool = False) -> datetime | None:
     """An ISO 8601 timestamp that carries an offset, as aware UTC from 1970 on (with ``past_only``
-    at most 5 minutes ahead of the server's clock); adds a detail otherwise."""
-    if not isinstance(value, str):
-        problems.add(field, "must be an ISO 8601 timestamp string with an offset", index)
+    at most 5 minutes ahead of the server's clock); adds a detail otherwise. The rule is the
+    schema layer's (``Timestamp`` / ``PastTimestamp`` of app/schemas/common.py)."""
+    moment = validate(_Recent if past_only else _Moment, {"at": value}, problems, index=index)
+    if moment is None:
+        problems.details[-1].field = field
         return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        problems.add(field, f"not an ISO 8601 timestamp: {value!r}", index)
-        return None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        problems.add(field, "needs a UTC offset (e.g. Z or +02:00)", index)
-        return None
-    moment = plausible.to_utc(parsed, field, index, problems)
-    return plausible.not_in_future(moment, field, index, problems) if past_only else moment
+    return moment.at
 
 
-def _text(row: dict, field: str, index: int, problems: Collector, *, required: bool,
-          max_len: int, default: str | None = None) -> str | None:
-    value = row.get(field)
-    if value is None:
-        if required:
-            problems.add(field, "is required", index)
-        return default
-    if not isinstance(value, str) or not value.strip():
-        problems.add(field, "must be a non-empty string", index)
-        return None
-    if len(value) > max_len:
-        problems.add(field, f"must be at most {max_len} characters", index)
-        return None
-    return value.strip()
+class _Moment(Body):
+    at: Timestamp
 
 
-def _validate_row(row, index: int, default_source: str, problems: Collector) -> tuple[dict, bool]:
-    """The row as plain values (feature/person still as external keys), and whether it is good."""
-    if not isinstance(row, dict):
-        problems.add("row", "must be a JSON object", index)
-        return {}, False
-    before = len(problems.details)
-    out = {
-        "event_id": _text(row, "event_id", index, problems, required=True, max_len=200),
-        "feature": _text(row, "feature", index, problems, required=True, max_len=120),
-        "person_id": _text(row, "person_id", index, problems, required=True, max_len=200),
-        "task": _text(row, "task", index, problems, required=False, max_len=120, default="default"),
-        "source": _text(row, "source", index, problems, required=False, max_len=120,
-                        default=default_source),
-    }
-    if "occurred_at" not in row or row["occurred_at"] is None:
-        problems.add("occurred_at", "is required", index)
-    else:
-        out["occurred_at"] = parse_timestamp(row["occurred_at"], "occurred_at", index, problems,
-                                             past_only=True)
-    ai = row.get("ai_assisted")
-    if ai is None:
-        problems.add("ai_assisted", "is required", index)
-    elif not isinstance(ai, bool):
-        problems.add("ai_assisted", "must be true or false", index)
-    out["ai_assisted"] = ai
-    duration = plausible.optional_number(row, "duration_seconds", plausible.MAX_DURATION_SECONDS, problems,
-                                         index, " seconds")
-    out["duration_seconds"] = duration
-    outcome = row.get("outcome")
-    if outcome is None:
-        problems.add("outcome", "is required", index)
-    elif outcome not in OUTCOMES:
-        problems.add("outcome", f"must be one of {', '.join(OUTCOMES)}", index)
-    out["outcome"] = outcome
-    cost = plausible.optional_number(row, "cost_eur", plausible.MAX_AMOUNT_EUR, problems, index, " EUR")
-    out["cost_eur"] = cost
-    for field, limit in (("output", EVENT_TEXT_MAX), ("correction", EVENT_TEXT_MAX),
-                         ("model_version", MODEL_VERSION_MAX)):
-        out[field] = plausible.optional_text(row, field, problems, limit, index)
-    if out["correction"] is not None and row.get("output") in (None, ""):
-        # A fix of nothing cannot train or evaluate anything: the dataset needs the answer it fixes.
-        problems.add("correction", "a correction needs the output it corrects (send output too)", index)
-    if row.get("variant") is not None:
-        # Variants are not built yet: no feature has one, so no event can name one.
-        problems.add("variant", f"the feature has no variant {row['variant']!r} "
-                                "(variants are not supported yet)", index)
-    return out, len(problems.details) == before
+class _Recent(Body):
+    at: PastTimestamp
+
+
+def _plain(event: Event, default_source: str) -> dict:
+    """A parsed event as the plain values the insert takes (feature/person still external keys)."""
+    return {**event.model_dump(exclude={"variant"}), "task": event.task or "default",
+            "source": event.source or default_source}
+
+
+def _named(row, key: str) -> str | None:
+    # A row that failed validation still names its feature and person when it can, so an unknown
+    # one is reported together with the row's other problems.
+    value = row.get(key) if isinstance(row, dict) else None
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def _ids_by_key(column, id_column, keys: set[str]) -> dict[str, int]:
@@ -130,7 +79,7 @@ def _existing_event_ids(source: str, event_ids: list[str]) -> set[str]:
     for i in range(0, len(event_ids), _LOOKUP_CHUNK):
         chunk = event_ids[i : i + _LOOKUP_CHUNK]
         seen.update(db.session.scalars(
-            select(Event.event_id).where(Event.source == source, Event.event_id.in_(chunk))
+            select(EventRow.event_id).where(EventRow.source == source, EventRow.event_id.in_(chunk))
         ))
     return seen
 
@@ -169,13 +118,20 @@ def ingest_events(rows: list[dict], source: str = "api", bound: bool = False) ->
             [Detail("events", f"{len(rows)} events; a batch holds at most {MAX_BATCH}, split it")],
         )
     problems = Collector()
-    checked = [(i, *_validate_row(row, i, source, problems)) for i, row in enumerate(rows)]
+    parsed = dict(validate_rows(Event, rows, problems, row_field="row"))
+    checked = [(i, _plain(parsed[i], source) if i in parsed else
+                {"feature": _named(row, "feature"), "person_id": _named(row, "person_id"),
+                 "source": _named(row, "source")}, i in parsed)
+               for i, row in enumerate(rows)]
+    refuse_unknown = unknown_only(problems.details)
+    if refuse_unknown:
+        raise ValidationFailed("unknown fields; nothing was stored", refuse_unknown)
     if bound:
         for i, clean, _ in checked:
             if clean.get("source") not in (None, source):
                 problems.add("source", f"this token posts under its own source {source!r} only", i)
     valid = [(i, clean) for i, clean, good in checked if good]
-    named = [(i, clean) for i, clean, _ in checked if clean]
+    named = [(i, clean) for i, clean, _ in checked]
     features = _ids_by_key(Feature.key, Feature.id, {r["feature"] for _, r in named if r["feature"]})
     for index, row in named:
         if row["feature"] and row["feature"] not in features:
@@ -228,8 +184,8 @@ def _insert_new(records: list[dict]) -> int:
         return _copy_new(records)
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    stmt = sqlite_insert(Event).on_conflict_do_nothing(index_elements=["source", "event_id"])
-    inserted = len(db.session.execute(stmt.returning(Event.id), records).all())
+    stmt = sqlite_insert(EventRow).on_conflict_do_nothing(index_elements=["source", "event_id"])
+    inserted = len(db.session.execute(stmt.returning(EventRow.id), records).all())
     days = sorted({(r["feature_id"], r["occurred_at"].astimezone(UTC).date()) for r in records})
     mark = sqlite_insert(DirtyDay)
     mark = mark.on_conflict_do_update(index_elements=["feature_id", "day"],

@@ -15,58 +15,42 @@ from typing import Literal
 from flask import current_app
 from sqlalchemy import insert, select
 
-from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, ValidationFailed
 from app.models import Feature, Feedback, Person
-from app.services.ingest.events import parse_timestamp
+from app.schemas.activity import (  # noqa: F401 (the form's)
+    CATEGORIES,
+    MAX_CATEGORY,
+    MAX_COMMENT,
+    SEVERITIES,
+    FeedbackCsvRow,
+    FeedbackForm,
+    FeedbackIn,
+)
+from app.schemas.common import validate
 
 Source = Literal["api", "csv", "form"]
-# The dashboard form's menu; a file or the API may use other categories.
-CATEGORIES = ("usability", "quality", "correction", "training", "other")
-SEVERITIES = ("normal", "critical")
-MAX_COMMENT, MAX_CATEGORY = 10_000, 40
+# What each medium can carry: JSON values (the API), text cells with a severity (a file), the
+# same with the form's category menu (the dashboard).
+MODELS: dict[str, type[FeedbackIn]] = {"api": FeedbackIn, "csv": FeedbackCsvRow, "form": FeedbackForm}
 REFUSED = "invalid feedback; nothing was stored"
-
-
-def _rating(value, index: int | None, problems: Collector, source: Source) -> int | None:
-    if source != "api" and isinstance(value, str):  # text media: a whole number written out
-        text = value.strip()
-        if not text.isdigit() or not 1 <= int(text) <= 5:
-            problems.add("rating", f"must be a whole number from 1 to 5, not {value!r}", index)
-            return None
-        return int(text)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-        problems.add("rating", "must be an integer from 1 to 5", index)
-        return None
-    return value
 
 
 def check_fields(row: dict, index: int | None, problems: Collector, source: Source) -> dict | None:
     """The item's own fields (everything but whether its feature and person exist), as stored:
-    ``person_id``, ``rating``, ``comment``, ``category``, ``severity``, ``occurred_at`` (aware UTC).
-    None, with the problems added, when any is bad."""
-    before = len(problems.details)
-    person = row.get("person_id")
-    if not isinstance(person, str) or not person.strip():
-        problems.add("person_id", "is required", index)
-    rating = _rating(row.get("rating"), index, problems, source)
-    comment = plausible.optional_text(row, "comment", problems, MAX_COMMENT, index)
-    category = plausible.optional_text(row, "category", problems, MAX_CATEGORY, index)
-    if source == "form" and category is not None and category not in CATEGORIES:
-        problems.add("category", f"must be one of {', '.join(CATEGORIES)}", index)
-    severity = row.get("severity") or "normal"
-    if severity not in SEVERITIES:
-        problems.add("severity", f"must be one of {', '.join(SEVERITIES)}", index)
-    occurred = None
-    if row.get("occurred_at") is None:
-        problems.add("occurred_at", "is required", index)
-    else:
-        occurred = parse_timestamp(row["occurred_at"], "occurred_at", index, problems, past_only=True)
-    if len(problems.details) > before:
+    ``feature``, ``person_id``, ``rating``, ``comment``, ``category``, ``severity``,
+    ``occurred_at`` (aware UTC). None, with the problems added, when any is bad."""
+    item = validate(MODELS[source], row, problems, index=index, row_field="row")
+    if item is None:
         return None
-    return {"person_id": person, "rating": rating, "comment": comment, "category": category,
-            "severity": severity, "occurred_at": occurred}
+    return {"feature": item.feature, "person_id": item.person_id, "rating": item.rating,
+            "comment": item.comment, "category": item.category,
+            "severity": getattr(item, "severity", "normal"), "occurred_at": item.occurred_at}
+
+
+def _named(row, key: str) -> str | None:
+    value = row.get(key) if isinstance(row, dict) else None
+    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def record_feedback(rows: list[dict], *, source: Source = "api", first_row: int = 0) -> list[Feedback]:
@@ -82,7 +66,7 @@ def record_feedback(rows: list[dict], *, source: Source = "api", first_row: int 
     problems = Collector()
     features = {f.key: f.id for f in db.session.scalars(select(Feature))}
     # Any JSON may stand where a string belongs (a list is not even hashable): strings only.
-    wanted = {r.get("person_id") for r in rows if isinstance(r, dict) and isinstance(r.get("person_id"), str)}
+    wanted = {p for r in rows if (p := _named(r, "person_id"))}
     people = dict(db.session.execute(
         select(Person.person_id, Person.id).where(Person.person_id.in_(sorted(wanted)))
     ).all()) if wanted else {}
@@ -93,17 +77,18 @@ def record_feedback(rows: list[dict], *, source: Source = "api", first_row: int 
             problems.add("row", "must be a JSON object", i)
             continue
         before = len(problems.details)
-        feature = row.get("feature")
-        if feature is None or feature == "":
-            problems.add("feature", "is required", i)
-        elif not isinstance(feature, str) or feature not in features:
-            problems.add("feature", f"unknown or missing feature {feature!r}", i)
         fields = check_fields(row, i, problems, source)
-        person = row.get("person_id")
-        if isinstance(person, str) and person.strip() and person not in people and not auto_create:
+        named = {d.field for d in problems.details[before:]}
+        # A row with bad fields still has its feature and person looked up, so every problem of
+        # the row is named at once.
+        feature = fields["feature"] if fields else _named(row, "feature")
+        person = fields["person_id"] if fields else _named(row, "person_id")
+        if feature is not None and "feature" not in named and feature not in features:
+            problems.add("feature", f"unknown or missing feature {feature!r}", i)
+        if person is not None and "person_id" not in named and person not in people and not auto_create:
             problems.add("person_id", f"unknown person {person!r}", i)
-        if fields is not None and isinstance(feature, str) and len(problems.details) == before:
-            clean.append({**fields, "feature_id": features[feature]})
+        if fields is not None and len(problems.details) == before:
+            clean.append({**fields, "feature_id": features[fields["feature"]]})
     problems.raise_if_any(REFUSED)
     missing = sorted({r["person_id"] for r in clean} - people.keys())
     if missing:  # only reached with AUTO_CREATE_PEOPLE

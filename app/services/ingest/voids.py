@@ -15,27 +15,24 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select, update
 
 from app.db import db, utcnow
-from app.errors import Collector, NotFound, ValidationFailed
+from app.errors import Collector, NotFound
 from app.models import CostEntry, Event, Feature
 from app.models.kpi import DirtyDay
+from app.schemas.common import MAX_REASON, parse, validate  # noqa: F401 (MAX_REASON: the dashboard's)
+from app.schemas.events import MAX_VOID_BATCH, EventVoid  # noqa: F401 (MAX_VOID_BATCH: the dashboard's)
+from app.schemas.features import ReasonIn
 from app.services.audit import audit
 
-# Events voided in one call: enough for a bad import's worth of rows, small enough that the ids,
-# their audit entry and the dirty days stay one short transaction.
-MAX_VOID_BATCH = 1000
-MAX_REASON = 2000
+# Events voided in one call (MAX_VOID_BATCH: enough for a bad import's worth of rows, small
+# enough that the ids, their audit entry and the dirty days stay one short transaction) and the
+# longest reason: the schema's (app/schemas/events.py, app/schemas/common.py).
 _CHUNK = 500  # bound parameters per IN (...), well under every driver's limit
 
 
 def required_reason(value, problems: Collector) -> str | None:
     """The stripped reason, or a detail on ``reason`` (corrections always say why)."""
-    if not isinstance(value, str) or not value.strip():
-        problems.add("reason", "a reason is required (it is kept in the audit trail)")
-        return None
-    if len(value) > MAX_REASON:
-        problems.add("reason", f"must be at most {MAX_REASON} characters")
-        return None
-    return value.strip()
+    found = validate(ReasonIn, {"reason": value}, problems)
+    return found.reason if found is not None else None
 
 
 def _feature(key: str) -> Feature:
@@ -103,19 +100,6 @@ class VoidResult:
     already_voided: list[str]
 
 
-def _event_ids(raw, problems: Collector) -> list[str]:
-    if not isinstance(raw, list) or not raw:
-        problems.add("event_ids", "must be a non-empty list of event ids")
-        return []
-    if len(raw) > MAX_VOID_BATCH:
-        problems.add("event_ids", f"{len(raw)} ids; one call voids at most {MAX_VOID_BATCH}, split it")
-        return []
-    for i, value in enumerate(raw):
-        if not isinstance(value, str) or not value.strip() or len(value) > 200:
-            problems.add("event_ids", "must be a non-empty event id of at most 200 characters", i)
-    return [v for v in raw if isinstance(v, str)]
-
-
 def void_events(body: dict, actor: str) -> VoidResult:
     """Void events by ``event_id`` (of one ``source``): all of them or none.
 
@@ -124,19 +108,10 @@ def void_events(body: dict, actor: str) -> VoidResult:
     :raises ValidationFailed: a missing reason, or ids no event of that source has (each named by
         its index in ``event_ids``); nothing is voided then.
     """
-    if not isinstance(body, dict):
-        raise ValidationFailed("the body must be a JSON object")
     problems = Collector()
-    ids = _event_ids(body.get("event_ids"), problems)
-    source = body.get("source", "api")
-    if not isinstance(source, str) or not source.strip() or len(source) > 120:
-        problems.add("source", "must be a non-empty string of at most 120 characters")
-        source = None
-    reason = required_reason(body.get("reason"), problems)
-    problems.raise_if_any("invalid void; nothing was voided")
-
-    source = source.strip()
-    wanted = list(dict.fromkeys(v.strip() for v in ids))
+    void = parse(EventVoid, body, "invalid void; nothing was voided")
+    ids, source, reason = void.event_ids, void.source, void.reason
+    wanted = list(dict.fromkeys(ids))
     found: dict[str, tuple[int, int, datetime, datetime | None]] = {}
     for i in range(0, len(wanted), _CHUNK):
         # Locked: a concurrent void of the same events waits, then finds them voided (no double).
@@ -146,7 +121,7 @@ def void_events(body: dict, actor: str) -> VoidResult:
             .with_for_update())
         found.update({r[0]: tuple(r[1:]) for r in rows})
     for index, value in enumerate(ids):
-        if value.strip() not in found:
+        if value not in found:
             problems.add("event_ids", f"no event {value!r} from source {source!r}", index)
     problems.raise_if_any("unknown events; nothing was voided")
 

@@ -7,49 +7,34 @@ CSV imports pass file line numbers), otherwise by their 0-based position.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 
-from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, ValidationFailed
 from app.models import Cohort, CohortMember, Department, Person, RolloutStage, stage_cohorts
+from app.schemas.common import refuse, validate, validate_rows
+from app.schemas.people import (
+    MAX_LENGTH,
+    CohortIn,
+    CohortMemberRow,
+    DepartmentIn,
+    PersonIn,
+    cohort_key_problem,
+)
 from app.services.people import membership
 from app.services.rollout import exposure
 
-PERSON_FIELDS = ("person_id", "name", "email", "department")
-# A pragmatic check: one @, no blanks, a dotted domain of letters, digits and hyphens.
-EMAIL = re.compile(
-    r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
-)
-COHORT_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-MAX_LENGTH = {
-    "person_id": 200, "name": 200, "email": 320, "department": 120, "cohort": 120, "cohort_name": 200,
-}
+PERSON_FIELDS = tuple(PersonIn.model_fields)
 _CHUNK = 500  # ids per IN (...) query, well under every driver's parameter limit
 
 
-def _text(problems: Collector, row: dict, field: str, index: int, required: bool = False) -> str | None:
-    """A row's string field, stripped; blank means absent. Records a problem when it is not text."""
-    value = row.get(field)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            problems.add(field, "is required", index)
-        return None
-    if not isinstance(value, str):
-        problems.add(field, "must be a string", index)
-        return None
-    value = value.strip()
-    limit = MAX_LENGTH.get(field)
-    if limit and len(value) > limit:
-        problems.add(field, f"is longer than {limit} characters", index)
-        return None
-    return value
+def _raw_id(row) -> str | None:
+    value = row.get("person_id") if isinstance(row, dict) else None
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def _people_by_id(person_ids: Sequence[str]) -> dict[str, Person]:
@@ -77,38 +62,33 @@ def upsert_people(
         organisation default applies (the contract); False refuses it instead.
     :param indices: the number to report for each row (default: its 0-based position).
     """
-    indices = list(indices) if indices is not None else list(range(len(rows)))
     problems = Collector()
     clean: list[tuple[int, dict]] = []
     first_seen: dict[str, int] = {}
     departments = {d.name: d for d in db.session.scalars(select(Department))}
     unknown_departments: dict[str, None] = {}
-    for row, index in zip(rows, indices, strict=True):
-        if not isinstance(row, dict):
-            problems.add("(row)", "must be an object", index)
+    numbers = list(indices) if indices is not None else list(range(len(rows)))
+    parsed = dict(validate_rows(PersonIn, rows, problems, numbers))
+    for index, raw in zip(numbers, rows, strict=True):
+        row = parsed.get(index)
+        if row is not None:
+            department = row.department
+            if department is not None and department not in departments:
+                if create_departments:
+                    unknown_departments[department] = None
+                else:
+                    problems.add("department", f"unknown department {department!r}", index)
+        # A bad row still takes its person_id, so a later duplicate of it is named too.
+        person_id = row.person_id if row is not None else _raw_id(raw)
+        if person_id is None:
             continue
-        person_id = _text(problems, row, "person_id", index, required=True)
-        values = {
-            "name": _text(problems, row, "name", index),
-            "email": _text(problems, row, "email", index),
-            "department": _text(problems, row, "department", index),
-        }
-        if values["email"] is not None and not EMAIL.match(values["email"]):
-            problems.add("email", f"not an e-mail address: {values['email']!r}", index)
-        department = values["department"]
-        if department is not None and department not in departments:
-            if create_departments:
-                unknown_departments[department] = None
-            else:
-                problems.add("department", f"unknown department {department!r}", index)
-        if person_id is not None:
-            if person_id in first_seen:
-                problems.add(
-                    "person_id", f"duplicate {person_id!r} (first at row {first_seen[person_id]})", index
-                )
-                continue
-            first_seen[person_id] = index
-            clean.append((index, {"person_id": person_id, **values}))
+        if person_id in first_seen:
+            first = first_seen[person_id]
+            problems.add("person_id", f"duplicate {person_id!r} (first at row {first})", index)
+            continue
+        first_seen[person_id] = index
+        if row is not None:
+            clean.append((index, row.model_dump()))
     problems.raise_if_any(f"{len({d.index for d in problems.details})} bad people rows")
 
     for name in unknown_departments:
@@ -159,25 +139,14 @@ def put_department(name: str, spec: dict) -> Department:
         problems.add("name", "is required")
     elif len(name) > MAX_LENGTH["department"]:
         problems.add("name", f"is longer than {MAX_LENGTH['department']} characters")
-    if not isinstance(spec, dict):
-        raise ValidationFailed("invalid department", [])
-    if "hourly_rate_eur" not in spec:
-        problems.add("hourly_rate_eur", "is required (null for the organisation default)")
-    rate = spec.get("hourly_rate_eur")
-    if rate is not None:
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate):
-            problems.add("hourly_rate_eur", "must be a number")
-        elif rate < 0:
-            problems.add("hourly_rate_eur", "must not be negative")
-        else:
-            plausible.within(rate, "hourly_rate_eur", plausible.MAX_HOURLY_RATE_EUR, None, problems,
-                             " EUR an hour")
+    rate = validate(DepartmentIn, spec, problems)
     problems.raise_if_any("invalid department")
+    rate = rate.hourly_rate_eur
     department = db.session.scalar(select(Department).where(Department.name == name))
     if department is None:
         department = Department(name=name)
         db.session.add(department)
-    department.hourly_rate_eur = float(rate) if rate is not None else None
+    department.hourly_rate_eur = rate
     db.session.flush()
     return department
 
@@ -191,13 +160,9 @@ class CohortChange:
 
 
 def _check_cohort_key(problems: Collector, key: object, field: str, index: int | None = None) -> None:
-    if not isinstance(key, str) or not key:
-        problems.add(field, "is required", index)
-    elif len(key) > MAX_LENGTH["cohort"]:
-        problems.add(field, f"is longer than {MAX_LENGTH['cohort']} characters", index)
-    elif not COHORT_KEY.match(key):
-        problems.add(field, "may hold only letters, digits and _ . : - and must start with a letter or digit",
-                     index)
+    why = cohort_key_problem(key)
+    if why is not None:
+        problems.add(field, why, index)
 
 
 def _apply_cohort(key: str, name: str | None, members: list[Person],
@@ -251,35 +216,20 @@ def put_cohort(key: str, spec: dict) -> Cohort:
     now = utcnow()
     problems = Collector()
     _check_cohort_key(problems, key, "key")
-    if not isinstance(spec, dict):
-        raise ValidationFailed("invalid cohort", [])
-    name = _text(problems, spec, "name", None)
-    members = spec.get("members")
+    raw = spec.get("members") if isinstance(spec, dict) else None
+    known = _people_by_id([m.strip() for m in raw if isinstance(m, str)] if isinstance(raw, list) else [])
+    cohort_in = validate(CohortIn, spec, problems, context={"people": known})
     people: list[Person] = []
-    if not isinstance(members, list):
-        problems.add("members", "is required: a list of person_id strings")
-    elif len(members) > plausible.MAX_COHORT_MEMBERS:
-        problems.add("members", f"{len(members):,} members; a cohort holds at most "
-                                f"{plausible.MAX_COHORT_MEMBERS:,}")
-    else:
-        ids = []
-        for index, person_id in enumerate(members):
-            if not isinstance(person_id, str) or not person_id.strip():
-                problems.add("members", "must be a person_id string", index)
-            else:
-                ids.append((index, person_id.strip()))
-        known = _people_by_id([pid for _, pid in ids])
-        for index, person_id in ids:
-            if person_id not in known:
-                problems.add("members", f"unknown person {person_id!r}", index)
-        people = [known[pid] for _, pid in ids if pid in known]
-    at = now
-    if isinstance(spec, dict) and spec.get("effective_at") is not None:
-        try:
-            at = membership.parse_effective_at(spec["effective_at"], now)
-        except ValidationFailed as error:
-            problems.details.extend(error.details)
-    problems.raise_if_any("invalid cohort")
+    name, at = None, now
+    if cohort_in is not None:
+        name = cohort_in.name
+        people = [known[pid] for pid in cohort_in.members]
+        if cohort_in.effective_at is not None:
+            try:
+                at = membership.parse_effective_at(cohort_in.effective_at, now)
+            except ValidationFailed as error:
+                problems.details.extend(error.details)
+    refuse(problems, "invalid cohort")
     cohort, change = _apply_cohort(key, name, people, at)
     # A back-dated replacement can rewrite the past even when the members now are the same.
     if change.added or change.removed or at < now:
@@ -300,16 +250,12 @@ def replace_cohort_members(
     """
     now = utcnow()
     at = membership.parse_effective_at(effective_at, now)
-    indices = list(indices) if indices is not None else list(range(len(rows)))
     problems = Collector()
     members: dict[str, list[tuple[int, str]]] = {}
     names: dict[str, tuple[int, str]] = {}
-    for row, index in zip(rows, indices, strict=True):
-        key = (row.get("cohort_key") or "").strip()
-        _check_cohort_key(problems, key, "cohort_key", index)
-        person_id = _text(problems, row, "person_id", index, required=True)
-        name = _text(problems, row, "cohort_name", index)
-        if key and name is not None:
+    for index, row in validate_rows(CohortMemberRow, rows, problems, indices):
+        key, person_id, name = row.cohort_key, row.person_id, row.cohort_name
+        if name is not None:
             if key in names and names[key][1] != name:
                 problems.add(
                     "cohort_name",
@@ -317,8 +263,7 @@ def replace_cohort_members(
                     index,
                 )
             names.setdefault(key, (index, name))
-        if key and person_id is not None:
-            members.setdefault(key, []).append((index, person_id))
+        members.setdefault(key, []).append((index, person_id))
     known = _people_by_id([pid for pairs in members.values() for _, pid in pairs])
     for pairs in members.values():
         for index, person_id in pairs:

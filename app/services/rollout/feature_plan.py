@@ -14,15 +14,14 @@ creation. Functions flush, never commit.
 from __future__ import annotations
 
 from app.db import db, utcnow
-from app.errors import Collector, Conflict, Detail, NotFound, ValidationFailed
+from app.errors import Conflict, Detail, NotFound
 from app.flags import sync
 from app.models import Feature, RolloutStage, RolloutTransition
+from app.schemas.common import parse
+from app.schemas.features import ReasonIn, StagePatch, StagesIn
 from app.services.audit import audit
-from app.services.ingest.voids import required_reason
 from app.services.rollout import exposure
 from app.services.rollout import transitions as rollout
-
-STAGE_FIELDS = ("name", "cohorts", "percentage")
 
 
 def snapshot(feature: Feature) -> dict:
@@ -31,10 +30,7 @@ def snapshot(feature: Feature) -> dict:
 
 
 def _reason(reason) -> str:
-    problems = Collector()
-    reason = required_reason(reason, problems)
-    problems.raise_if_any("invalid request")
-    return reason
+    return parse(ReasonIn, {"reason": reason}, "invalid request").reason
 
 
 def _conflict_if_archived(feature: Feature) -> None:
@@ -102,15 +98,10 @@ def replace_stages(key: str, stages, actor: str, reason) -> Feature:
     :raises Conflict: a reached stage differs or is missing (named ``stages[i]``), or the feature
         is archived.
     """
-    problems = Collector()
-    reason = required_reason(reason, problems)
-    if isinstance(stages, list):
-        for i, item in enumerate(stages):
-            if isinstance(item, dict):
-                for field in sorted(set(item) - set(STAGE_FIELDS)):
-                    problems.add(f"stages[{i}].{field}", f"unknown field; known: {', '.join(STAGE_FIELDS)}")
-    planned = rollout._stages(stages, problems)
-    problems.raise_if_any("invalid stages")
+    known = rollout.plan_cohorts(stages)
+    plan = parse(StagesIn, {"stages": stages, "reason": reason}, "invalid stages",
+                 context={"cohorts": known})
+    planned, reason = rollout.planned_stages(plan.stages, known), plan.reason
     feature = rollout._load(key, for_update=True)
     _conflict_if_archived(feature)
     current = {s.position: s for s in feature.stages}
@@ -151,8 +142,6 @@ def patch_stage(key: str, position: int, changes, actor: str) -> Feature:
     :raises NotFound: the feature has no stage at ``position``.
     :raises Conflict: the stage has been reached (or the feature is archived).
     """
-    if not isinstance(changes, dict):
-        raise ValidationFailed("the body must be a JSON object")
     feature = rollout._load(key)
     plan = [{"name": s.name, "cohorts": [c.key for c in s.cohorts], "percentage": s.percentage}
             for s in feature.stages]
@@ -162,5 +151,6 @@ def patch_stage(key: str, position: int, changes, actor: str) -> Feature:
         raise Conflict("only stages not yet reached can change", [Detail(
             f"stages[{position - 1}]", f"stage {position} ({plan[position - 1]['name']!r}) has been "
             f"reached (the feature is at stage {feature.current_stage}): it cannot change")])
-    plan[position - 1].update({k: v for k, v in changes.items() if k in STAGE_FIELDS})
-    return replace_stages(key, plan, actor, changes.get("reason"))
+    patch = parse(StagePatch, changes, "invalid stage")
+    plan[position - 1].update(patch.model_dump(include=patch.given() - {"reason"}))
+    return replace_stages(key, plan, actor, patch.reason)

@@ -8,7 +8,6 @@ spells and the flag payload follow. Functions flush and never commit.
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -19,108 +18,54 @@ from app.db import db, utcnow
 from app.errors import Collector, Conflict, Detail, NotFound, ValidationFailed
 from app.flags import sync
 from app.models import AuditEntry, Cohort, Feature, RolloutStage, RolloutTransition
+from app.schemas.common import parse
+from app.schemas.features import FeatureIn, StageIn
 from app.services.rollout import exposure
-
-# Unleash flag names must be URL-safe; the key is the flag name SDKs ask for.
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
-def _number(spec: dict, field: str, problems: Collector, default: float, integer: bool = False,
-            minimum: float = 0, maximum: float = plausible.MAX_INT) -> float:
-    value = spec.get(field)
-    if value is None:
-        return default
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not minimum <= value <= maximum:
-        what = "an integer" if integer else "a number"
-        problems.add(field, f"must be {what} from {minimum:g} to {plausible.figure(maximum)}")
-        return default
-    return value
+def plan_cohorts(raw) -> dict[str, Cohort]:
+    """The cohorts a raw stage plan names that exist, by key: the context ``StageIn`` judges
+    ``unknown cohort`` with, so a bad plan is refused with every problem at once."""
+    stages = raw if isinstance(raw, list) else []
+    keys = {k for s in stages if isinstance(s, dict) for k in (s.get("cohorts") or [])
+            if isinstance(k, str)}
+    if not keys:
+        return {}
+    return {c.key: c for c in db.session.scalars(select(Cohort).where(Cohort.key.in_(keys)))}
 
 
-def _text(spec: dict, field: str, problems: Collector, limit: int, required: bool = False) -> str | None:
-    value = spec.get(field)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        problems.add(field, f"must be a non-empty string of at most {limit} characters")
-        return None
-    return value.strip()
+def planned_stages(stages: list[StageIn], known: dict[str, Cohort]) -> list[RolloutStage]:
+    """Rows of a parsed plan (positions from 1; a cohort named twice counts once)."""
+    return [RolloutStage(position=i + 1, name=s.name, percentage=s.percentage,
+                         cohorts=[known[k] for k in dict.fromkeys(s.cohorts)])
+            for i, s in enumerate(stages)]
 
 
-def _stages(raw, problems: Collector) -> list[RolloutStage]:
-    if not isinstance(raw, list) or not raw:
-        problems.add("stages", "must be a non-empty list of {name, cohorts, percentage}")
-        return []
-    keys = {k for s in raw if isinstance(s, dict) for k in (s.get("cohorts") or []) if isinstance(k, str)}
-    known = {c.key: c for c in db.session.scalars(select(Cohort).where(Cohort.key.in_(keys)))} if keys else {}
-    stages = []
-    for i, item in enumerate(raw):
-        where = f"stages[{i}]"
-        if not isinstance(item, dict):
-            problems.add(where, "must be an object {name, cohorts, percentage}")
-            continue
-        name = _text(item, "name", Collector(), 200, required=True)
-        if name is None:
-            problems.add(f"{where}.name", "must be a non-empty string of at most 200 characters")
-        cohort_keys = item.get("cohorts") or []
-        if not isinstance(cohort_keys, list) or not all(isinstance(k, str) for k in cohort_keys):
-            problems.add(f"{where}.cohorts", "must be a list of cohort keys")
-            cohort_keys = []
-        for key in cohort_keys:
-            if key not in known:
-                problems.add(f"{where}.cohorts", f"unknown cohort {key!r}")
-        percentage = item.get("percentage", 0)
-        if isinstance(percentage, bool) or not isinstance(percentage, int) or not 0 <= percentage <= 100:
-            problems.add(f"{where}.percentage", f"must be an integer from 0 to 100, not {percentage!r}")
-            percentage = 0
-        cohorts = [known[k] for k in dict.fromkeys(cohort_keys) if k in known]
-        stages.append(RolloutStage(position=i + 1, name=name or "", percentage=percentage, cohorts=cohorts))
-    return stages
-
-
-def create_feature(spec: dict, actor: str) -> Feature:
+def create_feature(spec: dict | FeatureIn, actor: str) -> Feature:
     """Create a feature and its stage plan from the body of ``POST /api/v1/features``.
 
-    :param spec: ``key``, ``name``, optional ``description``, ``owner``, ``baseline_days``,
-        ``estimated_minutes_saved``, ``per_event_cost_eur``, and ``stages`` (each ``name``,
-        ``cohorts`` as cohort keys, ``percentage`` 0-100); ``variants`` only empty for now.
+    :param spec: a ``FeatureIn`` (app/schemas/features.py) or its JSON: ``key``, ``name``, the
+        optional ``description``, ``owner``, ``baseline_days``, ``estimated_minutes_saved``,
+        ``per_event_cost_eur``, and ``stages``; ``variants`` only empty for now.
     :param actor: who creates it (written to the audit log).
     """
-    problems = Collector()
-    key = spec.get("key")
-    if not isinstance(key, str) or not KEY_PATTERN.match(key):
-        problems.add("key", "must be 1-120 letters, digits, '.', '_' or '-', starting with a letter or digit")
-        key = None
+    raw = spec.model_dump() if isinstance(spec, FeatureIn) else spec
+    known = plan_cohorts(raw.get("stages") if isinstance(raw, dict) else None)
+    plan = parse(FeatureIn, raw, "invalid feature", context={"cohorts": known})
+    if db.session.scalar(select(Feature.id).where(Feature.key == plan.key)) is not None:
+        raise Conflict(f"a feature with key {plan.key!r} exists already", [Detail("key", "already taken")])
     feature = Feature(
-        key=key,
-        name=_text(spec, "name", problems, 200, required=True),
-        description=_text(spec, "description", problems, 10_000),
-        owner=_text(spec, "owner", problems, 200) or actor,
-        baseline_days=_number(spec, "baseline_days", problems, 28, integer=True, minimum=1,
-                              maximum=plausible.MAX_BASELINE_DAYS),
-        estimated_minutes_saved=float(_number(spec, "estimated_minutes_saved", problems, 0.0,
-                                              maximum=plausible.MAX_MINUTES)),
-        per_event_cost_eur=float(_number(spec, "per_event_cost_eur", problems, 0.0,
-                                         maximum=plausible.MAX_AMOUNT_EUR)),
-        current_stage=0,
-        killed=False,
+        key=plan.key, name=plan.name, description=plan.description, owner=plan.owner or actor,
+        baseline_days=plan.baseline_days,
+        estimated_minutes_saved=plan.estimated_minutes_saved or 0.0,
+        per_event_cost_eur=plan.per_event_cost_eur or 0.0,
+        current_stage=0, killed=False,
     )
-    stages = _stages(spec.get("stages"), problems)
-    variants = spec.get("variants")
-    if variants is not None and not isinstance(variants, list):
-        problems.add("variants", "must be a list of {name, weight, payload?, cost_per_task_eur?}")
-    elif variants:
-        # The contract has variants; this build does not yet: refuse rather than ignore them.
-        problems.add("variants", "variants are not supported yet: leave them out or send []")
-    problems.raise_if_any("invalid feature")
-    if db.session.scalar(select(Feature.id).where(Feature.key == key)) is not None:
-        raise Conflict(f"a feature with key {key!r} exists already", [Detail("key", "already taken")])
-    feature.stages = stages
+    feature.stages = planned_stages(plan.stages, known)
     db.session.add(feature)
     db.session.flush()
     _audit(actor, "feature.create", feature, None, _snapshot(feature), None)

@@ -42,6 +42,9 @@ PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # Storing a gate evaluation writes gate history: not for read-only callers (executives).
     "gates:evaluate": (frozenset({"admin"}), frozenset({"admin", "product", "change_manager"})),
     "jobs:run": (frozenset({"admin"}), frozenset({"admin"})),
+    # Dashboard only: the Administration page (users and API tokens, dashboards/admin/). The CLI
+    # (`liftoff users`, `liftoff tokens`) is the way in for whoever runs the server.
+    "accounts:admin": (frozenset(), frozenset({"admin"})),
     # Dashboard only: the operations page (jobs, runs, pending Unleash syncs).
     "operations:read": (frozenset(), frozenset({"admin", "product"})),
     # Who receives the monthly ROI report by e-mail, and may subscribe to it.

@@ -105,9 +105,24 @@ def import_cohorts(file: Path, effective_at: str | None) -> None:
     show_default=True,
     help="Directory holding the demo company's files.",
 )
-def seed(data_dir: Path) -> None:
-    """Load the demo company (idempotent: a second run changes nothing)."""
-    from app.services.seed import load_seed
+@click.option("--fixed-dates", is_flag=True,
+              help="Keep the history's own calendar (1 May to 31 October 2026) instead of moving it "
+                   "to end yesterday.")
+@click.option("--without-story", is_flag=True,
+              help="Only the history of seed_data/: no mid-rollout feature, trainings, feedback, "
+                   "gates or closed months (app/services/demo_story.py).")
+def seed(data_dir: Path, fixed_dates: bool, without_story: bool) -> None:
+    """Load the demo company (idempotent: a second run changes nothing).
+
+    Its history is moved by whole weeks to end yesterday (unless --fixed-dates), then the story is
+    told on top: a feature mid-rollout with its playbook, trainings, pulse feedback and action
+    items, one held by a failing gate, and closed months.
+    """
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from app.services import demo_story
+    from app.services.seed import HISTORY_END, has_features, load_seed, shift_to
 
     on_terminal = sys.stderr.isatty()
 
@@ -118,9 +133,16 @@ def seed(data_dir: Path) -> None:
         elif done >= total:
             click.echo(f"  {step}: {total}", err=True)
 
+    shift = timedelta(0) if fixed_dates else shift_to(utcnow().date())
+    story = None
     with transaction():
-        summary = load_seed(data_dir, progress=report)
-    for line in summary.lines():
+        summary = load_seed(data_dir, progress=report, shift=shift)
+        if not without_story and has_features(data_dir):
+            story = demo_story.tell(HISTORY_END + shift)
+    if story is not None:
+        with transaction():  # the rollups and closes read the committed history
+            demo_story.conclude(story, HISTORY_END + shift)
+    for line in summary.lines() if story is None else [*summary.lines(), *story.lines()]:
         click.echo(line)
 
 

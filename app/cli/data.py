@@ -114,7 +114,7 @@ def import_cohorts(file: Path, effective_at: str | None) -> None:
 def seed(data_dir: Path, fixed_dates: bool, without_story: bool) -> None:
     """Load the demo company (idempotent: a second run changes nothing).
 
-    Its history is moved by whole weeks to end yesterday (unless --fixed-dates), then the story is
+    Its history is moved to end yesterday (unless --fixed-dates), then the story is
     told on top: a feature mid-rollout with its playbook, trainings, pulse feedback and action
     items, one held by a failing gate, and closed months.
     """
@@ -122,7 +122,7 @@ def seed(data_dir: Path, fixed_dates: bool, without_story: bool) -> None:
 
     from app.db import utcnow
     from app.services import demo_story
-    from app.services.seed import HISTORY_END, has_features, load_seed, shift_to
+    from app.services.seed import LAST_EVENT_DAY, has_features, load_seed, shift_to
 
     on_terminal = sys.stderr.isatty()
 
@@ -138,10 +138,10 @@ def seed(data_dir: Path, fixed_dates: bool, without_story: bool) -> None:
     with transaction():
         summary = load_seed(data_dir, progress=report, shift=shift)
         if not without_story and has_features(data_dir):
-            story = demo_story.tell(HISTORY_END + shift)
+            story = demo_story.tell(LAST_EVENT_DAY + shift)
     if story is not None:
         with transaction():  # the rollups and closes read the committed history
-            demo_story.conclude(story, HISTORY_END + shift)
+            demo_story.conclude(story, LAST_EVENT_DAY + shift)
     for line in summary.lines() if story is None else [*summary.lines(), *story.lines()]:
         click.echo(line)
 

@@ -18,7 +18,7 @@ from app.db import db
 from app.errors import LiftoffError
 from app.models import Department, Feature, Person
 from app.services.enablement import activities, feedback_triage
-from app.services.ingest import events
+from app.services.ingest import activity, events
 from app.services.people import directory as people
 from app.services.reporting import closes
 from app.services.rollout import gates
@@ -75,28 +75,40 @@ def _feature(key: str, name: str, description: str, team: str, pilot: str, task_
 
 def _events(key: str, task: str, minutes: float, team: list[Person], pilot: list[Person],
             first_day: date, exposed_from: date, last_day: date) -> int:
-    """Working-day tasks of the team: by hand before the pilot; the pilots take up the assistant
-    over their first two weeks and save about a third of the time. Seeded: the same every time."""
+    """The team's tasks (fewer at weekends): by hand before the pilot; the pilots take up the
+    assistant over their first two weeks and save about a third of the time. Seeded: the same
+    every time."""
     rng = random.Random(key)
     rows, day = [], first_day
     pilots = {p.person_id for p in pilot}
     while day <= last_day:
-        if day.weekday() < 5:
-            for person in team:
-                for n in range(rng.randint(0, 2)):
-                    exposed = person.person_id in pilots and day >= exposed_from
-                    uptake = min(0.85, (day - exposed_from).days / 14) if exposed else 0.0
-                    ai = rng.random() < uptake
-                    took = minutes * (0.65 if ai else 1.0) * rng.uniform(0.8, 1.2)
-                    rows.append({
-                        "event_id": f"{key}-{person.person_id}-{day:%Y%m%d}-{n}", "feature": key,
-                        "person_id": person.person_id, "occurred_at": _at(day, 9 + 3 * n).isoformat(),
-                        "task": task, "ai_assisted": ai, "duration_seconds": round(took * 60, 1),
-                        "outcome": "success" if rng.random() > 0.06 else "error"})
+        busy = 2 if day.weekday() < 5 else 1
+        for person in team:
+            for n in range(rng.randint(0, busy)):
+                exposed = person.person_id in pilots and day >= exposed_from
+                uptake = min(0.85, (day - exposed_from).days / 14) if exposed else 0.0
+                ai = rng.random() < uptake
+                took = minutes * (0.65 if ai else 1.0) * rng.uniform(0.8, 1.2)
+                rows.append({
+                    "event_id": f"{key}-{person.person_id}-{day:%Y%m%d}-{n}", "feature": key,
+                    "person_id": person.person_id, "occurred_at": _at(day, 9 + 3 * n).isoformat(),
+                    "task": task, "ai_assisted": ai, "duration_seconds": round(took * 60, 1),
+                    "outcome": "success" if rng.random() > 0.06 else "error"})
         day += timedelta(days=1)
     for start in range(0, len(rows), 5000):
         events.ingest_events(rows[start:start + 5000], source="seed")
     return len(rows)
+
+
+def _costs(key: str, first: date, last_day: date, one_off: float, licence: float) -> None:
+    """A one-off project in the pilot's first month, then the licence every month to the last."""
+    activity.record_cost(key, {"month": f"{first:%Y-%m}", "amount_eur": one_off, "category": "implementation",
+                               "note": "pilot set-up (one-off)"})
+    month = first.replace(day=1)
+    while month <= last_day:
+        activity.record_cost(key, {"month": f"{month:%Y-%m}", "amount_eur": licence, "category": "licences",
+                                   "note": "pilot seats"})
+        month = (month + timedelta(days=32)).replace(day=1)
 
 
 def _training(key: str, stage: int, title: str, held_on: date, attendees: list[Person],
@@ -163,6 +175,7 @@ def tell(last_day: date) -> Story | None:
         activities.create_action_item(ROLLING, {"title": title, "owner": owner, "due_on": due_on}, ACTOR)
         story.action_items += 1
     _events(ROLLING, "campaign-brief", 50, marketing, pilot, start, kickoff, last_day)
+    _costs(ROLLING, kickoff, last_day, 4000.0, 300.0)
 
     # Held: its kick-off stage is twelve days old, but only 4 of 10 pilots are trained and a critical
     # problem is still open, so its gate fails and it cannot move on.
@@ -181,6 +194,7 @@ def tell(last_day: date) -> Story | None:
         "occurred_at": _at(last_day - timedelta(days=2), 11).isoformat()}])
     story.feedback += 1
     _events(HELD, "contract-summary", 30, operations, operations[:10], start, held_from, last_day)
+    _costs(HELD, held_from, last_day, 2500.0, 250.0)
 
     return story
 

@@ -29,27 +29,30 @@ TRANSITIONS = {"advance": rollout.advance, "rollback": rollout.rollback, "kill":
                "resume": rollout.resume}
 
 Progress = Callable[[str, int, int], None]
-# The last day of seed_data/'s history (HISTORY_END of seed_data/generate.py, fixed dates).
+# The last day of seed_data/'s history (HISTORY_END of seed_data/generate.py, fixed dates), and
+# the last day it has events on (a Friday: events fall on working days).
 HISTORY_END = date(2026, 10, 31)
+LAST_EVENT_DAY = date(2026, 10, 30)
 
 
 def shift_to(today: date) -> timedelta:
-    """How far to move the history so that it ends the day before ``today``: whole weeks (working
-    days stay working days), never backwards."""
-    days = (today - timedelta(days=1) - HISTORY_END).days
-    return timedelta(days=max(0, days // 7 * 7))
+    """How far to move the history so that its last events fall on the day before ``today``
+    (whole days: on a Monday the history ends on Sunday, so no source reads as late); never back."""
+    return timedelta(days=max(0, (today - timedelta(days=1) - LAST_EVENT_DAY).days))
+
+
+def _shift_month(month: str, shift: timedelta) -> str:
+    """A cost's month moved with the history: by as many months as its last month moved, so the
+    month the history now ends in carries the last month's licences and usage."""
+    end = HISTORY_END - timedelta(days=1) + shift  # where LAST_EVENT_DAY lands
+    months = (end.year - HISTORY_END.year) * 12 + end.month - HISTORY_END.month
+    index = int(month[:4]) * 12 + int(month[5:]) - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def has_features(data_dir: Path) -> bool:
     """Whether ``data_dir`` holds features (a people-only directory has none: no story to tell)."""
     return bool(json.loads((data_dir / "features.json").read_text(encoding="utf-8")))
-
-
-def _shift_month(month: str, shift: timedelta) -> str:
-    """A cost's month moved with the history (to the nearest whole month)."""
-    months = round(shift.days / 30.44)
-    index = int(month[:4]) * 12 + int(month[5:]) - 1 + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 @dataclass

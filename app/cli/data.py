@@ -161,6 +161,7 @@ def demo_users(password: str) -> None:
             email = f"{role.replace('_', '-')}@{DEMO_DOMAIN}"
             if db.session.scalar(select(User).where(User.email == email)) is None:
                 create_user(email, role, password)
-    click.echo("Demo logins (change them before anyone else can reach this server):")
+    click.echo("Demo logins (change them on the Administration page, as the admin, before anyone else "
+               "can reach this server):")
     for role in DEMO_ROLES:
         click.echo(f"  {role:<15} {role.replace('_', '-')}@{DEMO_DOMAIN}  password: {password}")

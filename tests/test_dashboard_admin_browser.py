@@ -69,6 +69,7 @@ def test_an_admin_manages_users_and_tokens(open_as, company):  # noqa: F811
     assert "Created Product user newbie@liftoff.test" in page.inner_text("#admin-user-done")
     generated = page.inner_text("#admin-generated-password").strip()
     page.wait_for_selector("#admin-users:has-text('newbie@liftoff.test')")
+    assert page.input_value("#admin-new-email") == "" and page.input_value("#admin-new-password") == ""
     with company["app"].app_context():
         assert authenticate("newbie@liftoff.test", generated) is not None
     _both_widths(page, "admin-user-created")

@@ -89,6 +89,7 @@ def _refused(error: LiftoffError, identity) -> html.Div:
 @callback(
     Output("admin-users-message", "children"), Output("admin-version", "data"),
     Output("admin-new-password", "value"), Output("admin-user-password", "value"),
+    Output("admin-new-email", "value"),
     Input("admin-create-user", "n_clicks"), Input("admin-change-role", "n_clicks"),
     Input("admin-reset-password", "n_clicks"), Input("admin-deactivate", "n_clicks"),
     Input("admin-reactivate", "n_clicks"),
@@ -124,14 +125,15 @@ def change_users(_create, _role, _reset, _deactivate, _reactivate, new_email, ne
                     else "deactivated; their sessions have ended")
             return ui.alert(f"{user.email} {what}.", "success", alert_id="admin-user-done")
     else:
-        return no_update, no_update, no_update, no_update
+        return no_update, no_update, no_update, no_update, no_update
     identity = current_identity()
     try:
         shown = work(identity)
         db.session.commit()
     except LiftoffError as error:
-        return _refused(error, identity), no_update, no_update, no_update
-    return shown, (version or 0) + 1, "", ""  # a typed password does not stay in the form
+        return _refused(error, identity), no_update, no_update, no_update, no_update
+    # A typed password does not stay in the form; the form is ready for the next new user.
+    return shown, (version or 0) + 1, "", "", "" if trigger == "admin-create-user" else no_update
 
 
 @callback(

@@ -72,3 +72,17 @@ def test_cli_lists_users_and_refuses_the_last_admin(runner):
     assert access.get_user("boss@liftoff.test").active
     tokens = runner.invoke(args=["liftoff", "tokens", "list"])
     assert "last used" in tokens.stdout
+
+
+def test_a_token_s_use_is_noted_even_by_a_request_that_only_reads(app, client):
+    token, secret = access.create_token("admin", name="script", actor="t")
+    db.session.commit()
+    assert access.token_last_used([token.id]) == {}
+    response = client.get("/api/v1/features", headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200
+    db.session.expire_all()
+    first = access.token_last_used([token.id])[token.id]
+    # Within the minute: not written again.
+    client.get("/api/v1/features", headers={"Authorization": f"Bearer {secret}"})
+    db.session.expire_all()
+    assert access.token_last_used([token.id])[token.id] == first

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.db import db, utcnow
 from app.errors import Collector, Conflict, Detail, NotFound
@@ -15,6 +18,8 @@ from app.models.access import ENVIRONMENT_KINDS
 from app.services.accounts.login import authenticate  # noqa: F401  (where callers have always found it)
 from app.services.accounts.passwords import hash_password, password_problem
 from app.services.audit import audit
+
+log = logging.getLogger(__name__)
 
 
 def hash_secret(secret: str) -> str:
@@ -188,15 +193,36 @@ def create_token(
 
 
 def token_for_secret(secret: str, now: datetime | None = None) -> ApiToken | None:
-    """The live token with this secret, or None when unknown, revoked or expired."""
+    """The live token with this secret, or None when unknown, revoked or expired. A live token's
+    use is noted (``last_used_at``, at most once a minute)."""
     if not secret:
         return None
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
     if token is None or token.revoked_at is not None:
         return None
-    if token.expires_at is not None and token.expires_at <= (now or utcnow()):
+    now = now or utcnow()
+    if token.expires_at is not None and token.expires_at <= now:
         return None
+    _note_use(token, now)
     return token
+
+
+LAST_USE_EVERY = timedelta(minutes=1)
+
+
+def _note_use(token: ApiToken, now: datetime) -> None:
+    """Record that ``token`` was used, in a short transaction of its own: a reading request never
+    commits, and a refused one rolls back, but the use happened either way. Best effort: a
+    failure here (a busy database) never refuses the request."""
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USE_EVERY:
+        return
+    try:
+        with db.engine.begin() as connection:
+            connection.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+    except SQLAlchemyError as error:
+        log.warning("could not note the use of token %s: %s", token.id, error)
+        return
+    set_committed_value(token, "last_used_at", now)  # what the database holds now, not a change
 
 
 def revoke_token(token_id: int, actor: str = "system") -> ApiToken:

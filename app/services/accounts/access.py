@@ -218,7 +218,17 @@ def _note_use(token: ApiToken, now: datetime) -> None:
         return
     try:
         with db.engine.begin() as connection:
-            connection.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+            # Never make the request wait for a writer holding the row or the database: a quarter
+            # of a second, then give up (the next use notes it).
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET LOCAL lock_timeout = '250ms'")
+            elif connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("PRAGMA busy_timeout=250")
+            try:
+                connection.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+            finally:
+                if connection.dialect.name == "sqlite":
+                    connection.exec_driver_sql("PRAGMA busy_timeout=10000")  # app/db.py's own
     except SQLAlchemyError as error:
         log.warning("could not note the use of token %s: %s", token.id, error)
         return

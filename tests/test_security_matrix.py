@@ -163,7 +163,8 @@ def observed(status: int, location: str | None) -> str:
 
 
 def test_the_table_names_only_known_permissions():
-    import dashboards.enablement.actions  # noqa: F401  (their actions register their permissions)
+    import dashboards.admin.actions  # noqa: F401  (their actions register their permissions)
+    import dashboards.enablement.actions  # noqa: F401
     import dashboards.review.actions  # noqa: F401
     import dashboards.rollout.actions  # noqa: F401  (reports:receive: alone, nothing imported it)
     from app.security import DASHBOARD_ACTIONS

@@ -95,7 +95,17 @@ class RowId(IntegerConverter):
 def register(app: Flask) -> None:
     app.url_map.converters["int"] = RowId
     # Route modules attach their views to ``bp`` when imported.
-    from app.api import activity, corrections, enablement, features, jobs, kpis, people, privacy  # noqa: F401
+    from app.api import (  # noqa: F401
+        activity,
+        corrections,
+        enablement,
+        features,
+        jobs,
+        kpis,
+        people,
+        privacy,
+        variants,
+    )
 
     app.register_blueprint(bp)
 

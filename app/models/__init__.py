@@ -47,6 +47,7 @@ from app.models.rollout import (
     RolloutTransition,
     stage_cohorts,
 )
+from app.models.variants import FeatureVariant, FlagVariantMetric, VariantWeightChange
 
 __all__ = [
     "COST_CATEGORIES",
@@ -73,10 +74,12 @@ __all__ = [
     "Event",
     "ExposureSpell",
     "Feature",
+    "FeatureVariant",
     "Feedback",
     "FlagMetric",
     "FlagRevision",
     "FlagSync",
+    "FlagVariantMetric",
     "GateEvaluation",
     "JobRun",
     "LoginFailure",
@@ -88,5 +91,6 @@ __all__ = [
     "SdkInstance",
     "TrainingSession",
     "User",
+    "VariantWeightChange",
     "stage_cohorts",
 ]

@@ -88,7 +88,8 @@ def create_feature(spec: dict, actor: str) -> Feature:
 
     :param spec: ``key``, ``name``, optional ``description``, ``owner``, ``baseline_days``,
         ``estimated_minutes_saved``, ``per_event_cost_eur``, and ``stages`` (each ``name``,
-        ``cohorts`` as cohort keys, ``percentage`` 0-100); ``variants`` only empty for now.
+        ``cohorts`` as cohort keys, ``percentage`` 0-100) and optional ``variants`` (each ``name``,
+        ``weight`` percent summing to 100, ``payload``, ``cost_per_task_eur``).
     :param actor: who creates it (written to the audit log).
     """
     problems = Collector()
@@ -111,12 +112,9 @@ def create_feature(spec: dict, actor: str) -> Feature:
         killed=False,
     )
     stages = _stages(spec.get("stages"), problems)
-    variants = spec.get("variants")
-    if variants is not None and not isinstance(variants, list):
-        problems.add("variants", "must be a list of {name, weight, payload?, cost_per_task_eur?}")
-    elif variants:
-        # The contract has variants; this build does not yet: refuse rather than ignore them.
-        problems.add("variants", "variants are not supported yet: leave them out or send []")
+    from app.services.rollout import variants as variant_split  # it builds on this module
+
+    variants = variant_split.parse_variants(spec.get("variants"), problems)
     problems.raise_if_any("invalid feature")
     if db.session.scalar(select(Feature.id).where(Feature.key == key)) is not None:
         raise Conflict(f"a feature with key {key!r} exists already", [Detail("key", "already taken")])
@@ -124,6 +122,8 @@ def create_feature(spec: dict, actor: str) -> Feature:
     db.session.add(feature)
     db.session.flush()
     _audit(actor, "feature.create", feature, None, _snapshot(feature), None)
+    if variants:
+        variant_split.attach(feature, variants, actor)
     exposure.audiences_changed(utcnow(), [feature.id])
     sync.queue_sync([feature.id])
     return feature
@@ -289,6 +289,8 @@ def resume(key: str, actor: str, reason: str, effective_at: datetime | None = No
 
 def feature_state(key: str) -> dict:
     """The JSON body of ``GET /api/v1/features/{key}``: plan, audiences, current state, history."""
+    from app.services.rollout import variants as variant_split  # it builds on this module
+
     feature = _load(key)
     people = exposure.People()
     transitions = db.session.scalars(
@@ -302,6 +304,7 @@ def feature_state(key: str) -> dict:
         "baseline_days": feature.baseline_days,
         "estimated_minutes_saved": feature.estimated_minutes_saved,
         "per_event_cost_eur": feature.per_event_cost_eur,
+        **variant_split.state(feature),
         "stages": [
             {
                 "position": s.position,

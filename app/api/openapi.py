@@ -113,6 +113,13 @@ SCHEMAS: dict[str, dict] = {
     "VariantIn": body(("name", "weight"), name={"type": "string", "minLength": 1, "maxLength": 100},
                       weight={"type": "integer", "minimum": 0, "maximum": 100},
                       payload={"type": "object"}, cost_per_task_eur={**N_NUM, "minimum": 0}),
+    "VariantComparison": obj(
+        ("feature", "start", "end", "control", "variants", "differences", "sample_ratio", "decision"),
+        feature=STR, start=DAY, end=DAY, control=STR, variants=array({"type": "object"}),
+        differences={"type": "object", "description": "variant -> figure -> {difference, ci_low, "
+                                                      "ci_high, excludes_zero}"},
+        people_needed_per_variant=nullable({"type": "object"}), sample_ratio={"type": "object"},
+        decision={"type": "object"}),
     "VariantRule": body(("control",), control=STR,
                         max_error_rate_increase={"type": "number", "minimum": 0, "maximum": 1},
                         objective={"enum": ["cost_per_task", "net_eur_per_person"]}),
@@ -229,6 +236,8 @@ OPERATIONS: dict[str, Operation] = {
         reason={"type": "string", "maxLength": 2000}, effective_at=STAMP)),
     "api.promote_variant": Operation(ref("Feature"), body=body(
         ("reason",), reason={"type": "string", "minLength": 1, "maxLength": 2000}, effective_at=STAMP)),
+    "api.compare_variants": Operation(ref("VariantComparison"), query={
+        "start": DAY, "end": DAY, "control": STR, "adoption_difference": NUM, "net_eur_difference": NUM}),
     "api.list_sdks": Operation(obj(("instances",), instances=array({"type": "object"}),
                                    rejected_fetches=array({"type": "object"}))),
     "api.post_events": Operation(
@@ -249,7 +258,8 @@ OPERATIONS: dict[str, Operation] = {
                  category={"enum": list(COST_CATEGORIES)}, note=N_STR),
     ),
     "api.get_feature_kpis": Operation(
-        ref("Kpis"), query={"start": DAY, "end": DAY, "group_by": {"enum": ["department", "cohort"]}}
+        ref("Kpis"), query={"start": DAY, "end": DAY,
+                            "group_by": {"enum": ["department", "cohort", "variant"]}}
     ),
     "api.get_monthly_roi": Operation(ref("Roi"), query={"month": MONTH}),
     "api.close_month": Operation(obj(

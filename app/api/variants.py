@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from datetime import timedelta
+
+from flask import jsonify, request
 
 from app.api import bp, json_body
-from app.db import db
+from app.api.kpis import _day
+from app.db import db, utcnow
+from app.errors import Collector
 from app.schemas import parse
 from app.schemas.variants import VariantPromotion, VariantsPut
 from app.security import current_identity, requires
+from app.services.kpi_reads import variant_figures
 from app.services.rollout import transitions as rollout
 from app.services.rollout import variants
 
@@ -35,3 +40,34 @@ def promote_variant(key: str, name: str):
     variants.promote(key, name, current_identity().name, checked.reason, checked.effective_at)
     db.session.commit()
     return jsonify(rollout.feature_state(key))
+
+
+def _positive(name: str, default: float, problems) -> float:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        problems.add(name, f"must be a positive number, not {raw!r}")
+        return default
+    return value
+
+
+@bp.get("/features/<key>/variants/comparison")
+@requires("read")
+def compare_variants(key: str):
+    """Each variant against a control over [start, end]: figures, differences with 95 % intervals,
+    people needed per variant, sample-ratio check beside the SDKs' counts, the decision."""
+    problems = Collector()
+    end = _day("end", utcnow().date(), problems)
+    start = _day("start", (end or utcnow().date()) - timedelta(days=29), problems)
+    if start and end and start > end:
+        problems.add("start", "must not be after end")
+    adoption = _positive("adoption_difference", 0.05, problems)
+    net = _positive("net_eur_difference", 1.0, problems)
+    problems.raise_if_any("invalid query")
+    return jsonify(variant_figures.comparison(key, start, end, request.args.get("control") or None,
+                                              adoption, net))

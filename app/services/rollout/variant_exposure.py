@@ -11,7 +11,7 @@ variants were defined) the first split holds, as for membership history.
 from __future__ import annotations
 
 import json
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -36,6 +36,11 @@ class Splits:
     def at(self, instant: datetime) -> list[tuple[str, int]]:
         i = bisect_right(self.starts, _naive(instant)) - 1
         return self.weights[max(i, 0)]
+
+    def variant_before(self, person_id: str, instant: datetime) -> str | None:
+        """The variant of the split in force just before ``instant`` (a spell's exclusive end)."""
+        i = bisect_left(self.starts, _naive(instant)) - 1
+        return variant_of(variant_target(self.key, person_id), self.weights[max(i, 0)])
 
     def variant(self, person_id: str, instant: datetime) -> str | None:
         return variant_of(variant_target(self.key, person_id), self.at(instant))
@@ -103,12 +108,12 @@ def periods(feature: Feature, start: date, end: date) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=columns)
     spells = pd.DataFrame([tuple(r) for r in rows], columns=["person_id", "external_id", "s0", "s1"])
-    spells["s0"] = spells["s0"].clip(lower=lo)
-    spells["s1"] = spells["s1"].fillna(hi).clip(upper=hi)
+    spells["s0"] = pd.to_datetime(spells["s0"]).clip(lower=lo)
+    spells["s1"] = pd.to_datetime(spells["s1"]).fillna(hi).clip(upper=hi)
     targets = {uid: variant_target(split.key, uid) for uid in spells["external_id"].unique()}
     spells["target"] = spells["external_id"].map(targets)
     # Split i holds over [starts[i], starts[i+1]); the first one also before its own start.
-    bounds = [datetime.min, *split.starts[1:], datetime.max]
+    bounds = [pd.Timestamp.min, *[pd.Timestamp(t) for t in split.starts[1:]], pd.Timestamp.max]
     parts = []
     for i, weights in enumerate(split.weights):
         p0 = spells["s0"].where(spells["s0"] > bounds[i], bounds[i])

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import db
-from app.models import AuditEntry, Event, Feature, FeatureVariant, VariantWeightChange
+from app.models import AuditEntry, Event, Feature, FeatureVariant, FlagVariantMetric, VariantWeightChange
 from tests.helpers import gen_person
 
 FEATURE = {"key": "drafts", "name": "Drafts", "stages": [{"name": "all", "percentage": 100}]}
@@ -154,3 +154,20 @@ def test_an_event_names_one_of_its_features_variants(client, admin_headers, draf
     assert ok.status_code == 200, ok.get_json()
     stored = dict(db.session.execute(select(Event.event_id, Event.variant)).all())
     assert stored == {"e1": "claude", "e2": None}
+
+
+def test_the_sdks_variant_counts_are_stored_for_the_features_own_variants(client, drafts, client_token):
+    bucket = {"start": "2026-11-01T10:15:00+00:00", "stop": "2026-11-01T10:16:00+00:00",
+              "toggles": {"drafts": {"yes": 9, "no": 1, "variants": {"gpt": 4, "claude": 5, "disabled": 1,
+                                                                    "invented": 99}}}}
+    body = {"appName": "crm", "instanceId": "crm-1", "bucket": bucket}
+    later = {**body, "bucket": {**bucket, "start": "2026-11-01T10:16:00+00:00",
+                                "stop": "2026-11-01T10:17:00+00:00"}}
+    for sent in (body, body, later):  # the second is a retry: counted once
+        response = client.post("/api/client/metrics", json=sent, headers={"Authorization": client_token})
+        assert response.status_code == 202
+    stored = dict(db.session.execute(select(FlagVariantMetric.variant, FlagVariantMetric.count)).all())
+    assert stored == {"gpt": 8, "claude": 10, "disabled": 2}
+    bad = {**body, "bucket": {**bucket, "toggles": {"drafts": {"yes": 1, "variants": {"gpt": -1}}}}}
+    refused = client.post("/api/client/metrics", json=bad, headers={"Authorization": client_token})
+    assert refused.status_code in (400, 422)

@@ -171,3 +171,17 @@ def test_the_sdks_variant_counts_are_stored_for_the_features_own_variants(client
     bad = {**body, "bucket": {**bucket, "toggles": {"drafts": {"yes": 1, "variants": {"gpt": -1}}}}}
     refused = client.post("/api/client/metrics", json=bad, headers={"Authorization": client_token})
     assert refused.status_code in (400, 422)
+
+
+def test_the_cli_promotes_a_variant_and_refuses_a_missing_one(runner, drafts):
+    missing = runner.invoke(args=["liftoff", "features", "promote", "drafts", "mistral", "--reason", "won"])
+    assert missing.exit_code == 1 and "variant: unknown variant 'mistral'" in missing.output
+    done = runner.invoke(args=["liftoff", "features", "promote", "drafts", "claude", "--reason", "cheaper"])
+    assert done.exit_code == 0, done.output
+    db.session.expire_all()
+    assert {v.name: v.weight for v in db.session.scalars(select(FeatureVariant))} == {"gpt": 0, "claude": 100}
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "feature.variants.promote"))
+    assert (entry.actor, entry.reason) == ("cli", "cheaper")
+    compared = runner.invoke(args=["liftoff", "features", "compare", "drafts"])
+    assert compared.exit_code == 0, compared.output
+    assert "control gpt" in compared.output and "fewer than 5 exposed" in compared.output

@@ -185,3 +185,25 @@ def test_the_cli_promotes_a_variant_and_refuses_a_missing_one(runner, drafts):
     compared = runner.invoke(args=["liftoff", "features", "compare", "drafts"])
     assert compared.exit_code == 0, compared.output
     assert "control gpt" in compared.output and "fewer than 5 exposed" in compared.output
+
+
+def test_the_compiled_flag_carries_the_variants_on_every_strategy(app, drafts):
+    from app.flags.compile import compile_payload
+    from app.flags.unleash_apply import desired_state
+
+    rollout_feature = db.session.scalar(select(Feature).where(Feature.key == "drafts"))
+    from app.services.rollout import transitions as rollout
+
+    rollout.advance(rollout_feature.key, "ana")
+    payload = compile_payload("production")
+    (flag,) = payload["features"]
+    want = [{"name": "gpt", "weight": 500, "stickiness": "userId", "weightType": "fix",
+             "payload": {"type": "json", "value": '{"model":"gpt-x","vendor":"openai"}'}},
+            {"name": "claude", "weight": 500, "stickiness": "userId", "weightType": "variable",
+             "payload": {"type": "json", "value": '{"vendor":"anthropic"}'}}]
+    assert flag["strategies"]
+    assert [s["variants"] for s in flag["strategies"]] == [want]
+    assert all(s["parameters"]["groupId"] == "drafts" for s in flag["strategies"])
+    # What a real Unleash is brought to: the same variants, in order, on each strategy.
+    state = desired_state("drafts", {"production": payload})
+    assert all(s["variants"] == want for s in state.envs["production"]["strategies"])

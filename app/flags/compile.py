@@ -62,7 +62,8 @@ def compile_variants(variants: list[FeatureVariant]) -> list[dict]:
         variant = {"name": v.name, "weight": v.weight * 10, "stickiness": "userId",
                    "weightType": "variable" if i == len(variants) - 1 else "fix"}
         if v.payload is not None:
-            variant["payload"] = {"type": "json", "value": json.dumps(json.loads(v.payload),
+            # Keys sorted: the same payload always compiles to the same text (ETag, drift checks).
+            variant["payload"] = {"type": "json", "value": json.dumps(json.loads(v.payload), sort_keys=True,
                                                                     separators=(",", ":"))}
         out.append(variant)
     return out

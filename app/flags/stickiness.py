@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import mmh3
+import numpy as np
 
 
 def bucket(group_id: str, user_id: str) -> int:
@@ -50,3 +51,17 @@ def variant_of(target: int, weights: list[tuple[str, int]]) -> str | None:
         if running >= target:
             return name
     return None
+
+
+def variant_targets(group_id: str, user_ids: Iterable[str]) -> list[int]:
+    """``variant_target`` for many people at once."""
+    prefix = f"{group_id}:"
+    hash32 = mmh3.hash
+    return [hash32(prefix + uid, VARIANT_SEED, signed=False) % VARIANT_WEIGHT_TOTAL + 1 for uid in user_ids]
+
+
+def variants_for(targets, weights: list[tuple[str, int]]) -> np.ndarray:
+    """``variant_of`` for an array of targets: the first variant whose running weight reaches each."""
+    running = np.cumsum([percent * 10 for _, percent in weights])
+    names = np.array([name for name, _ in weights] + [None], dtype=object)
+    return names[np.searchsorted(running, np.asarray(targets, dtype=np.int64), side="left")]

@@ -310,14 +310,17 @@ def variant_groups(feature: Feature, spells: pd.DataFrame, start: date, end: dat
     if split is None:
         return {}
     exposed = kpi.exposed_people(spells, start, end)
-    instants = reference_instants(spells, start, end, exposed)
-    ids = dict(db.session.execute(select(Person.id, Person.person_id).where(Person.id.in_(list(exposed))))
-               .all()) if exposed else {}
     out: dict[str, set[int]] = {name: set() for name in split.names}
-    for person, instant in instants.items():
-        name = split.variant_before(ids[int(person)], instant.to_pydatetime())
+    if not exposed:
+        return out
+    instants = reference_instants(spells, start, end, exposed)
+    # The whole table (10^4 rows) reads faster than an IN list of as many ids.
+    ids = dict(db.session.execute(select(Person.id, Person.person_id)).all())
+    people = [int(p) for p in instants.index]
+    names = variant_exposure.variants_before(split, [ids[p] for p in people], instants.to_numpy())
+    for person, name in zip(people, names, strict=True):
         if name is not None:
-            out[name].add(int(person))
+            out[name].add(person)
     return out
 
 

@@ -15,11 +15,12 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import DateTime, select, type_coerce
 
 from app.db import db
-from app.flags.stickiness import variant_of, variant_target
+from app.flags.stickiness import variant_of, variant_target, variant_targets, variants_for
 from app.models import ExposureSpell, Feature, Person, VariantWeightChange
 from app.services.rollout.variants import variants_of
 
@@ -110,8 +111,7 @@ def periods(feature: Feature, start: date, end: date) -> pd.DataFrame:
     spells = pd.DataFrame([tuple(r) for r in rows], columns=["person_id", "external_id", "s0", "s1"])
     spells["s0"] = pd.to_datetime(spells["s0"]).clip(lower=lo)
     spells["s1"] = pd.to_datetime(spells["s1"]).fillna(hi).clip(upper=hi)
-    targets = {uid: variant_target(split.key, uid) for uid in spells["external_id"].unique()}
-    spells["target"] = spells["external_id"].map(targets)
+    spells["target"] = variant_targets(split.key, spells["external_id"])
     # Split i holds over [starts[i], starts[i+1]); the first one also before its own start.
     bounds = [pd.Timestamp.min, *[pd.Timestamp(t) for t in split.starts[1:]], pd.Timestamp.max]
     parts = []
@@ -122,7 +122,7 @@ def periods(feature: Feature, start: date, end: date) -> pd.DataFrame:
         if not held.any():
             continue
         part = spells.loc[held, ["person_id", "external_id", "target"]].copy()
-        part["variant"] = [variant_of(t, weights) for t in part["target"]]
+        part["variant"] = variants_for(part["target"].to_numpy(), weights)
         part["start_at"], part["end_at"] = p0[held].to_numpy(), p1[held].to_numpy()
         parts.append(part[columns])
     if not parts:
@@ -149,7 +149,21 @@ def assignments_now(feature: Feature) -> dict[str, str]:
     if split is None:
         return {}
     spell = ExposureSpell
-    ids = db.session.scalars(select(Person.person_id).join(spell, spell.person_id == Person.id)
-                             .where(spell.feature_id == feature.id, spell.end_at.is_(None)))
-    now = datetime.max
-    return {uid: split.variant(uid, now) for uid in ids}
+    ids = list(db.session.scalars(select(Person.person_id).join(spell, spell.person_id == Person.id)
+                                  .where(spell.feature_id == feature.id, spell.end_at.is_(None))))
+    names = variants_for(variant_targets(split.key, ids), split.weights[-1])
+    return dict(zip(ids, names, strict=True))
+
+
+def variants_before(split: Splits, user_ids: list[str], instants: np.ndarray) -> list[str | None]:
+    """Each person's variant just before their instant (``Splits.variant_before`` for many;
+    ``instants`` naive UTC datetime64)."""
+    targets = np.asarray(variant_targets(split.key, user_ids), dtype=np.int64)
+    starts = np.array(split.starts, dtype="datetime64[ns]")
+    which = np.maximum(np.searchsorted(starts, instants.astype("datetime64[ns]"), side="left") - 1, 0)
+    out = np.empty(len(user_ids), dtype=object)
+    for i, weights in enumerate(split.weights):
+        chosen = which == i
+        if chosen.any():
+            out[chosen] = variants_for(targets[chosen], weights)
+    return list(out)

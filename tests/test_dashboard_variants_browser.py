@@ -23,6 +23,7 @@ from tests.dashboard_support import (
     liftoff,
     module_database,
 )
+from tests.test_dashboard_walk_browser import axe_script, problems, settle  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -64,7 +65,7 @@ def shot(page, name: str) -> None:
     assert path.stat().st_size > 5_000
 
 
-def test_compare_and_promote_a_variant(server, demo):
+def test_compare_and_promote_a_variant(server, demo, axe_script):  # noqa: F811
     with chromium() as browser:
         context = browser.new_context(viewport={"width": 1440, "height": 900})
         context.set_default_timeout(TIMEOUT_MS)
@@ -80,10 +81,14 @@ def test_compare_and_promote_a_variant(server, demo):
         assert "gpt-large" in text and "small-model" in text and "nan" not in text.lower()
         assert "Rule: error rate at most 2.0 points worse" in text
         assert page.inner_text("#variants-srm-verdict")
+        settle(page)
         shot(page, "variants-1440")
+        found = problems(page, axe_script)
         page.set_viewport_size({"width": 390, "height": 844})
-        page.wait_for_timeout(500)
+        settle(page)
         shot(page, "variants-390")
+        found += problems(page, axe_script)
+        assert not found, "\n".join(found)
         page.set_viewport_size({"width": 1440, "height": 900})
 
         page.click("#variants-promote")

@@ -176,13 +176,8 @@ def _promote_card(comparison: dict) -> html.Section | None:
             ),
             html.Div(
                 [
-                    dcc.Dropdown(
-                        id="variants-promote-choice",
-                        options=names,
-                        value=winner or names[0],
-                        clearable=False,
-                        className="lo-picker",
-                    ),
+                    kv.picker("variants-promote-choice", names, winner or names[0], "Pick a variant",
+                              "Variant to promote"),
                     html.Button(
                         "Promote…", id="variants-promote", className="lo-btn lo-btn-primary", n_clicks=0
                     ),

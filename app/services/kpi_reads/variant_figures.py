@@ -86,7 +86,10 @@ def comparison(key: str, start: date, end: date, control: str | None = None,
     version = kpi_cache.version()
 
     def compute() -> dict:
-        inputs, people = figures.kpi_inputs(key, start, end)
+        # Only what the comparison needs of the window inputs: people's rates and the baselines.
+        live = figures._live_window_parts(feature, version)
+        people = live["people"]
+        baseline_activity = figures._baseline_activity(feature, live["spells"], version)
         periods = variant_exposure.periods(feature, start, end)
         events = labelled_events(feature, start, end, periods)
         rates = people.set_index("person_id")["rate"]
@@ -99,7 +102,7 @@ def comparison(key: str, start: date, end: date, control: str | None = None,
             events=events, exposed=exposed, weights=weights,
             variant_costs={v.name: v.cost_per_task_eur for v in variants},
             per_event_cost_eur=float(feature.per_event_cost_eur or 0.0),
-            baselines=kpi.baseline_minutes(inputs.explicit_baselines, inputs.baseline_activity),
+            baselines=kpi.baseline_minutes(live["explicit"], baseline_activity),
             estimated_minutes_saved=float(feature.estimated_minutes_saved or 0.0),
         ), control, adoption_difference, net_eur_difference, rule)
         now = variant_exposure.assignments_now(feature)

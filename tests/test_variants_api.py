@@ -5,11 +5,12 @@ naming the field and writes nothing."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from app.db import db
+from app.db import db, utcnow
 from app.models import AuditEntry, Event, Feature, FeatureVariant, FlagVariantMetric, VariantWeightChange
 from tests.helpers import gen_person
 
@@ -207,3 +208,25 @@ def test_the_compiled_flag_carries_the_variants_on_every_strategy(app, drafts):
     # What a real Unleash is brought to: the same variants, in order, on each strategy.
     state = desired_state("drafts", {"production": payload})
     assert all(s["variants"] == want for s in state.envs["production"]["strategies"])
+
+
+def test_the_corrections_dataset_names_each_corrections_variant(client, admin_headers, drafts):
+    import mmh3
+
+    from app.services.rollout import transitions as rollout
+
+    gen_person("p1")
+    rollout.advance("drafts", "ana")
+    db.session.commit()
+    # Unleash's client specification, by hand: murmur3 "groupId:userId", seed 86028157, 1..1000.
+    target = mmh3.hash("drafts:p1", 86028157, signed=False) % 1000 + 1
+    held = "gpt" if target <= 500 else "claude"
+    now = (utcnow() + timedelta(seconds=2)).isoformat()  # after the advance (up to 5 min ahead is taken)
+    event = {"feature": "drafts", "person_id": "p1", "occurred_at": now, "ai_assisted": True,
+             "outcome": "corrected", "output": "Dear sir", "correction": "Dear Ms Doe"}
+    rows = [{**event, "event_id": "named", "variant": "claude"}, {**event, "event_id": "unnamed"}]
+    assert client.post("/api/v1/events", json=rows, headers=admin_headers).status_code == 200
+    answer = client.get("/api/v1/features/drafts/corrections?format=jsonl", headers=admin_headers)
+    lines = answer.get_data(as_text=True).splitlines()
+    got = {row["event_id"]: row["variant"] for row in map(json.loads, lines)}
+    assert got == {"named": "claude", "unnamed": held}

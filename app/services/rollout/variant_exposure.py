@@ -167,3 +167,17 @@ def variants_before(split: Splits, user_ids: list[str], instants: np.ndarray) ->
         if chosen.any():
             out[chosen] = variants_for(targets[chosen], weights)
     return list(out)
+
+
+def variants_at(feature: Feature, moments: list[tuple[int, datetime]]) -> list[str | None]:
+    """The variant of each (person row id, instant): the one they were in then, None when not
+    exposed then or the feature has no variants."""
+    if not moments or splits(feature) is None:
+        return [None] * len(moments)
+    instants = [_naive(t) for _, t in moments]
+    frame = periods(feature, min(instants).date(), max(instants).date())
+    asked = pd.DataFrame({"person_id": [p for p, _ in moments], "at": pd.to_datetime(instants)}).reset_index()
+    hits = asked.merge(frame[["person_id", "variant", "start_at", "end_at"]], on="person_id")
+    hits = hits[(hits["start_at"] <= hits["at"]) & (hits["at"] < hits["end_at"])].drop_duplicates("index")
+    found = dict(zip(hits["index"], hits["variant"], strict=True))
+    return [found.get(i) for i in range(len(moments))]

@@ -76,6 +76,7 @@ def init_dash(app: Flask):
     import dashboards.review.page  # noqa: F401
     import dashboards.rollout.page  # noqa: F401
     import dashboards.rollout.portfolio_page  # noqa: F401
+    import dashboards.variants.page  # noqa: F401
     # Dash's routing hands a layout a list for a query parameter the URL repeats; pages take one.
     for page in dash.page_registry.values():
         page["layout"] = first_query_values(page["layout"])

@@ -92,6 +92,9 @@ SCHEMAS: dict[str, dict] = {
         baseline_days=INT, estimated_minutes_saved=N_NUM, per_event_cost_eur=N_NUM,
         current_stage=INT, killed=BOOL, archived=BOOL, archived_at=nullable(STAMP),
         stages=array(ref("Stage")), history=array({"type": "object"}),
+        variants=array(obj(("name", "weight"), name=STR, weight=INT, payload=nullable({"type": "object"}),
+                           cost_per_task_eur=N_NUM)),
+        variant_rule=nullable(ref("VariantRule")), variant_history=array({"type": "object"}),
     ),
     "StageIn": body(("name",), name=STR, cohorts=array(STR),
                    percentage={"type": "integer", "minimum": 0, "maximum": 100}),
@@ -106,18 +109,29 @@ SCHEMAS: dict[str, dict] = {
         baseline_days=INT, estimated_minutes_saved=N_NUM, per_event_cost_eur=N_NUM,
         stages=array(body(("name",), name=STR, cohorts=array(STR),
                           percentage={"type": "integer", "minimum": 0, "maximum": 100})),
-        variants={**array(body(("name", "weight"), name=STR,
-                               weight={"type": "integer", "minimum": 0, "maximum": 100},
-                               payload={"type": "object"}, cost_per_task_eur=N_NUM)),
-                  "description": "not supported yet: only an empty list is accepted"},
+        variants={**array(ref("VariantIn")), "description": "weights are percentages summing to 100"},
     ),
+    "VariantIn": body(("name", "weight"), name={"type": "string", "minLength": 1, "maxLength": 100},
+                      weight={"type": "integer", "minimum": 0, "maximum": 100},
+                      payload={"type": "object"}, cost_per_task_eur={**N_NUM, "minimum": 0}),
+    "VariantComparison": obj(
+        ("feature", "start", "end", "control", "variants", "differences", "sample_ratio", "decision"),
+        feature=STR, start=DAY, end=DAY, control=STR, variants=array({"type": "object"}),
+        differences={"type": "object", "description": "variant -> figure -> {difference, ci_low, "
+                                                      "ci_high, excludes_zero}"},
+        people_needed_per_variant=nullable({"type": "object"}), sample_ratio={"type": "object"},
+        decision={"type": "object"}),
+    "VariantRule": body(("control",), control=STR,
+                        max_error_rate_increase={"type": "number", "minimum": 0, "maximum": 1},
+                        objective={"enum": ["cost_per_task", "net_eur_per_person"]}),
     "Transition": body(effective_at=STAMP, reason=STR),
     "Advance": body(effective_at=STAMP, reason=STR, override=BOOL),
     "Event": body(
         ("event_id", "feature", "person_id", "occurred_at", "ai_assisted", "outcome"),
         event_id=STR, source=STR, feature=STR, person_id=STR, occurred_at=STAMP, task=STR,
         ai_assisted=BOOL, duration_seconds=N_NUM, outcome={"enum": list(OUTCOMES)},
-        variant={**N_STR, "description": "not supported yet: features have no variants"},
+        variant={**N_STR, "description": "one of the feature's variants; absent: the variant the "
+                                         "person had at occurred_at"},
         cost_eur={**N_NUM, "minimum": 0}, output={**N_STR, "maxLength": EVENT_TEXT_MAX},
         correction={**N_STR, "maxLength": EVENT_TEXT_MAX},
         model_version={**N_STR, "maxLength": MODEL_VERSION_MAX},
@@ -241,6 +255,13 @@ OPERATIONS: dict[str, Operation] = {
     "api.rollback_feature": TRANSITION,
     "api.kill_feature": TRANSITION,
     "api.resume_feature": TRANSITION,
+    "api.put_variants": Operation(ref("Feature"), body=body(
+        ("variants",), variants=array(ref("VariantIn"), minItems=1), rule=ref("VariantRule"),
+        reason={"type": "string", "maxLength": 2000}, effective_at=STAMP)),
+    "api.promote_variant": Operation(ref("Feature"), body=body(
+        ("reason",), reason={"type": "string", "minLength": 1, "maxLength": 2000}, effective_at=STAMP)),
+    "api.compare_variants": Operation(ref("VariantComparison"), query={
+        "start": DAY, "end": DAY, "control": STR, "adoption_difference": NUM, "net_eur_difference": NUM}),
     "api.list_sdks": Operation(obj(("instances",), instances=array({"type": "object"}),
                                    rejected_fetches=array({"type": "object"}))),
     "api.post_events": Operation(
@@ -261,7 +282,8 @@ OPERATIONS: dict[str, Operation] = {
                  category={"enum": list(COST_CATEGORIES)}, note=N_STR),
     ),
     "api.get_feature_kpis": Operation(
-        ref("Kpis"), query={"start": DAY, "end": DAY, "group_by": {"enum": ["department", "cohort"]}}
+        ref("Kpis"), query={"start": DAY, "end": DAY,
+                            "group_by": {"enum": ["department", "cohort", "variant"]}}
     ),
     "api.get_monthly_roi": Operation(ref("Roi"), query={"month": MONTH}),
     "api.close_month": Operation(obj(

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, Detail, ValidationFailed
-from app.models import EVENT_TEXT_MAX, MODEL_VERSION_MAX, OUTCOMES, Event, Feature, Person
+from app.models import EVENT_TEXT_MAX, MODEL_VERSION_MAX, OUTCOMES, Event, Feature, FeatureVariant, Person
 from app.models.kpi import DirtyDay
 
 MAX_BATCH = 10_000
@@ -106,11 +106,29 @@ def _validate_row(row, index: int, default_source: str, problems: Collector) -> 
     if out["correction"] is not None and row.get("output") in (None, ""):
         # A fix of nothing cannot train or evaluate anything: the dataset needs the answer it fixes.
         problems.add("correction", "a correction needs the output it corrects (send output too)", index)
-    if row.get("variant") is not None:
-        # Variants are not built yet: no feature has one, so no event can name one.
-        problems.add("variant", f"the feature has no variant {row['variant']!r} "
-                                "(variants are not supported yet)", index)
+    variant = row.get("variant")
+    if variant is not None and (not isinstance(variant, str) or not variant or len(variant) > 100):
+        problems.add("variant", "must be the name of one of the feature's variants", index)
+        variant = None
+    out["variant"] = variant  # checked against the feature's variants once features are known
     return out, len(problems.details) == before
+
+
+def _check_variants(named: list[tuple[int, dict]], features: dict[str, int], problems: Collector) -> None:
+    """A ``variant`` must be one of its feature's variants (KPI_DEFINITIONS.md, Inputs)."""
+    wanted = {features[r["feature"]] for _, r in named if r.get("variant") and r["feature"] in features}
+    if not wanted:
+        return
+    known: dict[int, set[str]] = {f: set() for f in wanted}
+    for feature_id, name in db.session.execute(select(FeatureVariant.feature_id, FeatureVariant.name)
+                                               .where(FeatureVariant.feature_id.in_(wanted))):
+        known[feature_id].add(name)
+    for index, row in named:
+        feature_id = features.get(row["feature"])
+        if row.get("variant") and feature_id is not None and row["variant"] not in known[feature_id]:
+            has = ", ".join(sorted(known[feature_id])) or "none"
+            problems.add("variant", f"feature {row['feature']!r} has no variant {row['variant']!r} "
+                                    f"(its variants: {has})", index)
 
 
 def _ids_by_key(column, id_column, keys: set[str]) -> dict[str, int]:
@@ -180,6 +198,7 @@ def ingest_events(rows: list[dict], source: str = "api", bound: bool = False) ->
     for index, row in named:
         if row["feature"] and row["feature"] not in features:
             problems.add("feature", f"unknown feature {row['feature']!r}", index)
+    _check_variants(named, features, problems)
     people = _resolve_people(named, problems)
     problems.raise_if_any("invalid events; nothing was stored")
 
@@ -203,7 +222,7 @@ def ingest_events(rows: list[dict], source: str = "api", bound: bool = False) ->
             "ai_assisted": row["ai_assisted"], "duration_seconds": row["duration_seconds"],
             "outcome": row["outcome"], "ingested_at": now, "cost_eur": row["cost_eur"],
             "output": row["output"], "correction": row["correction"],
-            "model_version": row["model_version"],
+            "model_version": row["model_version"], "variant": row["variant"],
         }
         for row in fresh.values()
     ]
@@ -218,7 +237,7 @@ def _dialect() -> str:
 
 _COLUMNS = ("source", "event_id", "feature_id", "person_id", "occurred_at", "task", "ai_assisted",
             "duration_seconds", "outcome", "ingested_at", "cost_eur", "output", "correction",
-            "model_version")
+            "model_version", "variant")
 
 
 def _insert_new(records: list[dict]) -> int:
@@ -250,7 +269,7 @@ def _copy_new(records: list[dict]) -> int:
             "event_id varchar(200), feature_id integer, person_id integer, occurred_at timestamp, "
             "task varchar(120), ai_assisted boolean, duration_seconds double precision, "
             "outcome varchar(20), ingested_at timestamp, cost_eur double precision, output text, "
-            "correction text, model_version varchar(200)) ON COMMIT DROP")
+            "correction text, model_version varchar(200), variant varchar(100)) ON COMMIT DROP")
         cursor.execute("TRUNCATE incoming_events")
         with cursor.copy(f"COPY incoming_events ({names}) FROM STDIN") as copy:
             for r in records:
@@ -259,7 +278,7 @@ def _copy_new(records: list[dict]) -> int:
                     r["occurred_at"].astimezone(UTC).replace(tzinfo=None), r["task"],
                     r["ai_assisted"], r["duration_seconds"], r["outcome"],
                     r["ingested_at"].astimezone(UTC).replace(tzinfo=None), r["cost_eur"],
-                    r["output"], r["correction"], r["model_version"],
+                    r["output"], r["correction"], r["model_version"], r["variant"],
                 ))
         cursor.execute(f"INSERT INTO events ({names}) SELECT {names} FROM incoming_events "  # noqa: S608
                        "ON CONFLICT (source, event_id) DO NOTHING")

@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app import plausible
 from app.db import db, utcnow
-from app.errors import Collector, Conflict, Detail, NotFound, ValidationFailed
+from app.errors import Collector, Conflict, Detail, ValidationFailed
 from app.flags import sync
+from app.formats import iso_utc as _iso
 from app.models import AuditEntry, Cohort, Feature, RolloutStage, RolloutTransition
+from app.services.lookups import feature_with_plan as _load
 from app.services.rollout import exposure
 
 # Unleash flag names must be URL-safe; the key is the flag name SDKs ask for.
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def _number(spec: dict, field: str, problems: Collector, default: float, integer: bool = False,
@@ -88,7 +86,8 @@ def create_feature(spec: dict, actor: str) -> Feature:
 
     :param spec: ``key``, ``name``, optional ``description``, ``owner``, ``baseline_days``,
         ``estimated_minutes_saved``, ``per_event_cost_eur``, and ``stages`` (each ``name``,
-        ``cohorts`` as cohort keys, ``percentage`` 0-100); ``variants`` only empty for now.
+        ``cohorts`` as cohort keys, ``percentage`` 0-100) and optional ``variants`` (each ``name``,
+        ``weight`` percent summing to 100, ``payload``, ``cost_per_task_eur``).
     :param actor: who creates it (written to the audit log).
     """
     problems = Collector()
@@ -111,12 +110,9 @@ def create_feature(spec: dict, actor: str) -> Feature:
         killed=False,
     )
     stages = _stages(spec.get("stages"), problems)
-    variants = spec.get("variants")
-    if variants is not None and not isinstance(variants, list):
-        problems.add("variants", "must be a list of {name, weight, payload?, cost_per_task_eur?}")
-    elif variants:
-        # The contract has variants; this build does not yet: refuse rather than ignore them.
-        problems.add("variants", "variants are not supported yet: leave them out or send []")
+    from app.services.rollout import variants as variant_split  # it builds on this module
+
+    variants = variant_split.parse_variants(spec.get("variants"), problems)
     problems.raise_if_any("invalid feature")
     if db.session.scalar(select(Feature.id).where(Feature.key == key)) is not None:
         raise Conflict(f"a feature with key {key!r} exists already", [Detail("key", "already taken")])
@@ -124,24 +120,13 @@ def create_feature(spec: dict, actor: str) -> Feature:
     db.session.add(feature)
     db.session.flush()
     _audit(actor, "feature.create", feature, None, _snapshot(feature), None)
+    if variants:
+        variant_split.attach(feature, variants, actor)
     exposure.audiences_changed(utcnow(), [feature.id])
     sync.queue_sync([feature.id])
     return feature
 
 
-def _load(key: str, for_update: bool = False) -> Feature:
-    query = (
-        select(Feature)
-        .where(Feature.key == key)
-        .options(selectinload(Feature.stages).selectinload(RolloutStage.cohorts))
-    )
-    if for_update:
-        # Two concurrent transitions of one feature must not both start from the same stage.
-        query = query.with_for_update(of=Feature).execution_options(populate_existing=True)
-    feature = db.session.scalar(query)
-    if feature is None:
-        raise NotFound(f"no feature with key {key!r}")
-    return feature
 
 
 def _stage_name(feature: Feature, position: int) -> str | None:
@@ -289,6 +274,8 @@ def resume(key: str, actor: str, reason: str, effective_at: datetime | None = No
 
 def feature_state(key: str) -> dict:
     """The JSON body of ``GET /api/v1/features/{key}``: plan, audiences, current state, history."""
+    from app.services.rollout import variants as variant_split  # it builds on this module
+
     feature = _load(key)
     people = exposure.People()
     transitions = db.session.scalars(
@@ -302,6 +289,7 @@ def feature_state(key: str) -> dict:
         "baseline_days": feature.baseline_days,
         "estimated_minutes_saved": feature.estimated_minutes_saved,
         "per_event_cost_eur": feature.per_event_cost_eur,
+        **variant_split.state(feature),
         "stages": [
             {
                 "position": s.position,

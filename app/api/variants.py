@@ -1,0 +1,73 @@
+"""A feature's variants: define them or change their weights, promote the winner, compare them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import jsonify, request
+
+from app.api import bp, json_body
+from app.api.kpis import _day
+from app.db import db, utcnow
+from app.errors import Collector
+from app.schemas import parse
+from app.schemas.variants import VariantPromotion, VariantsPut
+from app.security import current_identity, requires
+from app.services.kpi_reads import variant_figures
+from app.services.rollout import transitions as rollout
+from app.services.rollout import variants
+
+
+@bp.put("/features/<key>/variants")
+@requires("rollout:write")
+def put_variants(key: str):
+    """Define the feature's variants, or change their weights (a transition with its effective time),
+    payloads, costs and decision rule."""
+    raw = json_body(dict)
+    checked = parse(VariantsPut, raw, "invalid variants")
+    # The service re-reads the raw list: it names each problem by its index, as the parser does.
+    body = {"variants": raw["variants"], "rule": raw.get("rule"), "reason": checked.reason}
+    variants.define(key, body, current_identity().name, checked.effective_at)
+    db.session.commit()
+    return jsonify(rollout.feature_state(key))
+
+
+@bp.post("/features/<key>/variants/<name>/promote")
+@requires("rollout:write")
+def promote_variant(key: str, name: str):
+    """Give one variant weight 100 % (the others 0): every exposed person gets it; audited."""
+    checked = parse(VariantPromotion, json_body(dict), "invalid promotion")
+    variants.promote(key, name, current_identity().name, checked.reason, checked.effective_at)
+    db.session.commit()
+    return jsonify(rollout.feature_state(key))
+
+
+def _positive(name: str, default: float, problems) -> float:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e9:
+        problems.add(name, f"must be a positive number, not {raw!r}")
+        return default
+    return value
+
+
+@bp.get("/features/<key>/variants/comparison")
+@requires("read")
+def compare_variants(key: str):
+    """Each variant against a control over [start, end]: figures, differences with 95 % intervals,
+    people needed per variant, sample-ratio check beside the SDKs' counts, the decision."""
+    problems = Collector()
+    end = _day("end", utcnow().date(), problems)
+    start = _day("start", (end or utcnow().date()) - timedelta(days=29), problems)
+    if start and end and start > end:
+        problems.add("start", "must not be after end")
+    adoption = _positive("adoption_difference", 0.05, problems)
+    net = _positive("net_eur_difference", 1.0, problems)
+    problems.raise_if_any("invalid query")
+    return jsonify(variant_figures.comparison(key, start, end, request.args.get("control") or None,
+                                              adoption, net))

@@ -25,3 +25,10 @@ def num(value, digits: int = 1, unit: str = "") -> str:
     if missing(value):
         return "—"
     return f"{value:,.{digits}f}".replace(",", "\u202f") + (f"\u00a0{unit}" if unit else "")
+
+
+def iso_utc(value):
+    """A timestamp as the API writes it: ISO 8601 in UTC with a ``Z`` (None stays None)."""
+    from datetime import UTC
+
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None

@@ -50,6 +50,9 @@ PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "datasets:export": (frozenset({"admin"}), frozenset({"admin", "product", "change_manager", "reviewer"})),
     # An evaluation harness posts a model version's results on a dataset (what gates judge).
     "evaluations:write": (frozenset({"admin", "ingest"}), frozenset({"admin", "product"})),
+    # Dashboard only: the Administration page (users and API tokens, dashboards/admin/). The CLI
+    # (`liftoff users`, `liftoff tokens`) is the way in for whoever runs the server.
+    "accounts:admin": (frozenset(), frozenset({"admin"})),
     # Dashboard only: the operations page (jobs, runs, pending Unleash syncs).
     "operations:read": (frozenset(), frozenset({"admin", "product"})),
     # Who receives the monthly ROI report by e-mail, and may subscribe to it.

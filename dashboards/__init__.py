@@ -67,6 +67,7 @@ def init_dash(app: Flask):
     )
     _mounted["dash"] = dash_app
 
+    import dashboards.admin.page  # noqa: F401
     import dashboards.enablement.page  # noqa: F401
     import dashboards.kpi.adoption_page  # noqa: F401
     import dashboards.kpi.executive_page  # noqa: F401
@@ -75,9 +76,13 @@ def init_dash(app: Flask):
     import dashboards.review.page  # noqa: F401
     import dashboards.rollout.page  # noqa: F401
     import dashboards.rollout.portfolio_page  # noqa: F401
+    import dashboards.variants.page  # noqa: F401
     # Dash's routing hands a layout a list for a query parameter the URL repeats; pages take one.
     for page in dash.page_registry.values():
         page["layout"] = first_query_values(page["layout"])
+    from dashboards.shell.frame import guard_page_layouts
+
+    guard_page_layouts()  # each role sees only the pages it may use (frame.py)
     from dashboards.kpi.exports import register_exports
 
     register_exports(app)

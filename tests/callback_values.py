@@ -138,6 +138,27 @@ GOOD: dict[str, object] = {
     "review-export-category.value": "",
     "review-format.value": "jsonl",
     "review-export.n_clicks": 1,
+    # The operations page's close dialog: a month that is not the last complete one (the page says
+    # so; the fuzz closes nothing).
+    "ops-close-month.data": "1999-01",
+    "ops-close-confirm.n_clicks": 1,
+    "ops-close-cancel.n_clicks": 0,
+    # The Administration page: a password the policy refuses, a user and a token nobody has (the
+    # page's alerts; nothing is created or changed).
+    "admin-version.data": 0,
+    **{f"admin-{button}.n_clicks": 1 for button in (
+        "create-user", "change-role", "reset-password", "deactivate", "reactivate", "create-token",
+        "revoke-token")},
+    "admin-new-email.value": "fuzz@liftoff.test",
+    "admin-new-role.value": "product",
+    "admin-new-password.value": "short",
+    "admin-user.value": "nobody@liftoff.test",
+    "admin-user-role.value": "executive",
+    "admin-user-password.value": "short",
+    "admin-token-name.value": "",
+    "admin-token-kind.value": "ingest",
+    "admin-token-env.value": None,
+    "admin-token-pick.value": 99999,
 }
 
 

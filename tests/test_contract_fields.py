@@ -1,5 +1,5 @@
 """Every JSON body refuses a field it does not know (422 naming it, nothing written); the events'
-new contract fields are stored, bounded, costed and erased; variants are refused for now."""
+new contract fields are stored, bounded, costed and erased (variants: tests/test_variants_api.py)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,11 @@ UNKNOWN = [
     ("post", "/api/v1/datasets/d/versions", {"feature": "f", "limit": 3}, {"field": "limit"}),
     ("post", "/api/v1/datasets/d/evaluations", {"model_version": "m", "results": [
         {"item": 1, "passed": True, "why": "x"}]}, {"field": "results[0].why"}),
+    ("put", "/api/v1/features/f/variants", {"variants": [{"name": "a", "weight": 100}], "colour": 1},
+     {"field": "colour"}),
+    ("put", "/api/v1/features/f/variants", {"variants": [{"name": "a", "weight": 100, "model": "x"}]},
+     {"field": "variants[0].model"}),
+    ("post", "/api/v1/features/f/variants/a/promote", {"reason": "won", "force": 1}, {"field": "force"}),
 ]
 
 
@@ -148,7 +153,8 @@ def test_events_store_cost_and_texts_within_bounds(client, admin_headers, world)
     ({"correction": "x" * 20_001}, "correction", "at most 20000"),
     ({"model_version": "m" * 201}, "model_version", "at most 200"),
     ({"output": 42}, "output", "a string"),
-    ({"variant": "B"}, "variant", "variants are not supported yet"),
+    ({"variant": "B"}, "variant", "feature 'f' has no variant 'B' (its variants: none)"),
+    ({"variant": 7}, "variant", "must be the name of one of the feature's variants"),
 ])
 def test_bad_event_fields_name_the_row_and_field_and_store_nothing(client, admin_headers, world, extra,
                                                                    field, says):
@@ -158,19 +164,6 @@ def test_bad_event_fields_name_the_row_and_field_and_store_nothing(client, admin
     (detail,) = response.get_json()["details"]
     assert (detail["index"], detail["field"]) == (1, field) and says in detail["message"]
     assert db.session.scalar(select(func.count()).select_from(Event)) == 0
-
-
-def test_a_feature_with_variants_is_refused_for_now_and_an_empty_list_accepted(client, admin_headers):
-    with_variants = {**FEATURE, "variants": [{"name": "A", "weight": 50}, {"name": "B", "weight": 50}]}
-    refused = client.post("/api/v1/features", json=with_variants, headers=admin_headers)
-    assert refused.status_code == 422
-    assert refused.get_json()["details"] == [{"field": "variants", "message":
-                                              "variants are not supported yet: leave them out or send []"}]
-    assert db.session.scalar(select(func.count()).select_from(Feature)) == 0
-    bad = client.post("/api/v1/features", json={**FEATURE, "variants": "A"}, headers=admin_headers)
-    assert bad.status_code == 422 and bad.get_json()["details"][0]["field"] == "variants"
-    assert client.post("/api/v1/features", json={**FEATURE, "variants": []},
-                       headers=admin_headers).status_code == 201
 
 
 def test_the_events_csv_refuses_an_unknown_column_and_takes_the_new_ones(runner, world, tmp_path):

@@ -27,7 +27,8 @@ from tests.dashboard_support import (
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 AXE_VERSION = "4.11.0"
-PAGES = ("", "executive", "adoption", "quality", "rollout", "enablement", "operations", "review")
+PAGES = ("", "executive", "adoption", "quality", "rollout", "variants", "enablement", "operations",
+         "review", "admin")
 SIZES = ((1440, 900), (390, 844))
 # Words that only reach a page when a missing value was rendered as text.
 JUNK = re.compile(r"\b(nan|NaN|None|undefined)\b")
@@ -35,7 +36,8 @@ JUNK = re.compile(r"\b(nan|NaN|None|undefined)\b")
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """The demo company, refreshed, with a user for every role."""
+    """The demo company as `make demo` makes it (history up to yesterday, the story told on top),
+    refreshed, with a user for every role."""
     workdir = tmp_path_factory.mktemp("walk")
     with module_database(workdir, "walk") as (url, app):
         liftoff(url, "seed")

@@ -210,7 +210,9 @@ def test_earlier_months_restated_since_the_last_close_are_named(scenario, smtp, 
     for message in october:
         assert "Restated since the last close: 2026-09." in parts(message)[0]
     assert db.session.get(MonthlyClose, "2026-09").restated_at is not None
-    # Said once: the next close names it again only if it is restated again.
+    # Said once: the next close names it again only if it is restated again. (A month without
+    # events is refused, so November gets one.)
+    post_events(client, ingest_headers, [event("draft", "a", "2026-11-03T10:00:00Z", ai=False, duration=60)])
     close(monkeypatch, "2026-11")
     assert all("Restated" not in parts(parsed(m))[0] for m in smtp.messages[4:])
     assert len(smtp.messages) == 6

@@ -104,6 +104,9 @@ ROUTES: dict[str, str] = {
     "GET /api/v1/features/<key>/kpis": "read",
     "PUT /api/v1/features/<key>/playbook": "enablement:write",
     "POST /api/v1/features/<key>/promote": "rollout:write",
+    "PUT /api/v1/features/<key>/variants": "rollout:write",
+    "POST /api/v1/features/<key>/variants/<name>/promote": "rollout:write",
+    "GET /api/v1/features/<key>/variants/comparison": "read",
     "POST /api/v1/features/<key>/resume": "rollout:write",
     "POST /api/v1/features/<key>/rollback": "rollout:write",
     "POST /api/v1/features/<key>/trainings": "enablement:write",
@@ -163,7 +166,8 @@ def observed(status: int, location: str | None) -> str:
 
 
 def test_the_table_names_only_known_permissions():
-    import dashboards.enablement.actions  # noqa: F401  (their actions register their permissions)
+    import dashboards.admin.actions  # noqa: F401  (their actions register their permissions)
+    import dashboards.enablement.actions  # noqa: F401
     import dashboards.review.actions  # noqa: F401
     import dashboards.rollout.actions  # noqa: F401  (reports:receive: alone, nothing imported it)
     from app.security import DASHBOARD_ACTIONS

@@ -130,6 +130,7 @@ def register(app: Flask) -> None:
         people,
         privacy,
         reviews,
+        variants,
     )
 
     app.register_blueprint(bp)

@@ -34,7 +34,8 @@ def _day(name: str, default: date, problems: Collector) -> date | None:
 
 @bp.get("/features/<key>/kpis")
 @requires("read")
-@answers(ref("Kpis"), query={"start": DAY, "end": DAY, "group_by": {"enum": ["department", "cohort"]}})
+@answers(ref("Kpis"), query={"start": DAY, "end": DAY,
+                             "group_by": {"enum": ["department", "cohort", "variant"]}})
 def get_feature_kpis(key: str):
     """The KPIs of a feature over [start, end] (default: the last 30 days), optionally grouped."""
     problems = Collector()
@@ -42,7 +43,7 @@ def get_feature_kpis(key: str):
     start = _day("start", (end or utcnow().date()) - timedelta(days=29), problems)
     group_by = request.args.get("group_by") or None
     if group_by is not None and group_by not in kpis.GROUP_BYS:
-        problems.add("group_by", "must be department or cohort")
+        problems.add("group_by", "must be department, cohort or variant")
     if start and end and start > end:
         problems.add("start", "must not be after end")
     problems.raise_if_any("invalid query")

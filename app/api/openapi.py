@@ -28,15 +28,17 @@ from app.api import (  # noqa: F401
     people,
     privacy,
     reviews,
+    variants,
 )
 from app.api.declare import DECLARED, Declared
 from app.schemas.enablement import AttendeeIn
 from app.schemas.responses import RESPONSES, array, ref
+from app.schemas.variants import REFERRED as VARIANTS_REFERRED
 from app.security import PERMISSIONS
 
 TEMPLATE = "#/components/schemas/{model}"
 # Models a schema refers to by hand (WithJsonSchema) rather than by type.
-REFERRED: tuple[type[BaseModel], ...] = (AttendeeIn,)
+REFERRED: tuple[type[BaseModel], ...] = (AttendeeIn, *VARIANTS_REFERRED)
 
 
 @dataclass(frozen=True)

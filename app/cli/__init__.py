@@ -71,4 +71,5 @@ from app.cli import (  # noqa: E402, F401
     privacy,
     reports,
     rollout,
+    variants,
 )

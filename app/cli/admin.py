@@ -76,15 +76,38 @@ def users() -> None:
     help="What the user may do.",
 )
 @click.option("--password", help="At least 12 characters, not a common one; asked for when omitted.")
-def users_create(email: str, role: str, password: str | None) -> None:
-    """Create a user who can log in to the dashboard."""
-    from app.services.accounts.access import create_user
+@click.option("--generate-password", is_flag=True,
+              help="Make up a strong password and print it once, to hand over to the user.")
+def users_create(email: str, role: str, password: str | None, generate_password: bool) -> None:
+    """Create a user who can log in to the dashboard (audited)."""
+    from app.services.accounts import access
 
-    if password is None:
+    if generate_password:
+        if password is not None:
+            raise click.UsageError("give --password or --generate-password, not both")
+        password = access.generate_password()
+    elif password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with transaction():
-        user = create_user(email, role, password)
+        user = access.create_user(email, role, password, actor="cli")
         click.echo(f"created {user.role} user {user.email}")
+    if generate_password:
+        click.echo("their password, shown once (they can change it with an admin's help):")
+        click.echo(password)
+
+
+@users.command("list")
+def users_list() -> None:
+    """List every user: e-mail, role, active or not, created (never a password)."""
+    from app.services.accounts.access import list_users
+
+    with transaction():
+        rows = list_users()
+        click.echo(f"{'email':<40} {'role':<15} {'state':<9} created")
+        for user in rows:
+            state = "active" if user.active else "inactive"
+            click.echo(f"{user.email:<40} {user.role:<15} {state:<9} {user.created_at:%Y-%m-%d}")
+        click.echo(f"{len(rows)} user(s)")
 
 
 @users.command("set-password")
@@ -105,7 +128,8 @@ def users_set_password(email: str, password: str | None) -> None:
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice(list(ROLES)))
 def users_set_role(email: str, role: str) -> None:
-    """Change the role of EMAIL; every session of theirs ends."""
+    """Change the role of EMAIL; every session of theirs ends. The last active admin cannot be
+    demoted."""
     from app.services.accounts.access import set_role
 
     with transaction():
@@ -116,7 +140,8 @@ def users_set_role(email: str, role: str) -> None:
 @users.command("deactivate")
 @click.argument("email")
 def users_deactivate(email: str) -> None:
-    """Stop EMAIL from logging in; every session of theirs ends at once."""
+    """Stop EMAIL from logging in; every session of theirs ends at once. The last active admin
+    cannot be deactivated."""
     from app.services.accounts.access import set_active
 
     with transaction():
@@ -188,7 +213,7 @@ def tokens_create(kind: str, environment: str | None, name: str | None, expires)
 
     expires_at = expires.replace(tzinfo=UTC) if expires else None
     with transaction():
-        token, secret = create_token(kind, environment, name, expires_at)
+        token, secret = create_token(kind, environment, name, expires_at, actor="cli")
         where = f" for {token.environment}" if token.environment else ""
         click.echo(f"created {token.kind} token '{token.name}'{where} (id {token.id}); "
                    "store the secret now, it is not shown again:")
@@ -197,28 +222,31 @@ def tokens_create(kind: str, environment: str | None, name: str | None, expires)
 
 @tokens.command("list")
 def tokens_list() -> None:
-    """List every token: id, kind, environment, name, prefix, state, expiry (never the secret)."""
-    from app.services.accounts.access import list_tokens, token_state
+    """List every token: id, kind, environment, name, prefix, state, expiry, last used (never the
+    secret)."""
+    from app.services.accounts.access import list_tokens, token_last_used, token_state
 
     with transaction():
         rows = list_tokens()
+        used = token_last_used([t.id for t in rows])
         click.echo(f"{'id':>5}  {'kind':<8} {'environment':<12} {'state':<8} {'expires':<17} "
-                   f"{'prefix':<32} name")
+                   f"{'last used':<17} {'prefix':<32} name")
         for token in rows:
             expires = f"{token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else "-"
+            last = f"{used[token.id]:%Y-%m-%d %H:%M}" if token.id in used else "never"
             click.echo(f"{token.id:>5}  {token.kind:<8} {token.environment or '-':<12} "
-                       f"{token_state(token):<8} {expires:<17} {token.prefix:<32} {token.name}")
+                       f"{token_state(token):<8} {expires:<17} {last:<17} {token.prefix:<32} {token.name}")
         click.echo(f"{len(rows)} token(s)")
 
 
 @tokens.command("revoke")
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
-    """Revoke the token with this id."""
+    """Revoke the token with this id (audited)."""
     from app.services.accounts.access import revoke_token
 
     with transaction():
-        token = revoke_token(token_id)
+        token = revoke_token(token_id, actor="cli")
         click.echo(f"revoked token {token.id} ({token.name}) at {datetime.now(UTC):%Y-%m-%d %H:%M}")
 
 

@@ -105,9 +105,24 @@ def import_cohorts(file: Path, effective_at: str | None) -> None:
     show_default=True,
     help="Directory holding the demo company's files.",
 )
-def seed(data_dir: Path) -> None:
-    """Load the demo company (idempotent: a second run changes nothing)."""
-    from app.services.seed import load_seed
+@click.option("--fixed-dates", is_flag=True,
+              help="Keep the history's own calendar (1 May to 31 October 2026) instead of moving it "
+                   "to end yesterday.")
+@click.option("--without-story", is_flag=True,
+              help="Only the history of seed_data/: no mid-rollout feature, trainings, feedback, "
+                   "gates or closed months (app/services/demo_story.py).")
+def seed(data_dir: Path, fixed_dates: bool, without_story: bool) -> None:
+    """Load the demo company (idempotent: a second run changes nothing).
+
+    Its history is moved to end yesterday (unless --fixed-dates), then the story is
+    told on top: a feature mid-rollout with its playbook, trainings, pulse feedback and action
+    items, one held by a failing gate, and closed months.
+    """
+    from datetime import timedelta
+
+    from app.db import utcnow
+    from app.services import demo_story
+    from app.services.seed import LAST_EVENT_DAY, has_features, load_seed, shift_to
 
     on_terminal = sys.stderr.isatty()
 
@@ -118,9 +133,16 @@ def seed(data_dir: Path) -> None:
         elif done >= total:
             click.echo(f"  {step}: {total}", err=True)
 
+    shift = timedelta(0) if fixed_dates else shift_to(utcnow().date())
+    story = None
     with transaction():
-        summary = load_seed(data_dir, progress=report)
-    for line in summary.lines():
+        summary = load_seed(data_dir, progress=report, shift=shift)
+        if not without_story and has_features(data_dir):
+            story = demo_story.tell(LAST_EVENT_DAY + shift)
+    if story is not None:
+        with transaction():  # the rollups and closes read the committed history
+            demo_story.conclude(story, LAST_EVENT_DAY + shift)
+    for line in summary.lines() if story is None else [*summary.lines(), *story.lines()]:
         click.echo(line)
 
 
@@ -139,6 +161,7 @@ def demo_users(password: str) -> None:
             email = f"{role.replace('_', '-')}@{DEMO_DOMAIN}"
             if db.session.scalar(select(User).where(User.email == email)) is None:
                 create_user(email, role, password)
-    click.echo("Demo logins (change them before anyone else can reach this server):")
+    click.echo("Demo logins (change them on the Administration page, as the admin, before anyone else "
+               "can reach this server):")
     for role in DEMO_ROLES:
         click.echo(f"  {role:<15} {role.replace('_', '-')}@{DEMO_DOMAIN}  password: {password}")

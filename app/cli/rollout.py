@@ -13,7 +13,8 @@ CLI_ACTOR = "cli"
 
 @main.group()
 def features() -> None:
-    """Feature rollouts: advance through the gate; archive, unarchive, edit stages not reached."""
+    """Feature rollouts: advance through the gate; archive, unarchive, edit stages not reached;
+    compare variants and promote the winner."""
 
 
 @features.command("advance")

@@ -19,7 +19,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, Detail, ValidationFailed
-from app.models import ApiToken, Feature, FlagMetric, RejectedFetch, SdkInstance
+from app.formats import iso_utc as _iso
+from app.models import (
+    ApiToken,
+    Feature,
+    FeatureVariant,
+    FlagMetric,
+    FlagVariantMetric,
+    RejectedFetch,
+    SdkInstance,
+)
 from app.models.operations import MetricBucket
 from app.security import token_kinds_with
 from app.token_secrets import hash_secret, secret_from_authorization
@@ -33,6 +42,7 @@ MAX_TOGGLES_PER_REPORT = 1_000
 MAX_COUNT_PER_TOGGLE = plausible.MAX_INT
 MAX_APPS_PER_TOKEN = 100
 MAX_HOURLY_SUM = 2**63 - 1  # flag_metrics.yes/no are BIGINT
+MAX_VARIANTS_PER_TOGGLE = 100  # a report's variant names per toggle read; the rest ignored
 MAX_STRATEGIES = 100
 # Refused requests are counted per app name only for secrets that were real tokens (revoked,
 # expired, of the wrong kind), and for at most this many names a day; anonymous ones under "".
@@ -260,6 +270,7 @@ def record_metrics(body: dict, environment: str, token_id: int | None = None) ->
     instance_id = _name(body, "instanceId", problems)
     bucket = body.get("bucket")
     counts: list[tuple[str, int, int]] = []
+    variant_counts: dict[str, dict[str, int]] = {}
     start = stop = None
     if not isinstance(bucket, dict):
         problems.add("bucket", "must be an object with start, stop and toggles")
@@ -281,6 +292,12 @@ def record_metrics(body: dict, environment: str, token_id: int | None = None) ->
                 continue
             counts.append((name, _count(tally.get("yes"), f"{field}.yes", problems),
                            _count(tally.get("no"), f"{field}.no", problems)))
+            variants = tally.get("variants") or {}
+            if not isinstance(variants, dict):
+                problems.add(f"{field}.variants", "must be an object of variant name -> count")
+                continue
+            variant_counts[name] = {str(v): _count(n, f"{field}.variants.{v}", problems)
+                                    for v, n in list(variants.items())[:MAX_VARIANTS_PER_TOGGLE]}
     problems.raise_if_any("invalid metrics")
     _touch_instance(app_name, instance_id, environment, token_id)
     if not _first_delivery(app_name, instance_id, environment, start, stop):
@@ -302,7 +319,32 @@ def record_metrics(body: dict, environment: str, token_id: int | None = None) ->
         )
         db.session.execute(stmt)
         stored += 1
+    _record_variant_counts(variant_counts, served, app_name, environment, hour)
     return stored
+
+
+def _record_variant_counts(variant_counts: dict[str, dict[str, int]], served: set[str], app_name: str,
+                           environment: str, hour: datetime) -> None:
+    """How often each variant was answered (the SRM check shows them): only the feature's own
+    variants and ``disabled``, so invented names add no rows."""
+    wanted = {name: tally for name, tally in variant_counts.items() if name in served and any(tally.values())}
+    if not wanted:
+        return
+    known: dict[str, set[str]] = {name: {"disabled"} for name in wanted}
+    for key, variant in db.session.execute(select(Feature.key, FeatureVariant.name).join(
+            FeatureVariant, FeatureVariant.feature_id == Feature.id).where(Feature.key.in_(list(wanted)))):
+        known[key].add(variant)
+    for name, tally in wanted.items():
+        for variant, count in tally.items():
+            if count == 0 or variant not in known[name]:
+                continue
+            stmt = _insert(FlagVariantMetric).values(feature_key=name, app_name=app_name,
+                                                     environment=environment, hour=hour, variant=variant,
+                                                     count=count)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["feature_key", "app_name", "environment", "hour", "variant"],
+                set_={"count": _saturated(FlagVariantMetric.count, stmt.excluded.count)})
+            db.session.execute(stmt)
 
 
 def _saturated(total, added):
@@ -322,10 +364,6 @@ def _first_delivery(app_name: str, instance_id: str, environment: str, start: da
         start_at=start, stop_at=stop, received_at=now,
     ).on_conflict_do_nothing(index_elements=["app_name", "instance_id", "environment", "start_at", "stop_at"])
     return db.session.execute(stmt.returning(MetricBucket.__table__.c.id)).first() is not None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def sdk_overview() -> dict:

@@ -4,17 +4,25 @@ Cohorts become global segments (``userId IN members``) so an SDK needs nothing b
 each live cohort gets its own strategy because Unleash ANDs the segments of one strategy, and the
 strategies of a feature are ORed. ``production`` follows the plan; ``development`` serves every
 feature that is not killed (nor archived) to everybody, so developers can try it before the champions do.
+
+A feature's variants ride on each of its strategies (Unleash's strategy variants) with
+``stickiness: userId``: whichever strategy lets a person in, the engine hashes
+``"<feature key>:<userId>"`` (the strategy's ``groupId``) with the variant seed over the same
+weights, so the person gets the same variant whatever their cohort, and keeps it as a ramp grows.
+Weights are sent as Unleash's per-mille (percent x 10); every variant but the last is ``fix`` so
+a real Unleash server keeps the split as given rather than spreading it evenly.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.db import db
-from app.models import ENVIRONMENTS, Cohort, CohortMember, Feature, Person, RolloutStage
+from app.models import ENVIRONMENTS, Cohort, CohortMember, Feature, FeatureVariant, Person, RolloutStage
 
 PRODUCTION = "production"
 DEVELOPMENT = "development"
@@ -47,12 +55,38 @@ def _production_strategies(feature: Feature) -> list[dict]:
     return strategies
 
 
-def compile_feature(feature: Feature, environment: str) -> dict:
+def compile_variants(variants: list[FeatureVariant]) -> list[dict]:
+    """The feature's variants as Unleash strategy variants, in their recorded order."""
+    out = []
+    for i, v in enumerate(variants):
+        variant = {"name": v.name, "weight": v.weight * 10, "stickiness": "userId",
+                   "weightType": "variable" if i == len(variants) - 1 else "fix"}
+        if v.payload is not None:
+            # Keys sorted: the same payload always compiles to the same text (ETag, drift checks).
+            variant["payload"] = {"type": "json", "value": json.dumps(json.loads(v.payload), sort_keys=True,
+                                                                    separators=(",", ":"))}
+        out.append(variant)
+    return out
+
+
+def _variants_by_feature(feature_ids: list[int]) -> dict[int, list[FeatureVariant]]:
+    out: dict[int, list[FeatureVariant]] = defaultdict(list)
+    if feature_ids:
+        for v in db.session.scalars(select(FeatureVariant).where(FeatureVariant.feature_id.in_(feature_ids))
+                                    .order_by(FeatureVariant.feature_id, FeatureVariant.position)):
+            out[v.feature_id].append(v)
+    return out
+
+
+def compile_feature(feature: Feature, environment: str, variants: list[FeatureVariant] | None = None) -> dict:
     """One feature as the Unleash client API shows it in ``environment``.
 
     :param feature: the feature with its stages and their cohorts.
     :param environment: ``production`` (the rollout plan) or ``development`` (everyone).
+    :param variants: its variants in order (read when None).
     """
+    if variants is None:
+        variants = _variants_by_feature([feature.id])[feature.id]
     if environment not in ENVIRONMENTS:
         raise ValueError(f"unknown environment {environment!r}")
     if feature.archived_at is not None:
@@ -65,6 +99,9 @@ def compile_feature(feature: Feature, environment: str) -> dict:
     else:
         enabled = not feature.killed and feature.current_stage > 0
         strategies = _production_strategies(feature)
+    if variants:
+        compiled = compile_variants(variants)
+        strategies = [{**strategy, "variants": compiled} for strategy in strategies]
     return {
         "name": feature.key,
         "type": "release",
@@ -119,9 +156,10 @@ def compile_payload(environment: str) -> dict:
             .order_by(Feature.key)
         )
     )
+    variants = _variants_by_feature([f.id for f in features])
     return {
         "version": 2,
-        "features": [compile_feature(f, environment) for f in features],
+        "features": [compile_feature(f, environment, variants[f.id]) for f in features],
         "segments": _segments(features),
         "query": {"environment": environment, "inlineSegmentConstraints": False},
     }

@@ -49,13 +49,22 @@ def _constraints(items: list[dict] | None) -> list[dict]:
     return sorted((_constraint(c) for c in items or []), key=lambda c: json.dumps(c, sort_keys=True))
 
 
+def _variant(v: dict) -> dict:
+    # The fields Liftoff sets (app/flags/compile.py); the server may add others (e.g. its defaults).
+    out = {"name": v.get("name"), "weight": int(v.get("weight", 0)),
+           "weightType": v.get("weightType", "variable"), "stickiness": v.get("stickiness", "default")}
+    if v.get("payload"):
+        out["payload"] = {"type": v["payload"].get("type"), "value": v["payload"].get("value")}
+    return out
+
+
 def _strategy(s: dict, segment_names: list[str]) -> dict:
     return {
         "name": s.get("name"),
         "parameters": {k: str(v) for k, v in (s.get("parameters") or {}).items()},
         "constraints": _constraints(s.get("constraints")),
         "segments": sorted(segment_names),
-        "variants": s.get("variants") or [],
+        "variants": [_variant(v) for v in s.get("variants") or []],  # in order: it is the assignment
         "disabled": bool(s.get("disabled", False)),
     }
 
@@ -157,7 +166,8 @@ def differences(desired: FeatureState, actual: FeatureState) -> list[str]:
 def _body(strategy: dict, segment_ids: dict[str, int]) -> dict:
     return {"name": strategy["name"], "parameters": strategy["parameters"],
             "constraints": strategy["constraints"],
-            "segments": [segment_ids[name] for name in strategy["segments"]]}
+            "segments": [segment_ids[name] for name in strategy["segments"]],
+            "variants": strategy["variants"]}
 
 
 def apply_state(admin: UnleashAdmin, desired: FeatureState, done: list[str] | None = None) -> list[str]:

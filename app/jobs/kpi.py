@@ -29,7 +29,15 @@ def monthly_close(month: str | None = None) -> JobStats:
     earlier months the refresh moved as restated, and, once all of it is committed, e-mail the
     report to its subscribers. A month closed already is left alone and mailed no second time."""
     month = month or closes.previous_month()
-    result = closes.close_past_month(month)  # refreshes first: closes on every event accepted
+    try:
+        result = closes.close_past_month(month)  # refreshes first: closes on every event accepted
+    except closes.NothingToClose as empty:
+        # Not an error to retry: the month simply had no events. The run ends as a warning that
+        # says so (the runner turns an after-commit text into the run's warning).
+        skipped = f"skipped: {empty.message}"
+        log.warning("monthly-close %s %s", month, skipped)
+        current_hooks().after_commit(lambda: skipped)
+        return JobStats(rows_read=0, rows_written=0)
     log.info("monthly-close %s: fingerprint %s, %s, %s earlier months restated", month,
              result.close.fingerprint[:12], "closed now" if result.new else "closed already",
              result.restated)

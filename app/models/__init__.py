@@ -58,6 +58,7 @@ from app.models.rollout import (
     RolloutTransition,
     stage_cohorts,
 )
+from app.models.variants import FeatureVariant, FlagVariantMetric, VariantWeightChange
 
 __all__ = [
     "COST_CATEGORIES",
@@ -90,10 +91,12 @@ __all__ = [
     "Event",
     "ExposureSpell",
     "Feature",
+    "FeatureVariant",
     "Feedback",
     "FlagMetric",
     "FlagRevision",
     "FlagSync",
+    "FlagVariantMetric",
     "GateEvaluation",
     "JobRun",
     "LoginFailure",
@@ -108,5 +111,6 @@ __all__ = [
     "SdkInstance",
     "TrainingSession",
     "User",
+    "VariantWeightChange",
     "stage_cohorts",
 ]

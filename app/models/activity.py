@@ -38,6 +38,8 @@ class Event(db.Model):
         UniqueConstraint("source", "event_id"),
         Index("ix_events_feature_occurred", "feature_id", "occurred_at"),
         Index("ix_events_feature_ingested", "feature_id", "ingested_at"),
+        # Per-variant reads select one feature's events of a window and group them by variant.
+        Index("ix_events_feature_variant", "feature_id", "variant"),
         CheckConstraint(
             "outcome IN ('success', 'error', 'corrected', 'abandoned')", name="outcome"
         ),
@@ -66,6 +68,9 @@ class Event(db.Model):
     output: Mapped[str | None] = mapped_column(Text)
     correction: Mapped[str | None] = mapped_column(Text)
     model_version: Mapped[str | None] = mapped_column(String(MODEL_VERSION_MAX))
+    # The variant that served the task, as sent (validated against the feature's variants); when
+    # absent the task belongs to the variant its person had at occurred_at (variant_exposure).
+    variant: Mapped[str | None] = mapped_column(String(100))
 
 
 class Baseline(db.Model):

@@ -47,6 +47,8 @@ class Feature(db.Model):
     # Set while the feature is archived: off for everyone, out of the default lists, kept in history.
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The variant decision rule (JSON: control, error-rate margin, objective), docs/variants.md.
+    variant_rule: Mapped[str | None] = mapped_column(Text)
 
     stages: Mapped[list[RolloutStage]] = relationship(
         back_populates="feature",

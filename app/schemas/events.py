@@ -8,6 +8,7 @@ from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from app import plausible
 from app.models import EVENT_TEXT_MAX, MODEL_VERSION_MAX, OUTCOMES
+from app.models.variants import VARIANT_NAME_MAX
 from app.schemas.common import (
     Body,
     Figure,
@@ -25,6 +26,14 @@ MAX_VOID_BATCH = 1000
 MAX_EVENT_ID = 200
 
 
+def _variant_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > VARIANT_NAME_MAX:
+        raise problem("must be the name of one of the feature's variants")
+    return value
+
+
 class Event(Body):
     """One event of KPI_DEFINITIONS.md, plus ``source`` (the channel event ids are unique in)."""
 
@@ -39,19 +48,13 @@ class Event(Body):
     ai_assisted: Flag
     duration_seconds: Figure(plausible.MAX_DURATION_SECONDS, " seconds") = None
     outcome: Annotated[Literal[OUTCOMES], BeforeValidator(choice(OUTCOMES))]
-    variant: str | None = Field(None, description="not supported yet: features have no variants")
+    variant: Annotated[str | None, Field(max_length=VARIANT_NAME_MAX), BeforeValidator(_variant_name)] = None
+    """One of the feature's variants (checked against them by the service); absent: the variant
+    the person had at ``occurred_at``."""
     cost_eur: Figure(plausible.MAX_AMOUNT_EUR, " EUR") = None
     output: KeptText(EVENT_TEXT_MAX) = None
     correction: KeptText(EVENT_TEXT_MAX) = None
     model_version: KeptText(MODEL_VERSION_MAX) = None
-
-    @field_validator("variant", mode="before")
-    @classmethod
-    def _no_variants_yet(cls, value: Any) -> Any:
-        # Variants are not built yet: no feature has one, so no event can name one.
-        if value is not None:
-            raise problem(f"the feature has no variant {value!r} (variants are not supported yet)")
-        return value
 
     @field_validator("correction")
     @classmethod

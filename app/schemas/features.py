@@ -18,6 +18,7 @@ from app.schemas.common import (
     Text,
     problem,
 )
+from app.schemas.variants import VariantList
 
 # Unleash flag names must be URL-safe; the key is the flag name SDKs ask for.
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$"
@@ -54,24 +55,9 @@ class StageIn(Body):
         return keys
 
 
-class VariantIn(Body):
-    """A variant of the contract; not supported yet (only an empty list is accepted)."""
-
-    name: str
-    weight: Annotated[int, Field(ge=0, le=100)]
-    payload: dict | None = None
-    cost_per_task_eur: float | None = None
-
-
 def _stage_list(value: Any) -> Any:
     if not isinstance(value, list) or not value:
         raise problem("must be a non-empty list of {name, cohorts, percentage}")
-    return value
-
-
-def _variants(value: Any) -> Any:
-    if value is not None and not isinstance(value, list):
-        raise problem("must be a list of {name, weight, payload?, cost_per_task_eur?}")
     return value
 
 
@@ -90,8 +76,8 @@ class FeatureIn(Body):
     estimated_minutes_saved: Figure(plausible.MAX_MINUTES) = None
     per_event_cost_eur: Figure(plausible.MAX_AMOUNT_EUR) = None
     stages: Stages
-    variants: Annotated[list[VariantIn] | None, BeforeValidator(_variants)] = Field(
-        None, description="not supported yet: only an empty list is accepted")
+    variants: VariantList = None
+    """The feature's variants: weights are percentages summing to 100 (docs/variants.md)."""
 
     @field_validator("key", mode="before")
     @classmethod
@@ -100,14 +86,6 @@ class FeatureIn(Body):
 
         if not isinstance(value, str) or not re.match(KEY_PATTERN, value):
             raise problem("must be 1-120 letters, digits, '.', '_' or '-', starting with a letter or digit")
-        return value
-
-    @field_validator("variants")
-    @classmethod
-    def _no_variants_yet(cls, value: list[VariantIn] | None) -> list[VariantIn] | None:
-        # The contract has variants; this build does not yet: refuse rather than ignore them.
-        if value:
-            raise problem("variants are not supported yet: leave them out or send []")
         return value
 
 

@@ -71,7 +71,17 @@ RESPONSES: dict[str, dict] = {
         baseline_days=INT, estimated_minutes_saved=N_NUM, per_event_cost_eur=N_NUM,
         current_stage=INT, killed=BOOL, archived=BOOL, archived_at=nullable(STAMP),
         stages=array(ref("Stage")), history=array({"type": "object"}),
+        variants=array(obj(("name", "weight"), name=STR, weight=INT, payload=nullable({"type": "object"}),
+                           cost_per_task_eur=N_NUM)),
+        variant_rule=nullable(ref("VariantRule")), variant_history=array({"type": "object"}),
     ),
+    "VariantComparison": obj(
+        ("feature", "start", "end", "control", "variants", "differences", "sample_ratio", "decision"),
+        feature=STR, start=DAY, end=DAY, control=STR, variants=array({"type": "object"}),
+        differences={"type": "object", "description": "variant -> figure -> {difference, ci_low, "
+                                                      "ci_high, excludes_zero}"},
+        people_needed_per_variant=nullable({"type": "object"}), sample_ratio={"type": "object"},
+        decision={"type": "object"}),
     "CostEntry": obj(
         ("id", "feature", "month", "amount_eur", "category", "voided"), id=INT, feature=STR, month=STR,
         amount_eur=NUM, category=STR, note=N_STR, recorded_at=nullable(STAMP), voided=BOOL,

@@ -4,10 +4,11 @@ shares (below all of them, so none has to import another room just to find a fea
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.db import db
 from app.errors import NotFound
-from app.models import Feature
+from app.models import Feature, FeatureVariant, RolloutStage
 
 
 def feature_by_key(key: str) -> Feature:
@@ -19,3 +20,29 @@ def feature_by_key(key: str) -> Feature:
     if feature is None:
         raise NotFound(f"no feature {key!r}")
     return feature
+
+
+def feature_with_plan(key: str, for_update: bool = False) -> Feature:
+    """The feature with ``key`` and its stages (with their cohorts) loaded.
+
+    :param for_update: lock the feature's row: two concurrent transitions of one feature must not
+        both start from the same stage.
+    :raises NotFound: when there is none.
+    """
+    query = (
+        select(Feature)
+        .where(Feature.key == key)
+        .options(selectinload(Feature.stages).selectinload(RolloutStage.cohorts))
+    )
+    if for_update:
+        query = query.with_for_update(of=Feature).execution_options(populate_existing=True)
+    feature = db.session.scalar(query)
+    if feature is None:
+        raise NotFound(f"no feature with key {key!r}")
+    return feature
+
+
+def variants_of(feature_id: int) -> list[FeatureVariant]:
+    """The feature's variants in their recorded order."""
+    return list(db.session.scalars(select(FeatureVariant).where(FeatureVariant.feature_id == feature_id)
+                                   .order_by(FeatureVariant.position)))

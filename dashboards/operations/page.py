@@ -12,6 +12,7 @@ from dash import ALL, Input, Output, State, callback, ctx, html, no_update
 from app.db import db
 from app.errors import LiftoffError
 from app.security import current_identity
+from app.services.reporting import closes
 from dashboards.enablement import data
 from dashboards.enablement.actions import (
     NotAllowed,
@@ -22,9 +23,11 @@ from dashboards.enablement.actions import (
 )
 from dashboards.operations import event_voids
 from dashboards.shell import components as ui
-from dashboards.shell.callback_inputs import COUNTER, N_CLICKS, accepts, text
+from dashboards.shell.callback_inputs import COUNTER, N_CLICKS, accepts, calendar_month, text
 
 log = logging.getLogger(__name__)
+CLOSE_JOB = "monthly-close"  # its "Run now" asks first, naming the month it will close
+DIALOG_CLOSED, DIALOG_OPEN = "lo-dialog", "lo-dialog lo-dialog-open"
 RUN_KINDS = {"success": "complete", "warning": "killed", "failed": "killed", "running": "live",
              "never run": "off"}
 
@@ -59,20 +62,46 @@ def layout(**_query) -> html.Div:
             head,
             html.Div(id="ops-message"),
             dash.dcc.Store(id="ops-version", data=0),
+            dash.dcc.Store(id="ops-close-month", data=None),
+            _close_dialog(),
             dash.dcc.Loading(html.Div(id="ops-body", className="lo-stack"), type="dot", delay_show=150),
             *event_voids.panel(current_identity()),  # admins only (events:void)
         ]
     )
 
 
+def _close_dialog() -> html.Div:
+    """Asks before the monthly close runs: which month it freezes, and that it cannot be undone."""
+    return html.Div(
+        html.Div([
+            html.H2("Close a month", className="lo-card-title"),
+            html.P(id="ops-close-text"),
+            html.P("A close freezes that month's ROI figures for every feature and e-mails the report "
+                   "to its subscribers; it cannot be undone. Later changes show as restatements.",
+                   className="lo-muted"),
+            html.Div([
+                html.Button("Cancel", id="ops-close-cancel", className="lo-btn lo-btn-ghost", n_clicks=0),
+                html.Button("Close the month", id="ops-close-confirm", className="lo-btn lo-btn-primary",
+                            n_clicks=0),
+            ], className="lo-dialog-buttons"),
+        ], className="lo-dialog-box", role="dialog",
+            **{"aria-modal": "true", "aria-labelledby": "ops-close-text"}),
+        id="ops-close-dialog", className=DIALOG_CLOSED,
+    )
+
+
 dash.register_page(
-    __name__, path="/operations", name="Operations", title="Operations · Liftoff", order=6, layout=layout
+    __name__, path="/operations", name="Operations", title="Operations · Liftoff", order=6, layout=layout,
+    permission="operations:read",  # the navigation and the page guard read it (shell/frame.py)
 )
 
 # What the components hold (checked before any callback runs: dashboards/shell/callback_inputs.py).
 accepts("ops-version", "data", COUNTER)
 accepts("ops-refresh", "n_clicks", N_CLICKS)
 accepts({"type": "ops-run", "job": ALL}, "n_clicks", N_CLICKS, ids={"job": text(120, optional=False)})
+accepts("ops-close-month", "data", calendar_month(optional=True))
+accepts("ops-close-confirm", "n_clicks", N_CLICKS)
+accepts("ops-close-cancel", "n_clicks", N_CLICKS)
 
 
 def _status(value: str) -> html.Span:
@@ -220,22 +249,76 @@ def render_operations(_version, _clicks):
 def run_now(clicks, version):
     """Run one job now through the job runner (admins only; re-checked in run_job_now)."""
     trigger = ctx.triggered_id
-    if not trigger or not any(clicks):
+    if not trigger or not any(clicks) or trigger["job"] == CLOSE_JOB:  # that one asks first
         return no_update, no_update
     identity = current_identity()
     db.session.commit()  # nothing of ours is pending; the runner owns the transaction from here
     try:
         run = run_job_now(trigger["job"], identity)
     except LiftoffError as error:
-        db.session.rollback()
-        if error.status == 403:
-            log.warning("refused job run %s by %s", trigger["job"], identity.name if identity else None)
-        return ui.alert("; ".join(data.error_lines(error)), "danger", alert_id="ops-error"), (
-            version or 0
-        ) + 1
+        return _refused(error, trigger["job"], identity, version)
+    return _outcome(run, version)
+
+
+def _refused(error: LiftoffError, job: str, identity, version):
+    db.session.rollback()
+    if error.status == 403:
+        log.warning("refused job run %s by %s", job, identity.name if identity else None)
+    return ui.alert("; ".join(data.error_lines(error)), "danger", alert_id="ops-error"), (version or 0) + 1
+
+
+def _outcome(run, version):
+    """A finished run as the page reports it (a skipped close reads as a warning, with why)."""
     kind = {"success": "success", "warning": "warning"}.get(run.status, "danger")
     text = (
         f"{run.job}: {run.status} (run #{run.id}, {run.rows_read} rows read, {run.rows_written} written)"
         + (f" — {run.error.splitlines()[0]}" if run.error else "")
     )
     return ui.alert(text, kind, alert_id="ops-done"), (version or 0) + 1
+
+
+@callback(
+    Output("ops-close-dialog", "className"),
+    Output("ops-close-text", "children"),
+    Output("ops-close-month", "data"),
+    Output("ops-close-confirm", "children"),
+    Input({"type": "ops-run", "job": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def ask_to_close(clicks):
+    """The close job's "Run now": name the month it would close (the last complete one) first."""
+    trigger = ctx.triggered_id
+    if not trigger or not any(clicks) or trigger["job"] != CLOSE_JOB:
+        return no_update, no_update, no_update, no_update
+    month = closes.previous_month()
+    label = closes.month_label(month)
+    return (DIALOG_OPEN, f"Close {label}? The close job closes the last complete month: {label}.",
+            month, f"Close {label}")
+
+
+@callback(
+    Output("ops-message", "children", allow_duplicate=True),
+    Output("ops-version", "data", allow_duplicate=True),
+    Output("ops-close-dialog", "className", allow_duplicate=True),
+    Input("ops-close-confirm", "n_clicks"),
+    Input("ops-close-cancel", "n_clicks"),
+    State("ops-close-month", "data"),
+    State("ops-version", "data"),
+    prevent_initial_call=True,
+)
+def confirm_close(confirmed, _cancelled, month, version):
+    """Run the close job once the user confirmed the month the dialog named; a month with no
+    events ends as a warning run that says so (app/services/reporting/closes.py)."""
+    if ctx.triggered_id != "ops-close-confirm" or not confirmed:
+        return no_update, no_update, DIALOG_CLOSED
+    if month != closes.previous_month():  # the month turned while the dialog was open
+        return (ui.alert(f"The month to close is now {closes.month_label(closes.previous_month())}, not "
+                         f"{closes.month_label(month) if month else 'the one shown'}: run it again.",
+                         "warning", alert_id="ops-error"), no_update, DIALOG_CLOSED)
+    identity = current_identity()
+    db.session.commit()  # nothing of ours is pending; the runner owns the transaction from here
+    try:
+        run = run_job_now(CLOSE_JOB, identity)
+    except LiftoffError as error:
+        return (*_refused(error, CLOSE_JOB, identity, version), DIALOG_CLOSED)
+    return (*_outcome(run, version), DIALOG_CLOSED)

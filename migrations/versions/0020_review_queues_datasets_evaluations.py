@@ -5,7 +5,7 @@ versions hold their items by reference to events and labels (texts are read at e
 and retention reach them); evaluation runs of a model version on a dataset version, per item.
 
 Revision ID: 0020
-Revises: 0015
+Revises: 0019
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 import app.db
 
 revision: str = '0020'
-down_revision: str | None = '0015'
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,6 +13,7 @@ from app.models.enablement import OWNER_MAX
 from app.services.audit import audit
 from app.services.enablement.activities import feature_by_key
 from app.services.ingest import feedback
+from app.services.kpi_reads import variant_exposure
 from app.spreadsheets import csv_records
 
 # Each status may move forward one step; "fixed" may go back to "triaged" when verification fails.
@@ -77,11 +78,17 @@ def corrections(feature_key: str) -> list[dict]:
     feedback = db.session.execute(
         select(Feedback, Person.person_id).join(Person, Person.id == Feedback.person_id)
         .where(Feedback.feature_id == feature.id, Feedback.category == "correction"))
+    events = list(events)
+    # The variant it names, else the one its person had at occurred_at (KPI_DEFINITIONS.md).
+    held = variant_exposure.variants_at(feature, [(e.person_id, e.occurred_at) for e, _ in events
+                                                  if e.variant is None])
+    resolved = iter(held)
     rows = [
         (e.occurred_at, 0, e.id, {**blank, "event_id": e.event_id, "feature": feature.key,
                                   "person_id": pid, "occurred_at": e.occurred_at.isoformat(),
                                   "output": e.output, "correction": e.correction,
-                                  "model_version": e.model_version})
+                                  "model_version": e.model_version,
+                                  "variant": e.variant if e.variant is not None else next(resolved)})
         for e, pid in events
     ] + [
         (f.occurred_at, 1, f.id, {**blank, "feedback_id": f.id, "feature": feature.key,

@@ -12,7 +12,7 @@ from app import plausible
 from app.db import db, utcnow
 from app.errors import Collector, Detail, ValidationFailed
 from app.models import Event as EventRow
-from app.models import Feature, Person
+from app.models import Feature, FeatureVariant, Person
 from app.models.kpi import DirtyDay
 from app.schemas.common import Body, PastTimestamp, Timestamp, unknown_only, validate, validate_rows
 
@@ -51,7 +51,7 @@ class _Recent(Body):
 
 def _plain(event: Event, default_source: str) -> dict:
     """A parsed event as the plain values the insert takes (feature/person still external keys)."""
-    return {**event.model_dump(exclude={"variant"}), "task": event.task or "default",
+    return {**event.model_dump(), "task": event.task or "default",
             "source": event.source or default_source}
 
 
@@ -60,6 +60,23 @@ def _named(row, key: str) -> str | None:
     # one is reported together with the row's other problems.
     value = row.get(key) if isinstance(row, dict) else None
     return value.strip() or None if isinstance(value, str) else None
+
+
+def _check_variants(named: list[tuple[int, dict]], features: dict[str, int], problems: Collector) -> None:
+    """A ``variant`` must be one of its feature's variants (KPI_DEFINITIONS.md, Inputs)."""
+    wanted = {features[r["feature"]] for _, r in named if r.get("variant") and r["feature"] in features}
+    if not wanted:
+        return
+    known: dict[int, set[str]] = {f: set() for f in wanted}
+    for feature_id, name in db.session.execute(select(FeatureVariant.feature_id, FeatureVariant.name)
+                                               .where(FeatureVariant.feature_id.in_(wanted))):
+        known[feature_id].add(name)
+    for index, row in named:
+        feature_id = features.get(row["feature"])
+        if row.get("variant") and feature_id is not None and row["variant"] not in known[feature_id]:
+            has = ", ".join(sorted(known[feature_id])) or "none"
+            problems.add("variant", f"feature {row['feature']!r} has no variant {row['variant']!r} "
+                                    f"(its variants: {has})", index)
 
 
 def _ids_by_key(column, id_column, keys: set[str]) -> dict[str, int]:
@@ -136,6 +153,7 @@ def ingest_events(rows: list[dict], source: str = "api", bound: bool = False) ->
     for index, row in named:
         if row["feature"] and row["feature"] not in features:
             problems.add("feature", f"unknown feature {row['feature']!r}", index)
+    _check_variants(named, features, problems)
     people = _resolve_people(named, problems)
     problems.raise_if_any("invalid events; nothing was stored")
 
@@ -159,7 +177,7 @@ def ingest_events(rows: list[dict], source: str = "api", bound: bool = False) ->
             "ai_assisted": row["ai_assisted"], "duration_seconds": row["duration_seconds"],
             "outcome": row["outcome"], "ingested_at": now, "cost_eur": row["cost_eur"],
             "output": row["output"], "correction": row["correction"],
-            "model_version": row["model_version"],
+            "model_version": row["model_version"], "variant": row["variant"],
         }
         for row in fresh.values()
     ]
@@ -174,7 +192,7 @@ def _dialect() -> str:
 
 _COLUMNS = ("source", "event_id", "feature_id", "person_id", "occurred_at", "task", "ai_assisted",
             "duration_seconds", "outcome", "ingested_at", "cost_eur", "output", "correction",
-            "model_version")
+            "model_version", "variant")
 
 
 def _insert_new(records: list[dict]) -> int:
@@ -206,7 +224,7 @@ def _copy_new(records: list[dict]) -> int:
             "event_id varchar(200), feature_id integer, person_id integer, occurred_at timestamp, "
             "task varchar(120), ai_assisted boolean, duration_seconds double precision, "
             "outcome varchar(20), ingested_at timestamp, cost_eur double precision, output text, "
-            "correction text, model_version varchar(200)) ON COMMIT DROP")
+            "correction text, model_version varchar(200), variant varchar(100)) ON COMMIT DROP")
         cursor.execute("TRUNCATE incoming_events")
         with cursor.copy(f"COPY incoming_events ({names}) FROM STDIN") as copy:
             for r in records:
@@ -215,7 +233,7 @@ def _copy_new(records: list[dict]) -> int:
                     r["occurred_at"].astimezone(UTC).replace(tzinfo=None), r["task"],
                     r["ai_assisted"], r["duration_seconds"], r["outcome"],
                     r["ingested_at"].astimezone(UTC).replace(tzinfo=None), r["cost_eur"],
-                    r["output"], r["correction"], r["model_version"],
+                    r["output"], r["correction"], r["model_version"], r["variant"],
                 ))
         cursor.execute(f"INSERT INTO events ({names}) SELECT {names} FROM incoming_events "  # noqa: S608
                        "ON CONFLICT (source, event_id) DO NOTHING")

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from app.db import db, utcnow
 from app.errors import Collector, NotFound
+from app.formats import iso_utc as _iso
 from app.models import CostEntry, Event, Feature
 from app.models.kpi import DirtyDay
 from app.schemas.common import MAX_REASON, parse, validate  # noqa: F401 (MAX_REASON: the dashboard's)
@@ -40,10 +41,6 @@ def _feature(key: str) -> Feature:
     if feature is None:
         raise NotFound(f"no feature with key {key!r}")
     return feature
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def cost_record(entry: CostEntry, feature_key: str) -> dict:

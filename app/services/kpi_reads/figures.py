@@ -29,12 +29,13 @@ from app.models import (
 )
 from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FeatureMonth, FirstUse
 from app.services.kpi_reads import cache as kpi_cache
+from app.services.kpi_reads import variant_exposure
 from app.services.kpi_reads.close_state import close_status
 from app.services.people import membership
 from app.services.rollups.department_at import department_on
 
 NO_DEPARTMENT = "(no department)"
-GROUP_BYS = ("department", "cohort")
+GROUP_BYS = ("department", "cohort", "variant")
 # Breakdowns whose groups split the people (each person in one group): complementary suppression.
 SPLITTING_GROUP_BYS = ("department", "variant")
 
@@ -295,10 +296,34 @@ def window_groups(group_by: str, people: pd.DataFrame, spells: pd.DataFrame, sta
     :param cohorts: ``_cohort_members()`` when already read.
     """
     instants = reference_instants(spells, start, end, people["person_id"])
+    if group_by == "variant":
+        raise ValueError("variant groups need the feature: variant_groups()")
     if group_by == "department":
         return groups_at(department_history(people), instants, nobody=NO_DEPARTMENT)
     keys, members = cohorts if cohorts is not None else _cohort_members()
     return groups_at(members, instants, names=keys)
+
+
+def variant_groups(feature: Feature, spells: pd.DataFrame, start: date, end: date) -> dict[str, set[int]]:
+    """The people exposed in [start, end] by variant: each in the variant they had at the end of
+    their last exposure in the window, the instant a department breakdown uses too (docs/variants.md);
+    every variant listed, empty ones too. Empty for a feature without variants."""
+    split = variant_exposure.splits(feature)
+    if split is None:
+        return {}
+    exposed = kpi.exposed_people(spells, start, end)
+    out: dict[str, set[int]] = {name: set() for name in split.names}
+    if not exposed:
+        return out
+    instants = reference_instants(spells, start, end, exposed)
+    # The whole table (10^4 rows) reads faster than an IN list of as many ids.
+    ids = dict(db.session.execute(select(Person.id, Person.person_id)).all())
+    people = [int(p) for p in instants.index]
+    names = variant_exposure.variants_before(split, [ids[p] for p in people], instants.to_numpy())
+    for person, name in zip(people, names, strict=True):
+        if name is not None:
+            out[name].add(person)
+    return out
 
 
 def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) -> dict:
@@ -308,8 +333,9 @@ def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) 
 
     :param key: the feature's key (404 when unknown).
     :param start: first day of the window (UTC); ``end``: its last day.
-    :param group_by: ``department`` or ``cohort`` to add ``groups`` (small groups suppressed; a
-        department breakdown also complementarily, its groups splitting the people).
+    :param group_by: ``department``, ``cohort`` or ``variant`` to add ``groups`` (small groups
+        suppressed; a department or variant breakdown also complementarily, its groups splitting
+        the people).
     """
     version = kpi_cache.version()
     feature = _feature(key)
@@ -318,7 +344,10 @@ def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) 
         parts = _live_window_parts(feature, version)
         inputs = _window_inputs(feature, start, end, parts, version)
         answer = kpi.kpi_record(inputs)
-        if group_by:
+        if group_by == "variant":
+            answer["groups"] = kpi.group_records(inputs, variant_groups(feature, parts["spells"], start, end),
+                                                 splits_people=True)
+        elif group_by:
             answer["groups"] = kpi.group_records(inputs, window_groups(
                 group_by, parts["people"], parts["spells"], start, end),
                 splits_people=group_by in SPLITTING_GROUP_BYS)

@@ -33,7 +33,8 @@ NOT_KPI_INPUTS = frozenset({
     "events",
     "kpi_revision", "kpi_dirty_days", "users", "api_tokens", "feedback", "playbook_runs",
     "training_sessions", "attendance", "action_items", "gate_evaluations", "drift_checks",
-    "job_runs", "audit_log", "sdk_instances", "flag_metrics", "metric_buckets", "rejected_fetches",
+    "job_runs", "audit_log", "sdk_instances", "flag_metrics", "flag_variant_metrics", "metric_buckets",
+    "rejected_fetches",
     "flag_syncs", "flag_revisions", "apscheduler_jobs", "scheduler_leaders", "connectors",
     "connector_watermarks", "connector_files", "alert_channels",
 })

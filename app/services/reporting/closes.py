@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.db import db, utcnow
 from app.errors import Conflict, Detail, ValidationFailed
 from app.kpi.fingerprint import fingerprint  # noqa: F401  (see below)
-from app.models.kpi import MonthlyClose
+from app.models.kpi import FeatureMonth, MonthlyClose
 from app.months import check_month, last_month, this_month
 from app.services.kpi_reads.close_state import close_status  # noqa: F401
 
@@ -53,6 +53,27 @@ class CloseResult:
     news: list[str] = field(default_factory=list)  # what the report of a new close names
 
 
+class NothingToClose(Conflict):
+    """A past month without a single counted event: closing it would freeze nothing but zeros
+    (and a close cannot be undone), so every way in (API, CLI, dashboard, job) refuses it alike."""
+
+    def __init__(self, month: str):
+        super().__init__(f"{month_label(month)} has no events yet: nothing to close",
+                         [Detail("month", "has no events")])
+        self.month = month
+
+
+def month_label(month: str) -> str:
+    """``2026-11`` -> ``November 2026``: how a confirmation or a refusal names a month."""
+    return date(int(month[:4]), int(month[5:7]), 1).strftime("%B %Y")
+
+
+def has_activity(month: str) -> bool:
+    """Whether the rollups hold any task of ``month`` (voided events are not in them)."""
+    found = select(FeatureMonth.month).where(FeatureMonth.month == month).limit(1)
+    return db.session.scalar(found) is not None
+
+
 def check_closable(month: str, today: date | None = None) -> None:
     """Only a month that has ended can be closed.
 
@@ -77,13 +98,16 @@ def close_past_month(month: str, today: date | None = None) -> CloseResult:
 
     :param month: ``YYYY-MM``, before the current month (see ``check_closable``).
     :param today: the day it is (tests); default today in UTC.
+    :raises NothingToClose: ``month`` is not closed and has no events (409).
     """
     from app.services.rollups import materialise as rollups
 
     check_closable(month, today)
     refreshed = rollups.refresh()
-    restated = check_restatements()
     new = not is_closed(month)
+    if new and not has_activity(month):
+        raise NothingToClose(month)  # the refresh above is rolled back with it: nothing half-done
+    restated = check_restatements()
     close = close_month(month)
     return CloseResult(close=close, new=new, events_read=refreshed.events_read, restated=restated,
                        news=restated_since_last_close(month) if new else [])

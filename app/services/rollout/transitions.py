@@ -8,23 +8,21 @@ spells and the flag payload follow. Functions flush and never commit.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app import plausible
 from app.db import db, utcnow
-from app.errors import Collector, Conflict, Detail, NotFound, ValidationFailed
+from app.errors import Collector, Conflict, Detail, ValidationFailed
 from app.flags import sync
+from app.formats import iso_utc as _iso
 from app.models import AuditEntry, Cohort, Feature, RolloutStage, RolloutTransition
-from app.schemas.common import parse
+from app.schemas.common import refuse, validate
 from app.schemas.features import FeatureIn, StageIn
+from app.services.lookups import feature_with_plan as _load
 from app.services.rollout import exposure
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
 
 
 def plan_cohorts(raw) -> dict[str, Cohort]:
@@ -50,12 +48,22 @@ def create_feature(spec: dict | FeatureIn, actor: str) -> Feature:
 
     :param spec: a ``FeatureIn`` (app/schemas/features.py) or its JSON: ``key``, ``name``, the
         optional ``description``, ``owner``, ``baseline_days``, ``estimated_minutes_saved``,
-        ``per_event_cost_eur``, and ``stages``; ``variants`` only empty for now.
+        ``per_event_cost_eur``, ``stages`` (each ``name``, ``cohorts`` as cohort keys,
+        ``percentage`` 0-100) and optional ``variants`` (each ``name``, ``weight`` percent summing
+        to 100, ``payload``, ``cost_per_task_eur``).
     :param actor: who creates it (written to the audit log).
     """
+    from app.services.rollout import variants as variant_split  # it builds on this module
+
     raw = spec.model_dump() if isinstance(spec, FeatureIn) else spec
     known = plan_cohorts(raw.get("stages") if isinstance(raw, dict) else None)
-    plan = parse(FeatureIn, raw, "invalid feature", context={"cohorts": known})
+    problems = Collector()
+    plan = validate(FeatureIn, raw, problems, context={"cohorts": known})
+    # The variant list is judged by its own rule set, into the same problems: all named at once.
+    variants = variant_split.parse_variants(raw.get("variants") if isinstance(raw, dict) else None,
+                                            problems)
+    refuse(problems, "invalid feature")
+    assert plan is not None  # refuse raised otherwise
     if db.session.scalar(select(Feature.id).where(Feature.key == plan.key)) is not None:
         raise Conflict(f"a feature with key {plan.key!r} exists already", [Detail("key", "already taken")])
     feature = Feature(
@@ -69,23 +77,10 @@ def create_feature(spec: dict | FeatureIn, actor: str) -> Feature:
     db.session.add(feature)
     db.session.flush()
     _audit(actor, "feature.create", feature, None, _snapshot(feature), None)
+    if variants:
+        variant_split.attach(feature, variants, actor)
     exposure.audiences_changed(utcnow(), [feature.id])
     sync.queue_sync([feature.id])
-    return feature
-
-
-def _load(key: str, for_update: bool = False) -> Feature:
-    query = (
-        select(Feature)
-        .where(Feature.key == key)
-        .options(selectinload(Feature.stages).selectinload(RolloutStage.cohorts))
-    )
-    if for_update:
-        # Two concurrent transitions of one feature must not both start from the same stage.
-        query = query.with_for_update(of=Feature).execution_options(populate_existing=True)
-    feature = db.session.scalar(query)
-    if feature is None:
-        raise NotFound(f"no feature with key {key!r}")
     return feature
 
 
@@ -234,6 +229,8 @@ def resume(key: str, actor: str, reason: str, effective_at: datetime | None = No
 
 def feature_state(key: str) -> dict:
     """The JSON body of ``GET /api/v1/features/{key}``: plan, audiences, current state, history."""
+    from app.services.rollout import variants as variant_split  # it builds on this module
+
     feature = _load(key)
     people = exposure.People()
     transitions = db.session.scalars(
@@ -247,6 +244,7 @@ def feature_state(key: str) -> dict:
         "baseline_days": feature.baseline_days,
         "estimated_minutes_saved": feature.estimated_minutes_saved,
         "per_event_cost_eur": feature.per_event_cost_eur,
+        **variant_split.state(feature),
         "stages": [
             {
                 "position": s.position,

@@ -1,0 +1,1 @@
+"""The Administration page: users and API tokens, for admins."""

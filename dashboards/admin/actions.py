@@ -1,0 +1,93 @@
+"""The Administration page's writes, each re-checking on the server that the caller is an admin.
+
+They go through app/services/accounts/access.py (password policy, the last-admin rule, sessions
+ended on a change, audit entries with the admin as actor) and never commit: the callback does.
+"""
+
+from __future__ import annotations
+
+from app.errors import Collector
+from app.models import ApiToken, User
+from app.security import Identity, dashboard_action, user_may
+from app.services.accounts import access
+from dashboards.admin.data import needs_environment
+
+REFUSAL = "manage users and tokens (admins only)"
+
+
+def may_administer(identity: Identity | None) -> bool:
+    return user_may(identity, "accounts:admin")
+
+
+def _password_or_generated(password: str | None) -> tuple[str, str | None]:
+    """The typed password, or a generated one (returned second, to be shown once)."""
+    if password:
+        return password, None
+    made = access.generate_password()
+    return made, made
+
+
+@dashboard_action("accounts:admin", REFUSAL)
+def create_user(identity: Identity, email: str | None, role: str | None,
+                password: str | None) -> tuple[User, str | None]:
+    """Create a user with the typed password or, with none typed, a generated one.
+
+    :returns: the user and the generated password (None when one was typed).
+    """
+    problems = Collector()
+    if not role:
+        problems.add("role", "choose a role")
+    problems.raise_if_any("invalid user; nobody was created")
+    password, generated = _password_or_generated(password)
+    return access.create_user(email or "", role, password, actor=identity.name), generated
+
+
+@dashboard_action("accounts:admin", REFUSAL)
+def reset_password(identity: Identity, email: str | None,
+                   password: str | None) -> tuple[User, str | None]:
+    """A new password (typed or generated); every session of the user ends."""
+    password, generated = _password_or_generated(password)
+    return access.set_password(_chosen(email), password, actor=identity.name), generated
+
+
+@dashboard_action("accounts:admin", REFUSAL)
+def change_role(identity: Identity, email: str | None, role: str | None) -> User:
+    """Another role (not away from the last active admin); every session of the user ends."""
+    return access.set_role(_chosen(email), role or "", actor=identity.name)
+
+
+@dashboard_action("accounts:admin", REFUSAL)
+def set_active(identity: Identity, email: str | None, active: bool) -> User:
+    """Deactivate (not the last active admin) or reactivate; every session of the user ends."""
+    return access.set_active(_chosen(email), active, actor=identity.name)
+
+
+@dashboard_action("accounts:admin", REFUSAL)
+def create_token(identity: Identity, kind: str | None, environment: str | None,
+                 name: str | None) -> tuple[ApiToken, str]:
+    """A new token and its secret, which the page shows once and nothing keeps."""
+    problems = Collector()
+    if not kind:
+        problems.add("kind", "choose a kind")
+    if not (name or "").strip():
+        problems.add("name", "give the token a name to recognise it by")
+    problems.raise_if_any("invalid token; none was created")
+    environment = (environment or "production") if needs_environment(kind) else None
+    return access.create_token(kind, environment, name.strip(), actor=identity.name)
+
+
+@dashboard_action("accounts:admin", REFUSAL)
+def revoke_token(identity: Identity, token_id: int | None) -> ApiToken:
+    if token_id is None:
+        problems = Collector()
+        problems.add("token", "choose a token to revoke")
+        problems.raise_if_any("no token was revoked")
+    return access.revoke_token(token_id, actor=identity.name)
+
+
+def _chosen(email: str | None) -> str:
+    if not email:
+        problems = Collector()
+        problems.add("user", "choose a user first")
+        problems.raise_if_any("nothing was changed")
+    return email

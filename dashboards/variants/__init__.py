@@ -1,0 +1,1 @@
+"""The "Compare variants" page: page, data, view and actions side by side."""

@@ -1,0 +1,187 @@
+"""The people picker: choose people by name, e-mail, department or cohort, add a whole department or
+cohort at once, or upload a CSV of e-mail addresses or person ids. Any page may hold several.
+
+Use it in three steps (the People & cohorts and Enablement pages do)::
+
+    from dashboards.shell import people_picker as picker
+
+    layout = [..., picker.people_picker("training", "Attendees"), ...]   # 1. the component
+
+    @callback(Output(...), Input("save", "n_clicks"), picker.chosen_state("training"))  # 2. read it
+    def save(clicks, chosen):
+        person_ids = picker.chosen_ids(chosen)                            # 3. the person ids chosen
+
+``picker.chosen_output("training")`` empties or fills the picker from another callback (pass the
+options too, from ``picker.options_output`` and ``picker.options_for``, so the names show).
+
+The search runs on the server (dashboards/people/data.py): at most SEARCH_LIMIT people per search,
+with how many more matched, and typed text reaches SQL only as an escaped, bound pattern. Every
+choice is shown as name and department, never as a bare id. The picker only reads; whatever is
+saved with the chosen ids is checked by the page's action (and its service) as usual.
+"""
+
+from __future__ import annotations
+
+from dash import MATCH, Input, Output, State, callback, ctx, dcc, html, no_update
+
+from dashboards.people import data
+from dashboards.shell.callback_inputs import N_CLICKS, Problem, accepts, text
+
+__all__ = ["chosen_ids", "chosen_output", "chosen_state", "options_for", "options_output", "people_picker"]
+
+CHOICE, GROUP, ADD, UPLOAD, MESSAGE, SUMMARY = (
+    "pp-choice", "pp-group", "pp-add", "pp-upload", "pp-message", "pp-summary")
+PERSON_ID_MAX = 200  # people.person_id
+SHOWN = 8  # names listed under the picker; the rest are counted
+
+
+def _id(part: str, prefix) -> dict:
+    return {"type": part, "picker": prefix}
+
+
+def people_picker(prefix: str, label: str = "People", multi: bool = True,
+                  chosen: list[str] | None = None) -> html.Div:
+    """The picker's component. ``prefix`` tells pickers on one page apart (and names their DOM ids:
+    ``<prefix>-picker``). A single picker (``multi=False``) picks one person and has no bulk adds.
+
+    :param chosen: person ids chosen from the start (a cohort's members being edited).
+    """
+    chosen = list(chosen or [])
+    control = dcc.Dropdown(
+        id=_id(CHOICE, prefix), options=data.labels_for(chosen), value=chosen if multi else
+        (chosen[0] if chosen else None), multi=multi, searchable=True, debounce=False,
+        placeholder="Type a name, e-mail, department or cohort", className="lo-picker-choice",
+    )
+    parts = [html.Label(label, htmlFor=f"{prefix}-picker-search"),
+             html.Div(control, id=f"{prefix}-picker-search")]
+    if multi:
+        parts.append(html.Div([
+            dcc.Dropdown(id=_id(GROUP, prefix), options=data.group_options(), value=None,
+                         placeholder="A whole department or cohort", className="lo-picker-group"),
+            html.Button("Add all", id=_id(ADD, prefix), n_clicks=0, className="lo-btn lo-btn-secondary"),
+            dcc.Upload(
+                html.Span(["Upload a CSV of e-mails or ids"]), id=_id(UPLOAD, prefix),
+                accept=".csv,.txt,text/csv,text/plain", max_size=data.UPLOAD_BYTES, multiple=False,
+                className="lo-btn lo-btn-ghost lo-picker-upload",
+            ),
+        ], className="lo-picker-bulk"))
+    parts += [html.Div(id=_id(MESSAGE, prefix), className="lo-picker-message", **{"aria-live": "polite"}),
+              html.Div(_summary(chosen) if multi else None, id=_id(SUMMARY, prefix),
+                       className="lo-muted lo-picker-summary")]
+    return html.Div(parts, className="lo-picker-box", id=f"{prefix}-picker")
+
+
+def chosen_state(prefix: str) -> State:
+    """The picker's choice as a callback State (declared for the request checks on first use)."""
+    accepts(_id(CHOICE, prefix), "value", _choice_check)
+    return State(_id(CHOICE, prefix), "value")
+
+
+def chosen_output(prefix: str) -> Output:
+    """The picker's choice as a callback Output (to empty it after saving, or fill it)."""
+    return Output(_id(CHOICE, prefix), "value", allow_duplicate=True)
+
+
+def options_output(prefix: str) -> Output:
+    """The picker's options as a callback Output (set them with ``options_for``)."""
+    return Output(_id(CHOICE, prefix), "options", allow_duplicate=True)
+
+
+def options_for(person_ids: list[str]) -> list[dict]:
+    """The options that show these chosen people by name and department."""
+    return data.labels_for(person_ids)
+
+
+def chosen_ids(value) -> list[str]:
+    """The person ids a picker's value holds: a list (several) or one id (a single picker)."""
+    values = value if isinstance(value, list) else [value]
+    return list(dict.fromkeys(v for v in values if isinstance(v, str) and v))
+
+
+def _choice_check(value) -> Problem:
+    message = (f"must be a person id, or a list of at most {data.GROUP_LIMIT:,} person ids "
+               f"of at most {PERSON_ID_MAX} characters")
+    values = value if isinstance(value, list) else [value]
+    if value is None or (isinstance(value, list) and len(value) <= data.GROUP_LIMIT and all(
+            isinstance(v, str) and len(v) <= PERSON_ID_MAX for v in values)):
+        return None
+    if isinstance(value, str) and len(value) <= PERSON_ID_MAX:
+        return None
+    return "", message
+
+
+def _summary(chosen: list[str]) -> str:
+    if not chosen:
+        return "Nobody chosen yet."
+    names = [o["label"].split(" (")[0] for o in data.labels_for(chosen[:SHOWN])]
+    more = len(chosen) - len(names)
+    return f"{len(chosen)} chosen: " + "; ".join(names) + (f"; and {more} more" if more > 0 else "")
+
+
+accepts(_id(CHOICE, MATCH), "value", _choice_check, ids={"picker": text(40, optional=False)})
+accepts(_id(CHOICE, MATCH), "search_value", text(200))
+accepts(_id(GROUP, MATCH), "value", text(400), ids={"picker": text(40, optional=False)})
+accepts(_id(ADD, MATCH), "n_clicks", N_CLICKS, ids={"picker": text(40, optional=False)})
+# base64 of at most UPLOAD_BYTES (4 characters per 3 bytes) and its data: header
+accepts(_id(UPLOAD, MATCH), "contents", text(data.UPLOAD_BYTES * 4 // 3 + 200),
+        ids={"picker": text(40, optional=False)})
+
+
+@callback(
+    Output(_id(CHOICE, MATCH), "options"),
+    Output(_id(CHOICE, MATCH), "value"),
+    Output(_id(MESSAGE, MATCH), "children"),
+    Input(_id(CHOICE, MATCH), "search_value"),
+    Input(_id(ADD, MATCH), "n_clicks"),
+    Input(_id(UPLOAD, MATCH), "contents"),
+    State(_id(CHOICE, MATCH), "value"),
+    State(_id(GROUP, MATCH), "value"),
+    prevent_initial_call=True,
+)
+def pick(search, _add, upload, value, group):
+    """Offer the people a search finds (beside those chosen), or add a whole group or a file's list."""
+    chosen = chosen_ids(value)
+    part = ctx.triggered_id["type"] if isinstance(ctx.triggered_id, dict) else None
+    if part == CHOICE:
+        if not (search or "").strip():
+            return no_update, no_update, no_update
+        found, total = data.search_people(search)
+        options = data.labels_for(chosen) + [o for o in found if o["value"] not in set(chosen)]
+        more = total - len(found)
+        if more > 0:
+            options.append({"label": f"… {more} more match: type more to narrow the search",
+                            "value": "", "disabled": True})
+        note = None if total else f"Nobody matches “{search.strip()[:80]}”."
+        return options, no_update, note
+    if part == ADD:
+        members = data.group_members(group)
+        if members is None:
+            refusal = html.Span("Choose a department or cohort first.", className="lo-field-error")
+            return no_update, no_update, refusal
+        merged = list(dict.fromkeys(chosen + members))
+        added = len(merged) - len(chosen)
+        return data.labels_for(merged), merged, f"Added {added} of the group's {len(members)} people."
+    if part == UPLOAD:
+        uploaded = data.read_people_list(upload)
+        merged = list(dict.fromkeys(chosen + uploaded.person_ids))
+        lines = [html.Div(f"Added {len(merged) - len(chosen)} people from the file.")]
+        if uploaded.problems:
+            shown = uploaded.problems[:20]
+            more = len(uploaded.problems) - len(shown)
+            heading = html.Div(f"{len(uploaded.problems)} rows named nobody:", className="lo-strong")
+            lines.append(html.Div([heading, html.Ul([html.Li(p) for p in shown]),
+                                   html.Div(f"and {more} more") if more else None],
+                                  className="lo-field-error",
+                                  id=f"{ctx.triggered_id['picker']}-picker-problems"))
+        return data.labels_for(merged), merged, lines
+    return no_update, no_update, no_update
+
+
+@callback(
+    Output(_id(SUMMARY, MATCH), "children"),
+    Input(_id(CHOICE, MATCH), "value"),
+    prevent_initial_call=True,
+)
+def summarise(value):
+    """Say how many are chosen, and the first few by name (the picker box shows only so many)."""
+    return _summary(chosen_ids(value)) if isinstance(value, list) else None

@@ -82,8 +82,10 @@ def _figure(distribution: pd.DataFrame) -> dict:
     data = [{"type": "bar", "name": f"{r} ★", "x": x, "y": distribution[f"r{r}"].tolist(),
              "marker": {"color": RATING_COLOURS[r]}, "hovertemplate": f"%{{y}} rated {r}<extra></extra>"}
             for r in RATINGS]
+    # Whole responses only: with few of them, plotly would otherwise tick at 0.2, 0.4, ...
+    step = max(1, int(distribution["responses"].max()) // 5)
     return {"data": data, "layout": {"barmode": "stack", "yaxis": {"title": {"text": "responses"},
-                                                                    "rangemode": "tozero"},
+                                                                    "rangemode": "tozero", "dtick": step},
                                      "xaxis": {"type": "category", "automargin": True}}}
 
 

@@ -41,7 +41,8 @@ def _refused(error: LiftoffError, what: str, key, alert_id: str) -> html.Div:
     if isinstance(error, NotAllowed):
         identity = current_identity()
         log.warning("refused %s on %s by %s", what, key, identity.name if identity else None)
-    lines = data.error_lines(error)
+    # The attendee rows are the picker's choices, not rows anyone numbered: the message names the person.
+    lines = [error.message, *[f"{d.field}: {d.message}" for d in error.details]]
     return ui.alert([html.Div(lines[0], className="lo-strong"), *[html.Div(line) for line in lines[1:]]],
                     "danger", alert_id=alert_id)
 

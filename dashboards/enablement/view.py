@@ -249,8 +249,7 @@ def trainings_card(sessions: pd.DataFrame, forms=None) -> html.Section:
         body = ui.table(
             sessions,
             [
-                ("held_on", "Date"),
-                ("starts_at", "Starts"),
+                ("held_on", "When"),
                 ("stage", "Stage"),
                 ("title", "Title"),
                 ("trainer", "Trainer"),
@@ -259,6 +258,7 @@ def trainings_card(sessions: pd.DataFrame, forms=None) -> html.Section:
                 ("completion_pct", "% of stage audience"),
             ],
             render={
+                "held_on": lambda r: r["held_on"] + (f" {r['starts_at']}" if r["starts_at"] else ""),
                 "completion_pct": lambda r: (
                     "—"
                     if r["completion_pct"] is None or pd.isna(r["completion_pct"])
@@ -357,8 +357,8 @@ def feedback_list(items: pd.DataFrame, editable: bool, key: str) -> html.Div:
                 exports,
                 ui.empty_state(
                     "No feedback yet.",
-                    "Record feedback with the form, POST /api/v1/feedback or "
-                    "`liftoff import feedback FILE.csv`.",
+                    "Record feedback with the form above as people answer the pulse survey."
+                    if editable else "Change managers record it here as people answer the pulse survey.",
                     state_id="feedback-empty",
                 ),
             ]

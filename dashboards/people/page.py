@@ -47,7 +47,7 @@ def layout(**_query) -> html.Div:
     return html.Div(parts)
 
 
-dash.register_page(__name__, path="/people", name="People & cohorts", title="People & cohorts · Liftoff",
+dash.register_page(__name__, path="/people", name="People", title="People & cohorts · Liftoff",
                    order=4, layout=layout)
 
 accepts("cohort-choice", "value", text(120))

@@ -54,17 +54,17 @@ def people_picker(prefix: str, label: str = "People", multi: bool = True,
     )
     parts = [html.Label(label, htmlFor=f"{prefix}-picker-search"),
              html.Div(control, id=f"{prefix}-picker-search")]
-    if multi:
-        parts.append(html.Div([
-            dcc.Dropdown(id=_id(GROUP, prefix), options=data.group_options(), value=None,
-                         placeholder="A whole department or cohort", className="lo-picker-group"),
-            html.Button("Add all", id=_id(ADD, prefix), n_clicks=0, className="lo-btn lo-btn-secondary"),
-            dcc.Upload(
-                html.Span(["Upload a CSV of e-mails or ids"]), id=_id(UPLOAD, prefix),
-                accept=".csv,.txt,text/csv,text/plain", max_size=data.UPLOAD_BYTES, multiple=False,
-                className="lo-btn lo-btn-ghost lo-picker-upload",
-            ),
-        ], className="lo-picker-bulk"))
+    # A single picker keeps the bulk controls, hidden: its callbacks need every part present.
+    parts.append(html.Div([
+        dcc.Dropdown(id=_id(GROUP, prefix), options=data.group_options() if multi else [], value=None,
+                     placeholder="A whole department or cohort", className="lo-picker-group"),
+        html.Button("Add all", id=_id(ADD, prefix), n_clicks=0, className="lo-btn lo-btn-secondary"),
+        dcc.Upload(
+            html.Span(["Upload a CSV of e-mails or ids"]), id=_id(UPLOAD, prefix),
+            accept=".csv,.txt,text/csv,text/plain", max_size=data.UPLOAD_BYTES, multiple=False,
+            className="lo-btn lo-btn-ghost lo-picker-upload",
+        ),
+    ], className="lo-picker-bulk", hidden=not multi))
     parts += [html.Div(id=_id(MESSAGE, prefix), className="lo-picker-message", **{"aria-live": "polite"}),
               html.Div(_summary(chosen) if multi else None, id=_id(SUMMARY, prefix),
                        className="lo-muted lo-picker-summary")]
@@ -146,7 +146,10 @@ def pick(search, _add, upload, value, group):
         if not (search or "").strip():
             return no_update, no_update, no_update
         found, total = data.search_people(search)
-        options = data.labels_for(chosen) + [o for o in found if o["value"] not in set(chosen)]
+        # The dropdown filters its options by the typed text too: a person found by e-mail or
+        # cohort has neither in the label, so each found option carries the text it was found by.
+        found = [{**o, "search": f"{o['label']} {search}"} for o in found if o["value"] not in set(chosen)]
+        options = data.labels_for(chosen) + found
         more = total - len(found)
         if more > 0:
             options.append({"label": f"… {more} more match: type more to narrow the search",
@@ -164,11 +167,14 @@ def pick(search, _add, upload, value, group):
     if part == UPLOAD:
         uploaded = data.read_people_list(upload)
         merged = list(dict.fromkeys(chosen + uploaded.person_ids))
-        lines = [html.Div(f"Added {len(merged) - len(chosen)} people from the file.")]
+        added = len(merged) - len(chosen)
+        lines = [html.Div(f"The file names {len(uploaded.person_ids)} people; {added} of them added "
+                          "(the others were chosen already).")]
         if uploaded.problems:
             shown = uploaded.problems[:20]
             more = len(uploaded.problems) - len(shown)
-            heading = html.Div(f"{len(uploaded.problems)} rows named nobody:", className="lo-strong")
+            rows = f"{len(uploaded.problems)} row" + ("" if len(uploaded.problems) == 1 else "s")
+            heading = html.Div(f"{rows} named nobody:", className="lo-strong")
             lines.append(html.Div([heading, html.Ul([html.Li(p) for p in shown]),
                                    html.Div(f"and {more} more") if more else None],
                                   className="lo-field-error",

@@ -63,6 +63,9 @@ def _both_widths(page, name: str) -> None:
     page.set_viewport_size(WIDE)
     shot(page, f"{name}-1440")
     page.set_viewport_size(NARROW)
+    page.wait_for_timeout(400)  # plotly redraws a chart for the new width on the window's resize
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= NARROW["width"], f"{name}: the page is {width} px wide at 390"
     shot(page, f"{name}-390")
     page.set_viewport_size(WIDE)
 

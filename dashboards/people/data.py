@@ -89,10 +89,14 @@ def group_options() -> list[dict]:
         select(Cohort.key, Cohort.name, func.count(CohortMember.person_id))
         .join(CohortMember, CohortMember.cohort_id == Cohort.id, isouter=True)
         .group_by(Cohort.key, Cohort.name).order_by(Cohort.name)).all()
-    return ([{"label": f"Department {name} ({n} people)", "value": f"department:{name}"}
+    return ([{"label": f"Department {name} ({_people(n)})", "value": f"department:{name}"}
              for name, n in departments]
-            + [{"label": f"Cohort {name} [{key}] ({n} people)", "value": f"cohort:{key}"}
+            + [{"label": f"Cohort {name} [{key}] ({_people(n)})", "value": f"cohort:{key}"}
                for key, name, n in cohorts])
+
+
+def _people(n: int) -> str:
+    return "1 person" if n == 1 else f"{n:,} people"
 
 
 def group_members(group: str | None) -> list[str] | None:

@@ -216,3 +216,24 @@ def test_pulse_results_count_each_rating_for_its_stage_and_week(session):
     quiet, _members, _ = live_feature(people=2)
     empty, none = pulse.pulse_frames(quiet.key)
     assert empty.empty and none.empty
+
+
+def test_the_api_schedules_a_training_at_a_time_on_its_date(client, admin_headers):
+    feature, members, _cohort = live_feature(people=2)
+    db.session.commit()
+    url = f"/api/v1/features/{feature.key}/trainings"
+    body = {"stage": 1, "title": "Kick-off", "trainer": "Ana", "held_on": "2026-12-01",
+            "starts_at": "2026-12-01T17:30:00+01:00", "attendees": [members[0].person_id]}
+    created = client.post(url, json=body, headers=admin_headers)
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["starts_at"] == "2026-12-01T16:30:00+00:00"
+    late = client.post(url, json={**body, "starts_at": "2026-12-02T00:30:00+01:00"}, headers=admin_headers)
+    assert late.status_code == 201  # 23:30 UTC on 2026-12-01: the date is UTC's
+    elsewhere = client.post(url, json={**body, "starts_at": "2026-12-02T09:00:00Z"}, headers=admin_headers)
+    assert elsewhere.status_code == 422
+    assert [d["field"] for d in elsewhere.get_json()["details"]] == ["starts_at"]
+    naive = client.post(url, json={**body, "starts_at": "2026-12-01T10:00:00"}, headers=admin_headers)
+    assert naive.status_code == 422
+    assert [d["field"] for d in naive.get_json()["details"]] == ["starts_at"]
+    dated = client.post(url, json={k: v for k, v in body.items() if k != "starts_at"}, headers=admin_headers)
+    assert dated.status_code == 201 and dated.get_json()["starts_at"] is None

@@ -2,7 +2,8 @@
 
 A cohort is saved through the same service as ``PUT /api/v1/cohorts/{key}`` (members replaced from
 ``effective_at`` on, default now, with the membership history kept), under the matrix's permission
-for cohorts (``people:write``: change managers and admins). The callback commits after success.
+for cohorts (``cohorts:write``: change managers, product teams and admins). The callback commits
+after success.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ __all__ = ["effective_instant", "may_edit_cohorts", "save_cohort"]
 
 
 def may_edit_cohorts(identity: Identity | None) -> bool:
-    """Change managers and admins keep cohorts (the matrix's ``people:write``)."""
-    return user_may(identity, "people:write")
+    """Change managers, product teams and admins keep cohorts (the matrix's ``cohorts:write``)."""
+    return user_may(identity, "cohorts:write")
 
 
 def effective_instant(day: str | None, clock: str | None, problems: Collector) -> datetime | None:
@@ -46,7 +47,7 @@ def effective_instant(day: str | None, clock: str | None, problems: Collector) -
     return datetime.combine(when, at, tzinfo=UTC)
 
 
-@dashboard_action("people:write", "change cohorts (change manager or admin only)")
+@dashboard_action("cohorts:write", "change cohorts (change manager, product or admin only)")
 def save_cohort(identity: Identity | None, key: str | None, name: str | None, members: list[str],
                 day: str | None = None, clock: str | None = None) -> Cohort:
     """Create the cohort or replace its name and members, from the chosen instant (default now).

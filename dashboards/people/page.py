@@ -40,7 +40,7 @@ def layout(**_query) -> html.Div:
         parts.append(html.Div(ui.card("Create or edit a cohort", view.cohort_form(_cohort_options()),
                                       card_id="cohort-card"), className="lo-section"))
     else:
-        parts.append(ui.alert("Read only: change managers and admins create and edit cohorts.", "info",
+        parts.append(ui.alert("Read only: change managers, product teams and admins edit cohorts.", "info",
                               alert_id="people-read-only"))
     parts.append(html.Div(ui.card("Cohorts", html.Div(view.cohort_table(data.cohorts()), id="cohorts-list"),
                                   card_id="cohorts-card"), className="lo-section"))

@@ -65,6 +65,7 @@ CHOSEN = picker.chosen_state("cohort")
     Output("cohort-name", "value"),
     picker.chosen_output("cohort"),
     picker.options_output("cohort"),
+    picker.message_output("cohort"),
     Input("cohort-choice", "value"),
     prevent_initial_call=True,
 )
@@ -72,8 +73,9 @@ def choose_cohort(key):
     """Fill the form with the chosen cohort (its key stays), or empty it for a new one."""
     cohort = data.cohort_detail(key) if key != view.NEW else None
     if cohort is None:
-        return "", False, "", [], []
-    return cohort["key"], True, cohort["name"], cohort["members"], picker.options_for(cohort["members"])
+        return "", False, "", [], [], None
+    members = cohort["members"]
+    return cohort["key"], True, cohort["name"], members, picker.options_for(members), None
 
 
 @callback(

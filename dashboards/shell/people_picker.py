@@ -27,7 +27,8 @@ from dash import MATCH, Input, Output, State, callback, ctx, dcc, html, no_updat
 from dashboards.people import data
 from dashboards.shell.callback_inputs import N_CLICKS, Problem, accepts, text
 
-__all__ = ["chosen_ids", "chosen_output", "chosen_state", "options_for", "options_output", "people_picker"]
+__all__ = ["chosen_ids", "chosen_output", "chosen_state", "message_output", "options_for", "options_output",
+           "people_picker"]
 
 CHOICE, GROUP, ADD, UPLOAD, MESSAGE, SUMMARY = (
     "pp-choice", "pp-group", "pp-add", "pp-upload", "pp-message", "pp-summary")
@@ -85,6 +86,11 @@ def chosen_output(prefix: str) -> Output:
 def options_output(prefix: str) -> Output:
     """The picker's options as a callback Output (set them with ``options_for``)."""
     return Output(_id(CHOICE, prefix), "options", allow_duplicate=True)
+
+
+def message_output(prefix: str) -> Output:
+    """The picker's message (what a bulk add or an upload did) as a callback Output, to clear it."""
+    return Output(_id(MESSAGE, prefix), "children", allow_duplicate=True)
 
 
 def options_for(person_ids: list[str]) -> list[dict]:

@@ -197,6 +197,10 @@ def test_a_change_manager_runs_the_enablement_loop(open_as, staff):  # noqa: F81
 
 
 def test_an_executive_sees_no_controls_and_a_replayed_request_is_refused(open_as, server, staff):  # noqa: F811
+    product = open_as("product", "/dashboard/people")  # product teams shape cohorts too (cohorts:write)
+    product.wait_for_selector("#cohort-form")
+    assert product.locator("#people-read-only").count() == 0
+
     page = open_as("executive", "/dashboard/people")
     page.wait_for_selector("#cohorts-table")
     assert page.locator("#people-read-only").is_visible() and page.locator("#cohort-form").count() == 0

@@ -99,6 +99,7 @@ GOOD: dict[str, object] = {
     **{f'{{"picker":["MATCH"],"type":"{part}"}}.{prop}': [({"picker": MATCHED, "type": part}, value)]
        for part, prop, value in (("pp-choice", "search_value", "emp"), ("pp-choice", "value", ["emp001"]),
                                  ("pp-add", "n_clicks", 1), ("pp-upload", "contents", None),
+                                 ("pp-more", "n_clicks", 0), ("pp-query", "data", {"term": "emp", "page": 0}),
                                  ("pp-group", "value", "department:Sales"))},
     '{"picker":"cohort","type":"pp-choice"}.value': ["emp001", "emp002"],
     '{"picker":"training","type":"pp-choice"}.value': [],

@@ -77,6 +77,18 @@ def test_a_change_manager_builds_a_cohort_with_the_people_picker(open_as, staff)
     page.fill("#cohort-key", "finance pilot")  # a blank is not allowed in a key
     page.fill("#cohort-name", "Finance pilot")
 
+    # 27 people in Sales: the search shows 20, "Next matches" the other 7.
+    page.click("#cohort-picker-search button.dash-dropdown")
+    page.locator(".dash-dropdown-content input.dash-dropdown-search").fill("sales")
+    page.wait_for_selector("#cohort-picker .lo-picker-message:has-text('Matches 1–20 of 27')")
+    page.keyboard.press("Escape")
+    page.locator("#cohort-picker button", has_text="Next matches").click()
+    page.wait_for_selector("#cohort-picker .lo-picker-message:has-text('Matches 21–27 of 27')")
+    assert not page.locator("#cohort-picker button", has_text="Next matches").is_visible()
+    page.click("#cohort-picker-search button.dash-dropdown")
+    assert page.locator(".dash-dropdown-content [role=option]").count() == 7
+    page.keyboard.press("Escape")
+
     pick_person(page, "cohort", "quarter", "Zoë Quartermaine · Sales (emp005)")
     pick_person(page, "cohort", "ines@liftoff", "(emp010)")  # found by e-mail, shown by name
     add_group(page, "cohort", "Department Finance (3 people)")
@@ -89,6 +101,7 @@ def test_a_change_manager_builds_a_cohort_with_the_people_picker(open_as, staff)
     assert "line 3: no person with the e-mail address 'nobody@liftoff.test'" in problems
     assert "1 row named nobody" in problems
     assert "The file names 2 people; 1 of them added" in page.inner_text("#cohort-picker .lo-picker-message")
+    page.wait_for_selector("#cohort-picker .lo-picker-summary:has-text('6 chosen')")  # the next callback
     summary = page.inner_text("#cohort-picker .lo-picker-summary")
     assert summary.startswith("6 chosen: ") and "Zoë Quartermaine" in summary
     _both_widths(page, "people-cohort-form")

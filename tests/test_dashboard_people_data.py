@@ -70,6 +70,8 @@ def test_search_is_limited_and_says_how_many_matched(session):
     found, total = data.search_people("support agent", limit=20)
     assert len(found) == 20 and total == 25
     assert found[0]["value"] == "S000" and found[-1]["value"] == "S019"  # by name
+    rest, total = data.search_people("support agent", limit=20, offset=20)  # the next page
+    assert _values(rest) == ["S020", "S021", "S022", "S023", "S024"] and total == 25
 
 
 def test_erased_people_are_not_offered(staff):

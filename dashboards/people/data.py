@@ -44,9 +44,10 @@ def _people_query():
             .where(Person.erased_at.is_(None)))
 
 
-def search_people(term: str | None, limit: int = SEARCH_LIMIT) -> tuple[list[dict], int]:
+def search_people(term: str | None, limit: int = SEARCH_LIMIT, offset: int = 0) -> tuple[list[dict], int]:
     """People whose name, e-mail, id, department or cohort (key or name) contains ``term``
-    (case-insensitive), by name; at most ``limit`` of them, and how many matched in all.
+    (case-insensitive), by name; at most ``limit`` of them after the first ``offset`` (a page),
+    and how many matched in all.
 
     :returns: (``[{"label", "value": person_id}]``, total matches).
     """
@@ -63,7 +64,7 @@ def search_people(term: str | None, limit: int = SEARCH_LIMIT) -> tuple[list[dic
                 Person.id.in_(in_cohort))
     query = _people_query().where(where)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    found = _labelled(query.order_by(Person.name, Person.person_id).limit(limit))
+    found = _labelled(query.order_by(Person.name, Person.person_id).offset(max(0, offset)).limit(limit))
     return found, total
 
 

@@ -25,13 +25,14 @@ from __future__ import annotations
 from dash import MATCH, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboards.people import data
-from dashboards.shell.callback_inputs import N_CLICKS, Problem, accepts, text
+from dashboards.shell.callback_inputs import N_CLICKS, Problem, accepts, record, text, whole
 
 __all__ = ["chosen_ids", "chosen_output", "chosen_state", "message_output", "options_for", "options_output",
            "people_picker"]
 
-CHOICE, GROUP, ADD, UPLOAD, MESSAGE, SUMMARY = (
-    "pp-choice", "pp-group", "pp-add", "pp-upload", "pp-message", "pp-summary")
+CHOICE, GROUP, ADD, UPLOAD, MESSAGE, SUMMARY, MORE, QUERY = (
+    "pp-choice", "pp-group", "pp-add", "pp-upload", "pp-message", "pp-summary", "pp-more", "pp-query")
+MAX_PAGE = 10_000  # pages of SEARCH_LIMIT: far beyond any directory
 PERSON_ID_MAX = 200  # people.person_id
 SHOWN = 8  # names listed under the picker; the rest are counted
 
@@ -54,7 +55,11 @@ def people_picker(prefix: str, label: str = "People", multi: bool = True,
         placeholder="Type a name, e-mail, department or cohort", className="lo-picker-choice",
     )
     parts = [html.Label(label, htmlFor=f"{prefix}-picker-search"),
-             html.Div(control, id=f"{prefix}-picker-search")]
+             html.Div(control, id=f"{prefix}-picker-search"),
+             # The search shows SEARCH_LIMIT people at a time; this pages on through the rest.
+             dcc.Store(id=_id(QUERY, prefix), data={"term": "", "page": 0}),
+             html.Button("Next matches", id=_id(MORE, prefix), n_clicks=0, disabled=True,
+                         className="lo-btn lo-btn-ghost lo-btn-sm lo-picker-more")]
     # A single picker keeps the bulk controls, hidden: its callbacks need every part present.
     parts.append(html.Div([
         dcc.Dropdown(id=_id(GROUP, prefix), options=data.group_options() if multi else [], value=None,
@@ -128,48 +133,69 @@ accepts(_id(CHOICE, MATCH), "value", _choice_check, ids={"picker": text(40, opti
 accepts(_id(CHOICE, MATCH), "search_value", text(200))
 accepts(_id(GROUP, MATCH), "value", text(400), ids={"picker": text(40, optional=False)})
 accepts(_id(ADD, MATCH), "n_clicks", N_CLICKS, ids={"picker": text(40, optional=False)})
+accepts(_id(MORE, MATCH), "n_clicks", N_CLICKS, ids={"picker": text(40, optional=False)})
+accepts(_id(QUERY, MATCH), "data",
+        record(term=text(200, optional=False), page=whole(0, MAX_PAGE, optional=False)),
+        ids={"picker": text(40, optional=False)})
 # base64 of at most UPLOAD_BYTES (4 characters per 3 bytes) and its data: header
 accepts(_id(UPLOAD, MATCH), "contents", text(data.UPLOAD_BYTES * 4 // 3 + 200),
         ids={"picker": text(40, optional=False)})
+
+
+def _page(term: str, page: int, chosen: list[str]) -> tuple[list[dict], str | None, bool]:
+    """(options, note, whether a next page exists) of one page of a search's matches."""
+    found, total = data.search_people(term, data.SEARCH_LIMIT, page * data.SEARCH_LIMIT)
+    first, last = page * data.SEARCH_LIMIT + 1, page * data.SEARCH_LIMIT + len(found)
+    # The dropdown filters its options by the typed text too: a person found by e-mail or cohort
+    # has neither in the label, so each found option carries the text it was found by.
+    taken = set(chosen)
+    options = data.labels_for(chosen) + [{**o, "search": f"{o['label']} {term}"}
+                                         for o in found if o["value"] not in taken]
+    if not total:
+        return options, f"Nobody matches “{term[:80]}”.", False
+    if total <= data.SEARCH_LIMIT:
+        return options, None, False
+    note = (f"Matches {first}–{last} of {total} for “{term[:80]}”: type more to narrow them, or "
+            "“Next matches” for the following ones.")
+    return options, note, last < total
 
 
 @callback(
     Output(_id(CHOICE, MATCH), "options"),
     Output(_id(CHOICE, MATCH), "value"),
     Output(_id(MESSAGE, MATCH), "children"),
+    Output(_id(QUERY, MATCH), "data"),
+    Output(_id(MORE, MATCH), "disabled"),
     Input(_id(CHOICE, MATCH), "search_value"),
+    Input(_id(MORE, MATCH), "n_clicks"),
     Input(_id(ADD, MATCH), "n_clicks"),
     Input(_id(UPLOAD, MATCH), "contents"),
     State(_id(CHOICE, MATCH), "value"),
     State(_id(GROUP, MATCH), "value"),
+    State(_id(QUERY, MATCH), "data"),
     prevent_initial_call=True,
 )
-def pick(search, _add, upload, value, group):
-    """Offer the people a search finds (beside those chosen), or add a whole group or a file's list."""
+def pick(search, _more, _add, upload, value, group, query):
+    """Offer the people a search finds (beside those chosen) a page at a time, or add a whole
+    group or a file's list."""
     chosen = chosen_ids(value)
     part = ctx.triggered_id["type"] if isinstance(ctx.triggered_id, dict) else None
-    if part == CHOICE:
-        if not (search or "").strip():
-            return no_update, no_update, no_update
-        found, total = data.search_people(search)
-        # The dropdown filters its options by the typed text too: a person found by e-mail or
-        # cohort has neither in the label, so each found option carries the text it was found by.
-        found = [{**o, "search": f"{o['label']} {search}"} for o in found if o["value"] not in set(chosen)]
-        options = data.labels_for(chosen) + found
-        more = total - len(found)
-        if more > 0:
-            options.append({"label": f"… {more} more match: type more to narrow the search",
-                            "value": "", "disabled": True})
-        note = None if total else f"Nobody matches “{search.strip()[:80]}”."
-        return options, no_update, note
+    if part in (CHOICE, MORE):
+        term = (search or "").strip() if part == CHOICE else query["term"]
+        page = 0 if part == CHOICE else min(query["page"] + 1, MAX_PAGE)
+        if not term:
+            return no_update, no_update, no_update, no_update, no_update
+        options, note, more = _page(term, page, chosen)
+        return options, no_update, note, {"term": term, "page": page}, not more
     if part == ADD:
         members = data.group_members(group)
         if members is None:
             refusal = html.Span("Choose a department or cohort first.", className="lo-field-error")
-            return no_update, no_update, refusal
+            return no_update, no_update, refusal, no_update, no_update
         merged = list(dict.fromkeys(chosen + members))
         added = len(merged) - len(chosen)
-        return data.labels_for(merged), merged, f"Added {added} of the group's {len(members)} people."
+        return (data.labels_for(merged), merged, f"Added {added} of the group's {len(members)} people.",
+                no_update, no_update)
     if part == UPLOAD:
         uploaded = data.read_people_list(upload)
         merged = list(dict.fromkeys(chosen + uploaded.person_ids))
@@ -185,8 +211,8 @@ def pick(search, _add, upload, value, group):
                                    html.Div(f"and {more} more") if more else None],
                                   className="lo-field-error",
                                   id=f"{ctx.triggered_id['picker']}-picker-problems"))
-        return data.labels_for(merged), merged, lines
-    return no_update, no_update, no_update
+        return data.labels_for(merged), merged, lines, no_update, no_update
+    return no_update, no_update, no_update, no_update, no_update
 
 
 @callback(

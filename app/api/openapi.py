@@ -154,7 +154,7 @@ SCHEMAS: dict[str, dict] = {
     "Job": obj(("name",), name=STR, schedule=N_STR, description=N_STR,
                last_run=nullable({"type": "object"})),
     "Training": obj(("id", "title"), id=INT, stage=INT, title=STR, format=N_STR, trainer=N_STR,
-                    held_on=STR, duration_minutes=N_INT,
+                    held_on=STR, starts_at=N_STR, duration_minutes=N_INT,
                     attendees=array(obj(person_id=STR, completed=BOOL))),
     "ActionItem": obj(("id", "title", "status"), id=INT, title=STR, owner=N_STR, due_on=N_STR,
                       status=STR),
@@ -302,7 +302,7 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "api.record_training": Operation(ref("Training"), 201, body=body(
         ("stage", "title", "trainer", "held_on"), stage=INT, title=STR, trainer=STR, held_on=DAY,
-        format=N_STR, duration_minutes=N_INT, attendees=ATTENDEES)),
+        starts_at=nullable(STAMP), format=N_STR, duration_minutes=N_INT, attendees=ATTENDEES)),
     "api.list_trainings": Operation(array(ref("Training"))),
     "api.record_attendance": Operation(ref("Training"), body=ATTENDEES),
     "api.list_feedback": Operation(array(ref("Feedback")), query={"status": STR, "category": STR}),

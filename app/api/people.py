@@ -85,7 +85,7 @@ def list_departments():
 
 
 @bp.put("/cohorts/<key>")
-@requires("people:write")
+@requires("cohorts:write")
 def put_cohort(key: str):
     """Create a cohort or replace its name and members (from ``effective_at`` on, default now)."""
     spec = json_body(dict)

@@ -5,7 +5,7 @@ Every function validates all of its input before writing anything, flushes, and 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import select
 
@@ -107,6 +107,24 @@ def _parse_day(value: object, field: str, problems: Collector) -> date | None:
     return day
 
 
+def _parse_instant(value: object, field: str, problems: Collector) -> datetime | None:
+    """An optional ISO 8601 instant with its offset, as UTC (years as ``_parse_day``)."""
+    if value is None:
+        return None
+    try:
+        instant = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        problems.add(field, f"not an ISO 8601 timestamp: {str(value)[:60]!r}")
+        return None
+    if instant.tzinfo is None:
+        problems.add(field, "needs a UTC offset (e.g. Z)")
+        return None
+    if not 1900 <= instant.year <= 2999:
+        problems.add(field, "must be from 1900 to 2999")
+        return None
+    return instant.astimezone(UTC)
+
+
 def _attendees(feature: Feature, position: int | None, rows: object,
                problems: Collector) -> list[tuple[int, bool]]:
     """Validate attendee rows (``"p001"`` or ``{"person_id", "completed"}``) against the audience."""
@@ -148,11 +166,16 @@ def record_training(feature_key: str, spec: dict, actor: str) -> TrainingSession
     """Record a training session held for a stage, with its attendees.
 
     :param spec: ``stage`` (position), ``title``, ``held_on`` (YYYY-MM-DD), ``trainer``,
-        ``format``?, ``duration_minutes``?, ``attendees``: person ids or
-        ``{"person_id", "completed"}`` -- each must be in the stage's audience.
+        ``starts_at``? (ISO 8601 with an offset: a session scheduled at a time of day; its UTC
+        date must be ``held_on``, which it gives when ``held_on`` is absent), ``format``?,
+        ``duration_minutes``?, ``attendees``: person ids or ``{"person_id", "completed"}`` -- each
+        must be in the stage's audience (a scheduled session may have none yet).
     """
     feature = feature_by_key(feature_key)
     problems = Collector()
+    starts_at = _parse_instant(spec.get("starts_at"), "starts_at", problems)
+    if starts_at is not None and spec.get("held_on") is None:
+        spec = {**spec, "held_on": starts_at.date().isoformat()}
     position = _check_stage(feature, spec.get("stage"), problems)
     title = spec.get("title")
     if not isinstance(title, str) or not title.strip():
@@ -161,6 +184,8 @@ def record_training(feature_key: str, spec: dict, actor: str) -> TrainingSession
     if not isinstance(trainer, str) or not trainer.strip():
         problems.add("trainer", "is required")
     held_on = _parse_day(spec.get("held_on"), "held_on", problems)
+    if starts_at is not None and held_on is not None and starts_at.date() != held_on:
+        problems.add("starts_at", f"falls on {starts_at.date().isoformat()} (UTC), not on held_on")
     duration = spec.get("duration_minutes")
     if duration is not None and (
             isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0):
@@ -172,7 +197,7 @@ def record_training(feature_key: str, spec: dict, actor: str) -> TrainingSession
     problems.raise_if_any("invalid training session")
     session = TrainingSession(feature_id=feature.id, stage_position=position, title=title.strip(),
                               format=fmt, trainer=trainer.strip(), held_on=held_on,
-                              duration_minutes=duration)
+                              starts_at=starts_at, duration_minutes=duration)
     session.attendance = [Attendance(person_id=pid, completed=done) for pid, done in attendees]
     db.session.add(session)
     db.session.flush()

@@ -56,24 +56,28 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--load-only", action="store_true",
                         help="stop after the ingest figures (implies --keep)")
     parser.add_argument("--database", default=None,
-                        help="measure an existing benchmark database (kept) instead of loading a new one")
+                        help="keep the benchmark in this database: measure it when it holds a "
+                             "loaded company, else create it, load it and keep it")
+    parser.add_argument("--departments", type=int, default=20)
     return parser.parse_args()
 
 
-def seed_company(app, rng, people: int, features: int) -> tuple[pd.DataFrame, np.ndarray]:
+def seed_company(app, rng, people: int, features: int, departments: int = 20
+                 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Departments, people, features and staged exposure spells; returns the spells (by index)
     and each person's database id."""
     from app.db import db
     from app.models import Department, ExposureSpell, Feature, Person
 
     with app.app_context():
+        n_depts = departments
         depts = [Department(name=f"Dept {i:02d}", hourly_rate_eur=None if i % 4 == 0 else 35.0 + i)
-                 for i in range(20)]
+                 for i in range(n_depts)]
         db.session.add_all(depts)
         db.session.flush()
         dept_ids = np.array([d.id for d in depts])
         db.session.execute(Person.__table__.insert(), [
-            {"person_id": f"p{i:05d}", "name": f"Person {i}", "department_id": int(dept_ids[i % 20]),
+            {"person_id": f"p{i:05d}", "name": f"Person {i}", "department_id": int(dept_ids[i % n_depts]),
              "created_at": YEAR_START} for i in range(people)])
         db.session.execute(Feature.__table__.insert(), [
             {"key": f"f-{k:02d}", "name": f"Feature {k}", "baseline_days": 28,
@@ -258,7 +262,7 @@ def load(args: argparse.Namespace, app, url: str, rng, api_n: int) -> tuple[pd.D
     from app.services.accounts.access import create_token
 
     upgrade_database(url)
-    spells, person_ids = seed_company(app, rng, args.people, args.features)
+    spells, person_ids = seed_company(app, rng, args.people, args.features, args.departments)
     with app.app_context():
         _, ingest_secret = create_token("ingest", name="bench load")
         db.session.commit()
@@ -331,15 +335,30 @@ def measure(args, url, base, post, admin_secret, rng, spells, person_ids, keys, 
               f"first request after the refresh {first:.1f} ms)")
 
 
+def database_loaded(server: str, name: str) -> bool:
+    """Whether ``name`` exists and holds a loaded company (people and events)."""
+    engine = create_engine(database_url(server, name))
+    try:
+        with engine.connect() as conn:
+            return bool(conn.execute(text("SELECT EXISTS (SELECT 1 FROM events) "
+                                          "AND EXISTS (SELECT 1 FROM people)")).scalar())
+    except Exception:  # no such database, or not migrated yet
+        return False
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     args = parse_args()
     api_n = args.api_events if args.api_events is not None else min(args.events // 10, 1_000_000)
     if 2 * api_n > args.events:
         raise SystemExit("--api-events: at most half of --events (as many again are COPYed as the reference)")
     rng = np.random.default_rng(7)
+    loaded = False
     if args.database:
         name = args.database
-        url = database_url(args.server, name)
+        loaded = database_loaded(args.server, name)
+        url = database_url(args.server, name) if loaded else create_database(args.server, name)
     else:
         name = f"liftoff_bench_{os.getpid()}"
         url = create_database(args.server, name)
@@ -351,7 +370,7 @@ def main() -> None:
         from app.services.accounts.access import create_token
 
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SKIP_DASH": True, "SECRET_KEY": "bench"})
-        if args.database:
+        if loaded:
             from app.cli.admin import upgrade_database
 
             print(f"database {name} (existing)", flush=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import requests.adapters
 from sqlalchemy import create_engine, text
 
 from benchmarks.support import free_port, wait_http
@@ -84,7 +85,7 @@ def fleet(tmp_path):
         for i, port in enumerate(ports):
             instance = tmp_path / f"host{i}"
             instance.mkdir()
-            env = {**base_env, "LIFTOFF_INSTANCE_DIR": str(instance)}
+            env = {**base_env, "LIFTOFF_INSTANCE_DIR": str(instance), "LIFTOFF_PROXY_HOPS": "1"}
             envs.append(env)
             processes.append(subprocess.Popen(
                 [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4",
@@ -224,6 +225,53 @@ def test_two_hosts_behind_haproxy_behave_as_one(fleet, tmp_path):
     # Through the balancer, requests alternate between the hosts and the session holds on both.
     for _ in range(4):
         assert browser.get(f"{fleet['balancer']}/api/v1/features", timeout=10).status_code == 200
+
+
+class _FromAddress(requests.adapters.HTTPAdapter):
+    """Connect from another loopback address (127.0.0.0/8 is all local), as another client."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _client_at(address: str) -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", _FromAddress(address))
+    return session
+
+
+def test_the_address_throttle_behind_the_balancer_counts_each_client(fleet):
+    """Behind haproxy every request comes from its address; with LIFTOFF_PROXY_HOPS=1 the hosts
+    count failures per client (X-Forwarded-For), so one client's guessing throttles only itself."""
+    env, balancer = fleet["envs"][0], fleet["balancer"]
+    _cli(env, "users", "create", "--email", "someone@multi.test", "--role", "executive", "--password",
+         PASSWORD)
+    guesser, bystander = _client_at("127.0.0.2"), _client_at("127.0.0.3")
+    # 20 failures per address in 15 minutes (LoginThrottle.per_address), each on a new account name
+    # so no account lock is involved; a forged X-Forwarded-For is appended to, not believed.
+    for i in range(20):
+        answer = guesser.post(f"{balancer}/login", allow_redirects=False, timeout=30,
+                              headers={"X-Forwarded-For": f"10.9.9.{i}"},
+                              data={"email": f"nobody{i}@multi.test", "password": "wrong",
+                                    "csrf_token": _csrf(guesser, balancer)})
+        assert answer.status_code != 302
+    # The 21st wrong password from the guesser answers 429; another client behind the same
+    # balancer is not throttled (its wrong password is a plain 401, its right one logs in).
+    assert _login(guesser, balancer, "someone@multi.test", "wrong").status_code == 429
+    assert _login(bystander, balancer, "other@multi.test", "wrong").status_code == 401
+    assert _login(bystander, balancer, "someone@multi.test", PASSWORD).status_code == 302
+    engine = create_engine(fleet["url"])
+    try:
+        with engine.connect() as conn:
+            addresses = conn.execute(text("SELECT DISTINCT address FROM login_failures")).scalars().all()
+        assert sorted(addresses) == ["127.0.0.2", "127.0.0.3"]
+    finally:
+        engine.dispose()
 
 
 def test_one_scheduler_leader_across_hosts(fleet, tmp_path):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 
-from app.flags.client_api import etag_matches
+from app.flags.client_api import VARY, etag_matches
+from app.flags.payload_cache import COHORTS_BY_CONTEXT, form
 from app.observability import count_flag_fetch
 from app.services.accounts.access import hash_secret
 
@@ -28,7 +29,7 @@ class FeaturePollShortcut:
         self.extensions = flask_app.extensions
         # The headers app.web adds to every Flask answer (CSP, HSTS when served over HTTPS, ...),
         # computed once from the settings: the shortcut answers exactly like Flask, at no cost.
-        self.fixed_headers = [("Cache-Control", "no-cache"), ("Vary", "Authorization"),
+        self.fixed_headers = [("Cache-Control", "no-cache"), ("Vary", VARY),
                               *security_headers(flask_app.config)]
         self._answers: dict[str, tuple[list, list]] = {}  # ETag -> (headers of 200, of 304)
 
@@ -56,8 +57,12 @@ class FeaturePollShortcut:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "GET":
             return self.wsgi_app(environ, start_response)
         environment = self._environment(environ.get("HTTP_AUTHORIZATION", ""))
+        cohorts = environ.get("HTTP_LIFTOFF_COHORTS")
+        if cohorts is not None and cohorts.strip() != COHORTS_BY_CONTEXT:
+            return self.wsgi_app(environ, start_response)  # Flask refuses it, naming the header
         cache = self.extensions.get("liftoff_payload_cache")
-        current = cache.fresh(environment, time.monotonic()) if environment and cache else None
+        key = form(environment, cohorts is not None) if environment else None
+        current = cache.fresh(key, time.monotonic()) if key and cache else None
         if current is None:
             return self.wsgi_app(environ, start_response)
         ok, not_modified = self._headers(current)

@@ -166,9 +166,13 @@ def kpi_inputs(key: str, start: date, end: date) -> tuple[kpi.WindowInputs, pd.D
 def _live_window_parts(feature: Feature, version: str | None) -> dict:
     """What a feature's KPIs read besides the rollups: its spells, everyone's department and
     rate, its explicit baselines (keyed on the KPI revision, which every write to them bumps)."""
-    return kpi_cache.cached(version, ("live", feature.id), lambda: {
-        "spells": _spells(feature.id), "people": people_frame(),
-        "explicit": _explicit_baselines(feature.id), "department_rates": department_rates()})
+    parts = kpi_cache.cached(version, ("live", feature.id), lambda: {
+        "spells": _spells(feature.id), "explicit": _explicit_baselines(feature.id),
+        "department_rates": department_rates()})
+    # Everyone's department and rate, one entry for every feature: at 100,000 people a copy per
+    # feature would take ~8 MB each of the memo's budget and push other entries out.
+    parts["people"] = kpi_cache.cached(version, ("people",), people_frame)
+    return parts
 
 
 def _window_sums(feature_id: int, lo: date, hi: date, version: str | None) -> pd.DataFrame:

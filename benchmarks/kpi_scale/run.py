@@ -175,7 +175,7 @@ def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
         cwd=ROOT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_http(f"{base}/healthz", timeout=60)
+        wait_http(f"{base}/healthz", timeout=300)  # a loaded shared machine starts slowly
     except RuntimeError:
         proc.kill()
         raise

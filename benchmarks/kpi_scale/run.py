@@ -59,6 +59,9 @@ def parse_args() -> argparse.Namespace:
                         help="keep the benchmark in this database: measure it when it holds a "
                              "loaded company, else create it, load it and keep it")
     parser.add_argument("--departments", type=int, default=20)
+    parser.add_argument("--reads-only", action="store_true",
+                        help="with --database: skip the rebuild and the refresh, time the reads on a fresh "
+                             "server (its first reads are cold: nothing remembered yet)")
     return parser.parse_args()
 
 
@@ -305,6 +308,12 @@ def load(args: argparse.Namespace, app, url: str, rng, api_n: int) -> tuple[pd.D
 
 def measure(args, url, base, post, admin_secret, rng, spells, person_ids, keys, people, n_events) -> None:
     """Full rebuild, incremental refresh after one new day, and the read latencies."""
+    if not args.reads_only:
+        refreshes(args, url, post, rng, spells, person_ids, keys, people, n_events)
+    reads(args, base, admin_secret)
+
+
+def refreshes(args, url, post, rng, spells, person_ids, keys, people, n_events) -> None:
     full = run_child(url, REFRESH_CODE.format(full=True))
     line("full rebuild (refresh-kpis --full)", f"{full['seconds']:.1f} s", "<= 60 s",
          full["seconds"] <= 60)
@@ -322,6 +331,8 @@ def measure(args, url, base, post, admin_secret, rng, spells, person_ids, keys, 
          incremental["seconds"] <= 2)
     print(f"  ({incremental['rows_read']:,} events read, {incremental['rows_written']:,} rows)")
 
+
+def reads(args, base: str, admin_secret: str) -> None:
     read = {"Authorization": f"Bearer {admin_secret}"}
     end = (YEAR_START + timedelta(days=DAYS)).date()
     start = end - timedelta(days=29)
@@ -338,9 +349,10 @@ def measure(args, url, base, post, admin_secret, rng, spells, person_ids, keys, 
         p95 = float(np.percentile(samples, 95))
         line(f"{label} p95", f"{p95:.1f} ms", "<= 100 ms", p95 <= 100)
         if "kpis" in path:
-            line("  first request after the refresh", f"{first:.1f} ms", "<= 500 ms", first <= 500)
+            line("  first request (cold: after a refresh or a restart)", f"{first:.1f} ms", "<= 500 ms",
+                 first <= 500)
         print(f"  (p50 {np.percentile(samples, 50):.1f} ms, max {samples.max():.1f} ms, "
-              f"first request after the refresh {first:.1f} ms)")
+              f"first request {first:.1f} ms)")
 
 
 def database_loaded(server: str, name: str) -> bool:

@@ -36,7 +36,9 @@ pytestmark = [
     pytest.mark.skipif(not Path("/usr/sbin/haproxy").exists(), reason="needs Debian's haproxy"),
 ]
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+# The interpreter itself, not the venv's console scripts (a reinstall briefly removes them).
+LIFTOFF = [sys.executable, "-c", "from app.cli import main; main()"]
+GUNICORN = [sys.executable, "-m", "gunicorn"]
 PASSWORD = "correct horse battery staple 7"
 HAPROXY_CONFIG = """
 global
@@ -78,7 +80,7 @@ def fleet(tmp_path):
                 "PYTHONPATH": str(ROOT), "LIFTOFF_CONNECTORS_DIR": str(tmp_path / "connectors")}
     base_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     try:
-        subprocess.run([str(BIN / "liftoff"), "db", "upgrade"], env=base_env, cwd=ROOT, check=True,
+        subprocess.run([*LIFTOFF, "db", "upgrade"], env=base_env, cwd=ROOT, check=True,
                        capture_output=True, timeout=180)
         ports = [free_port(), free_port()]
         hosts, envs = [], []
@@ -88,7 +90,7 @@ def fleet(tmp_path):
             env = {**base_env, "LIFTOFF_INSTANCE_DIR": str(instance), "LIFTOFF_PROXY_HOPS": "1"}
             envs.append(env)
             processes.append(subprocess.Popen(
-                [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4",
+                [*GUNICORN, "-w", "2", "-k", "gthread", "--threads", "4",
                  "-b", f"127.0.0.1:{port}", "--log-level", "warning", "app.wsgi:app"],
                 cwd=ROOT, env=env, start_new_session=True))
             hosts.append(f"http://127.0.0.1:{port}")
@@ -110,7 +112,7 @@ def fleet(tmp_path):
 
 
 def _cli(env: dict, *args: str) -> str:
-    done = subprocess.run([str(BIN / "liftoff"), *args], env=env, cwd=ROOT, capture_output=True,
+    done = subprocess.run([*LIFTOFF, *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -288,7 +290,7 @@ target: flag_metrics
 source: {{url: "sqlite:///{source}", query: "SELECT 1 AS x WHERE 1 = 0"}}
 mapping: {{feature: x, app_name: x, hour: x, "yes": x, "no": x}}
 """)
-    schedulers = [subprocess.Popen([str(BIN / "liftoff"), "scheduler", "--poll", "0.5"], env=env, cwd=ROOT,
+    schedulers = [subprocess.Popen([*LIFTOFF, "scheduler", "--poll", "0.5"], env=env, cwd=ROOT,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True) for env in fleet["envs"]]
     engine = create_engine(fleet["url"])

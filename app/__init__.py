@@ -62,5 +62,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app import cli
 
     cli.register(app)
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address as the trusted proxies saw it (login throttle, /metrics allow list).
+        # Only X-Forwarded-For, which a proxy appends to: a Host or scheme header a client sent
+        # through a proxy that does not overwrite it would be trusted too.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)
     observability.init_app(app)  # request ids, latency metrics, /metrics (outermost WSGI layer)
     return app

@@ -69,6 +69,10 @@ def load() -> dict:
         "SCHEDULER_RESYNC_SECONDS": _number("LIFTOFF_SCHEDULER_RESYNC_SECONDS", "60"),
         # Days AI outputs and corrections are kept before the text-retention job blanks them (0: kept).
         "EVENT_TEXT_RETENTION_DAYS": _number("LIFTOFF_EVENT_TEXT_RETENTION_DAYS", "0", int),
+        # Proxies in front that append to X-Forwarded-For (a load balancer: 1). Behind one, every
+        # client would otherwise have its address, and the login throttle's per-address limit
+        # would lock out everybody at once. 0 (the default) trusts no forwarded header.
+        "PROXY_HOPS": _number("LIFTOFF_PROXY_HOPS", "0", int),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("LIFTOFF_SECURE_COOKIES", "0") == "1",

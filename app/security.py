@@ -27,6 +27,9 @@ PERMISSIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "rollout:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
     "features:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
     "people:write": (frozenset({"admin"}), frozenset({"admin", "change_manager"})),
+    # Cohorts are what rollout stages and trainings aim at: product teams shape them for their
+    # rollouts as change managers do for enablement (issue #16); people and departments stay above.
+    "cohorts:write": (frozenset({"admin"}), frozenset({"admin", "product", "change_manager"})),
     "costs:write": (frozenset({"admin"}), frozenset({"admin", "product"})),
     # Corrections (app/services/ingest/voids.py, feature_plan.py): who may record a figure may void it;
     # events come from ingestion, so voiding them is an admin's data fix (never an ingest token).

@@ -73,6 +73,7 @@ def init_dash(app: Flask):
     import dashboards.kpi.executive_page  # noqa: F401
     import dashboards.kpi.quality_page  # noqa: F401
     import dashboards.operations.page  # noqa: F401
+    import dashboards.people.page  # noqa: F401
     import dashboards.review.page  # noqa: F401
     import dashboards.rollout.page  # noqa: F401
     import dashboards.rollout.portfolio_page  # noqa: F401

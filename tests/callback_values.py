@@ -10,6 +10,7 @@ from datetime import date
 
 THIS_MONTH = date.today().strftime("%Y-%m")
 FEATURE = "quote-assistant"  # at stage 2 of 3 in tests.dashboard_support.seed_company
+MATCHED = "match"  # the wildcard value of the one component a MATCH pattern's callback is called for
 JUNK = [1.5, -1, "x", [], {}, None, "x" * 10_000, {"a": {"b": {"c": [1, {"d": None}]}}}]
 
 # What the real pages hold, for every input and state of every server callback ("id.property" as
@@ -103,7 +104,7 @@ GOOD: dict[str, object] = {
     "enablement-feature.data": FEATURE,
     "enablement-version.data": 3,
     "feedback-submit.n_clicks": 1,
-    "feedback-person.value": "emp001",
+    '{"picker":"feedback","type":"pp-choice"}.value': "emp001",
     "feedback-rating.value": 4,
     "feedback-category.value": "quality",
     "feedback-severity.value": "normal",
@@ -138,6 +139,18 @@ GOOD: dict[str, object] = {
     "review-export-category.value": "",
     "review-format.value": "jsonl",
     "review-export.n_clicks": 1,
+    # The Compare variants page on a feature without variants (its empty state), and a promotion of
+    # a variant the feature does not have (the page's alert; nothing is promoted).
+    "variants-feature-picker.value": FEATURE,
+    "variants-month-picker.value": THIS_MONTH,
+    "variants-location.search": f"?feature={FEATURE}",
+    "variants-query.data": {"feature": FEATURE, "month": THIS_MONTH},
+    "variants-version.data": 0,
+    "variants-promote-choice.value": "no-such-variant",
+    "variants-reason.value": "fuzz",
+    "variants-promote.n_clicks": 1,
+    "variants-cancel.n_clicks": 0,
+    "variants-confirm.n_clicks": 1,
     # The operations page's close dialog: a month that is not the last complete one (the page says
     # so; the fuzz closes nothing).
     "ops-close-month.data": "1999-01",
@@ -159,6 +172,34 @@ GOOD: dict[str, object] = {
     "admin-token-kind.value": "ingest",
     "admin-token-env.value": None,
     "admin-token-pick.value": 99999,
+    # The people picker (one set of MATCH callbacks for every picker) and the forms that read it.
+    **{f'{{"picker":["MATCH"],"type":"{part}"}}.{prop}': [({"picker": MATCHED, "type": part}, value)]
+       for part, prop, value in (("pp-choice", "search_value", "emp"), ("pp-choice", "value", ["emp001"]),
+                                 ("pp-add", "n_clicks", 1), ("pp-upload", "contents", None),
+                                 ("pp-more", "n_clicks", 0), ("pp-query", "data", {"term": "emp", "page": 0}),
+                                 ("pp-group", "value", "department:Sales"))},
+    '{"picker":"cohort","type":"pp-choice"}.value': ["emp001", "emp002"],
+    '{"picker":"training","type":"pp-choice"}.value': [],
+    '{"picker":"attendance","type":"pp-choice"}.value': ["emp003"],
+    "cohort-choice.value": "__new__",
+    "cohort-key.value": "junk-test",
+    "cohort-name.value": "Junk test",
+    "cohort-effective-day.date": None,
+    "cohort-effective-time.value": "",
+    "cohort-save.n_clicks": 1,
+    "playbook-attach.n_clicks": 1,
+    "playbook-choice.value": "no-such-playbook",  # the page's alert; nothing attached
+    "training-save.n_clicks": 1,
+    "training-title.value": "Refresher",
+    "training-trainer.value": "Ana",
+    "training-stage.value": 2,
+    "training-day.date": "2026-12-01",
+    "training-time.value": "10:00",
+    "training-duration.value": 30,
+    "training-format.value": "",
+    "attendance-save.n_clicks": 1,
+    "attendance-session.value": 99999,  # no such session: the page's alert
+    "attendance-completed.value": ["completed"],
 }
 
 
@@ -208,8 +249,11 @@ def renderer_request(spec: dict) -> dict:
     def dependency(item: dict, value=None):
         ident = item["id"]
         if ident.startswith("{"):  # a pattern: the renderer sends the matching components, a list
-            return [] if '["ALL"]' in ident or '["ALLSMALLER"]' in ident else {
-                "id": json.loads(ident), "property": item["property"], "value": value}
+            if '["ALL"]' in ident or '["ALLSMALLER"]' in ident:
+                return []
+            # MATCH: the one component that triggered, the same in every input, state and output
+            concrete = {k: MATCHED if v == ["MATCH"] else v for k, v in json.loads(ident).items()}
+            return {"id": concrete, "property": item["property"], "value": value}
         return {"id": ident, "property": item["property"], "value": value}
 
     output = spec["output"]
@@ -262,7 +306,9 @@ def value_substitutions(good: dict):
                     target = body[key][position]
                     (target[0] if isinstance(target, list) else target)["value"] = junk
                     yield where, "value", junk, body
-            if isinstance(entry["id"], dict):
+            # A dict id without wildcards (a page reading one picker) is that component's name, as
+            # fixed as a text id: another value names no component of the callback (malformed).
+            if isinstance(entry["id"], dict) and f"{where}" not in GOOD:
                 for wildcard in [k for k in entry["id"] if k != "type"]:
                     for junk in [j for j in JUNK if not isinstance(j, list | dict)]:
                         changed = {**entry["id"], wildcard: junk}
@@ -277,9 +323,15 @@ def id_text(ident) -> str:
 
 def _component(item: dict, values: dict):
     good = values[f"{item['id']}.{item['property']}"]
-    if item["id"].startswith("{"):
+    ident = item["id"]
+    if '["ALL"]' in ident or '["ALLSMALLER"]' in ident:  # the renderer sends every match, a list
         return [{"id": ident, "property": item["property"], "value": value} for ident, value in good]
-    return {"id": item["id"], "property": item["property"], "value": good}
+    if '["MATCH"]' in ident:  # the one component that matches
+        matched, value = good[0]
+        return {"id": matched, "property": item["property"], "value": value}
+    if ident.startswith("{"):  # a dict id without wildcards
+        return {"id": json.loads(ident), "property": item["property"], "value": good}
+    return {"id": ident, "property": item["property"], "value": good}
 
 
 def _triggered(body: dict) -> dict:

@@ -41,11 +41,14 @@ def test_the_api_refuses_an_empty_month_and_closes_one_with_events(october_only,
     assert closed.status_code == 200 and closed.get_json()["month"] == "2026-10"
 
 
-def test_the_cli_refuses_an_empty_month(october_only, runner):
+def test_the_cli_closes_an_empty_month_as_the_contract_says_but_warns(october_only, runner):
+    # API_CONTRACT.md: `liftoff close --month` closes any past month; an operator typing it means it.
     result = runner.invoke(args=["liftoff", "close", "--month", "2025-03"])
-    assert result.exit_code != 0
-    assert "March 2025 has no events yet: nothing to close" in result.output + result.stderr
-    assert db.session.get(MonthlyClose, "2025-03") is None
+    assert result.exit_code == 0, result.stderr
+    assert "warning: March 2025 has no events: its figures are all zero" in result.stderr
+    assert db.session.get(MonthlyClose, "2025-03") is not None
+    again = runner.invoke(args=["liftoff", "close", "--month", "2025-03"])
+    assert again.exit_code == 0 and "warning" not in again.stderr  # already closed: nothing new
 
 
 def test_a_scheduled_close_of_an_empty_month_is_skipped_with_a_warning(october_only, monkeypatch):

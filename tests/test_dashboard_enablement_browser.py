@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.models import Feature, Feedback, GateEvaluation, JobRun
+from tests.people_picker_support import pick_person
 from tests.test_dashboard_browser import browser, company, open_as, rows_of, server, shot  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,7 +36,7 @@ def test_a_change_manager_records_feedback_and_triages_it(open_as, company, pilo
     page = open_as("change_manager", f"/dashboard/enablement?feature={pilot}")
     page.wait_for_selector("#playbook-card")
     assert "Pilot feedback loop" in page.inner_text("#playbook-card")
-    page.fill("#feedback-person", "emp005")
+    pick_person(page, "feedback", "emp005", "(emp005)")
     page.fill("#feedback-comment", "Quoted 10 % VAT, it is 19 %")
     page.click("#feedback-submit")  # no rating chosen yet
     page.wait_for_selector("#feedback-error")

@@ -248,7 +248,8 @@ def test_junk_values_of_every_callback_get_a_400_naming_the_component_never_a_50
     assert {a["status"] for a in answers if a["junk"] == "None" and a["component"].endswith(".n_clicks")} \
         <= {200, 204}
     # Numbers that are no click count, lists and objects where the page keeps none: refused, but
-    # for a rating (the form names one outside 1-5) and a checklist (empty when nothing is ticked).
+    # for a rating or a training's minutes (the form names one out of range), a checklist (empty
+    # when nothing is ticked) and a people picker (empty when nobody is chosen).
     passed = {(a["component"], a["junk"]) for a in answers
               if a["junk"] in ("1.5", "-1", "[]", "{}") and a["status"] != 400}
     # The rollout authoring forms: number inputs hold any number (the service names one out of
@@ -259,8 +260,12 @@ def test_junk_values_of_every_callback_get_a_400_naming_the_component_never_a_50
     pickers = [f"{form}-stage-cohorts-{slot}.value" for form, slot in forms] + [
         f"portfolio-{name}.value" for name in ("stage", "status", "gate")]
     authoring = {(n, junk) for n in numbers for junk in ("1.5", "-1")} | {(p, "[]") for p in pickers}
+    people_pickers = {(f'{{"picker":"{p}","type":"pp-choice"}}.value', "[]")
+               for p in ("attendance", "cohort", "feedback", "match", "training")}
     assert passed == {("feedback-rating.value", "-1"), ("exec-subscribe.value", "[]"),
-                      ("promote-override.value", "[]"), ("rollout-override.value", "[]")} | authoring
+                      ("promote-override.value", "[]"), ("rollout-override.value", "[]"),
+                      ("training-duration.value", "-1"), ("attendance-completed.value", "[]"),
+                      *people_pickers} | authoring
 
 
 def test_a_store_missing_a_key_or_with_a_bad_month_is_named_in_the_400(probe):

@@ -68,7 +68,7 @@ ROUTES: dict[str, str] = {
     "PATCH /api/v1/action-items/<int:item_id>": "enablement:write",
     "POST /api/v1/baselines": "baselines:write",
     "GET /api/v1/cohorts": "read",
-    "PUT /api/v1/cohorts/<key>": "people:write",
+    "PUT /api/v1/cohorts/<key>": "cohorts:write",
     "GET /api/v1/cohorts/<key>": "read",
     "GET /api/v1/departments": "read",
     "PUT /api/v1/departments/<path:name>": "people:write",

@@ -40,7 +40,9 @@ def _training(session: TrainingSession) -> dict:
         select(Person.id, Person.person_id).where(Person.id.in_(internal))).all()) if internal else {}
     return {"id": session.id, "stage": session.stage_position, "title": session.title,
             "format": session.format, "trainer": session.trainer,
-            "held_on": session.held_on.isoformat(), "duration_minutes": session.duration_minutes,
+            "held_on": session.held_on.isoformat(),
+            "starts_at": session.starts_at.isoformat() if session.starts_at else None,
+            "duration_minutes": session.duration_minutes,
             "attendees": sorted(({"person_id": external[a.person_id], "completed": a.completed}
                                  for a in session.attendance), key=lambda a: a["person_id"])}
 

@@ -96,7 +96,7 @@ def list_departments():
 
 
 @bp.put("/cohorts/<key>")
-@requires("people:write")
+@requires("cohorts:write")
 @accepts(CohortIn)
 @answers(ref("Cohort"))
 def put_cohort(key: str):

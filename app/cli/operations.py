@@ -98,12 +98,18 @@ def close_month(month: str) -> None:
 
     The rollups are refreshed first, so the close holds every event accepted so far. A month
     closed already stays as it was. The monthly report goes to its subscribers as after the job.
+    A month without events is closed too (the API, the dashboard and the job refuse one), with a
+    warning: its figures are all zero.
     """
     from app.services.reporting import closes, report_mail
 
     with transaction() as app:
-        result = closes.close_past_month(month)
+        result = closes.close_past_month(month, allow_empty=True)
         record = closes.close_record(result.close)
+        empty = result.new and not closes.has_activity(month)
+    if empty:
+        click.echo(f"warning: {closes.month_label(month)} has no events: its figures are all zero",
+                   err=True)
     warning = None
     if result.new:  # committed by now: only a close that holds is mailed
         with app.app_context():

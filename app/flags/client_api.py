@@ -9,12 +9,13 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, jsonify, request
 
 from app.db import db
-from app.errors import LiftoffError, ValidationFailed
+from app.errors import Detail, LiftoffError, ValidationFailed
 from app.flags import clients, payload_cache
 from app.observability import count_flag_fetch
 from app.plausible import refuse_unstorable_json
 
 bp = Blueprint("client_api", __name__, url_prefix="/api/client")
+VARY = f"Authorization, {payload_cache.COHORTS_HEADER}"  # the body depends on both
 
 
 def _error(status: int, message: str, details: list | None = None) -> Response:
@@ -51,6 +52,18 @@ def etag_matches(header: str | None, etag: str) -> bool:
     return False
 
 
+def _cohorts_by_context() -> bool:
+    """Whether the SDK asked for the compact payload (``Liftoff-Cohorts: context``)."""
+    value = request.headers.get(payload_cache.COHORTS_HEADER)
+    if value is None:
+        return False
+    if value.strip() == payload_cache.COHORTS_BY_CONTEXT:
+        return True
+    raise ValidationFailed(f"the {payload_cache.COHORTS_HEADER} header takes only "
+                           f"{payload_cache.COHORTS_BY_CONTEXT!r}",
+                           [Detail(payload_cache.COHORTS_HEADER, "unknown value")])
+
+
 @bp.get("/features")
 def features():
     """The compiled flags of the token's environment, with a strong ETag."""
@@ -58,8 +71,8 @@ def features():
     if refusal is not None:
         count_flag_fetch(refusal.status_code)
         return refusal
-    current = payload_cache.payload(check.environment)
-    headers = {"ETag": current.etag, "Cache-Control": "no-cache", "Vary": "Authorization"}
+    current = payload_cache.payload(check.environment, _cohorts_by_context())
+    headers = {"ETag": current.etag, "Cache-Control": "no-cache", "Vary": VARY}
     if etag_matches(request.headers.get("If-None-Match"), current.etag):
         count_flag_fetch(304)
         return Response(status=304, headers=headers)

@@ -1,6 +1,8 @@
 """Compile rollouts into the Unleash client-API body, the one format SDKs and Unleash servers share.
 
-Cohorts become global segments (``userId IN members``) so an SDK needs nothing but ``userId``;
+Cohorts become global segments (``userId IN members``) so an SDK needs nothing but ``userId``
+(or, for an SDK that asks for it, ``liftoffCohorts STR_CONTAINS ",<cohort key>,"``: a payload that
+does not grow with the cohorts, docs/rollouts.md);
 each live cohort gets its own strategy because Unleash ANDs the segments of one strategy, and the
 strategies of a feature are ORed. ``production`` follows the plan; ``development`` serves every
 feature that is not killed (nor archived) to everybody, so developers can try it before the champions do.
@@ -24,6 +26,9 @@ from sqlalchemy.orm import selectinload
 from app.db import db
 from app.models import ENVIRONMENTS, Cohort, CohortMember, Feature, FeatureVariant, Person, RolloutStage
 
+# The context field an application fills with a person's cohort keys, comma-delimited on both sides
+# (",pilots,champions,"): cohort keys hold no comma, so ",key," matches exactly one cohort.
+COHORT_CONTEXT = "liftoffCohorts"
 PRODUCTION = "production"
 DEVELOPMENT = "development"
 
@@ -114,10 +119,22 @@ def compile_feature(feature: Feature, environment: str, variants: list[FeatureVa
     }
 
 
-def _segments(features: list[Feature]) -> list[dict]:
+def _constraint(context: str, operator: str, values: list[str]) -> dict:
+    return {"contextName": context, "operator": operator, "values": values, "inverted": False,
+            "caseInsensitive": False}
+
+
+def _segments(features: list[Feature], cohorts_by_context: bool = False) -> list[dict]:
     cohorts = {c.id: c for f in features for s in f.stages for c in s.cohorts}
     if not cohorts:
         return []
+    ordered = sorted(cohorts.values(), key=lambda c: c.id)
+    if cohorts_by_context:
+        # One short constraint per cohort, whatever its size: the application names the person's
+        # cohorts in the context instead of the payload listing every member.
+        return [{"id": cohort.id, "name": cohort.key,
+                 "constraints": [_constraint(COHORT_CONTEXT, "STR_CONTAINS", [f",{cohort.key},"])]}
+                for cohort in ordered]
     members: dict[int, list[str]] = defaultdict(list)
     rows = db.session.execute(
         select(CohortMember.cohort_id, Person.person_id)
@@ -126,28 +143,17 @@ def _segments(features: list[Feature]) -> list[dict]:
     )
     for cohort_id, person_id in rows:
         members[cohort_id].append(person_id)
-    return [
-        {
-            "id": cohort.id,
-            "name": cohort.key,
-            "constraints": [
-                {
-                    "contextName": "userId",
-                    "operator": "IN",
-                    "values": sorted(members[cohort.id]),
-                    "inverted": False,
-                    "caseInsensitive": False,
-                }
-            ],
-        }
-        for cohort in sorted(cohorts.values(), key=lambda c: c.id)
-    ]
+    return [{"id": cohort.id, "name": cohort.key,
+             "constraints": [_constraint("userId", "IN", sorted(members[cohort.id]))]}
+            for cohort in ordered]
 
 
-def compile_payload(environment: str) -> dict:
+def compile_payload(environment: str, cohorts_by_context: bool = False) -> dict:
     """The whole ``GET /api/client/features`` body for one environment.
 
     :param environment: ``production`` or ``development``.
+    :param cohorts_by_context: cohort segments test the ``liftoffCohorts`` context field instead
+        of listing every member's ``userId`` (the compact form an SDK opts into).
     """
     features = list(
         db.session.scalars(
@@ -160,6 +166,6 @@ def compile_payload(environment: str) -> dict:
     return {
         "version": 2,
         "features": [compile_feature(f, environment, variants[f.id]) for f in features],
-        "segments": _segments(features),
+        "segments": _segments(features, cohorts_by_context),
         "query": {"environment": environment, "inlineSegmentConstraints": False},
     }

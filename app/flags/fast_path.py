@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 
-from app.flags.client_api import etag_matches
+from app.flags.client_api import VARY, etag_matches
+from app.flags.payload_cache import COHORTS_BY_CONTEXT, form
 from app.observability import count_flag_fetch
 from app.token_secrets import hash_secret, secret_from_authorization
 
@@ -27,7 +28,7 @@ class FeaturePollShortcut:
         # The headers app.web adds to every Flask answer (CSP, HSTS when served over HTTPS, ...),
         # computed once from the settings by create_app, which hands them in (the flags sit below
         # the web faces): the shortcut answers exactly like Flask, at no cost.
-        self.fixed_headers = [("Cache-Control", "no-cache"), ("Vary", "Authorization"), *security_headers]
+        self.fixed_headers = [("Cache-Control", "no-cache"), ("Vary", VARY), *security_headers]
         self._answers: dict[str, tuple[list, list]] = {}  # ETag -> (headers of 200, of 304)
 
     def _environment(self, header: str) -> str | None:
@@ -52,8 +53,12 @@ class FeaturePollShortcut:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "GET":
             return self.wsgi_app(environ, start_response)
         environment = self._environment(environ.get("HTTP_AUTHORIZATION", ""))
+        cohorts = environ.get("HTTP_LIFTOFF_COHORTS")
+        if cohorts is not None and cohorts.strip() != COHORTS_BY_CONTEXT:
+            return self.wsgi_app(environ, start_response)  # Flask refuses it, naming the header
         cache = self.extensions.get("liftoff_payload_cache")
-        current = cache.fresh(environment, time.monotonic()) if environment and cache else None
+        key = form(environment, cohorts is not None) if environment else None
+        current = cache.fresh(key, time.monotonic()) if key and cache else None
         if current is None:
             return self.wsgi_app(environ, start_response)
         ok, not_modified = self._headers(current)

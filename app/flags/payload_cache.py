@@ -23,6 +23,11 @@ from app.db import db, utcnow
 from app.models import FlagRevision
 
 REVISION_CHECK_SECONDS = 1.0
+# An SDK that sends this header with the value ``context`` gets the compact payload: cohort
+# segments test the liftoffCohorts context field instead of listing every member (docs/rollouts.md).
+COHORTS_HEADER = "Liftoff-Cohorts"
+COHORTS_BY_CONTEXT = "context"
+_COMPACT = "+cohorts-by-context"  # suffix of a cache key: the compact form of an environment
 _CHANGED = "liftoff_flags_changed"
 
 
@@ -67,10 +72,18 @@ class PayloadCache:
             return cached
 
 
-def build(environment: str, revision: int) -> Payload:
+def form(environment: str, cohorts_by_context: bool = False) -> str:
+    """The cache key of an environment's payload in the default or the compact form."""
+    return environment + _COMPACT if cohorts_by_context else environment
+
+
+def build(key: str, revision: int) -> Payload:
+    """The payload of a cache key (``form()``)."""
     from app.flags.compile import compile_payload
 
-    body = json.dumps(compile_payload(environment), separators=(",", ":")).encode()
+    environment, compact = key.removesuffix(_COMPACT), key.endswith(_COMPACT)
+    compiled = compile_payload(environment, cohorts_by_context=compact)
+    body = json.dumps(compiled, separators=(",", ":")).encode()
     return Payload(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:40]}"', revision=revision)
 
 
@@ -78,9 +91,12 @@ def cache_for_app() -> PayloadCache:
     return current_app.extensions.setdefault("liftoff_payload_cache", PayloadCache())
 
 
-def payload(environment: str) -> Payload:
-    """The cached payload of ``environment`` (compiled on first use and after any change)."""
-    return cache_for_app().get(environment)
+def payload(environment: str, cohorts_by_context: bool = False) -> Payload:
+    """The cached payload of ``environment`` (compiled on first use and after any change).
+
+    :param cohorts_by_context: the compact form (cohorts by the ``liftoffCohorts`` context field).
+    """
+    return cache_for_app().get(form(environment, cohorts_by_context))
 
 
 def current_revision() -> int:

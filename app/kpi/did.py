@@ -5,18 +5,28 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from app.kpi.stats import Z
 
 
-def _duration_cell(sums: pd.DataFrame, people: set[int]) -> tuple[float, float, float]:
+def duration_rows(sums: pd.DataFrame) -> pd.DataFrame:
+    """Per row of ``sums`` (person x task sums): its person, and the n, sum and sum of squares of
+    the minutes of its events with a duration (AI or not). Made once per frame, so each group of
+    a breakdown only picks rows."""
+    return pd.DataFrame({
+        "person_id": sums["person_id"],
+        "n": sums["ai_dur_n"] + sums["ai_aband_dur_n"] + sums["manual_dur_n"],
+        "total": sums["ai_dur_min"] + sums["ai_aband_min"] + sums["manual_dur_min"],
+        "sq": sums["ai_dur_min_sq"] + sums["ai_aband_min_sq"] + sums["manual_dur_min_sq"],
+    })
+
+
+def _duration_cell(rows: pd.DataFrame, people: np.ndarray) -> tuple[float, float, float]:
     """n, sum and sum of squares of the minutes of every event with a duration of these people."""
-    part = sums[sums["person_id"].isin(people)]
-    n = float((part["ai_dur_n"] + part["ai_aband_dur_n"] + part["manual_dur_n"]).sum())
-    total = float((part["ai_dur_min"] + part["ai_aband_min"] + part["manual_dur_min"]).sum())
-    sq = float((part["ai_dur_min_sq"] + part["ai_aband_min_sq"] + part["manual_dur_min_sq"]).sum())
-    return n, total, sq
+    part = rows[rows["person_id"].isin(people)]  # people: an array (a set is converted per call)
+    return float(part["n"].sum()), float(part["total"].sum()), float(part["sq"].sum())
 
 
 def _mean_var(cell: tuple[float, float, float]) -> tuple[float, float] | None:
@@ -32,14 +42,15 @@ def did_time_saved(before: pd.DataFrame, during: pd.DataFrame, treated: set[int]
     """Minutes saved per task: -[(treated during - before) - (control during - before)], where the
     outcome is the mean minutes of a task with a duration (AI or not), with a 95 % interval.
 
-    :param before: per person x task sums over the baseline window.
-    :param during: per person x task sums over the KPI window.
+    :param before: per person x task sums over the baseline window (or its ``duration_rows``).
+    :param during: per person x task sums over the KPI window (or its ``duration_rows``).
     :param treated: people exposed in the window; ``control``: people not exposed by its end.
     """
     out = {"did_time_saved_per_task": None, "did_ci_low": None, "did_ci_high": None,
            "did_treated_users": len(treated), "did_control_users": len(control)}
-    cells = [_mean_var(_duration_cell(frame, group))
-             for group in (treated, control) for frame in (before, during)]
+    groups = [np.fromiter(group, dtype=np.int64, count=len(group)) for group in (treated, control)]
+    frames = [frame if "total" in frame.columns else duration_rows(frame) for frame in (before, during)]
+    cells = [_mean_var(_duration_cell(frame, group)) for group in groups for frame in frames]
     if any(cell is None for cell in cells):
         return out  # a cell with fewer than two timed tasks gives no estimate
     (t0, vt0), (t1, vt1), (c0, vc0), (c1, vc1) = cells

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 
-from app.kpi.did import did_time_saved
+from app.kpi.did import did_time_saved, duration_rows
 from app.kpi.exposure import baseline_window, day_start, exposed_people, first_exposure, naive_utc
 from app.kpi.stats import mean_interval, ratio, wilson
 from app.kpi.time_saved import (
@@ -103,13 +104,26 @@ class WindowInputs:
             self.explicit_baselines, self.baseline_activity))
 
 
+HABIT_THRESHOLDS = (("daily", 20), ("weekly", 3), ("monthly", 1))  # active days of 30, at least
+
+
 def habit_cohort(active_days: int) -> str:
     """daily (>= 20 active days of 30), weekly (>= 3), monthly (>= 1), else never."""
-    if active_days >= 20:
-        return "daily"
-    if active_days >= 3:
-        return "weekly"
-    return "monthly" if active_days >= 1 else "never"
+    for name, least in HABIT_THRESHOLDS:
+        if active_days >= least:
+            return name
+    return "never"
+
+
+def habit_counts(habit_days: np.ndarray) -> dict[str, int]:
+    """How many people fall in each habit cohort, from their active days of the last 30 (one
+    vectorised pass: ``habit_cohort`` per person cost a Python call each, 10^5 at 100,000 people)."""
+    counts, higher = {}, 0
+    for name, least in HABIT_THRESHOLDS:  # from the highest threshold down
+        at_least = int(np.count_nonzero(habit_days >= least))
+        counts[name], higher = at_least - higher, at_least
+    counts["never"] = len(habit_days) - higher
+    return counts
 
 
 def _time_to_first_use(inputs: WindowInputs, exposed: set[int]) -> tuple[float | None, float | None]:
@@ -123,17 +137,31 @@ def _time_to_first_use(inputs: WindowInputs, exposed: set[int]) -> tuple[float |
     """
     if not exposed:
         return None, None
-    used = inputs.first_use_at
-    used = used[used < day_start(inputs.end + timedelta(days=1))]
-    first_seen = inputs.first_exposure
-    joined = pd.DataFrame({"exposed": first_seen[first_seen.index.isin(exposed)]}).join(
-        used.rename("used"), how="inner")
-    never_share = 1 - len(joined) / len(exposed)
-    if joined.empty:
+    hours = _hours_to_first_use(inputs)
+    # Every exposed person has a first exposure, so the index holds them all; a group's people are
+    # picked by position (the order does not change a median).
+    found = hours.index.get_indexer(np.fromiter(exposed, dtype=np.int64, count=len(exposed)))
+    mine = hours.to_numpy()[found[found >= 0]]
+    mine = mine[~np.isnan(mine)]
+    never_share = 1 - len(mine) / len(exposed)
+    if len(mine) == 0:
         return None, never_share
-    # AI use before the first exposure (e.g. a tester) counts as immediate use.
-    hours = ((joined["used"] - joined["exposed"]).dt.total_seconds() / 3600).clip(lower=0)
-    return float(hours.median()), never_share
+    return float(pd.Series(mine).median()), never_share
+
+
+def _hours_to_first_use(inputs: WindowInputs) -> pd.Series:
+    """Per person with a first exposure: hours from it to their first AI use by the window's end
+    (NaN: no use by then). Computed once per window, shared by the feature and every group."""
+    def compute() -> pd.Series:
+        used = inputs.first_use_at
+        used = used[used < day_start(inputs.end + timedelta(days=1))]
+        first_seen = inputs.first_exposure
+        joined = pd.DataFrame({"exposed": first_seen}).join(used.rename("used"), how="left")
+        # AI use before the first exposure (e.g. a tester) counts as immediate use.
+        hours = ((joined["used"] - joined["exposed"]).dt.total_seconds() / 3600).clip(lower=0)
+        return hours.astype("float64")
+
+    return inputs._cached("hours_to_first_use", compute)
 
 
 def active_people(active_days: pd.DataFrame) -> set[int]:
@@ -154,12 +182,12 @@ def adoption_figures(exposed: set[int], active: set[int]) -> dict:
 def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     """Every KPI of KPI_DEFINITIONS.md over the window, for ``people`` (everyone when None)."""
     act, days = inputs.activity, inputs.active_days
+    exposed = inputs.exposed if people is None else inputs.exposed & people
     if people is not None:
-        act = act[act["person_id"].isin(people)]
-        days = days[days["person_id"].isin(people)]
-    exposed = set(inputs.exposed)
-    if people is not None:
-        exposed &= people
+        # An array of the group's ids once, rather than pandas turning the set into one per filter.
+        people = _id_set(people)
+        act = _restrict(act, people)
+        days = _restrict(days, people)
     active_days = days[days["active_days"] > 0]
     active = active_people(days)
     n_days = (inputs.end - inputs.start).days + 1
@@ -174,10 +202,7 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     errors, judged = int(act["ai_errors"].sum()), int(act["ai_ok"].sum())
     error_low, error_high = wilson(errors, judged)
 
-    habit_population = days.set_index("person_id")["habit_days"].reindex(sorted(exposed), fill_value=0)
-    habit = {name: 0 for name in ("daily", "weekly", "monthly", "never")}
-    for name, count in habit_population.map(habit_cohort).value_counts().items():
-        habit[name] = int(count)
+    habit = habit_counts(_habit_days(inputs, days, exposed))
     ttfu, never_share = _time_to_first_use(inputs, exposed)
     before_exposure = _exposed_by(inputs, inputs.end)
     # Controls: people with tasks in the window or the baseline window, not exposed by its end (a
@@ -212,13 +237,44 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
         "habit": habit,
         "time_to_first_use_hours": ttfu,
         "never_used_share": never_share,
+        # The treated and the controls are all among ``people``: the whole frames give the same
+        # rows, and their duration sums are made once for every group.
         **did_time_saved(
-            _restrict(inputs.baseline_activity, people), act, exposed, control),
+            inputs._cached("did_before", lambda: duration_rows(inputs.baseline_activity)),
+            inputs._cached("did_during", lambda: duration_rows(inputs.activity)), exposed, control),
     }
 
 
+class _IdSet(frozenset):
+    """A group's person ids with the array pandas filters by, made once per group."""
+
+    array: np.ndarray
+
+
+def _id_set(people: set[int]) -> _IdSet:
+    if isinstance(people, _IdSet):
+        return people
+    ids = _IdSet(people)
+    ids.array = np.fromiter(ids, dtype=np.int64, count=len(ids))
+    return ids
+
+
 def _restrict(frame: pd.DataFrame, people: set[int] | None) -> pd.DataFrame:
-    return frame if people is None else frame[frame["person_id"].isin(people)]
+    """The rows of ``people`` (all when None), in the frame's order."""
+    if people is None:
+        return frame
+    return frame[frame["person_id"].isin(_id_set(people).array)]
+
+
+def _habit_days(inputs: WindowInputs, days: pd.DataFrame, exposed: set[int]) -> np.ndarray:
+    """Active days of the last 30 of each exposed person (0 for those with none)."""
+    if days.empty or not exposed:
+        return np.zeros(len(exposed), dtype=np.int64)
+    exposed_ids = np.fromiter(exposed, dtype=np.int64, count=len(exposed))
+    by_person = days.set_index("person_id")["habit_days"]
+    found = by_person.index.get_indexer(exposed_ids)
+    values = by_person.to_numpy()
+    return np.where(found >= 0, values[np.maximum(found, 0)], 0)
 
 
 def _everyone(inputs: WindowInputs) -> set[int]:

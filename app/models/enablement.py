@@ -34,6 +34,8 @@ class TrainingSession(db.Model):
     format: Mapped[str | None] = mapped_column(String(40))
     trainer: Mapped[str | None] = mapped_column(String(200))
     held_on: Mapped[date] = mapped_column(Date)
+    # When it starts (UTC), for a session scheduled with a time of day; held_on is then its date.
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
 
     attendance: Mapped[list[Attendance]] = relationship(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo, WithJsonSchema, field_validator
@@ -13,8 +14,10 @@ from app.schemas.common import (
     Day,
     Flag,
     Integer,
+    OptionalDay,
     OptionalInteger,
     OptionalText,
+    OptionalTimestamp,
     Text,
     choice,
     problem,
@@ -52,10 +55,21 @@ class TrainingIn(Body):
     stage: Integer(1)
     title: Text(200)
     trainer: Text(200)
-    held_on: Day
+    held_on: OptionalDay = None
+    """Required unless ``starts_at`` gives it (its UTC date)."""
+    starts_at: OptionalTimestamp = None
+    """A session scheduled at a time of day (ISO 8601 with an offset): its UTC date is ``held_on``."""
     format: OptionalText(40) = None
     duration_minutes: OptionalInteger(1) = None
     attendees: Annotated[list[Attendee], Field(max_length=plausible.MAX_BATCH)] = []
+
+    @field_validator("starts_at")
+    @classmethod
+    def _on_the_day(cls, starts_at: datetime | None, info: ValidationInfo) -> datetime | None:
+        held_on = info.data.get("held_on")
+        if starts_at is not None and held_on is not None and starts_at.date() != held_on:
+            raise problem(f"falls on {starts_at.date().isoformat()} (UTC), not on held_on")
+        return starts_at
 
     @field_validator("stage")
     @classmethod

@@ -100,7 +100,7 @@ RESPONSES: dict[str, dict] = {
     "Job": obj(("name",), name=STR, schedule=N_STR, description=N_STR,
                last_run=nullable({"type": "object"})),
     "Training": obj(("id", "title"), id=INT, stage=INT, title=STR, format=N_STR, trainer=N_STR,
-                    held_on=STR, duration_minutes=N_INT,
+                    held_on=STR, starts_at=N_STR, duration_minutes=N_INT,
                     attendees=array(obj(person_id=STR, completed=BOOL))),
     "ActionItem": obj(("id", "title", "status"), id=INT, title=STR, owner=N_STR, due_on=N_STR,
                       status=STR),

@@ -8,9 +8,12 @@ except ``run_job_now``, whose runner owns its own transaction.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+
 import pandas as pd
 
-from app.models import ActionItem, Feature, Feedback, GateEvaluation, JobRun
+from app.errors import Collector, Detail, ValidationFailed
+from app.models import ActionItem, Feature, Feedback, GateEvaluation, JobRun, PlaybookRun, TrainingSession
 from app.security import Identity, NotAllowed, dashboard_action, user_may
 from app.services.enablement import activities as enablement
 from app.services.enablement import feedback_triage
@@ -21,6 +24,7 @@ from dashboards.enablement.data import job_registry
 __all__ = [
     "NotAllowed",
     "add_action_item",
+    "attach_playbook",
     "complete_action_item",
     "evaluate_gate_now",
     "job_overview",
@@ -30,7 +34,9 @@ __all__ = [
     "may_run_jobs",
     "may_view_operations",
     "promote_with_gate",
+    "record_attendance",
     "run_job_now",
+    "schedule_training",
     "submit_feedback",
     "triage_feedback",
 ]
@@ -79,6 +85,64 @@ def submit_feedback(key: str, identity: Identity | None, form: dict) -> Feedback
     :raises ValidationFailed: naming every bad field (nothing is stored).
     """
     return feedback_triage.submit_feedback(key, form, identity.name)
+
+
+@dashboard_action("enablement:write", "attach playbooks (change manager or admin only)")
+def attach_playbook(key: str, identity: Identity | None, playbook_key: str | None) -> PlaybookRun:
+    """Attach a playbook (a file of the playbooks folder) to the feature, as the API's attach does.
+
+    :raises ValidationFailed: no playbook chosen, or the file or its cohorts are invalid.
+    """
+    if not isinstance(playbook_key, str) or not playbook_key.strip():
+        raise ValidationFailed("no playbook chosen", [Detail("playbook", "choose a playbook to attach")])
+    return enablement.attach_playbook(key, playbook_key.strip(), identity.name)
+
+
+@dashboard_action("enablement:write", "schedule trainings (change manager or admin only)")
+def schedule_training(key: str, identity: Identity | None, form: dict) -> TrainingSession:
+    """Schedule (or record) a training session through the training service.
+
+    :param form: ``stage``, ``title``, ``trainer``, ``day`` (YYYY-MM-DD from the date picker),
+        ``time`` (HH:MM, UTC; blank for a date only), ``duration_minutes``, ``format``, and
+        ``attendees`` (person ids; each must be in the stage's audience, as in the API).
+    :raises ValidationFailed: naming every bad field (nothing is stored).
+    """
+    problems = Collector()
+    day, clock = form.get("day"), (form.get("time") or "").strip()
+    spec = {key_: form.get(key_) for key_ in ("stage", "title", "trainer", "format")}
+    spec["format"] = (spec["format"] or "").strip() or None
+    spec["held_on"] = str(day)[:10] if day else None
+    if not day:
+        problems.add("held_on", "pick the date of the training")
+    elif clock:
+        try:
+            start = time.fromisoformat(clock)
+            spec["starts_at"] = datetime.combine(date.fromisoformat(str(day)[:10]), start, tzinfo=UTC)
+        except ValueError:
+            problems.add("starts_at", f"not a time HH:MM: {clock[:20]!r}")
+    duration = form.get("duration_minutes")
+    if duration not in (None, ""):
+        spec["duration_minutes"] = duration
+    spec["attendees"] = list(form.get("attendees") or [])
+    problems.raise_if_any("invalid training session; nothing was stored")
+    return enablement.record_training(key, spec, identity.name)
+
+
+@dashboard_action("enablement:write", "record attendance (change manager or admin only)")
+def record_attendance(session_id: int | None, identity: Identity | None, person_ids: list[str],
+                      completed: bool) -> TrainingSession:
+    """Record that these people attended the session (and whether they completed it).
+
+    :raises ValidationFailed: no session or nobody chosen, or someone outside the stage's audience.
+    """
+    problems = Collector()
+    if not isinstance(session_id, int) or isinstance(session_id, bool):
+        problems.add("session", "choose the training session")
+    if not person_ids:
+        problems.add("attendees", "choose who attended")
+    problems.raise_if_any("invalid attendance; nothing was stored")
+    rows = [{"person_id": pid, "completed": completed} for pid in person_ids]
+    return enablement.record_attendance(session_id, rows, identity.name)
 
 
 @dashboard_action("enablement:write", "triage feedback (change manager or admin only)")

@@ -10,9 +10,8 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from app.db import db, utcnow
-from app.errors import LiftoffError
-from app.models import Attendance, Feature, JobRun, Person, TrainingSession
-from app.playbooks import playbook_for
+from app.models import Attendance, Department, Feature, JobRun, Person, TrainingSession
+from app.playbooks import load_each, playbook_for
 from app.services.enablement import activities as enablement
 from app.services.enablement import feedback_triage
 from app.services.enablement.feedback_triage import NEXT_STATUSES
@@ -20,6 +19,8 @@ from app.services.ingest import feedback
 from app.services.operations import job_runs
 from app.services.operations.jobs import listed_jobs
 from app.services.rollout import drift, gates
+from dashboards.people.data import person_label
+from dashboards.shell.refusals import error_lines  # noqa: F401  (pages read it here)
 
 FEEDBACK_CATEGORIES = feedback.CATEGORIES  # the form's menu; the rule set is the service's
 SEVERITIES = feedback.SEVERITIES
@@ -30,6 +31,7 @@ TRAINING_COLUMNS = [
     "format",
     "trainer",
     "held_on",
+    "starts_at",
     "attendees",
     "completed",
     "audience",
@@ -39,6 +41,7 @@ FEEDBACK_COLUMNS = [
     "id",
     "occurred_at",
     "person_id",
+    "person",
     "rating",
     "category",
     "severity",
@@ -86,15 +89,6 @@ RUN_COLUMNS = [
     "error",
 ]
 SYNC_COLUMNS = ["feature", "status", "attempts", "created_at", "next_attempt_at", "last_error"]
-
-
-def error_lines(error: LiftoffError) -> list[str]:
-    """A service's refusal as lines for the page: the message, then each ``field: message``."""
-    lines = [error.message]
-    for d in error.details:
-        where = f"row {d.index}: " if d.index is not None else ""
-        lines.append(f"{where}{d.field}: {d.message}")
-    return lines
 
 
 def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
@@ -191,6 +185,7 @@ def training_sessions(key: str) -> pd.DataFrame:
                 "format": s.format,
                 "trainer": s.trainer,
                 "held_on": s.held_on.isoformat(),
+                "starts_at": s.starts_at.strftime("%H:%M UTC") if s.starts_at else None,
                 "attendees": len(s.attendance),
                 "completed": completed,
                 "audience": audience,
@@ -204,16 +199,18 @@ def feedback_items(key: str) -> pd.DataFrame:
     """Every feedback item, newest first, with the statuses it may move to next."""
     items = list(reversed(feedback_triage.list_feedback(key)))
     ids = {f.person_id for f in items}
-    people = (
-        dict(db.session.execute(select(Person.id, Person.person_id).where(Person.id.in_(ids))).all())
-        if ids
-        else {}
-    )
+    found = db.session.execute(
+        select(Person.id, Person.person_id, Person.name, Department.name)
+        .join(Department, Department.id == Person.department_id, isouter=True)
+        .where(Person.id.in_(ids))).all() if ids else []
+    people = {row_id: pid for row_id, pid, _name, _dept in found}
+    labels = {row_id: person_label(name, dept, pid) for row_id, pid, name, dept in found}
     rows = [
         {
             "id": f.id,
             "occurred_at": pd.Timestamp(f.occurred_at),
             "person_id": people.get(f.person_id),
+            "person": labels.get(f.person_id),
             "rating": f.rating,
             "category": f.category,
             "severity": f.severity,
@@ -314,6 +311,28 @@ def enablement_feature_options() -> list[dict]:
         {"label": f"{f.name} ({f.key})" + (f" · {f.playbook_key}" if f.playbook_key else ""), "value": f.key}
         for f in features
     ]
+
+
+def playbook_options() -> list[dict]:
+    """Every valid playbook of the playbooks folder, for attaching one to a feature."""
+    valid, _invalid = load_each()
+    return [{"label": f"{pb.name} ({key}, {len(pb.stages)} stages)", "value": key}
+            for key, pb in sorted(valid.items(), key=lambda item: item[1].name)]
+
+
+def stage_options(key: str) -> list[dict]:
+    """The feature's rollout stages by position and name, the current one marked."""
+    feature = enablement.feature_by_key(key)
+    return [{"label": f"{s.position}. {s.name}" + (" (now)" if s.position == feature.current_stage else ""),
+             "value": s.position} for s in sorted(feature.stages, key=lambda s: s.position)]
+
+
+def session_options(key: str) -> list[dict]:
+    """The feature's training sessions, newest first, for recording attendance."""
+    return [{"label": f"{s.held_on.isoformat()}"
+             + (f" {s.starts_at.strftime('%H:%M')} UTC" if s.starts_at else "")
+             + f" · {s.title} (stage {s.stage_position})", "value": s.id}
+            for s in reversed(enablement.list_trainings(key))]
 
 
 def job_registry(full_errors: bool = False) -> tuple[pd.DataFrame, str | None]:

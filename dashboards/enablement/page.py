@@ -12,7 +12,13 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from app.db import db
 from app.errors import LiftoffError
 from app.security import current_identity
-from dashboards.enablement import data, view
+from dashboards.enablement import (
+    data,
+    forms,
+    pulse,
+    records,  # noqa: F401  (the change manager's callbacks register)
+    view,
+)
 from dashboards.enablement.actions import (
     NotAllowed,
     add_action_item,
@@ -25,6 +31,7 @@ from dashboards.enablement.actions import (
     submit_feedback,
     triage_feedback,
 )
+from dashboards.people import picker
 from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import (
     COUNTER,
@@ -148,6 +155,16 @@ def layout(feature: str | None = None, **_query) -> html.Div:
             ],
             className="lo-grid-2 lo-section",
         ),
+    ]
+    if editable:
+        stages = data.stage_options(feature)
+        current = next((o["value"] for o in stages if o["label"].endswith("(now)")), None)
+        parts.append(html.Div(ui.card("Trainings and attendance", html.Div(
+            [forms.training_form(stages, current), forms.attendance_form(data.session_options(feature))],
+            className="lo-grid-2"), card_id="training-forms-card"), className="lo-section"))
+    parts += [
+        html.Div(dcc.Loading(html.Div(id="enablement-pulse"), type="dot", delay_show=150),
+                 className="lo-section"),
         html.Div(
             ui.card(
                 "Feedback",
@@ -174,7 +191,7 @@ OWNER = text(320)
 accepts("enablement-feature-picker", "value", FEATURE_KEY)
 accepts("enablement-feature", "data", PAGE_FEATURE)
 accepts("enablement-version", "data", COUNTER)
-accepts("feedback-person", "value", text(200))
+FEEDBACK_PERSON = picker.chosen_state("feedback")
 accepts("feedback-rating", "value", whole())  # any whole number: the form names one outside 1-5
 accepts("feedback-category", "value", text(40))
 accepts("feedback-severity", "value", text(20))
@@ -214,6 +231,7 @@ def pick_feature(key):
     Output("enablement-trainings", "children"),
     Output("enablement-feedback", "children"),
     Output("enablement-actions", "children"),
+    Output("enablement-pulse", "children"),
     Input("enablement-feature", "data"),
     Input("enablement-version", "data"),
 )
@@ -223,7 +241,9 @@ def render_enablement(key, _version):
     editable = may_edit_enablement(identity)
     try:
         overview = data.enablement_overview(key)
-        playbook = view.playbook_card(overview, data.stage_completion(key))
+        attach = (forms.attach_form(data.playbook_options(), (overview["playbook"] or {}).get("key"))
+                  if editable else None)
+        playbook = view.playbook_card(overview, data.stage_completion(key), attach)
         gate = view.gate_panel(
             data.latest_gate(key),
             data.latest_drift(key),
@@ -233,9 +253,10 @@ def render_enablement(key, _version):
         trainings = view.trainings_card(data.training_sessions(key))
         feedback = view.feedback_list(data.feedback_items(key), editable, key)
         actions = view.action_list(data.action_items(key), editable)
+        pulse_card = pulse.pulse_card(*pulse.pulse_frames(key))
     except LiftoffError as error:
-        return ui.alert(error.message, "danger"), None, None, None, None
-    return playbook, gate, trainings, feedback, actions
+        return ui.alert(error.message, "danger"), None, None, None, None, None
+    return playbook, gate, trainings, feedback, actions, pulse_card
 
 
 def _done(message: str, version, alert_id: str = "enablement-done"):
@@ -257,7 +278,7 @@ def _failed(error: LiftoffError, action: str, key, version):
     Output("feedback-comment", "value"),
     Input("feedback-submit", "n_clicks"),
     State("enablement-feature", "data"),
-    State("feedback-person", "value"),
+    FEEDBACK_PERSON,
     State("feedback-rating", "value"),
     State("feedback-category", "value"),
     State("feedback-severity", "value"),
@@ -270,7 +291,7 @@ def record_feedback(clicks, key, person, rating, category, severity, comment, ve
     if not clicks:
         return no_update, no_update, no_update
     form = {
-        "person_id": person,
+        "person_id": next(iter(picker.chosen_ids(person)), None),
         "rating": rating,
         "category": category,
         "severity": severity,

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pandas as pd
 from dash import dcc, html
 
+from dashboards.people import picker
 from dashboards.shell import components as ui
 
 STATUS_KINDS = {"open": "killed", "triaged": "live", "fixed": "off", "verified": "complete"}
@@ -22,18 +23,20 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def playbook_card(overview: dict, completion: dict) -> html.Section:
-    """The attached playbook and the stage that applies now: trainings, communications, checklist."""
+def playbook_card(overview: dict, completion: dict, attach=None) -> html.Section:
+    """The attached playbook and the stage that applies now: trainings, communications, checklist
+    and gate, as the playbook defines them. ``attach`` is the attach form (for those who may)."""
     playbook, stage = overview["playbook"], overview["stage"]
     if playbook is None:
         return ui.card(
             "Playbook",
-            ui.empty_state(
+            [ui.empty_state(
                 "No playbook attached to this feature.",
-                'Attach one with PUT /api/v1/features/KEY/playbook {"playbook": "pilot-feedback-loop"}; '
-                "see docs/playbooks.md.",
+                "A change manager attaches one below: it sets the trainings, communications, pulse "
+                "questions and gate of each stage." if attach is not None else
+                "A change manager attaches one; see docs/playbooks.md.",
                 state_id="playbook-empty",
-            ),
+            ), attach],
             card_id="playbook-card",
         )
     head = html.Div(
@@ -50,7 +53,7 @@ def playbook_card(overview: dict, completion: dict) -> html.Section:
             "Advance it to stage 1 on the Rollout control page; the playbook's first stage then applies.",
             state_id="playbook-stage-empty",
         )
-        return ui.card("Playbook", [head, body], card_id="playbook-card")
+        return ui.card("Playbook", [head, body, attach], card_id="playbook-card")
     pct = completion["pct"]
     tiles = html.Div(
         [
@@ -98,6 +101,11 @@ def playbook_card(overview: dict, completion: dict) -> html.Section:
     )
     checklist = html.Ul([html.Li(item) for item in stage["checklist"]], className="lo-checklist")
     questions = html.Ul([html.Li(q) for q in stage["questions"]])
+    gate = html.Ul([html.Li([html.Span(c["metric"], className="lo-mono"),
+                             f" {c['parameter']} {_fmt(c['threshold'])}"]) for c in stage["gate"]],
+                   id="playbook-gate")
+    if not stage["gate"]:
+        gate = html.P("No gate: the stage ends when product promotes it.", className="lo-muted")
     return ui.card(
         "Playbook",
         [
@@ -119,11 +127,14 @@ def playbook_card(overview: dict, completion: dict) -> html.Section:
                             comms,
                             html.H3("Pulse questions", className="lo-subhead"),
                             questions,
+                            html.H3("Gate to leave this stage", className="lo-subhead"),
+                            gate,
                         ]
                     ),
                 ],
                 className="lo-grid-2",
             ),
+            attach,
         ],
         card_id="playbook-card",
     )
@@ -225,19 +236,20 @@ def drift_section(drift: dict) -> html.Div:
     return html.Div([html.P(["Latest drift check: ", verdict], id="drift-verdict"), table])
 
 
-def trainings_card(sessions: pd.DataFrame) -> html.Section:
+def trainings_card(sessions: pd.DataFrame, forms=None) -> html.Section:
+    """The sessions held or scheduled, with the forms to schedule one and record attendance."""
     if sessions.empty:
         body = ui.empty_state(
-            "No training sessions recorded.",
-            "Record one with POST /api/v1/features/KEY/trainings (stage, title, trainer, "
-            "held_on, attendees).",
+            "No training sessions yet.",
+            "Schedule one with the form below." if forms is not None else
+            "A change manager schedules them here.",
             state_id="trainings-empty",
         )
     else:
         body = ui.table(
             sessions,
             [
-                ("held_on", "Held on"),
+                ("held_on", "When"),
                 ("stage", "Stage"),
                 ("title", "Title"),
                 ("trainer", "Trainer"),
@@ -246,6 +258,7 @@ def trainings_card(sessions: pd.DataFrame) -> html.Section:
                 ("completion_pct", "% of stage audience"),
             ],
             render={
+                "held_on": lambda r: r["held_on"] + (f" {r['starts_at']}" if r["starts_at"] else ""),
                 "completion_pct": lambda r: (
                     "—"
                     if r["completion_pct"] is None or pd.isna(r["completion_pct"])
@@ -255,7 +268,7 @@ def trainings_card(sessions: pd.DataFrame) -> html.Section:
             numeric=["stage", "attendees", "completed", "completion_pct"],
             table_id="trainings-table",
         )
-    return ui.card("Training sessions", body, card_id="trainings-card")
+    return ui.card("Training sessions", [body, forms], card_id="trainings-card")
 
 
 def feedback_form() -> html.Div:
@@ -263,9 +276,9 @@ def feedback_form() -> html.Div:
     categories = ("usability", "quality", "correction", "training", "other")
     return html.Div(
         [
+            picker.people_picker("feedback", "Whose feedback (search by name)", multi=False),
             html.Div(
                 [
-                    ui.field("Person id", ui.text_input("feedback-person", "e.g. p0042")),
                     ui.field("Rating (1–5)", dcc.RadioItems(
                         id="feedback-rating", options=[{"label": str(i), "value": i} for i in range(1, 6)],
                         value=None, inline=True, className="lo-radios")),
@@ -344,8 +357,8 @@ def feedback_list(items: pd.DataFrame, editable: bool, key: str) -> html.Div:
                 exports,
                 ui.empty_state(
                     "No feedback yet.",
-                    "Record feedback with the form, POST /api/v1/feedback or "
-                    "`liftoff import feedback FILE.csv`.",
+                    "Record feedback with the form above as people answer the pulse survey."
+                    if editable else "Change managers record it here as people answer the pulse survey.",
                     state_id="feedback-empty",
                 ),
             ]
@@ -354,7 +367,7 @@ def feedback_list(items: pd.DataFrame, editable: bool, key: str) -> html.Div:
         items,
         [
             ("occurred_at", "When"),
-            ("person_id", "Person"),
+            ("person", "Person"),
             ("rating", "Rating"),
             ("category", "Category"),
             ("severity", "Severity"),

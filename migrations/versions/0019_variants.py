@@ -1,7 +1,7 @@
 """variants: a feature's variants, their weights over time, the event's variant, SDK variant counts
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0016
 """
 from collections.abc import Sequence
 
@@ -11,7 +11,7 @@ from alembic import op
 import app.db
 
 revision: str = "0019"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -113,21 +113,34 @@ def record_training(feature_key: str, spec: dict, actor: str) -> TrainingSession
     """Record a training session held for a stage, with its attendees.
 
     :param spec: ``stage`` (position), ``title``, ``held_on`` (YYYY-MM-DD), ``trainer``,
-        ``format``?, ``duration_minutes``?, ``attendees``: person ids or
-        ``{"person_id", "completed"}`` -- each must be in the stage's audience.
+        ``starts_at``? (ISO 8601 with an offset: a session scheduled at a time of day; its UTC
+        date must be ``held_on``, which it gives when ``held_on`` is absent), ``format``?,
+        ``duration_minutes``?, ``attendees``: person ids or ``{"person_id", "completed"}`` -- each
+        must be in the stage's audience (a scheduled session may have none yet).
     """
     feature = feature_by_key(feature_key)
     problems = Collector()
     positions = [s.position for s in feature.stages]
     training = validate(TrainingIn, spec, problems, context={"stages": positions})
     position, attendees = None, []
+    held_on = None
     if training is not None:
         position = training.stage
         attendees = _attendees(feature, position, list(enumerate(training.attendees)), problems)
+        held_on = training.held_on or (training.starts_at.date() if training.starts_at else None)
+        if held_on is None:
+            problems.add("held_on", "is required (or starts_at, whose UTC date it is)")
+    elif isinstance(spec, dict) and type(spec.get("stage")) is int and spec["stage"] in positions \
+            and isinstance(spec.get("attendees"), list):
+        # Another field is bad: the attendees are still judged against the audience, so every
+        # problem is named at once (a malformed row is the model's problem, reported already).
+        rows = validate_rows(AttendeeIn, [bare_id(r) for r in spec["attendees"]], Collector())
+        attendees = _attendees(feature, spec["stage"], rows, problems)
     refuse(problems, "invalid training session")
+    assert training is not None  # refuse raised otherwise
     session = TrainingSession(feature_id=feature.id, stage_position=position, title=training.title,
-                              format=training.format, trainer=training.trainer,
-                              held_on=training.held_on, duration_minutes=training.duration_minutes)
+                              format=training.format, trainer=training.trainer, held_on=held_on,
+                              starts_at=training.starts_at, duration_minutes=training.duration_minutes)
     session.attendance = [Attendance(person_id=pid, completed=done) for pid, done in attendees]
     db.session.add(session)
     db.session.flush()

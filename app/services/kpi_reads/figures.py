@@ -169,9 +169,13 @@ def kpi_inputs(key: str, start: date, end: date) -> tuple[kpi.WindowInputs, pd.D
 def _live_window_parts(feature: Feature, version: str | None) -> dict:
     """What a feature's KPIs read besides the rollups: its spells, everyone's department and
     rate, its explicit baselines (keyed on the KPI revision, which every write to them bumps)."""
-    return kpi_cache.cached(version, ("live", feature.id), lambda: {
-        "spells": _spells(feature.id), "people": people_frame(),
-        "explicit": _explicit_baselines(feature.id), "department_rates": department_rates()})
+    parts = kpi_cache.cached(version, ("live", feature.id), lambda: {
+        "spells": _spells(feature.id), "explicit": _explicit_baselines(feature.id),
+        "department_rates": department_rates()})
+    # Everyone's department and rate, one entry for every feature: at 100,000 people a copy per
+    # feature would take ~8 MB each of the memo's budget and push other entries out.
+    parts["people"] = kpi_cache.cached(version, ("people",), people_frame)
+    return parts
 
 
 def _window_sums(feature_id: int, lo: date, hi: date, version: str | None) -> pd.DataFrame:
@@ -298,9 +302,14 @@ def window_groups(group_by: str, people: pd.DataFrame, spells: pd.DataFrame, sta
     instants = reference_instants(spells, start, end, people["person_id"])
     if group_by == "variant":
         raise ValueError("variant groups need the feature: variant_groups()")
+    # Everyone's membership history, remembered per KPI revision for every feature and window: at
+    # 100,000 people reading it took seconds of each first read of a breakdown.
+    version = kpi_cache.version()
     if group_by == "department":
-        return groups_at(department_history(people), instants, nobody=NO_DEPARTMENT)
-    keys, members = cohorts if cohorts is not None else _cohort_members()
+        history = kpi_cache.cached(version, ("department_history",), lambda: department_history(people))
+        return groups_at(history, instants, nobody=NO_DEPARTMENT)
+    keys, members = cohorts if cohorts is not None else kpi_cache.cached(
+        version, ("cohort_members",), _cohort_members)
     return groups_at(members, instants, names=keys)
 
 

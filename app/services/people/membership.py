@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import DateTime, and_, delete, exists, func, insert, or_, select, type_coerce, update
 from sqlalchemy.orm import aliased
 
 from app.db import db
@@ -117,11 +117,13 @@ def department_history() -> pd.DataFrame:
     """Every recorded interval: person_id, department (name), department_id, rate (None: the
     organisation default), valid_from, valid_to (naive UTC; NaT for since / still)."""
     dm = DepartmentMembership
-    rows = db.session.execute(
+    # Core rows with the instants as stored (naive UTC, made UTC below), not ORM rows converting
+    # each value: 10^5 rows at 100,000 people took seconds.
+    result = db.session.connection().execute(
         select(dm.person_id, Department.name, dm.department_id, Department.hourly_rate_eur,
-               dm.valid_from, dm.valid_to)
-        .join(Department, Department.id == dm.department_id).order_by(dm.person_id, dm.id)).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=[
+               type_coerce(dm.valid_from, DateTime), type_coerce(dm.valid_to, DateTime))
+        .join(Department, Department.id == dm.department_id).order_by(dm.person_id, dm.id))
+    frame = pd.DataFrame([tuple(row) for row in result], columns=[
         "person_id", "department", "department_id", "rate", "valid_from", "valid_to"])
     return _naive(frame)
 

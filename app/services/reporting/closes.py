@@ -90,7 +90,7 @@ def check_closable(month: str, today: date | None = None) -> None:
                                [Detail("month", f"is after the current month {current}")])
 
 
-def close_past_month(month: str, today: date | None = None) -> CloseResult:
+def close_past_month(month: str, today: date | None = None, *, allow_empty: bool = False) -> CloseResult:
     """Close any past month (not only the last): bring the rollups up to every event accepted so
     far, mark the closed months whose inputs moved as restated, then freeze ``month``'s ROI.
 
@@ -98,14 +98,17 @@ def close_past_month(month: str, today: date | None = None) -> CloseResult:
 
     :param month: ``YYYY-MM``, before the current month (see ``check_closable``).
     :param today: the day it is (tests); default today in UTC.
-    :raises NothingToClose: ``month`` is not closed and has no events (409).
+    :param allow_empty: close a month without events too (``liftoff close --month``: the
+        contract's "any past month", for an operator who means it); the API, the dashboard and the
+        job refuse one.
+    :raises NothingToClose: ``month`` is not closed and has no events (409), unless ``allow_empty``.
     """
     from app.services.rollups import materialise as rollups
 
     check_closable(month, today)
     refreshed = rollups.refresh()
     new = not is_closed(month)
-    if new and not has_activity(month):
+    if new and not allow_empty and not has_activity(month):
         raise NothingToClose(month)  # the refresh above is rolled back with it: nothing half-done
     restated = check_restatements()
     close = close_month(month)

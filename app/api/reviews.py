@@ -9,12 +9,12 @@ from app.db import db
 from app.errors import Detail, ValidationFailed
 from app.models import ReviewItem
 from app.schemas.reviews import DatasetExportIn, EvaluationIn, LabelIn, SampleIn, parse
-from app.security import current_identity, requires
+from app.security import acting_identity, requires
 from app.services.review import datasets, evaluations, labels, sampling
 
 
 def _actor() -> str:
-    return current_identity().name
+    return acting_identity().name
 
 
 def _int_arg(name: str) -> int | None:
@@ -52,7 +52,8 @@ def label_review_item(item_id: int):
     body = parse(LabelIn, json_body(dict))
     label = labels.label_item(item_id, _actor(), body.label, body.category, body.fix)
     db.session.commit()
-    return jsonify(labels.item_view(db.session.get(ReviewItem, label.item_id)))
+    # The label just written references the item (a foreign key): get() finds it.
+    return jsonify(labels.item_view(db.session.get_one(ReviewItem, label.item_id)))
 
 
 @bp.get("/features/<key>/reviewed-quality")

@@ -12,7 +12,7 @@ from app.db import db, utcnow
 from app.errors import Collector
 from app.schemas import parse
 from app.schemas.variants import VariantPromotion, VariantsPut
-from app.security import current_identity, requires
+from app.security import acting_identity, requires
 from app.services.kpi_reads import variant_figures
 from app.services.rollout import transitions as rollout
 from app.services.rollout import variants
@@ -27,7 +27,7 @@ def put_variants(key: str):
     checked = parse(VariantsPut, raw, "invalid variants")
     # The service re-reads the raw list: it names each problem by its index, as the parser does.
     body = {"variants": raw["variants"], "rule": raw.get("rule"), "reason": checked.reason}
-    variants.define(key, body, current_identity().name, checked.effective_at)
+    variants.define(key, body, acting_identity().name, checked.effective_at)
     db.session.commit()
     return jsonify(rollout.feature_state(key))
 
@@ -37,7 +37,7 @@ def put_variants(key: str):
 def promote_variant(key: str, name: str):
     """Give one variant weight 100 % (the others 0): every exposed person gets it; audited."""
     checked = parse(VariantPromotion, json_body(dict), "invalid promotion")
-    variants.promote(key, name, current_identity().name, checked.reason, checked.effective_at)
+    variants.promote(key, name, acting_identity().name, checked.reason, checked.effective_at)
     db.session.commit()
     return jsonify(rollout.feature_state(key))
 
@@ -69,5 +69,7 @@ def compare_variants(key: str):
     adoption = _positive("adoption_difference", 0.05, problems)
     net = _positive("net_eur_difference", 1.0, problems)
     problems.raise_if_any("invalid query")
+    # _day adds a problem whenever it gives None, so both are dates past raise_if_any.
+    assert start is not None and end is not None
     return jsonify(variant_figures.comparison(key, start, end, request.args.get("control") or None,
                                               adoption, net))

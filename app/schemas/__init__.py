@@ -3,6 +3,8 @@ way a pydantic error becomes the contract's 422 naming each field."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pydantic import BaseModel, ValidationError
 
 from app.errors import Detail, ValidationFailed
@@ -15,7 +17,10 @@ def _field(loc: tuple) -> str:
     return out or "(body)"
 
 
-def parse(model: type[BaseModel], data, message: str = "invalid request") -> BaseModel:
+Body = TypeVar("Body", bound=BaseModel)
+
+
+def parse(model: type[Body], data, message: str = "invalid request") -> Body:
     """``data`` as ``model``, or a ``ValidationFailed`` with one detail per bad field."""
     try:
         return model.model_validate(data)

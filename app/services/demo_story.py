@@ -9,7 +9,7 @@ history is moved there), so the story is always recent. Told once: a second seed
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -17,8 +17,9 @@ from sqlalchemy import select
 from app.db import db
 from app.errors import LiftoffError
 from app.models import Department, Feature, Person
-from app.services.enablement import activities, feedback_triage
+from app.services.enablement import activities
 from app.services.ingest import activity, events
+from app.services.ingest.feedback import record_feedback
 from app.services.people import directory as people
 from app.services.reporting import closes
 from app.services.rollout import gates
@@ -38,10 +39,10 @@ class Story:
     feedback: int = 0
     action_items: int = 0
     closed_months: tuple[str, ...] = ()
-    gates: dict[str, bool] | None = None
+    gates: dict[str, bool] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        gates_text = ", ".join(f"{k}: {'passed' if v else 'failed'}" for k, v in (self.gates or {}).items())
+        gates_text = ", ".join(f"{k}: {'passed' if v else 'failed'}" for k, v in self.gates.items())
         return [f"story: {', '.join(self.features)} with the {PLAYBOOK} playbook; "
                 f"{self.trainings} trainings, {self.feedback} feedback items, "
                 f"{self.action_items} open action items; gates {gates_text}; "
@@ -134,7 +135,7 @@ def _pulse(key: str, pilot: list[Person], weeks: list[date], ratings: list[list[
             rows.append({"feature": key, "person_id": person.person_id, "rating": rating,
                          "category": category, "comment": comment,
                          "occurred_at": _at(week, 15).isoformat()})
-    return len(feedback_triage.import_feedback(rows))
+    return len(record_feedback(rows))
 
 
 def tell(last_day: date) -> Story | None:
@@ -188,7 +189,7 @@ def tell(last_day: date) -> Story | None:
     story.trainings += 1
     held_weeks = [held_from + timedelta(days=4), held_from + timedelta(days=11)]
     story.feedback += _pulse(HELD, operations[:10], held_weeks, [[3, 2, 3, 4, 2, 3], [2, 3, 1, 3, 2, 3, 2]])
-    feedback_triage.import_feedback([{
+    record_feedback([{
         "feature": HELD, "person_id": operations[2].person_id, "rating": 1, "category": "quality",
         "severity": "critical", "comment": "The summary dropped the liability cap of a supplier contract.",
         "occurred_at": _at(last_day - timedelta(days=2), 11).isoformat()}])

@@ -69,6 +69,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         # The client's address as the trusted proxies saw it (login throttle, /metrics allow list).
         # Only X-Forwarded-For, which a proxy appends to: a Host or scheme header a client sent
         # through a proxy that does not overwrite it would be trusted too.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's middleware idiom
+            app.wsgi_app, x_for=hops, x_proto=0, x_host=0, x_port=0, x_prefix=0)
     observability.init_app(app)  # request ids, latency metrics, /metrics (outermost WSGI layer)
     return app

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import UTC, date, datetime
+from typing import TypeGuard
 
 from app.errors import Detail, ValidationFailed
 
@@ -19,7 +20,7 @@ _MONTH = re.compile(PATTERN)
 FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 
-def is_month(value) -> bool:
+def is_month(value: object) -> TypeGuard[str]:
     """Whether ``value`` is a ``YYYY-MM`` string of a supported year (no trailing newline)."""
     return isinstance(value, str) and _MONTH.fullmatch(value) is not None
 

@@ -222,6 +222,15 @@ def api_error(status: int, message: str):
     return response
 
 
+def acting_identity() -> Identity:
+    """The caller of a view behind ``@requires``, which has already answered 401 to nobody; the
+    raise only states that (and guards a view that forgot the decorator)."""
+    identity = current_identity()
+    if identity is None:
+        raise NotAllowed("authentication required")
+    return identity
+
+
 def requires(permission: str):
     """Refuse the view with 401 (nobody) or 403 (not allowed) unless the caller has it."""
     if permission not in PERMISSIONS:

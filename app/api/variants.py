@@ -13,17 +13,10 @@ from app.db import db, utcnow
 from app.errors import Collector
 from app.schemas.responses import DAY, NUM, STR, ref
 from app.schemas.variants import VariantPromotion, VariantsPut
-from app.security import NotAllowed, current_identity, requires
+from app.security import acting_identity, requires
 from app.services.kpi_reads import variant_figures
 from app.services.rollout import transitions as rollout
 from app.services.rollout import variants
-
-
-def _actor() -> str:
-    identity = current_identity()
-    if identity is None:  # not reached: @requires refused the request first
-        raise NotAllowed("sign in first")
-    return identity.name
 
 
 @bp.put("/features/<key>/variants")
@@ -36,7 +29,7 @@ def put_variants(key: str):
     checked = parsed_body("invalid variants")
     # The list and the rule as sent: the service judges them, naming each problem by its index.
     body = {"variants": checked.variants, "rule": checked.rule, "reason": checked.reason}
-    variants.define(key, body, _actor(), checked.effective_at)
+    variants.define(key, body, acting_identity().name, checked.effective_at)
     db.session.commit()
     return jsonify(rollout.feature_state(key))
 
@@ -48,7 +41,7 @@ def put_variants(key: str):
 def promote_variant(key: str, name: str):
     """Give one variant weight 100 % (the others 0): every exposed person gets it; audited."""
     checked = parsed_body("invalid promotion")
-    variants.promote(key, name, _actor(), checked.reason, checked.effective_at)
+    variants.promote(key, name, acting_identity().name, checked.reason, checked.effective_at)
     db.session.commit()
     return jsonify(rollout.feature_state(key))
 
@@ -82,6 +75,7 @@ def compare_variants(key: str):
     adoption = _positive("adoption_difference", 0.05, problems)
     net = _positive("net_eur_difference", 1.0, problems)
     problems.raise_if_any("invalid query")
-    assert start is not None and end is not None  # both good once no problem was found
+    # _day adds a problem whenever it gives None, so both are dates past raise_if_any.
+    assert start is not None and end is not None
     return jsonify(variant_figures.comparison(key, start, end, request.args.get("control") or None,
                                               adoption, net))

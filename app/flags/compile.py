@@ -94,6 +94,7 @@ def compile_feature(feature: Feature, environment: str, variants: list[FeatureVa
         variants = _variants_by_feature([feature.id])[feature.id]
     if environment not in ENVIRONMENTS:
         raise ValueError(f"unknown environment {environment!r}")
+    strategies: list[dict]
     if feature.archived_at is not None:
         # Served disabled rather than left out: an SDK answers an unknown flag with the app's own
         # fallback (which may be "on"); a disabled one is off for everyone, whatever the app says.

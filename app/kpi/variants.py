@@ -37,6 +37,8 @@ def newcombe(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> tuple[float 
     p1, p2 = x1 / n1, x2 / n2
     l1, u1 = wilson(x1, n1, z)
     l2, u2 = wilson(x2, n2, z)
+    # wilson gives None only for an empty sample, ruled out above.
+    assert l1 is not None and u1 is not None and l2 is not None and u2 is not None
     diff = p1 - p2
     return (diff, diff - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
             diff + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))

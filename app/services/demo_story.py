@@ -9,7 +9,7 @@ history is moved there), so the story is always recent. Told once: a second seed
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -39,10 +39,10 @@ class Story:
     feedback: int = 0
     action_items: int = 0
     closed_months: tuple[str, ...] = ()
-    gates: dict[str, bool] | None = None
+    gates: dict[str, bool] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
-        gates_text = ", ".join(f"{k}: {'passed' if v else 'failed'}" for k, v in (self.gates or {}).items())
+        gates_text = ", ".join(f"{k}: {'passed' if v else 'failed'}" for k, v in self.gates.items())
         return [f"story: {', '.join(self.features)} with the {PLAYBOOK} playbook; "
                 f"{self.trainings} trainings, {self.feedback} feedback items, "
                 f"{self.action_items} open action items; gates {gates_text}; "

@@ -6,7 +6,7 @@ ended on a change, audit entries with the admin as actor) and never commit: the 
 
 from __future__ import annotations
 
-from app.errors import Collector
+from app.errors import Collector, Detail, ValidationFailed
 from app.models import ApiToken, User
 from app.security import Identity, dashboard_action, user_may
 from app.services.accounts import access
@@ -38,6 +38,7 @@ def create_user(identity: Identity, email: str | None, role: str | None,
     if not role:
         problems.add("role", "choose a role")
     problems.raise_if_any("invalid user; nobody was created")
+    assert role  # an empty role was reported above
     password, generated = _password_or_generated(password)
     return access.create_user(email or "", role, password, actor=identity.name), generated
 
@@ -72,6 +73,7 @@ def create_token(identity: Identity, kind: str | None, environment: str | None,
     if not (name or "").strip():
         problems.add("name", "give the token a name to recognise it by")
     problems.raise_if_any("invalid token; none was created")
+    assert kind and name  # both were checked above
     environment = (environment or "production") if needs_environment(kind) else None
     return access.create_token(kind, environment, name.strip(), actor=identity.name)
 
@@ -79,15 +81,11 @@ def create_token(identity: Identity, kind: str | None, environment: str | None,
 @dashboard_action("accounts:admin", REFUSAL)
 def revoke_token(identity: Identity, token_id: int | None) -> ApiToken:
     if token_id is None:
-        problems = Collector()
-        problems.add("token", "choose a token to revoke")
-        problems.raise_if_any("no token was revoked")
+        raise ValidationFailed("no token was revoked", [Detail("token", "choose a token to revoke")])
     return access.revoke_token(token_id, actor=identity.name)
 
 
 def _chosen(email: str | None) -> str:
     if not email:
-        problems = Collector()
-        problems.add("user", "choose a user first")
-        problems.raise_if_any("nothing was changed")
+        raise ValidationFailed("nothing was changed", [Detail("user", "choose a user first")])
     return email

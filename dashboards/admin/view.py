@@ -15,7 +15,7 @@ USER_STATE_KINDS = {"active": "complete", "deactivated": "killed"}
 TOKEN_STATE_KINDS = {"active": "complete", "revoked": "killed", "expired": "off"}
 
 
-def _input(control_id: str, placeholder: str = "", kind: str = "text") -> dcc.Input:
+def _input(control_id: str, placeholder: str = "", kind: ui.InputKind = "text") -> dcc.Input:
     return dcc.Input(id=control_id, type=kind, placeholder=placeholder, value="", debounce=False,
                      className="lo-field", autoComplete="new-password" if kind == "password" else "off")
 

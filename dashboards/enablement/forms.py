@@ -36,7 +36,7 @@ def training_form(stages: list[dict], current_stage: int | None) -> html.Div:
         html.Div([
             ui.field("Date", dcc.DatePickerSingle(id="training-day", date=None, display_format="YYYY-MM-DD",
                                                   placeholder="YYYY-MM-DD", className="lo-date")),
-            ui.field("Time (UTC)", dcc.Input(id="training-time", type="time", value="",
+            ui.field("Time (UTC)", dcc.Input(id="training-time", type=ui.browser_input_type("time"), value="",
                                                     className="lo-field")),
             ui.field("Minutes", dcc.Input(id="training-duration", type="number", min=1, step=1,
                                           value=None, className="lo-field")),

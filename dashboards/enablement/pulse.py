@@ -9,6 +9,8 @@ was given in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 from dash import html
 from sqlalchemy import select
@@ -28,7 +30,7 @@ LATEST_COMMENTS = 3  # per category in the table; the feedback table below lists
 RATING_COLOURS = {1: "#c92a2a", 2: "#e67700", 3: "#adb5bd", 4: "#74b816", 5: "#2b8a3e"}
 
 
-def _stage_at(transitions: list[tuple], at) -> int:
+def _stage_at(transitions: Sequence[tuple], at) -> int:
     stage = 0
     for effective_at, to_stage in transitions:
         if effective_at > at:
@@ -67,9 +69,9 @@ def pulse_frames(key: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     stats = frame.groupby(["stage", "stage_name", "week"])["rating"].agg(responses="size", mean="mean")
     distribution = counts.join(stats).reset_index().sort_values(["week", "stage"])[DISTRIBUTION_COLUMNS]
     categories = []
-    for category, group in frame.groupby("category", sort=True):
+    for label, group in frame.groupby("category", sort=True):
         said = [c for c in reversed(group["comment"].tolist()) if isinstance(c, str) and c.strip()]
-        categories.append({"category": category, "responses": len(group), "mean": group["rating"].mean(),
+        categories.append({"category": label, "responses": len(group), "mean": group["rating"].mean(),
                            "comments": said[:LATEST_COMMENTS]})
     by_category = pd.DataFrame(categories, columns=CATEGORY_COLUMNS).sort_values(
         ["responses", "category"], ascending=[False, True])

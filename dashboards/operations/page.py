@@ -85,7 +85,7 @@ def _close_dialog() -> html.Div:
                             n_clicks=0),
             ], className="lo-dialog-buttons"),
         ], className="lo-dialog-box", role="dialog",
-            **{"aria-modal": "true", "aria-labelledby": "ops-close-text"}),
+            **ui.attributes({"aria-modal": "true", "aria-labelledby": "ops-close-text"})),
         id="ops-close-dialog", className=DIALOG_CLOSED,
     )
 

@@ -55,12 +55,13 @@ def save_cohort(identity: Identity | None, key: str | None, name: str | None, me
     :raises NotAllowed: the role may not change cohorts.
     :raises ValidationFailed: naming each bad field or member (nothing is stored).
     """
+    assert identity is not None  # @dashboard_action refuses a missing identity
     problems = Collector()
     at = effective_instant(day, clock, problems)
     problems.raise_if_any("invalid cohort")
     key = (key or "").strip()
     spec: dict = {"members": members}
-    if (name or "").strip():
+    if name and name.strip():
         spec["name"] = name.strip()
     if at is not None:
         spec["effective_at"] = at.isoformat()

@@ -63,7 +63,7 @@ def search_people(term: str | None, limit: int = SEARCH_LIMIT, offset: int = 0) 
                 Department.name.icontains(term, autoescape=True),
                 Person.id.in_(in_cohort))
     query = _people_query().where(where)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     found = _labelled(query.order_by(Person.name, Person.person_id).offset(max(0, offset)).limit(limit))
     return found, total
 
@@ -168,9 +168,11 @@ def read_people_list(contents: str | None) -> UploadedList:
     by_email: dict[str, str] = {}
     by_id: set[str] = set()
     for chunk in _chunks(sorted(emails)):
+        # e is never None (a NULL e-mail matches no IN): the test narrows the nullable column.
         by_email.update((e.lower(), pid) for e, pid in db.session.execute(
             select(Person.email, Person.person_id)
-            .where(func.lower(Person.email).in_(chunk), Person.erased_at.is_(None))).all())
+            .where(func.lower(Person.email).in_(chunk), Person.erased_at.is_(None))).all()
+            if e is not None)
     for chunk in _chunks(sorted(ids)):
         by_id.update(db.session.scalars(select(Person.person_id).where(
             Person.person_id.in_(chunk), Person.erased_at.is_(None))))

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dash import MATCH, Input, Output, State, callback, ctx, dcc, html, no_update
 
 from dashboards.people import data
+from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import N_CLICKS, Problem, accepts, record, text, whole
 
 __all__ = ["chosen_ids", "chosen_output", "chosen_state", "message_output", "options_for", "options_output",
@@ -71,7 +72,8 @@ def people_picker(prefix: str, label: str = "People", multi: bool = True,
             className="lo-btn lo-btn-ghost lo-picker-upload",
         ),
     ], className="lo-picker-bulk", hidden=not multi))
-    parts += [html.Div(id=_id(MESSAGE, prefix), className="lo-picker-message", **{"aria-live": "polite"}),
+    parts += [html.Div(id=_id(MESSAGE, prefix), className="lo-picker-message",
+                       **ui.attributes({"aria-live": "polite"})),
               html.Div(_summary(chosen) if multi else None, id=_id(SUMMARY, prefix),
                        className="lo-muted lo-picker-summary")]
     return html.Div(parts, className="lo-picker-box", id=f"{prefix}-picker")

@@ -11,7 +11,7 @@ from dashboards.shell import components as ui
 NEW = "__new__"  # the cohort chooser's value for a cohort not saved yet
 
 
-def cohort_table(cohorts: pd.DataFrame) -> html.Div:
+def cohort_table(cohorts: pd.DataFrame) -> html.Div | html.Table:
     if cohorts.empty:
         return ui.empty_state("No cohorts yet.", "Create the first one with the form.",
                               state_id="cohorts-empty")

@@ -23,7 +23,7 @@ from dashboards.shell.callback_inputs import N_CLICKS, accepts, text
 log = logging.getLogger(__name__)
 
 # The API's fields, their labels and their inputs (number inputs hand a number, or None).
-FIELDS = [
+FIELDS: list[tuple[str, str, ui.InputKind, str]] = [
     ("key", "Key (the flag name SDKs ask for)", "text", "e.g. meeting-notes"),
     ("name", "Name", "text", "e.g. Meeting notes"),
     ("baseline_days", "Baseline days", "number", "28"),
@@ -33,7 +33,7 @@ FIELDS = [
 FIRST_STAGES = [{"name": "Champions", "cohorts": [], "percentage": 0}]
 
 
-def _field(field: str, label: str, kind: str, placeholder: str) -> html.Div:
+def _field(field: str, label: str, kind: ui.InputKind, placeholder: str) -> html.Div:
     control = dcc.Input(id=f"new-{field}", type=kind, value="" if kind == "text" else None,
                         placeholder=placeholder, className="lo-field",
                         **({"step": "any"} if kind == "number" else {"maxLength": 200}))

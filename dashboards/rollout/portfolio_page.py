@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 import dash
 import pandas as pd
 from dash import Input, Output, callback, dcc, html
+from dash.development.base_component import Component
 
 from app.security import current_identity
 from dashboards.kpi import data as kpi_data
@@ -58,7 +59,7 @@ def _filters(frame) -> html.Div:
 
 def layout(**_query) -> html.Div:
     frame = data.portfolio()
-    parts = [
+    parts: list[Component | None] = [
         html.Div([
             html.Div([
                 html.H1("Portfolio"),

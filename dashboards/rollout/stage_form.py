@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.db import db
 from app.errors import Detail
 from app.models import Cohort
+from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import accepts, text, texts, whole
 
 SLOTS = 6  # rows shown; a plan longer than this is rare and still editable through the API
@@ -35,7 +36,8 @@ def ids(prefix: str, slot: int) -> dict[str, str]:
 def rows(prefix: str, stages: list[dict], options: list[dict], disabled: bool = False) -> html.Div:
     """The form's rows, the first ones filled with ``stages`` (``{"name", "cohorts", "percentage"}``)."""
     heads = [html.Span(label, className="lo-kpi-label") for label in ("Stage", "Cohorts", "% of everyone")]
-    out = [html.Div(heads, className="lo-stage-row lo-stage-head", **{"aria-hidden": "true"})]
+    out = [html.Div(heads, className="lo-stage-row lo-stage-head",
+                    **ui.attributes({"aria-hidden": "true"}))]
     for slot in range(SLOTS):
         stage = stages[slot] if slot < len(stages) else {}
         names = ids(prefix, slot)

@@ -20,8 +20,8 @@ INSTANT_HELP = "UTC; leave empty for now"
 def panel() -> html.Section:
     person = dcc.Dropdown(id="who-person", options=[], value=None, placeholder="Type a name or id…",
                           searchable=True, clearable=True, className="lo-picker")
-    instant = dcc.Input(id="who-at", type="datetime-local", value="", className="lo-field",
-                        debounce=True)
+    instant = dcc.Input(id="who-at", type=ui.browser_input_type("datetime-local"), value="",
+                        className="lo-field", debounce=True)
     form = html.Div([
         html.Div([html.Label("Person", htmlFor="who-person"), person]),
         html.Div([html.Label(f"At ({INSTANT_HELP})", htmlFor="who-at"), instant]),
@@ -29,7 +29,7 @@ def panel() -> html.Section:
     return ui.card("Who gets it?", [
         html.P("Whether one person has the feature in production, and the rule that decides it: the "
                "same cohorts and percentage bucket the SDKs apply.", className="lo-muted"),
-        form, html.Div(id="who-answer", className="lo-who-answer", **{"aria-live": "polite"}),
+        form, html.Div(id="who-answer", className="lo-who-answer", **ui.attributes({"aria-live": "polite"})),
     ], card_id="who-panel")
 
 
@@ -52,9 +52,10 @@ def parse_instant(value: str | None) -> datetime | None:
 
     :raises ValueError: not such a value.
     """
-    if not (value or "").strip():
+    text = (value or "").strip()
+    if not text:
         return None
-    parsed = datetime.fromisoformat(value.strip())
+    parsed = datetime.fromisoformat(text)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
 
 

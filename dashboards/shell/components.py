@@ -4,9 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any, Literal
 
 import pandas as pd
 from dash import dcc, html
+
+# The <input> types Dash's dcc.Input stub names (its docs' list).
+InputKind = Literal["text", "number", "password", "email", "range", "search", "tel", "url", "hidden"]
+
+
+def attributes(values: dict[str, str]) -> dict[str, Any]:
+    """HTML attributes Python cannot spell as keywords (``aria-*``, ``data-*``), to splat into a
+    component. Typed Any: Dash's stubs type each keyword by its own parameter, and a dict of str
+    splatted into them would match none, though Dash passes these names through to the browser."""
+    return values
+
+
+def browser_input_type(kind: Literal["time", "datetime-local"]) -> Any:
+    """An <input> type the browser renders as its own picker. Dash's dcc.Input stub lists only the
+    types its docs name, narrower than what Dash passes through and the pages use: typed Any."""
+    return kind
+
 
 STATUS_LABELS = {"off": "Off", "live": "Rolling out", "complete": "Everyone", "killed": "Killed",
                  "archived": "Archived"}

@@ -23,6 +23,7 @@ def promote_variant(key: str, name: str, identity: Identity | None, reason: str 
     :raises NotAllowed: the role may not change rollouts; :raises ValidationFailed: no reason, no
         such variant.
     """
+    assert identity is not None  # @dashboard_action refuses a missing identity
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("a reason is required", [Detail("reason", "say why, for the audit trail")])

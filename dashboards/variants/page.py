@@ -126,7 +126,7 @@ def _promote_dialog() -> html.Div:
             ],
             className="lo-dialog-box",
             role="dialog",
-            **{"aria-modal": "true"},
+            **ui.attributes({"aria-modal": "true"}),
         ),
         id="variants-dialog",
         className=DIALOG_CLOSED,

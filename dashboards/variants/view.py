@@ -3,6 +3,8 @@ dashboards.variants.data; nothing here computes a KPI)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 from dash import html
 
@@ -30,7 +32,7 @@ def _hidden(record: dict, field: str, fmt) -> str:
     return fmt(record[field])
 
 
-def figures_table(comparison: dict) -> html.Div:
+def figures_table(comparison: dict) -> html.Table:
     rows = pd.DataFrame(comparison["variants"])
     columns = [
         ("variant", "Variant"),
@@ -38,7 +40,8 @@ def figures_table(comparison: dict) -> html.Div:
         ("exposed_users", "Exposed"),
         ("ai_tasks", "AI tasks"),
     ] + [(f, name) for f, (name, _) in FIGURE_NAMES.items()]
-    render = {
+    # Callable[..., str]: the per-figure renderers below bind their field and format as defaults.
+    render: dict[str, Callable[..., str]] = {
         "weight": lambda r: f"{r['weight']} %",
         "exposed_users": lambda r: kv.FEWER_THAN_5 if r["suppressed"] else ui.number(r["exposed_users"]),
         "ai_tasks": lambda r: _hidden(r, "ai_tasks", ui.number),
@@ -64,7 +67,7 @@ def _difference_cell(diff: dict, fmt) -> html.Span:
     return html.Span([text, " ", badge])
 
 
-def differences_table(comparison: dict) -> html.Div:
+def differences_table(comparison: dict) -> html.Div | html.Table:
     control = comparison["control"]
     rows = [{"variant": name, **diffs} for name, diffs in comparison["differences"].items()]
     if not rows:

@@ -215,7 +215,9 @@ def token_last_used(token_ids: list[int]) -> dict[int, datetime]:
                                .where(SdkInstance.token_id.in_(token_ids))
                                .group_by(SdkInstance.token_id))
     for token_id, last_seen in polls:
-        if last_seen is not None and (token_id not in seen or last_seen > seen[token_id]):
+        # token_id is never None here (IN excludes NULL); the check narrows the nullable column.
+        if token_id is not None and last_seen is not None and (
+                token_id not in seen or last_seen > seen[token_id]):
             seen[token_id] = last_seen
     return seen
 

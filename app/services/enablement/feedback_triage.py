@@ -71,14 +71,13 @@ def corrections(feature_key: str) -> list[dict]:
     carries a ``correction`` (with its output and model), and every correction feedback."""
     feature = feature_by_key(feature_key)
     blank = dict.fromkeys(CORRECTION_FIELDS)
-    events = db.session.execute(
+    events = list(db.session.execute(
         select(Event, Person.person_id).join(Person, Person.id == Event.person_id)
         .where(Event.feature_id == feature.id, Event.ai_assisted.is_(True),
-               Event.outcome == "corrected", Event.correction.is_not(None)))
+               Event.outcome == "corrected", Event.correction.is_not(None))))
     feedback = db.session.execute(
         select(Feedback, Person.person_id).join(Person, Person.id == Feedback.person_id)
         .where(Feedback.feature_id == feature.id, Feedback.category == "correction"))
-    events = list(events)
     # The variant it names, else the one its person had at occurred_at (KPI_DEFINITIONS.md).
     held = variant_exposure.variants_at(feature, [(e.person_id, e.occurred_at) for e, _ in events
                                                   if e.variant is None])

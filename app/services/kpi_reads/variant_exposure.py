@@ -14,6 +14,7 @@ import json
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,8 @@ def splits(feature: Feature) -> Splits | None:
         select(type_coerce(VariantWeightChange.effective_at, DateTime), VariantWeightChange.weights)
         .where(VariantWeightChange.feature_id == feature.id)
         .order_by(VariantWeightChange.effective_at, VariantWeightChange.id)).all()
-    starts, weights = [], []
+    starts: list[datetime] = []
+    weights: list[list[tuple[str, int]]] = []
     for at, text in rows:
         split = json.loads(text)
         if starts and starts[-1] == at:  # two changes at one instant: the later one holds
@@ -109,8 +111,9 @@ def periods(feature: Feature, start: date, end: date) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=columns)
     spells = pd.DataFrame([tuple(r) for r in rows], columns=["person_id", "external_id", "s0", "s1"])
-    spells["s0"] = pd.to_datetime(spells["s0"]).clip(lower=lo)
-    spells["s1"] = pd.to_datetime(spells["s1"]).fillna(hi).clip(upper=hi)
+    # pandas clips a datetime Series at a datetime; pandas-stubs' clip only admits numbers: cast.
+    spells["s0"] = pd.to_datetime(spells["s0"]).clip(lower=cast(Any, lo))
+    spells["s1"] = pd.to_datetime(spells["s1"]).fillna(hi).clip(upper=cast(Any, hi))
     spells["target"] = variant_targets(split.key, spells["external_id"])
     # Split i holds over [starts[i], starts[i+1]); the first one also before its own start.
     bounds = [pd.Timestamp.min, *[pd.Timestamp(t) for t in split.starts[1:]], pd.Timestamp.max]

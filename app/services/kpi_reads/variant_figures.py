@@ -93,7 +93,7 @@ def comparison(key: str, start: date, end: date, control: str | None = None,
         events = labelled_events(feature, start, end, periods)
         rates = people.set_index("person_id")["rate"]
         events["rate"] = events["person_id"].map(rates).astype("float64").fillna(figures.default_rate())
-        exposed = {v.name: set() for v in variants}
+        exposed: dict[str, set[int]] = {v.name: set() for v in variants}
         for name, part in periods.groupby("variant"):
             exposed[str(name)].update(int(p) for p in part["person_id"])
         weights = {v.name: v.weight for v in variants}

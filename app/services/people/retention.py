@@ -9,9 +9,10 @@ evaluation gates need to know which model produced an answer.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from app.db import db, utcnow
 from app.models import Event, ReviewItem, ReviewLabel
@@ -37,12 +38,13 @@ def blank_old_texts(now: datetime | None = None, days: int | None = None) -> dic
         return {"cutoff": None, "events_blanked": 0, "fixes_blanked": 0}
     cutoff = (now or utcnow()) - timedelta(days=days)
     old = select(Event.id).where(Event.occurred_at < cutoff)
-    # One statement each: a retention run may touch millions of events.
-    events = db.session.execute(
+    # One statement each: a retention run may touch millions of events. An UPDATE's result is a
+    # CursorResult (with rowcount); Session.execute's stub only promises the base Result.
+    events = cast(CursorResult, db.session.execute(
         update(Event).where(Event.occurred_at < cutoff,
                             or_(Event.output.is_not(None), Event.correction.is_not(None)))
         .values(output=None, correction=None).execution_options(synchronize_session=False)
-    ).rowcount or 0
+    )).rowcount or 0
     fixes = blank_fixes(old)
     if events or fixes:
         audit(ACTOR, "texts.retention", "events", f"before {cutoff.isoformat()}",
@@ -54,7 +56,8 @@ def blank_old_texts(now: datetime | None = None, days: int | None = None) -> dic
 def blank_fixes(event_ids) -> int:
     """Blank reviewers' fixes of the given events (a subquery of event ids); how many were blanked."""
     items = select(ReviewItem.id).where(ReviewItem.event_id.in_(event_ids))
-    return db.session.execute(
+    # An UPDATE's result is a CursorResult; Session.execute's stub only promises the base Result.
+    return cast(CursorResult, db.session.execute(
         update(ReviewLabel).where(ReviewLabel.item_id.in_(items), ReviewLabel.fix.is_not(None))
         .values(fix=None).execution_options(synchronize_session=False)
-    ).rowcount or 0
+    )).rowcount or 0

@@ -165,6 +165,8 @@ def version_of(dataset_key: str, version: int | None = None) -> DatasetVersion:
 
 def version_record(version: DatasetVersion) -> dict:
     dataset = db.session.get(Dataset, version.dataset_id)
+    if dataset is None:  # dataset_versions.dataset_id is a foreign key: its dataset always exists
+        raise NotFound(f"dataset {version.dataset_id} of version {version.version}")
     return {"dataset": dataset.key, "version": version.version, "filter": json.loads(version.filter),
             "items": version.item_count, "created_by": version.created_by,
             "created_at": version.created_at.isoformat()}

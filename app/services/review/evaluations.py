@@ -9,7 +9,7 @@ import math
 from sqlalchemy import select
 
 from app.db import db
-from app.errors import Collector
+from app.errors import Collector, NotFound
 from app.kpi.review import pass_rate
 from app.models import (
     MODEL_VERSION_MAX,
@@ -49,7 +49,9 @@ def _results(results, known: set[int], problems: Collector) -> list[tuple[int, b
             problems.add("score", "must be a finite number", i)
         if isinstance(item, int) and not isinstance(item, bool):
             seen.add(item)
-            rows.append((item, passed, float(score) if score is not None else None))
+            # ``passed is True``: the bool itself when it is one; any other value was reported
+            # above, so these rows are never stored.
+            rows.append((item, passed is True, float(score) if score is not None else None))
     return rows
 
 
@@ -91,7 +93,12 @@ def record_run(dataset_key: str, actor: str, model_version: str, results: list,
 
 def run_record(run: EvaluationRun) -> dict:
     version = db.session.get(DatasetVersion, run.version_id)
+    # Both are foreign keys (run -> version -> dataset): the rows always exist.
+    if version is None:
+        raise NotFound(f"dataset version {run.version_id} of evaluation run {run.id}")
     dataset = db.session.get(Dataset, version.dataset_id)
+    if dataset is None:
+        raise NotFound(f"dataset {version.dataset_id} of evaluation run {run.id}")
     return {"id": run.id, "dataset": dataset.key, "version": version.version,
             "model_version": run.model_version, "variant": run.variant, "posted_by": run.posted_by,
             "posted_at": run.posted_at.isoformat(), **pass_rate(run.passed, run.items)}

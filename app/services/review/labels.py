@@ -41,7 +41,7 @@ def _checked(label, category, fix) -> tuple[str | None, str | None]:
     return category, fix
 
 
-def label_item(item_id: int, reviewer: str, label: str, category: str | None = None,
+def label_item(item_id: int, reviewer: str, label: str | None, category: str | None = None,
                fix: str | None = None) -> ReviewLabel:
     """Record (or change) ``reviewer``'s label of an item. The first reviewer labels round 1; a
     different reviewer labels round 2 on the items marked for a second review only.
@@ -53,6 +53,7 @@ def label_item(item_id: int, reviewer: str, label: str, category: str | None = N
     if item is None:
         raise NotFound(f"no review item {item_id}")
     category, fix = _checked(label, category, fix)
+    assert label is not None  # _checked refused anything outside LABELS
     labels = {lb.round: lb
               for lb in db.session.scalars(select(ReviewLabel).where(ReviewLabel.item_id == item.id))}
     mine = next((lb for lb in labels.values() if lb.reviewer == reviewer), None)
@@ -139,6 +140,8 @@ def reviewed_quality(feature_key: str, stage: int | None = None, variant: str | 
 def item_view(item: ReviewItem) -> dict:
     """An item as a reviewer sees it: the AI output, the user's own correction if any, and labels."""
     event = db.session.get(Event, item.event_id)
+    if event is None:  # review_items.event_id is a foreign key: an item's event always exists
+        raise NotFound(f"event {item.event_id} of review item {item.id}")
     labels = db.session.scalars(select(ReviewLabel).where(ReviewLabel.item_id == item.id)
                                 .order_by(ReviewLabel.round))
     return {"id": item.id, "event_id": event.event_id, "task": event.task,

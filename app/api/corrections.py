@@ -11,7 +11,7 @@ from app.db import db
 from app.schemas.events import EventVoid
 from app.schemas.features import ReasonIn, StagePatch, StagesIn
 from app.schemas.responses import INT, array, obj, ref
-from app.security import current_identity, requires
+from app.security import acting_identity, requires
 from app.services.ingest import voids
 from app.services.rollout import feature_plan
 from app.services.rollout import transitions as rollout
@@ -32,7 +32,7 @@ def list_costs(key: str):
 def void_cost(key: str, cost_id: int):
     """Void a cost entry: it stays listed (voided) but counts in no figure any more."""
     body = json_body()  # a field the declared body does not know is a 422
-    entry = voids.void_cost(key, cost_id, current_identity().name, body.get("reason"))
+    entry = voids.void_cost(key, cost_id, acting_identity().name, body.get("reason"))
     db.session.commit()
     return jsonify(voids.cost_record(entry, key))
 
@@ -43,7 +43,7 @@ def void_cost(key: str, cost_id: int):
 @answers(obj(("voided", "already_voided"), voided=INT, already_voided=INT))
 def void_events():
     """Void events by id (at most 1,000): all or none; KPIs drop them at the next refresh."""
-    result = voids.void_events(json_body(), current_identity().name)
+    result = voids.void_events(json_body(), acting_identity().name)
     db.session.commit()
     return jsonify({"voided": len(result.voided), "already_voided": len(result.already_voided)})
 
@@ -55,7 +55,7 @@ def void_events():
 def archive_feature(key: str):
     """Archive: off for everyone, out of the default lists, kept in history and KPIs."""
     body = json_body()  # a field the declared body does not know is a 422
-    feature_plan.archive(key, current_identity().name, body.get("reason"))
+    feature_plan.archive(key, acting_identity().name, body.get("reason"))
     db.session.commit()
     return jsonify(rollout.feature_state(key))
 
@@ -67,7 +67,7 @@ def archive_feature(key: str):
 def unarchive_feature(key: str):
     """Unarchive: back at the stage it had."""
     body = json_body()  # a field the declared body does not know is a 422
-    feature_plan.unarchive(key, current_identity().name, body.get("reason"))
+    feature_plan.unarchive(key, acting_identity().name, body.get("reason"))
     db.session.commit()
     return jsonify(rollout.feature_state(key))
 
@@ -79,7 +79,7 @@ def unarchive_feature(key: str):
 def replace_stages(key: str):
     """Replace the stage plan; the stages reached so far must come back unchanged."""
     body = json_body()  # a field the declared body does not know is a 422
-    feature_plan.replace_stages(key, body.get("stages"), current_identity().name, body.get("reason"))
+    feature_plan.replace_stages(key, body.get("stages"), acting_identity().name, body.get("reason"))
     db.session.commit()
     return jsonify(rollout.feature_state(key))
 
@@ -90,6 +90,6 @@ def replace_stages(key: str):
 @answers(ref("Feature"))
 def patch_stage(key: str, position: int):
     """Change one stage not yet reached (name, cohorts, percentage)."""
-    feature_plan.patch_stage(key, position, json_body(), current_identity().name)
+    feature_plan.patch_stage(key, position, json_body(), acting_identity().name)
     db.session.commit()
     return jsonify(rollout.feature_state(key))

@@ -23,14 +23,14 @@ from app.schemas.enablement import (
 )
 from app.schemas.features import Promote
 from app.schemas.responses import INT, STR, array, obj, ref
-from app.security import current_identity, requires
+from app.security import acting_identity, requires
 from app.services.enablement import activities as enablement
 from app.services.enablement import feedback_triage
 from app.services.rollout import drift, gates
 
 
 def _actor() -> str:
-    return current_identity().name
+    return acting_identity().name
 
 
 def _training(session: TrainingSession) -> dict:

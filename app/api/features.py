@@ -11,7 +11,7 @@ from app.errors import Detail, ValidationFailed
 from app.flags import clients
 from app.schemas.features import Advance, FeatureIn, Transition
 from app.schemas.responses import array, obj, ref
-from app.security import current_identity, requires
+from app.security import acting_identity, requires
 from app.services.rollout import gates
 from app.services.rollout import transitions as rollout
 
@@ -22,7 +22,7 @@ from app.services.rollout import transitions as rollout
 @answers(ref("Feature"), 201)
 def create_feature():
     """Create a feature with its stage plan."""
-    feature = rollout.create_feature(json_body(), current_identity().name)
+    feature = rollout.create_feature(json_body(), acting_identity().name)
     db.session.commit()
     return jsonify(rollout.feature_state(feature.key)), 201
 
@@ -49,7 +49,7 @@ def get_feature(key: str):
 
 def _transition(action, key: str):
     body = parsed_body("invalid transition")
-    action(key, current_identity().name, body.reason, body.effective_at)
+    action(key, acting_identity().name, body.reason, body.effective_at)
     db.session.commit()
     return jsonify(rollout.feature_state(key))
 
@@ -61,7 +61,7 @@ def _transition(action, key: str):
 def advance_feature(key: str):
     """Move to the next stage once its gate passes (or with override and a reason)."""
     body = parsed_body("invalid transition")
-    gates.advance_stage(key, current_identity().name, body.reason, body.override, body.effective_at)
+    gates.advance_stage(key, acting_identity().name, body.reason, body.override, body.effective_at)
     db.session.commit()
     return jsonify(rollout.feature_state(key))
 

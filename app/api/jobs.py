@@ -10,7 +10,7 @@ from app.db import db
 from app.errors import ValidationFailed
 from app.schemas.operations import RunJob
 from app.schemas.responses import array, ref
-from app.security import current_identity, requires
+from app.security import acting_identity, requires
 from app.services.operations.job_runs import close_dead_runs, last_runs, run_record, runs_of
 from app.services.operations.jobs import get_job, listed_jobs, run_job
 
@@ -65,4 +65,4 @@ def run_now(name: str):
 def _full_errors() -> bool:
     # A failure text may hold what a source or a library put in it: whoever may run jobs (the
     # admins) reads it whole, every other reader a redacted copy.
-    return current_identity().may("jobs:run")
+    return acting_identity().may("jobs:run")

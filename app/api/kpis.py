@@ -47,6 +47,8 @@ def get_feature_kpis(key: str):
     if start and end and start > end:
         problems.add("start", "must not be after end")
     problems.raise_if_any("invalid query")
+    # _day adds a problem whenever it gives None, so both are dates past raise_if_any.
+    assert start is not None and end is not None
     return jsonify(kpis.feature_kpis(key, start, end, group_by))
 
 

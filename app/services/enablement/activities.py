@@ -157,7 +157,7 @@ def record_attendance(session_id: int, rows: list, actor: str) -> TrainingSessio
     session = db.session.get(TrainingSession, session_id)
     if session is None:
         raise NotFound(f"no training session {session_id}")
-    feature = db.session.get(Feature, session.feature_id)
+    feature = db.session.get_one(Feature, session.feature_id)  # a session's feature (a foreign key)
     problems = Collector()
     parsed = validate_rows(AttendeeIn, [bare_id(r) for r in rows] if isinstance(rows, list) else rows,
                            problems)

@@ -34,11 +34,12 @@ def record_baseline(spec: dict) -> Baseline:
     if baseline_in and baseline_in.minutes_per_task is None and baseline_in.error_rate is None:
         problems.add("minutes_per_task", "give minutes_per_task, error_rate or both")
     refuse(problems, "invalid baseline")
-    spec = baseline_in
+    # Past refuse both are known: a bad body or an unknown feature left a problem.
+    assert baseline_in is not None and feature is not None
     baseline = Baseline(
-        feature_id=feature.id, task=spec.task, minutes_per_task=spec.minutes_per_task,
-        error_rate=spec.error_rate, source=spec.source, measured_at=spec.measured_at,
-        recorded_at=utcnow(),
+        feature_id=feature.id, task=baseline_in.task, minutes_per_task=baseline_in.minutes_per_task,
+        error_rate=baseline_in.error_rate, source=baseline_in.source,
+        measured_at=baseline_in.measured_at, recorded_at=utcnow(),
     )
     db.session.add(baseline)
     db.session.flush()

@@ -139,9 +139,10 @@ def put_department(name: str, spec: dict) -> Department:
         problems.add("name", "is required")
     elif len(name) > MAX_LENGTH["department"]:
         problems.add("name", f"is longer than {MAX_LENGTH['department']} characters")
-    rate = validate(DepartmentIn, spec, problems)
+    body = validate(DepartmentIn, spec, problems)
     problems.raise_if_any("invalid department")
-    rate = rate.hourly_rate_eur
+    assert body is not None  # a bad body left a problem
+    rate = body.hourly_rate_eur
     department = db.session.scalar(select(Department).where(Department.name == name))
     if department is None:
         department = Department(name=name)

@@ -128,11 +128,11 @@ def _apply(feature: Feature, planned: list[RolloutStage]) -> None:
         if position > feature.current_stage and position > len(planned):
             feature.stages.remove(stage)  # delete-orphan: the row and its cohort links go
     for new in planned[feature.current_stage:]:
-        stage = by_position.get(new.position)
-        if stage is None:
+        existing = by_position.get(new.position)
+        if existing is None:
             feature.stages.append(new)
         else:
-            stage.name, stage.percentage, stage.cohorts = new.name, new.percentage, list(new.cohorts)
+            existing.name, existing.percentage, existing.cohorts = new.name, new.percentage, list(new.cohorts)
 
 
 def patch_stage(key: str, position: int, changes, actor: str) -> Feature:

@@ -66,7 +66,7 @@ def parse(document: object, origin: str) -> ConnectorConfig:
     top = validate(ConnectorDocument, document, problems)
     for detail in problems.details:  # a connector file's own wording for what is missing
         if detail.message == "is required":
-            detail.message = _MISSING.get(detail.field, "required")
+            detail.message = _MISSING.get(detail.field or "") or "required"
     kind = document.get("kind") if isinstance(document.get("kind"), str) else None
     target = top.target if top is not None else None
     if top is not None and kind == "unleash_metrics" and target != "flag_metrics":
@@ -81,6 +81,8 @@ def parse(document: object, origin: str) -> ConnectorConfig:
         check_mapping(target or document["target"], document.get("mapping", {}), problems)
     if problems.details:
         raise ValidationFailed(f"{origin}: invalid connector", problems.details)
+    # Past the raise the document parsed and its source is a mapping (the model requires one).
+    assert top is not None and isinstance(source, dict)
     return ConnectorConfig(
         name=top.name, kind=top.kind, schedule=top.schedule, target=top.target, source=source,
         mapping=top.mapping or {}, feature=top.feature, description=top.description,

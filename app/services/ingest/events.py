@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import insert, select
@@ -34,7 +35,8 @@ def parse_timestamp(value, field: str, index: int | None, problems: Collector, *
     """An ISO 8601 timestamp that carries an offset, as aware UTC from 1970 on (with ``past_only``
     at most 5 minutes ahead of the server's clock); adds a detail otherwise. The rule is the
     schema layer's (``Timestamp`` / ``PastTimestamp`` of app/schemas/common.py)."""
-    moment = validate(_Recent if past_only else _Moment, {"at": value}, problems, index=index)
+    model: type[_Moment] = _Recent if past_only else _Moment
+    moment = validate(model, {"at": value}, problems, index=index)
     if moment is None:
         problems.details[-1].field = field
         return None
@@ -45,7 +47,7 @@ class _Moment(Body):
     at: Timestamp
 
 
-class _Recent(Body):
+class _Recent(_Moment):
     at: PastTimestamp
 
 
@@ -68,9 +70,9 @@ def _check_variants(named: list[tuple[int, dict]], features: dict[str, int], pro
     if not wanted:
         return
     known: dict[int, set[str]] = {f: set() for f in wanted}
-    for feature_id, name in db.session.execute(select(FeatureVariant.feature_id, FeatureVariant.name)
-                                               .where(FeatureVariant.feature_id.in_(wanted))):
-        known[feature_id].add(name)
+    for owner, name in db.session.execute(select(FeatureVariant.feature_id, FeatureVariant.name)
+                                          .where(FeatureVariant.feature_id.in_(wanted))):
+        known[owner].add(name)
     for index, row in named:
         feature_id = features.get(row["feature"])
         if row.get("variant") and feature_id is not None and row["variant"] not in known[feature_id]:
@@ -136,7 +138,7 @@ def ingest_events(rows: list[dict], source: str = "api", bound: bool = False) ->
         )
     problems = Collector()
     parsed = dict(validate_rows(Event, rows, problems, row_field="row"))
-    checked = [(i, _plain(parsed[i], source) if i in parsed else
+    checked: list[tuple[int, dict[str, Any], bool]] = [(i, _plain(parsed[i], source) if i in parsed else
                 {"feature": _named(row, "feature"), "person_id": _named(row, "person_id"),
                  "source": _named(row, "source")}, i in parsed)
                for i, row in enumerate(rows)]
@@ -216,7 +218,9 @@ def _copy_new(records: list[dict]) -> int:
     """PostgreSQL: COPY the batch into a temporary table, then one INSERT ... SELECT ... ON
     CONFLICT DO NOTHING, in the session's transaction (a multi-row VALUES of 10,000 rows spends
     most of its time building the statement)."""
-    cursor = db.session.connection().connection.driver_connection.cursor()
+    driver = db.session.connection().connection.driver_connection
+    assert driver is not None  # a live connection of the session's transaction
+    cursor = driver.cursor()
     names = ", ".join(_COLUMNS)
     with cursor:
         cursor.execute(

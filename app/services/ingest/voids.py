@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -116,7 +117,7 @@ def void_events(body: dict, actor: str) -> VoidResult:
             select(Event.event_id, Event.id, Event.feature_id, Event.occurred_at, Event.voided_at)
             .where(Event.source == source, Event.event_id.in_(wanted[i:i + _CHUNK]))
             .with_for_update())
-        found.update({r[0]: tuple(r[1:]) for r in rows})
+        found.update({r[0]: (r[1], r[2], r[3], r[4]) for r in rows})
     for index, value in enumerate(ids):
         if value not in found:
             problems.add("event_ids", f"no event {value!r} from source {source!r}", index)
@@ -144,11 +145,14 @@ def _mark_dirty(days: set[tuple[int, date]]) -> None:
     """Mark the voided events' days for the incremental refresh, as ingestion marks new ones
     (in key order, so concurrent writers lock them in the same order)."""
     if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(DirtyDay).on_conflict_do_update(
+            index_elements=["feature_id", "day"], set_={"version": DirtyDay.version + 1})
     else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
-    stmt = upsert(DirtyDay)
-    stmt = stmt.on_conflict_do_update(index_elements=["feature_id", "day"],
-                                      set_={"version": DirtyDay.version + 1})
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(DirtyDay).on_conflict_do_update(
+            index_elements=["feature_id", "day"], set_={"version": DirtyDay.version + 1})
     db.session.execute(stmt, [{"feature_id": f, "day": d, "version": 1} for f, d in sorted(days)])
 

@@ -119,8 +119,10 @@ def _effective(feature: Feature, effective_at: datetime | None) -> datetime:
         )
     else:
         problems = Collector()
-        effective_at = plausible.to_utc(effective_at, "effective_at", None, problems)
+        moment = plausible.to_utc(effective_at, "effective_at", None, problems)
         problems.raise_if_any("invalid transition")
+        assert moment is not None  # to_utc gives None only with a problem
+        effective_at = moment
     if effective_at > now:
         raise ValidationFailed("invalid transition", [Detail("effective_at", "must not be in the future")])
     last = db.session.scalar(
@@ -197,7 +199,7 @@ def advance(key: str, actor: str, reason: str | None = None,
                        feature.current_stage + 1, feature.killed, gate_result)
 
 
-def rollback(key: str, actor: str, reason: str, effective_at: datetime | None = None) -> Feature:
+def rollback(key: str, actor: str, reason: str | None, effective_at: datetime | None = None) -> Feature:
     """Move the feature back one stage (from stage 1 back to off). ``reason`` is required."""
     feature = _load(key, for_update=True)
     reason = _reason(reason, required=True)
@@ -207,7 +209,7 @@ def rollback(key: str, actor: str, reason: str, effective_at: datetime | None = 
     return _transition(feature, "rollback", actor, reason, at, feature.current_stage - 1, feature.killed)
 
 
-def kill(key: str, actor: str, reason: str, effective_at: datetime | None = None) -> Feature:
+def kill(key: str, actor: str, reason: str | None, effective_at: datetime | None = None) -> Feature:
     """Turn the feature off for everyone, keeping its stage for ``resume``. ``reason`` is required."""
     feature = _load(key, for_update=True)
     reason = _reason(reason, required=True)
@@ -217,7 +219,7 @@ def kill(key: str, actor: str, reason: str, effective_at: datetime | None = None
     return _transition(feature, "kill", actor, reason, at, feature.current_stage, True)
 
 
-def resume(key: str, actor: str, reason: str, effective_at: datetime | None = None) -> Feature:
+def resume(key: str, actor: str, reason: str | None, effective_at: datetime | None = None) -> Feature:
     """Lift the kill switch: the feature is back at its stage. ``reason`` is required."""
     feature = _load(key, for_update=True)
     reason = _reason(reason, required=True)

@@ -15,6 +15,7 @@ from app.db import db
 from app.models import ApiToken, AuditEntry, User
 from app.models.kpi import MonthlyClose
 from app.services.accounts.access import authenticate, token_for_secret
+from app.token_secrets import hash_secret
 from tests.dashboard_support import ARTIFACTS, email_for
 from tests.test_dashboard_browser import (  # noqa: F401
     _callback_request,
@@ -116,7 +117,9 @@ def test_an_admin_manages_users_and_tokens(open_as, company):  # noqa: F811
     secret = page.inner_text("#admin-token-secret").strip()
     assert secret.startswith("lo_ingest_ingest.")
     with company["app"].app_context():
-        token = token_for_secret(secret)
+        # Read by its hash, not through token_for_secret: that would be a use, and "last used" must
+        # still say "not yet" below.
+        token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(secret)))
         assert token is not None and token.name == "crm <feed>" and token.kind == "ingest"
         token_id = token.id
     page.wait_for_selector("#admin-tokens:has-text('crm <feed>')")

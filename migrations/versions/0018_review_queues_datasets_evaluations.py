@@ -4,8 +4,8 @@ Review samples of AI outputs with their items and labels (two reviewers on a sha
 versions hold their items by reference to events and labels (texts are read at export, so erasure
 and retention reach them); evaluation runs of a model version on a dataset version, per item.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0018
+Revises: 0017
 """
 
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ from alembic import op
 
 import app.db
 
-revision: str = '0020'
-down_revision: str | None = "0019"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """variants: a feature's variants, their weights over time, the event's variant, SDK variant counts
 
-Revision ID: 0019
+Revision ID: 0017
 Revises: 0016
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ from alembic import op
 
 import app.db
 
-revision: str = "0019"
+revision: str = "0017"
 down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -77,6 +77,7 @@ def layout(feature: str | None = None, **_query) -> html.Div:
     identity = current_identity()
     options = data.enablement_feature_options()
     keys = {o["value"] for o in options}
+    feature = feature or data.default_enablement_feature()  # never open on an empty page
     head = html.Div(
         [
             html.Div(

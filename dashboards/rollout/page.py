@@ -112,7 +112,7 @@ def layout(feature: str | None = None, **_query) -> html.Div:
     return html.Div(parts)
 
 
-dash.register_page(__name__, path="/rollout", name="Rollout control", title="Rollout · Liftoff", order=4,
+dash.register_page(__name__, path="/rollout", name="Rollout", title="Rollout · Liftoff", order=4,
                    layout=layout)
 
 # What the components hold (checked before any callback runs: dashboards/shell/callback_inputs.py).

@@ -192,7 +192,7 @@ def test_the_close_asks_naming_the_month_and_refuses_an_empty_one(open_as, compa
     assert page.inner_text("#ops-close-confirm") == f"Close {last_complete}"
     _both_widths(page, "operations-close-dialog")
     page.click("#ops-close-cancel")
-    assert not page.locator("#ops-close-dialog").is_visible()
+    page.wait_for_selector("#ops-close-dialog", state="hidden")  # the callback closes it
 
     page.locator("#ops-jobs tbody tr", has_text="monthly-close").get_by_role("button", name="Run now").click()
     page.click("#ops-close-confirm")

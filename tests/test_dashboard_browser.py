@@ -182,7 +182,7 @@ def test_an_executive_reads_only_and_a_forged_action_is_refused(open_as, server,
     assert page.locator("#rollout-read-only").is_visible()
     for action in ("advance", "rollback", "kill", "resume"):
         assert page.locator(f"#rollout-{action}").count() == 0
-    assert page.locator(".lo-nav-active").inner_text() == "Rollout control"
+    assert page.locator(".lo-nav-active").inner_text() == "Rollout"
     shot(page, "rollout-executive")
     before = feature_state(company, "quote-assistant")
 

@@ -313,6 +313,14 @@ def enablement_feature_options() -> list[dict]:
     ]
 
 
+def default_enablement_feature() -> str | None:
+    """Where the page opens when the URL names no feature: the first feature with a playbook
+    attached (the rollout a change manager is running), else the first feature; never nothing."""
+    with_playbook = db.session.scalar(select(Feature.key).where(Feature.playbook_key.is_not(None))
+                                      .order_by(Feature.name).limit(1))
+    return with_playbook or db.session.scalar(select(Feature.key).order_by(Feature.name).limit(1))
+
+
 def playbook_options() -> list[dict]:
     """Every valid playbook of the playbooks folder, for attaching one to a feature."""
     valid, _invalid = load_each()

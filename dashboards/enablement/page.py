@@ -46,46 +46,30 @@ from dashboards.shell.callback_inputs import (
 )
 
 log = logging.getLogger(__name__)
-DIALOG_CLOSED, DIALOG_OPEN = "lo-dialog", "lo-dialog lo-dialog-open"
+DIALOG_CLOSED, DIALOG_OPEN = ui.DIALOG_CLOSED, ui.DIALOG_OPEN
 
 
 def _promote_dialog() -> html.Div:
-    return html.Div(
-        html.Div(
-            [
-                html.H2("Promote with the gate result", className="lo-card-title"),
-                html.P(
-                    "The gate is evaluated again now and attached to the transition. A failed gate "
-                    "promotes only with an override and a reason, which is audited.",
-                    className="lo-muted",
-                ),
-                html.Label("Reason", htmlFor="promote-reason"),
-                dcc.Textarea(id="promote-reason", className="lo-input", value=""),
-                dcc.Checklist(
-                    id="promote-override",
-                    options=[{"label": " Override a failed gate", "value": "override"}],
-                    value=[],
-                    className="lo-check",
-                ),
-                html.Div(id="promote-error", className="lo-field-error"),
-                html.Div(
-                    [
-                        html.Button(
-                            "Cancel", id="promote-cancel", className="lo-btn lo-btn-ghost", n_clicks=0
-                        ),
-                        html.Button(
-                            "Promote", id="promote-confirm", className="lo-btn lo-btn-primary", n_clicks=0
-                        ),
-                    ],
-                    className="lo-dialog-buttons",
-                ),
-            ],
-            className="lo-dialog-box",
-            role="dialog",
-            **{"aria-modal": "true"},
-        ),
-        id="promote-dialog",
-        className=DIALOG_CLOSED,
+    return ui.confirm_dialog(
+        "promote",
+        [
+            html.H2("Promote with the gate result", className="lo-card-title"),
+            html.P(
+                "The gate is evaluated again now and attached to the transition. A failed gate "
+                "promotes only with an override and a reason, which is audited.",
+                className="lo-muted",
+            ),
+            html.Label("Reason", htmlFor="promote-reason"),
+            dcc.Textarea(id="promote-reason", className="lo-input", value=""),
+            dcc.Checklist(
+                id="promote-override",
+                options=[{"label": " Override a failed gate", "value": "override"}],
+                value=[],
+                className="lo-check",
+            ),
+            html.Div(id="promote-error", className="lo-field-error"),
+        ],
+        "Promote",
     )
 
 
@@ -93,6 +77,7 @@ def layout(feature: str | None = None, **_query) -> html.Div:
     identity = current_identity()
     options = data.enablement_feature_options()
     keys = {o["value"] for o in options}
+    feature = feature or data.default_enablement_feature()  # never open on an empty page
     head = html.Div(
         [
             html.Div(

@@ -18,28 +18,21 @@ from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import COUNTER, N_CLICKS, RECORD_ID, accepts, is_month, text, whole
 
 log = logging.getLogger(__name__)
-DIALOG_CLOSED, DIALOG_OPEN = "lo-dialog", "lo-dialog lo-dialog-open"
+DIALOG_CLOSED, DIALOG_OPEN = ui.DIALOG_CLOSED, ui.DIALOG_OPEN
 COLUMNS = [("feature", "Feature"), ("category", "Category"), ("amount_eur", "Amount"),
            ("note", "Note"), ("state", "State"), ("void", "")]
 
 
 def panel() -> html.Div:
     """The month's cost entries (filled by ``render_costs``) and the void dialog."""
-    dialog = html.Div(
-        html.Div([
+    dialog = ui.confirm_dialog("cost", [
             html.H2("Void this cost entry?", id="cost-dialog-title", className="lo-card-title"),
             html.P("It stays listed as voided but no longer counts; a closed month is restated.",
                    className="lo-muted"),
             html.Label("Reason (required, kept in the audit trail)", htmlFor="cost-reason"),
             dcc.Textarea(id="cost-reason", className="lo-input", value=""),
             html.Div(id="cost-dialog-error", className="lo-field-error"),
-            html.Div([
-                html.Button("Cancel", id="cost-cancel", className="lo-btn lo-btn-ghost", n_clicks=0),
-                html.Button("Void", id="cost-confirm", className="lo-btn lo-btn-danger", n_clicks=0),
-            ], className="lo-dialog-buttons"),
-        ], className="lo-dialog-box", role="dialog", **{"aria-modal": "true"}),
-        id="cost-dialog", className=DIALOG_CLOSED,
-    )
+        ], "Void", danger=True)
     return html.Div([dcc.Store(id="cost-version", data=0), dcc.Store(id="cost-pending"),
                      html.Div(id="cost-message"), html.Div(id="cost-list"), dialog])
 

@@ -20,7 +20,7 @@ from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import N_CLICKS, accepts, text
 
 log = logging.getLogger(__name__)
-DIALOG_CLOSED, DIALOG_OPEN = "lo-dialog", "lo-dialog lo-dialog-open"
+DIALOG_CLOSED, DIALOG_OPEN = ui.DIALOG_CLOSED, ui.DIALOG_OPEN
 # A full batch of the longest ids (200 characters, Event.event_id) with a separator each.
 MAX_IDS_TEXT = MAX_VOID_BATCH * 202
 
@@ -43,17 +43,10 @@ def panel(identity: Identity | None) -> list:
         html.Button("Void events…", id="void-review", className="lo-btn lo-btn-danger", n_clicks=0),
         html.Div(id="void-message"),
     ])
-    dialog = html.Div(
-        html.Div([
+    dialog = ui.confirm_dialog("void", [
             html.H2("Void these events?", className="lo-card-title"),
             html.P(id="void-dialog-text"),
-            html.Div([
-                html.Button("Cancel", id="void-cancel", className="lo-btn lo-btn-ghost", n_clicks=0),
-                html.Button("Void", id="void-confirm", className="lo-btn lo-btn-danger", n_clicks=0),
-            ], className="lo-dialog-buttons"),
-        ], className="lo-dialog-box", role="dialog", **{"aria-modal": "true"}),
-        id="void-dialog", className=DIALOG_CLOSED,
-    )
+        ], "Void", danger=True)
     return [ui.card("Void events", form, card_id="void-card"), dialog]
 
 

@@ -27,7 +27,7 @@ from dashboards.shell.callback_inputs import COUNTER, N_CLICKS, accepts, calenda
 
 log = logging.getLogger(__name__)
 CLOSE_JOB = "monthly-close"  # its "Run now" asks first, naming the month it will close
-DIALOG_CLOSED, DIALOG_OPEN = "lo-dialog", "lo-dialog lo-dialog-open"
+DIALOG_CLOSED, DIALOG_OPEN = ui.DIALOG_CLOSED, ui.DIALOG_OPEN
 RUN_KINDS = {"success": "complete", "warning": "killed", "failed": "killed", "running": "live",
              "never run": "off"}
 
@@ -72,22 +72,13 @@ def layout(**_query) -> html.Div:
 
 def _close_dialog() -> html.Div:
     """Asks before the monthly close runs: which month it freezes, and that it cannot be undone."""
-    return html.Div(
-        html.Div([
+    return ui.confirm_dialog("ops-close", [
             html.H2("Close a month", className="lo-card-title"),
             html.P(id="ops-close-text"),
             html.P("A close freezes that month's ROI figures for every feature and e-mails the report "
                    "to its subscribers; it cannot be undone. Later changes show as restatements.",
                    className="lo-muted"),
-            html.Div([
-                html.Button("Cancel", id="ops-close-cancel", className="lo-btn lo-btn-ghost", n_clicks=0),
-                html.Button("Close the month", id="ops-close-confirm", className="lo-btn lo-btn-primary",
-                            n_clicks=0),
-            ], className="lo-dialog-buttons"),
-        ], className="lo-dialog-box", role="dialog",
-            **ui.attributes({"aria-modal": "true", "aria-labelledby": "ops-close-text"})),
-        id="ops-close-dialog", className=DIALOG_CLOSED,
-    )
+        ], "Close the month", labelled_by="ops-close-text")
 
 
 dash.register_page(

@@ -18,7 +18,7 @@ from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import N_CLICKS, accepts, text
 
 log = logging.getLogger(__name__)
-DIALOG_CLOSED, DIALOG_OPEN = "lo-dialog", "lo-dialog lo-dialog-open"
+DIALOG_CLOSED, DIALOG_OPEN = ui.DIALOG_CLOSED, ui.DIALOG_OPEN
 TITLES = {
     "archive": "Archive: off for everyone, out of the portfolio (history and KPIs stay)",
     "unarchive": "Unarchive: back at the stage it had",
@@ -46,19 +46,12 @@ def panel(identity: Identity | None) -> html.Div:
                   dcc.Link("Manage cohorts →", href=dash.get_relative_path("/people"), className="lo-link")],
                  className="lo-inline"),
     ])
-    dialog = html.Div(
-        html.Div([
+    dialog = ui.confirm_dialog("correct", [
             html.H2("Confirm", id="correct-dialog-title", className="lo-card-title"),
             html.Label("Reason (required, kept in the audit trail)", htmlFor="correct-reason"),
             dcc.Textarea(id="correct-reason", className="lo-input", value=""),
             html.Div(id="correct-dialog-error", className="lo-field-error"),
-            html.Div([
-                html.Button("Cancel", id="correct-cancel", className="lo-btn lo-btn-ghost", n_clicks=0),
-                html.Button("Confirm", id="correct-confirm", className="lo-btn lo-btn-primary", n_clicks=0),
-            ], className="lo-dialog-buttons"),
-        ], className="lo-dialog-box", role="dialog", **{"aria-modal": "true"}),
-        id="correct-dialog", className=DIALOG_CLOSED,
-    )
+        ], "Confirm")
     return html.Div([
         dcc.Store(id="correct-pending"),
         ui.card("Corrections", [html.Div(archive, className="lo-actions"), editor], card_id="correct-panel"),

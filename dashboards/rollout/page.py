@@ -35,7 +35,7 @@ ACTION_LABELS = {
     "kill": ("Kill", "Kill: switch the feature off for everyone", "danger"),
     "resume": ("Resume", "Resume at the current stage", "secondary"),
 }
-DIALOG_CLOSED, DIALOG_OPEN = "lo-dialog", "lo-dialog lo-dialog-open"
+DIALOG_CLOSED, DIALOG_OPEN = ui.DIALOG_CLOSED, ui.DIALOG_OPEN
 
 
 def _actions_bar() -> html.Div:
@@ -47,8 +47,7 @@ def _actions_bar() -> html.Div:
 
 
 def _dialog() -> html.Div:
-    return html.Div(
-        html.Div([
+    return ui.confirm_dialog("rollout", [
             html.H2("Confirm", id="rollout-dialog-title", className="lo-card-title"),
             # The effect in people (gain, lose, total), from the impact service, before confirming.
             html.P(id="rollout-dialog-effect", className="lo-strong lo-dialog-effect"),
@@ -62,13 +61,7 @@ def _dialog() -> html.Div:
             html.Div(dcc.Checklist(id="rollout-override", className="lo-check", value=[], options=[
                 {"label": " Override the failed gate (audited with the reason above)",
                  "value": "override"}]), id="rollout-override-box", hidden=True),
-            html.Div([
-                html.Button("Cancel", id="rollout-cancel", className="lo-btn lo-btn-ghost", n_clicks=0),
-                html.Button("Confirm", id="rollout-confirm", className="lo-btn lo-btn-primary", n_clicks=0),
-            ], className="lo-dialog-buttons"),
-        ], className="lo-dialog-box", role="dialog", **{"aria-modal": "true"}),
-        id="rollout-dialog", className=DIALOG_CLOSED,
-    )
+        ], "Confirm")
 
 
 def layout(feature: str | None = None, **_query) -> html.Div:
@@ -119,7 +112,7 @@ def layout(feature: str | None = None, **_query) -> html.Div:
     return html.Div(parts)
 
 
-dash.register_page(__name__, path="/rollout", name="Rollout control", title="Rollout · Liftoff", order=4,
+dash.register_page(__name__, path="/rollout", name="Rollout", title="Rollout · Liftoff", order=4,
                    layout=layout)
 
 # What the components hold (checked before any callback runs: dashboards/shell/callback_inputs.py).

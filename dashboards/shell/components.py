@@ -43,6 +43,24 @@ def number(value: int | float) -> str:
     return f"{value:,.0f}".replace(",", "\u202f")
 
 
+DIALOG_CLOSED, DIALOG_OPEN = "lo-dialog", "lo-dialog lo-dialog-open"
+
+
+def confirm_dialog(prefix: str, body: list, confirm: str, *, danger: bool = False,
+                   labelled_by: str | None = None) -> html.Div:
+    """A modal confirmation, closed until a callback sets its class to ``DIALOG_OPEN``: ``body``
+    above a Cancel and a ``confirm`` button. Ids: ``{prefix}-dialog``, ``{prefix}-cancel``,
+    ``{prefix}-confirm`` (assets/liftoff-a11y.js moves the focus in and closes it on Esc)."""
+    aria = {"aria-modal": "true", **({"aria-labelledby": labelled_by} if labelled_by else {})}
+    buttons = html.Div([
+        html.Button("Cancel", id=f"{prefix}-cancel", className="lo-btn lo-btn-ghost", n_clicks=0),
+        html.Button(confirm, id=f"{prefix}-confirm", n_clicks=0,
+                    className="lo-btn lo-btn-danger" if danger else "lo-btn lo-btn-primary"),
+    ], className="lo-dialog-buttons")
+    return html.Div(html.Div([*body, buttons], className="lo-dialog-box", role="dialog", **attributes(aria)),
+                    id=f"{prefix}-dialog", className=DIALOG_CLOSED)
+
+
 def badge(text: str, kind: str) -> html.Span:
     return html.Span(text, className=f"lo-badge lo-badge-{kind}")
 

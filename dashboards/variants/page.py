@@ -35,7 +35,7 @@ from dashboards.variants import data as variant_data
 from dashboards.variants import view as vv
 
 log = logging.getLogger(__name__)
-DIALOG_CLOSED, DIALOG_OPEN = "lo-dialog", "lo-dialog lo-dialog-open"
+DIALOG_CLOSED, DIALOG_OPEN = ui.DIALOG_CLOSED, ui.DIALOG_OPEN
 
 
 def layout(feature: str | None = None, month: str | None = None, **_query) -> html.Div:
@@ -103,33 +103,17 @@ def layout(feature: str | None = None, month: str | None = None, **_query) -> ht
 
 
 def _promote_dialog() -> html.Div:
-    return html.Div(
-        html.Div(
-            [
-                html.H2("Promote this variant?", className="lo-card-title"),
-                html.P(id="variants-dialog-text"),
-                ui.field(
-                    "Reason (required, kept in the audit trail)",
-                    dcc.Textarea(id="variants-reason", className="lo-input", value=""),
-                ),
-                html.Div(
-                    [
-                        html.Button(
-                            "Cancel", id="variants-cancel", className="lo-btn lo-btn-ghost", n_clicks=0
-                        ),
-                        html.Button(
-                            "Promote", id="variants-confirm", className="lo-btn lo-btn-primary", n_clicks=0
-                        ),
-                    ],
-                    className="lo-dialog-buttons",
-                ),
-            ],
-            className="lo-dialog-box",
-            role="dialog",
-            **ui.attributes({"aria-modal": "true"}),
-        ),
-        id="variants-dialog",
-        className=DIALOG_CLOSED,
+    return ui.confirm_dialog(
+        "variants",
+        [
+            html.H2("Promote this variant?", className="lo-card-title"),
+            html.P(id="variants-dialog-text"),
+            ui.field(
+                "Reason (required, kept in the audit trail)",
+                dcc.Textarea(id="variants-reason", className="lo-input", value=""),
+            ),
+        ],
+        "Promote",
     )
 
 
@@ -176,8 +160,13 @@ def _promote_card(comparison: dict) -> html.Section | None:
             ),
             html.Div(
                 [
-                    kv.picker("variants-promote-choice", names, winner or names[0], "Pick a variant",
-                              "Variant to promote"),
+                    kv.picker(
+                        "variants-promote-choice",
+                        names,
+                        winner or names[0],
+                        "Pick a variant",
+                        "Variant to promote",
+                    ),
                     html.Button(
                         "Promote…", id="variants-promote", className="lo-btn lo-btn-primary", n_clicks=0
                     ),

@@ -193,7 +193,7 @@ GOOD: dict[str, object] = {
     "training-title.value": "Refresher",
     "training-trainer.value": "Ana",
     "training-stage.value": 2,
-    "training-day.date": "2026-12-01",
+    "training-day.value": "2026-12-01",
     "training-time.value": "10:00",
     "training-duration.value": 30,
     "training-format.value": "",

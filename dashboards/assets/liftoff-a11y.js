@@ -1,5 +1,5 @@
 /* Liftoff dashboard behaviour that needs no server round trip: the phone menu, dialogs that take
-   focus and close on Esc, and two accessibility repairs of Dash 4's own components (see below).
+   focus and close on Esc, and accessibility repairs of Dash 4's own components (see below).
    Dash loads every script in assets/ after its renderer; React re-renders, so the repairs run again
    on each DOM change (each one only touches elements that still need it, so it settles). */
 (function () {
@@ -66,6 +66,11 @@
     });
     document.querySelectorAll("div[role=group] > label[aria-selected]").forEach(function (option) {
       option.removeAttribute("aria-selected");
+    });
+    // dcc.Upload's file input has no label of its own: it is named by the button text around it.
+    document.querySelectorAll(".lo-picker-upload input[type=file]:not([aria-label])").forEach(function (input) {
+      var text = (input.closest(".lo-picker-upload").textContent || "").trim();
+      input.setAttribute("aria-label", text || "Upload a list of people");
     });
   }
 

@@ -34,8 +34,10 @@ def training_form(stages: list[dict], current_stage: int | None) -> html.Div:
                                            value=current_stage or (stages[0]["value"] if stages else None))),
         ], className="lo-form-row"),
         html.Div([
-            ui.field("Date", dcc.DatePickerSingle(id="training-day", date=None, display_format="YYYY-MM-DD",
-                                                  placeholder="YYYY-MM-DD", className="lo-date")),
+            # The browser's own date picker: Dash 4's DatePickerSingle puts ARIA attributes on a plain
+            # wrapper (axe: aria-allowed-attr).
+            ui.field("Date", dcc.Input(id="training-day", type=ui.browser_input_type("date"), value="",
+                                       className="lo-field")),
             ui.field("Time (UTC)", dcc.Input(id="training-time", type=ui.browser_input_type("time"), value="",
                                                     className="lo-field")),
             ui.field("Minutes", dcc.Input(id="training-duration", type="number", min=1, step=1,

@@ -23,7 +23,7 @@ accepts("playbook-choice", "value", text(120))
 accepts("training-title", "value", text(200))
 accepts("training-trainer", "value", text(200))
 accepts("training-stage", "value", whole(0, 2**31 - 1))
-accepts("training-day", "date", text(40))
+accepts("training-day", "value", text(40))
 accepts("training-time", "value", text(20))
 accepts("training-duration", "value", whole())
 accepts("training-format", "value", text(40))
@@ -81,7 +81,7 @@ def attach(clicks, key, playbook_key, version):
     State("training-title", "value"),
     State("training-trainer", "value"),
     State("training-stage", "value"),
-    State("training-day", "date"),
+    State("training-day", "value"),
     State("training-time", "value"),
     State("training-duration", "value"),
     State("training-format", "value"),

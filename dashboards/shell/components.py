@@ -20,7 +20,7 @@ def attributes(values: dict[str, str]) -> dict[str, Any]:
     return values
 
 
-def browser_input_type(kind: Literal["time", "datetime-local"]) -> Any:
+def browser_input_type(kind: Literal["date", "time", "datetime-local"]) -> Any:
     """An <input> type the browser renders as its own picker. Dash's dcc.Input stub lists only the
     types its docs name, narrower than what Dash passes through and the pages use: typed Any."""
     return kind

@@ -11,6 +11,7 @@ import re
 from datetime import UTC, timedelta
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select
 
 from app.db import db, utcnow
@@ -98,10 +99,19 @@ def plan_of(company, key: str) -> list[tuple[str, list[str], int]] | None:
 
 
 def pick(page, dropdown: str, text: str) -> None:
-    """Choose an option of a dcc.Dropdown by typing part of its label."""
-    page.click(f"#{dropdown}")
-    page.keyboard.type(text)
-    page.get_by_role("option").filter(has_text=text).first.click()
+    """Choose an option of a dcc.Dropdown by typing part of its label. Right after a reload the
+    first click can land before Dash has wired the dropdown (seen on a loaded machine): open it
+    again until its options show."""
+    option = page.get_by_role("option").filter(has_text=text).first
+    for _attempt in range(3):
+        page.click(f"#{dropdown}")
+        page.keyboard.type(text)
+        try:
+            option.wait_for(state="visible", timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    option.click()
     page.keyboard.press("Escape")
 
 

@@ -117,9 +117,9 @@ class RowId(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-def register(app: Flask) -> None:
-    app.url_map.converters["int"] = RowId
-    # Route modules attach their views to ``bp`` when imported.
+def load_routes() -> None:
+    """Import the route modules: their views attach to ``bp`` and declare what they take and answer
+    (app/api/declare.py), which the OpenAPI document is generated from."""
     from app.api import (  # noqa: F401
         activity,
         corrections,
@@ -132,6 +132,11 @@ def register(app: Flask) -> None:
         reviews,
         variants,
     )
+
+
+def register(app: Flask) -> None:
+    app.url_map.converters["int"] = RowId
+    load_routes()
 
     app.register_blueprint(bp)
 

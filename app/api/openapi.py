@@ -17,24 +17,14 @@ from flask import Flask, current_app, jsonify
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-# The route modules: importing them runs their declarations.
-from app.api import (  # noqa: F401
-    activity,
-    corrections,
-    enablement,
-    features,
-    jobs,
-    kpis,
-    people,
-    privacy,
-    reviews,
-    variants,
-)
+from app.api import load_routes
 from app.api.declare import DECLARED, Declared
 from app.schemas.enablement import AttendeeIn
 from app.schemas.responses import RESPONSES, array, ref
 from app.schemas.variants import REFERRED as VARIANTS_REFERRED
 from app.security import PERMISSIONS
+
+load_routes()  # the route modules' declarations are what the document is made of
 
 TEMPLATE = "#/components/schemas/{model}"
 # Models a schema refers to by hand (WithJsonSchema) rather than by type.

@@ -20,15 +20,14 @@ from app.services.accounts.access import create_token
 from tests.dashboard_support import (
     ARTIFACTS,
     PASSWORD,
-    DashboardServer,
     add_stages,
-    chromium,
     email_for,
     module_database,
     record,
     seed_company,
 )
 from tests.helpers import gen_feature
+from tests.test_dashboard_browser import browser, server  # noqa: F401  (the shared Chromium and app)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -47,21 +46,8 @@ def company(tmp_path_factory):
         yield {"url": url, "app": app, "workdir": workdir, **seeded}
 
 
-@pytest.fixture(scope="module")
-def server(company):
-    served = DashboardServer(company["url"], company["workdir"])
-    yield served
-    served.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
 @pytest.fixture
-def open_as(browser, server):
+def open_as(browser, server):  # noqa: F811
     """Log in as a role in a fresh browser context (its own local storage) of the given width."""
     contexts = []
 
@@ -246,7 +232,7 @@ def test_who_gets_it_now_and_at_a_past_instant(open_as, company):
     shot(page, "who-gets-it-phone", PHONE)
 
 
-def test_the_rollout_page_opens_on_the_last_feature_viewed(open_as, server):
+def test_the_rollout_page_opens_on_the_last_feature_viewed(open_as, server):  # noqa: F811
     page = open_as("executive", "/dashboard/rollout")
     page.wait_for_selector("#rollout-timeline")  # a first visit: the first feature, never "none chosen"
     assert page.locator("#rollout-empty").count() == 0
@@ -286,7 +272,7 @@ def test_the_portfolio_is_searched_filtered_and_sorted(open_as, company):
 
 
 @pytest.mark.parametrize("role", ["executive", "change_manager"])
-def test_other_roles_see_no_authoring_and_a_replay_is_refused(open_as, server, company, role):
+def test_other_roles_see_no_authoring_and_a_replay_is_refused(open_as, server, company, role):  # noqa: F811
     page = open_as(role)
     page.wait_for_selector("#portfolio-table")
     assert page.locator("#new-feature").count() == 0

@@ -19,11 +19,11 @@ from tests.dashboard_support import (
     PASSWORD,
     ROLES,
     DashboardServer,
-    chromium,
     email_for,
     liftoff,
     module_database,
 )
+from tests.test_dashboard_browser import browser  # noqa: F401  (the shared Chromium)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -64,12 +64,6 @@ def axe_script() -> Path:
     return npm_cache.install("axe-core", AXE_VERSION) / "node_modules" / "axe-core" / "axe.min.js"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
-
-
 def settle(page) -> None:
     """Wait until Dash has rendered the page: no request in flight and no loading spinner."""
     page.wait_for_load_state("networkidle")
@@ -95,7 +89,7 @@ def problems(page, axe_script: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_page_reads_on_a_laptop_and_a_phone(browser, server, axe_script, role):
+def test_every_page_reads_on_a_laptop_and_a_phone(browser, server, axe_script, role):  # noqa: F811
     context = browser.new_context(viewport={"width": SIZES[0][0], "height": SIZES[0][1]})
     context.set_default_timeout(30_000)
     try:
@@ -136,7 +130,7 @@ def _period_spans(day: date) -> tuple[str, str, str, str]:
             span(january - length, january - 1))
 
 
-def test_phone_menu_bad_month_dialog_focus_and_dark_theme(browser, server):
+def test_phone_menu_bad_month_dialog_focus_and_dark_theme(browser, server):  # noqa: F811
     """At 390 px the menu button opens the navigation and Log out; a bad month says so; the rollout
     dialog takes the focus and Esc closes it; the dark theme follows the system setting; the period
     presets re-render the period card."""

@@ -184,7 +184,7 @@ GOOD: dict[str, object] = {
     "cohort-choice.value": "__new__",
     "cohort-key.value": "junk-test",
     "cohort-name.value": "Junk test",
-    "cohort-effective-day.date": None,
+    "cohort-effective-day.value": "",
     "cohort-effective-time.value": "",
     "cohort-save.n_clicks": 1,
     "playbook-attach.n_clicks": 1,

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 AXE_VERSION = "4.11.0"
 PAGES = ("", "executive", "adoption", "quality", "rollout", "variants", "enablement", "operations",
-         "review", "admin")
+         "review", "people", "admin")
 SIZES = ((1440, 900), (390, 844))
 # Words that only reach a page when a missing value was rendered as text.
 JUNK = re.compile(r"\b(nan|NaN|None|undefined)\b")

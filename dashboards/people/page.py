@@ -52,7 +52,7 @@ dash.register_page(__name__, path="/people", name="People", title="People & coho
 accepts("cohort-choice", "value", text(120))
 accepts("cohort-key", "value", text(120))
 accepts("cohort-name", "value", text(200))
-accepts("cohort-effective-day", "date", text(40))
+accepts("cohort-effective-day", "value", text(40))
 accepts("cohort-effective-time", "value", text(20))
 accepts("cohort-save", "n_clicks", N_CLICKS)
 CHOSEN = picker.chosen_state("cohort")
@@ -86,7 +86,7 @@ def choose_cohort(key):
     State("cohort-key", "value"),
     State("cohort-name", "value"),
     CHOSEN,
-    State("cohort-effective-day", "date"),
+    State("cohort-effective-day", "value"),
     State("cohort-effective-time", "value"),
     prevent_initial_call=True,
 )

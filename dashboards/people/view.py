@@ -27,9 +27,11 @@ def cohort_table(cohorts: pd.DataFrame) -> html.Div | html.Table:
 def effective_fields(prefix: str) -> html.Div:
     """When a change takes effect: a date and a time (UTC), both blank for now."""
     return html.Div([
-        ui.field("Effective from (date, blank: now)", dcc.DatePickerSingle(
-            id=f"{prefix}-effective-day", date=None, clearable=True, display_format="YYYY-MM-DD",
-            placeholder="now", className="lo-date")),
+        # The browser's own date input: Dash 4's DatePickerSingle puts ARIA attributes on a plain
+        # wrapper (axe: aria-allowed-attr).
+        ui.field("Effective from (date, blank: now)", dcc.Input(
+            id=f"{prefix}-effective-day", type=ui.browser_input_type("date"), value="",
+            className="lo-field")),
         ui.field("Time (UTC, HH:MM)", ui.text_input(f"{prefix}-effective-time", "00:00")),
     ], className="lo-form-row")
 

@@ -205,3 +205,39 @@ def test_a_comparison_needs_variants_and_a_known_control(world, client, admin_he
     db.session.commit()
     none = client.get("/api/v1/features/plain/variants/comparison", headers=admin_headers)
     assert none.status_code == 422 and none.get_json()["details"][0]["field"] == "feature"
+
+
+def test_monthly_roi_prices_tasks_at_their_variants_cost(world, client, admin_headers):
+    """task_cost(e) = its cost_eur, else its variant's cost_per_task_eur, else the feature's
+    per_event_cost_eur: worked out from the events themselves."""
+    people, events = world
+    split = [("careful", 50), ("fast", 50)]
+    fast = [u for u in people if unleash_variant(u, split) == "fast"]
+    extra = [
+        # A `fast` person's event naming `careful`: the variant it names counts (0.10).
+        {"event_id": "named-other", "feature": KEY, "person_id": fast[0], "variant": "careful",
+         "occurred_at": "2026-10-30T09:00:00Z", "ai_assisted": True, "outcome": "success"},
+        # Its own cost wins over its variant's.
+        {"event_id": "priced", "feature": KEY, "person_id": fast[1], "variant": "careful", "cost_eur": 0.7,
+         "occurred_at": "2026-11-04T09:00:00Z", "ai_assisted": True, "outcome": "success"},
+        # A non-AI event costs nothing.
+        {"event_id": "by-hand", "feature": KEY, "person_id": fast[1],
+         "occurred_at": "2026-11-05T09:00:00Z", "ai_assisted": False, "outcome": "success"},
+    ]
+    ingest_events(extra)
+    rollups.refresh()
+    db.session.commit()
+
+    def task_cost(row: dict) -> float:
+        if row.get("cost_eur") is not None:
+            return row["cost_eur"]
+        variant = row.get("variant") or unleash_variant(row["person_id"], split)
+        return {"careful": 0.10, "fast": 0.02}[variant]
+
+    october = sum(task_cost(e) for e in events) + 0.10
+    assert october != pytest.approx(sum(e.get("cost_eur") or 0.02 for e in events) + 0.02)  # it matters
+    for month, want in (("2026-10", october), ("2026-11", 0.7)):
+        answer = client.get(f"/api/v1/roi/monthly?month={month}", headers=admin_headers).get_json()
+        (feature,) = answer["features"]
+        assert feature["cost_eur"] == pytest.approx(want)
+        assert answer["total"]["cost_eur"] == pytest.approx(want)

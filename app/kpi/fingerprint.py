@@ -55,4 +55,7 @@ def fingerprint(inputs: MoneyInputs) -> str:
         "rates": sorted([d, r] for d, r in inputs.rates.items() if d in departments),
         "default_rate": inputs.default_rate if 0 in departments else None,
     }
+    if inputs.variant_tasks is not None and not inputs.variant_tasks.empty:
+        # Only when a variant is priced: months closed before variants keep their fingerprint.
+        payload["variant_tasks"] = _canonical(inputs.variant_tasks)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()

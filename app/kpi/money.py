@@ -23,7 +23,10 @@ class MoneyInputs:
     """``sums``: per feature_id x month x department_id x task event sums (rollup columns).
     ``features``: feature_id, key, estimated_minutes_saved, per_event_cost_eur.
     ``baselines``: feature_id -> task -> minutes. ``rates``: department_id -> euros per hour
-    (0 = no department). ``costs``: feature_id, month, amount_eur."""
+    (0 = no department). ``costs``: feature_id, month, amount_eur. ``variant_tasks``: the AI events
+    without their own cost_eur that belong to a variant with a ``cost_per_task_eur``, counted per
+    feature_id x month x variant (``tasks``) with that cost (``cost_per_task_eur``); None or empty when
+    no variant is priced."""
 
     sums: pd.DataFrame
     features: pd.DataFrame
@@ -31,6 +34,7 @@ class MoneyInputs:
     rates: dict[int, float]
     default_rate: float
     costs: pd.DataFrame
+    variant_tasks: pd.DataFrame | None = None
     _table: pd.DataFrame | None = field(default=None, repr=False)
 
 
@@ -69,13 +73,31 @@ def _monthly_table(inputs: MoneyInputs) -> pd.DataFrame:
     for count in ("ai_tasks", "priced_tasks"):
         table[count] = table[count].fillna(0).astype("int64")
     table["feature_id"] = table["feature_id"].astype("int64")
-    # task_cost(e): the event's own cost_eur when given, else the feature's per_event_cost_eur.
+    # task_cost(e): the event's own cost_eur when given, else its variant's cost_per_task_eur when
+    # set, else the feature's per_event_cost_eur. The rollups know no variant: every event without
+    # its own cost is first priced at the feature's rate, then the variant-priced ones are moved to
+    # their variant's rate.
     per_event = inputs.features.set_index("feature_id")["per_event_cost_eur"].astype("float64")
     unpriced = table["ai_tasks"] - table["priced_tasks"]
     task_costs = table["priced_eur"] + table["feature_id"].map(per_event).fillna(0.0) * unpriced
+    task_costs += _variant_repricing(table, inputs.variant_tasks, per_event)
     table["cost_eur"] = table["amount_eur"] + task_costs
     table["has_cost"] = inputs_has_cost(table, inputs.costs)
     return table.sort_values(["feature_id", "month"]).reset_index(drop=True)
+
+
+def _variant_repricing(table: pd.DataFrame, variant_tasks: pd.DataFrame | None,
+                       per_event: pd.Series) -> pd.Series:
+    """Per row of ``table``: sum over its variant-priced tasks of (variant cost - feature cost)."""
+    if variant_tasks is None or variant_tasks.empty:
+        return pd.Series(0.0, index=table.index)
+    vt = variant_tasks
+    feature_cost = vt["feature_id"].map(per_event).astype("float64").fillna(0.0)
+    extra = vt.assign(extra=vt["tasks"].astype("float64") * (vt["cost_per_task_eur"].astype("float64")
+                                                             - feature_cost))
+    per_month = extra.groupby(["feature_id", "month"])["extra"].sum()
+    keys = pd.MultiIndex.from_arrays([table["feature_id"].astype("int64"), table["month"]])
+    return pd.Series(per_month.reindex(keys).fillna(0.0).to_numpy(), index=table.index)
 
 
 def inputs_has_cost(table: pd.DataFrame, costs: pd.DataFrame) -> pd.Series:

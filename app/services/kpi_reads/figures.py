@@ -29,7 +29,7 @@ from app.models import (
 )
 from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FeatureMonth, FirstUse
 from app.services.kpi_reads import cache as kpi_cache
-from app.services.kpi_reads import variant_exposure
+from app.services.kpi_reads import variant_costs, variant_exposure
 from app.services.kpi_reads.close_state import close_status
 from app.services.people import membership
 from app.services.rollups.department_at import department_on
@@ -406,9 +406,12 @@ def _money_inputs(through_month: str, live: dict, version: str | None) -> kpi.Mo
         return sums
 
     sums = kpi_cache.cached(version, ("month_sums", through_month), month_sums)
+    variant_tasks = kpi_cache.cached(version, ("variant_tasks", through_month),
+                                     lambda: variant_costs.priced_variant_tasks(through_month))
     return kpi.MoneyInputs(sums=sums, features=live["features"],
                            baselines=_feature_baselines(live, version),
-                           rates=live["rates"], default_rate=live["default_rate"], costs=live["costs"])
+                           rates=live["rates"], default_rate=live["default_rate"], costs=live["costs"],
+                           variant_tasks=variant_tasks)
 
 
 def _feature_baselines(live: dict, version: str | None) -> dict[int, dict[str, float]]:

@@ -133,6 +133,22 @@ def periods(feature: Feature, start: date, end: date) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def label_events(events: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
+    """``events`` (person_id the row id, occurred_at, variant) with each event's variant: the one it
+    names, else its person's at occurred_at (from ``spans``, as ``periods`` gives them); events of
+    nobody's variant left out (KPI_DEFINITIONS.md, "Variant")."""
+    events = events.copy()
+    events["occurred_at"] = pd.to_datetime(events["occurred_at"])
+    unnamed = events[events["variant"].isna()].reset_index()
+    if not unnamed.empty and not spans.empty:
+        held_spans = spans[["person_id", "variant", "start_at", "end_at"]].rename(columns={"variant": "held"})
+        hits = unnamed.merge(held_spans, on="person_id")
+        hits = hits[(hits["start_at"] <= hits["occurred_at"]) & (hits["occurred_at"] < hits["end_at"])]
+        held = hits.drop_duplicates("index").set_index("index")["held"]
+        events.loc[held.index, "variant"] = held
+    return events[events["variant"].notna()].copy()
+
+
 def exposed_by_variant(feature: Feature, start: date, end: date) -> dict[str, set[int]]:
     """The people (row ids) exposed to each variant at any instant of [start, end] (every variant
     listed, empty ones too); a person whose variant changed inside the window is in both."""

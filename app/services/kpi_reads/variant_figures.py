@@ -43,15 +43,7 @@ def labelled_events(feature, start: date, end: date, periods: pd.DataFrame) -> p
                at >= lo, at < hi), EVENT_COLUMNS)
     if frame.empty:
         return frame
-    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"])
-    unnamed = frame[frame["variant"].isna()].reset_index()
-    if not unnamed.empty and not periods.empty:
-        spans = periods[["person_id", "variant", "start_at", "end_at"]].rename(columns={"variant": "held"})
-        hits = unnamed.merge(spans, on="person_id")
-        hits = hits[(hits["start_at"] <= hits["occurred_at"]) & (hits["occurred_at"] < hits["end_at"])]
-        held = hits.drop_duplicates("index").set_index("index")["held"]
-        frame.loc[held.index, "variant"] = held
-    frame = frame[frame["variant"].notna()].copy()
+    frame = variant_exposure.label_events(frame, periods)
     frame[["duration_seconds", "cost_eur"]] = frame[["duration_seconds", "cost_eur"]].astype("float64")
     return frame
 

@@ -94,7 +94,13 @@ def test_an_admin_manages_users_and_tokens(open_as, company):  # noqa: F811
     page.click("#admin-change-role")
     page.wait_for_selector("#admin-user-done:has-text('newbie@liftoff.test is now Executive')")
     assert _user(company, "newbie@liftoff.test").role == "executive"
+    page.click("#admin-deactivate")  # asks first, naming the user; Cancel changes nothing
+    page.wait_for_selector("#admin-deactivate-text:has-text('newbie@liftoff.test is logged out at once')")
+    page.click("#admin-deactivate-cancel")
+    page.wait_for_selector("#admin-deactivate-dialog", state="hidden")
+    assert _user(company, "newbie@liftoff.test").active is True
     page.click("#admin-deactivate")
+    page.click("#admin-deactivate-confirm")
     page.wait_for_selector("#admin-user-done:has-text('newbie@liftoff.test deactivated')")
     assert _user(company, "newbie@liftoff.test").active is False
     page.wait_for_selector("#admin-users tr:has-text('newbie@liftoff.test'):has-text('deactivated')")
@@ -105,6 +111,7 @@ def test_an_admin_manages_users_and_tokens(open_as, company):  # noqa: F811
     # The only admin cannot deactivate themselves.
     _pick(page, "admin-user", f"{email_for('admin')} (Admin, active)")
     page.click("#admin-deactivate")
+    page.click("#admin-deactivate-confirm")
     page.wait_for_selector("#admin-error")
     assert f"{email_for('admin')} is the last active admin" in page.inner_text("#admin-error")
     assert _user(company, email_for("admin")).active is True
@@ -132,6 +139,8 @@ def test_an_admin_manages_users_and_tokens(open_as, company):  # noqa: F811
 
     _pick(page, "admin-token-pick", f"#{token_id} crm <feed> (ingest, {secret[:secret.index('.') + 5]}…)")
     page.click("#admin-revoke-token")
+    page.wait_for_selector(f"#admin-revoke-text:has-text('Token #{token_id} crm <feed>')")
+    page.click("#admin-revoke-confirm")
     page.wait_for_selector("#admin-token-revoked")
     page.wait_for_selector("#admin-tokens tr:has-text('crm <feed>'):has-text('revoked')")
     with company["app"].app_context():

@@ -45,7 +45,8 @@ dash.register_page(__name__, path="/admin", name="Administration", title="Admini
 # What the components hold (checked before any callback runs: dashboards/shell/callback_inputs.py).
 accepts("admin-version", "data", COUNTER)
 for button in ("admin-create-user", "admin-change-role", "admin-reset-password", "admin-deactivate",
-               "admin-reactivate", "admin-create-token", "admin-revoke-token"):
+               "admin-deactivate-confirm", "admin-deactivate-cancel", "admin-reactivate",
+               "admin-create-token", "admin-revoke-token", "admin-revoke-confirm", "admin-revoke-cancel"):
     accepts(button, "n_clicks", N_CLICKS)
 accepts("admin-new-email", "value", text(320))
 accepts("admin-new-role", "value", text(40))
@@ -87,11 +88,45 @@ def _refused(error: LiftoffError, identity) -> html.Div:
 
 
 @callback(
+    Output("admin-deactivate-dialog", "className"), Output("admin-deactivate-text", "children"),
+    Input("admin-deactivate", "n_clicks"), Input("admin-deactivate-cancel", "n_clicks"),
+    Input("admin-deactivate-confirm", "n_clicks"), State("admin-user", "value"),
+    prevent_initial_call=True,
+)
+def ask_deactivate(_ask, _cancel, _confirm, email):
+    """Deactivating ends someone's sessions at once: the dialog names them before it happens."""
+    if ctx.triggered_id != "admin-deactivate":
+        return ui.DIALOG_CLOSED, no_update
+    who = email or "the chosen user (none chosen yet)"
+    return ui.DIALOG_OPEN, (f"{who} is logged out at once and cannot log in until an admin "
+                            "reactivates them. Their history and audit entries stay.")
+
+
+@callback(
+    Output("admin-revoke-dialog", "className"), Output("admin-revoke-text", "children"),
+    Input("admin-revoke-token", "n_clicks"), Input("admin-revoke-cancel", "n_clicks"),
+    Input("admin-revoke-confirm", "n_clicks"), State("admin-token-pick", "value"),
+    prevent_initial_call=True,
+)
+def ask_revoke(_ask, _cancel, _confirm, token_id):
+    """A revoked token cannot be restored: the dialog names it, and who stops working."""
+    if ctx.triggered_id != "admin-revoke-token":
+        return ui.DIALOG_CLOSED, no_update
+    if not actions.may_administer(current_identity()):
+        return ui.DIALOG_CLOSED, no_update
+    options = data.active_token_options(data.tokens_frame())
+    label = next((o["label"] for o in options if o.get("value") == token_id), None)
+    what = f"Token {label}" if label else "The chosen token (none chosen yet)"
+    return ui.DIALOG_OPEN, (f"{what} is refused from now on: every script or SDK using it gets 401 "
+                            "until it is given a new token. A revoked token cannot be restored.")
+
+
+@callback(
     Output("admin-users-message", "children"), Output("admin-version", "data"),
     Output("admin-new-password", "value"), Output("admin-user-password", "value"),
     Output("admin-new-email", "value"),
     Input("admin-create-user", "n_clicks"), Input("admin-change-role", "n_clicks"),
-    Input("admin-reset-password", "n_clicks"), Input("admin-deactivate", "n_clicks"),
+    Input("admin-reset-password", "n_clicks"), Input("admin-deactivate-confirm", "n_clicks"),
     Input("admin-reactivate", "n_clicks"),
     State("admin-new-email", "value"), State("admin-new-role", "value"),
     State("admin-new-password", "value"),
@@ -116,7 +151,7 @@ def change_users(_create, _role, _reset, _deactivate, _reactivate, new_email, ne
             user = actions.change_role(identity, email, role)
             return ui.alert(f"{user.email} is now {role_label(user.role)}; "
                             "their sessions have ended.", "success", alert_id="admin-user-done")
-    elif trigger in ("admin-deactivate", "admin-reactivate"):
+    elif trigger in ("admin-deactivate-confirm", "admin-reactivate"):
         active = trigger == "admin-reactivate"
 
         def work(identity):
@@ -139,7 +174,7 @@ def change_users(_create, _role, _reset, _deactivate, _reactivate, new_email, ne
 @callback(
     Output("admin-tokens-message", "children"), Output("admin-version", "data", allow_duplicate=True),
     Output("admin-token-name", "value"),
-    Input("admin-create-token", "n_clicks"), Input("admin-revoke-token", "n_clicks"),
+    Input("admin-create-token", "n_clicks"), Input("admin-revoke-confirm", "n_clicks"),
     State("admin-token-name", "value"), State("admin-token-kind", "value"),
     State("admin-token-env", "value"),
     State("admin-token-pick", "value"), State("admin-version", "data"),
@@ -152,7 +187,7 @@ def change_tokens(_create, _revoke, name, kind, environment, token_id, version):
         def work(identity):
             token, secret = actions.create_token(identity, kind, environment, name)
             return view.secret_once(token.name, secret)
-    elif trigger == "admin-revoke-token":
+    elif trigger == "admin-revoke-confirm":
         def work(identity):
             token = actions.revoke_token(identity, token_id)
             return ui.alert(f"Token #{token.id} '{token.name}' revoked.", "success",

@@ -58,6 +58,10 @@ def users_forms() -> html.Div:
         html.P("Each change ends the user's sessions at once: they log in again with the new role "
                "or password. The last active admin can be neither demoted nor deactivated.",
                className="lo-muted"),
+        ui.confirm_dialog("admin-deactivate", [
+            html.H3("Deactivate this user?", id="admin-deactivate-title", className="lo-card-title"),
+            html.P(id="admin-deactivate-text")], "Deactivate", danger=True,
+            labelled_by="admin-deactivate-title"),
     ], className="lo-form")
     return html.Div([html.Div(id="admin-users-message", className="lo-form-message"), create, change],
                     className="lo-stack")
@@ -81,6 +85,9 @@ def tokens_forms() -> html.Div:
             _button("Revoke", "admin-revoke-token", "lo-btn-danger"),
         ], className="lo-form-row"),
         html.P("A revoked token is refused at once (SDK polls within 10 seconds).", className="lo-muted"),
+        ui.confirm_dialog("admin-revoke", [
+            html.H3("Revoke this token?", id="admin-revoke-title", className="lo-card-title"),
+            html.P(id="admin-revoke-text")], "Revoke", danger=True, labelled_by="admin-revoke-title"),
     ], className="lo-form")
     return html.Div([html.Div(id="admin-tokens-message", className="lo-form-message"), create, revoke],
                     className="lo-stack")

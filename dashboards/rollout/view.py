@@ -110,8 +110,9 @@ def sdk_panel(sdks: pd.DataFrame, rejected: pd.DataFrame) -> html.Section:
     if sdks.empty:
         connected = ui.empty_state(
             "No SDK has connected yet.",
-            "Create a client token (`liftoff tokens create --kind client`) and point an Unleash SDK at "
-            "http://HOST:PORT/api.", state_id="sdks-empty")
+            "An admin creates a client token on the Administration page (API tokens, kind client); "
+            "give it to an Unleash SDK with this server's address followed by /api as its URL "
+            "(docs/unleash.md).", state_id="sdks-empty")
     else:
         connected = ui.table(
             sdks,

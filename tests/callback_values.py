@@ -62,7 +62,7 @@ GOOD: dict[str, object] = {
     "correct-pending.data": "stages",
     "correct-reason.value": "pilot cohort renamed",
     # The stage editor: a stage of 500 % (the service refuses it; the message goes under its row).
-    **{f"correct-stage-{field}-{slot}.value": value for slot in range(6)
+    **{f"correct-stage-{field}-{slot}.value": value for slot in range(10)
        for field, value in (("name", "ramp" if slot == 0 else ""), ("cohorts", []),
                             ("percentage", 500 if slot == 0 else None))},
     # The portfolio's search, filters and sort.
@@ -80,7 +80,7 @@ GOOD: dict[str, object] = {
     "new-baseline_days.value": 28,
     "new-estimated_minutes_saved.value": 4.5,
     "new-per_event_cost_eur.value": None,
-    **{f"new-stage-{field}-{slot}.value": value for slot in range(6)
+    **{f"new-stage-{field}-{slot}.value": value for slot in range(10)
        for field, value in (("name", "Champions" if slot == 0 else ""), ("cohorts", ["champions"] if slot == 0
                                                                              else []),
                             ("percentage", 0 if slot == 0 else None))},

@@ -44,7 +44,7 @@ def test_the_form_rows_become_the_plan_and_errors_go_back_under_their_rows():
     assert stage_form.collect(_rows(("", [], 10)))[0] == [{"name": "", "cohorts": [], "percentage": 10}]
     errors = stage_form.row_errors([Detail("stages[1].percentage", "must be 0 to 100"),
                                     Detail("key", "taken"), Detail("stages[0]", "reached")], slots)
-    assert errors == ["reached", "", "percentage: must be 0 to 100", "", "", ""]
+    assert errors == ["reached", "", "percentage: must be 0 to 100"] + [""] * (stage_form.SLOTS - 3)
     # The editor's rows start after the reached stages: stages[3] is its second filled row.
     assert stage_form.row_errors([Detail("stages[3].name", "empty")], [0, 4], first_row=2)[4] == "name: empty"
 

@@ -117,6 +117,11 @@ def test_a_product_user_creates_a_feature_with_its_stage_plan(open_as, company):
     pick(page, "new-stage-cohorts-1", "Pilot group")
     page.fill("#new-stage-name-2", "Everyone")
     page.fill("#new-stage-percentage-2", "150")
+    # Three rows to start with; "Add a stage" shows the next (left empty: no stage).
+    assert not page.is_visible("#new-stage-name-3")
+    page.click("#new-stage-add")
+    page.wait_for_selector("#new-stage-name-3", state="visible")
+    assert not page.is_visible("#new-stage-name-4")
     page.click("#new-create")
     # The API's validation, each message under the field it names; nothing created.
     page.wait_for_selector("#new-error")

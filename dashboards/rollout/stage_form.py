@@ -1,5 +1,6 @@
 """A stage plan as a form: a fixed number of rows, each a stage's name, its cohorts (picked from
-the cohorts that exist) and its percentage of everyone. Used to create a feature and to edit the
+the cohorts that exist) and its percentage of everyone; the filled rows and one spare are shown
+(at least three), "Add a stage" shows the next. Used to create a feature and to edit the
 stages it has not reached. The rows are plain components with fixed ids, so a callback reads them
 as states without pattern-matching ids; a row left without a name and without cohorts or a
 percentage is no stage. The service validates the plan (as the API does); its details
@@ -7,9 +8,10 @@ percentage is no stage. The service validates the plan (as the API does); its de
 
 from __future__ import annotations
 
+import json
 import re
 
-from dash import dcc, html
+from dash import Input, Output, State, clientside_callback, dcc, html
 from sqlalchemy import select
 
 from app.db import db
@@ -18,7 +20,9 @@ from app.models import Cohort
 from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import accepts, text, texts, whole
 
-SLOTS = 6  # rows shown; a plan longer than this is rare and still editable through the API
+SLOTS = 10  # rows in the form; a plan longer than this is rare and still editable through the API
+MIN_SHOWN = 3
+ROW, SPARE_ROW = "lo-stage-row", "lo-stage-row lo-stage-row-spare"  # a spare row is hidden (CSS)
 FIELDS = ("name", "cohorts", "percentage")
 _STAGE_DETAIL = re.compile(r"stages\[(\d+)\](?:\.(\w+))?$")
 
@@ -38,6 +42,7 @@ def rows(prefix: str, stages: list[dict], options: list[dict], disabled: bool = 
     heads = [html.Span(label, className="lo-kpi-label") for label in ("Stage", "Cohorts", "% of everyone")]
     out = [html.Div(heads, className="lo-stage-row lo-stage-head",
                     **ui.attributes({"aria-hidden": "true"}))]
+    shown = min(SLOTS, max(len(stages) + 1, MIN_SHOWN))
     for slot in range(SLOTS):
         stage = stages[slot] if slot < len(stages) else {}
         names = ids(prefix, slot)
@@ -57,8 +62,11 @@ def rows(prefix: str, stages: list[dict], options: list[dict], disabled: bool = 
                                 value=stage.get("percentage", 0 if stage else None), className="lo-field",
                                 disabled=disabled, placeholder="0")]),
             html.Div(id=names["error"], className="lo-field-error lo-stage-error"),
-        ], className="lo-stage-row"))
-    return html.Div(out, className="lo-stage-rows", id=f"{prefix}-stages")
+        ], className=ROW if slot < shown else SPARE_ROW, id=f"{prefix}-stage-row-{slot}"))
+    add = html.Button("Add a stage", id=f"{prefix}-stage-add", n_clicks=0, className="lo-btn lo-btn-ghost",
+                      disabled=disabled or shown >= SLOTS)
+    return html.Div([*out, html.Div(add, className="lo-form-button")], className="lo-stage-rows",
+                    id=f"{prefix}-stages")
 
 
 def states(prefix: str) -> list[str]:
@@ -112,8 +120,22 @@ def row_errors(details: list[Detail], slots: list[int], first_row: int = 0) -> l
     return out
 
 
+# "Add a stage" only shows a hidden row, so it runs in the browser: nothing reaches the server.
+_SHOW_NEXT_ROW = """function(_clicks, ...classes) {
+    const rows = classes.slice();
+    const next = rows.indexOf(SPARE);
+    if (next >= 0) { rows[next] = SHOWN; }
+    return [...rows, rows.indexOf(SPARE) < 0];
+}""".replace("SPARE", json.dumps(SPARE_ROW)).replace("SHOWN", json.dumps(ROW))
+
+
 def declare(prefix: str) -> None:
-    """What the rows hold, for the request check (dashboards/shell/callback_inputs.py)."""
+    """What the rows hold, for the request check (dashboards/shell/callback_inputs.py), and the
+    "Add a stage" button."""
+    rows = [f"{prefix}-stage-row-{slot}" for slot in range(SLOTS)]
+    clientside_callback(_SHOW_NEXT_ROW, [Output(row, "className") for row in rows],
+                        Output(f"{prefix}-stage-add", "disabled"), Input(f"{prefix}-stage-add", "n_clicks"),
+                        [State(row, "className") for row in rows], prevent_initial_call=True)
     for slot in range(SLOTS):
         names = ids(prefix, slot)
         accepts(names["name"], "value", text(200))

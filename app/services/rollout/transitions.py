@@ -21,6 +21,7 @@ from app.formats import iso_utc as _iso
 from app.models import AuditEntry, Cohort, Feature, RolloutStage, RolloutTransition
 from app.schemas.common import refuse, validate
 from app.schemas.features import FeatureIn, StageIn
+from app.services.audience.stages import People, stage_audience
 from app.services.lookups import feature_with_plan as _load
 from app.services.rollout import exposure
 
@@ -234,7 +235,7 @@ def feature_state(key: str) -> dict:
     from app.services.rollout import variants as variant_split  # it builds on this module
 
     feature = _load(key)
-    people = exposure.People()
+    people = People()
     transitions = db.session.scalars(
         select(RolloutTransition).where(RolloutTransition.feature_id == feature.id)
         .order_by(RolloutTransition.effective_at, RolloutTransition.id)
@@ -253,7 +254,7 @@ def feature_state(key: str) -> dict:
                 "name": s.name,
                 "cohorts": [c.key for c in s.cohorts],
                 "percentage": s.percentage,
-                "audience_size": len(exposure.stage_audience(feature, s.position, people)),
+                "audience_size": len(stage_audience(feature, s.position, people)),
             }
             for s in feature.stages
         ],

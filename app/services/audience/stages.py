@@ -67,7 +67,7 @@ def stage_audience(feature: Feature, position: int, people: People | None = None
                 select(CohortMember.person_id).where(CohortMember.cohort_id.in_(cohort_ids))
             )
         )
-    elif cohort_ids:
+    elif cohort_ids and at is not None:
         audience.update(membership.cohort_members_at(cohort_ids, at))
     if stage.percentage >= 100:
         audience.update(pid for pid, _ in (people or People()).rows)

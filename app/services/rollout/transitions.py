@@ -59,10 +59,8 @@ def create_feature(spec: dict | FeatureIn, actor: str) -> Feature:
     raw = spec.model_dump() if isinstance(spec, FeatureIn) else spec
     known = plan_cohorts(raw.get("stages") if isinstance(raw, dict) else None)
     problems = Collector()
+    # The variant list is judged whole by the schema (app/schemas/variants.py), with the plan.
     plan = validate(FeatureIn, raw, problems, context={"cohorts": known})
-    # The variant list is judged by its own rule set, into the same problems: all named at once.
-    variants = variant_split.parse_variants(raw.get("variants") if isinstance(raw, dict) else None,
-                                            problems)
     refuse(problems, "invalid feature")
     assert plan is not None  # refuse raised otherwise
     if db.session.scalar(select(Feature.id).where(Feature.key == plan.key)) is not None:
@@ -78,8 +76,8 @@ def create_feature(spec: dict | FeatureIn, actor: str) -> Feature:
     db.session.add(feature)
     db.session.flush()
     _audit(actor, "feature.create", feature, None, _snapshot(feature), None)
-    if variants:
-        variant_split.attach(feature, variants, actor)
+    if plan.variants:
+        variant_split.attach(feature, plan.variants, actor)
     exposure.audiences_changed(utcnow(), [feature.id])
     sync.queue_sync([feature.id])
     return feature

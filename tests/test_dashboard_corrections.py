@@ -1,5 +1,6 @@
-"""The dashboard's corrections (dashboards/rollout/correction_actions.py), called as its callbacks call
-them: the permission of the matrix per role, a required reason, and the services' effects."""
+"""The dashboard's corrections (dashboards/rollout/correction_actions.py, the cost voids of
+dashboards/kpi/actions.py), called as its callbacks call them: the permission of the matrix per
+role, a required reason, and the services' effects."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from sqlalchemy import select
 from app.db import db, utcnow
 from app.errors import NotFound, ValidationFailed
 from app.models import AuditEntry, CostEntry, Feature, RolloutStage
-from app.security import PERMISSIONS, Identity
+from app.security import PERMISSIONS, Identity, NotAllowed
 from app.services.rollout import transitions as rollout
+from dashboards.kpi import actions as cost_actions
+from dashboards.kpi import data as kpi_data
 from dashboards.rollout import correction_actions as actions
-from dashboards.rollout.actions import NotAllowed
 from tests.helpers import gen_cohort, gen_person
 
 ROLES = ("admin", "product", "change_manager", "executive")
@@ -43,10 +45,10 @@ def test_each_role_gets_what_the_matrix_gives_it(app, role):
     roles = {p: PERMISSIONS[p][1] for p in ("features:archive", "features:write", "costs:void")}
     assert actions.may_archive(who(role)) is (role in roles["features:archive"])
     assert actions.may_edit_stages(who(role)) is (role in roles["features:write"])
-    assert actions.may_void_costs(who(role)) is (role in roles["costs:void"])
+    assert cost_actions.may_void_costs(who(role)) is (role in roles["costs:void"])
     # By hand: product and admin correct, the others do not.
     assert actions.may_archive(who(role)) is (role in ("admin", "product"))
-    assert actions.may_void_costs(who(role)) is (role in ("admin", "product"))
+    assert cost_actions.may_void_costs(who(role)) is (role in ("admin", "product"))
     assert not actions.may_archive(Identity(name="token:x", token_kind="admin"))  # the dashboard is for users
     assert not actions.may_archive(None)
 
@@ -59,7 +61,7 @@ def test_roles_without_the_permission_are_refused_and_nothing_changes(feature, r
     with pytest.raises(NotAllowed):
         actions.save_future_stages(feature, who(role), "why", "[]")
     with pytest.raises(NotAllowed):
-        actions.void_cost_entry(cost_id, who(role), "why")
+        cost_actions.void_cost_entry(cost_id, who(role), "why")
     db.session.rollback()
     assert db.session.scalar(select(Feature.archived_at)) is None
     assert db.session.scalar(select(CostEntry.voided_at)) is None
@@ -104,22 +106,21 @@ def test_the_stage_editor_holds_the_stages_not_reached_and_keeps_the_reached_one
 
 
 def test_a_cost_entry_is_voided_from_the_month_list(feature):
-    (entry,) = actions.month_costs("2026-10")
+    (entry,) = kpi_data.month_costs("2026-10")
     assert (entry["feature"], entry["amount_eur"], entry["voided"]) == ("drafts", 100.0, False)
-    assert actions.month_costs("2026-11") == []
-    voided = actions.void_cost_entry(entry["id"], who("product"), "entered twice")
+    assert kpi_data.month_costs("2026-11") == []
+    voided = cost_actions.void_cost_entry(entry["id"], who("product"), "entered twice")
     db.session.commit()
     assert voided["voided"] is True
-    (listed,) = actions.month_costs("2026-10")
+    (listed,) = kpi_data.month_costs("2026-10")
     assert listed["voided"] is True and listed["void_reason"] == "entered twice"
     with pytest.raises(NotFound):
-        actions.void_cost_entry(entry["id"] + 1, who("product"), "x")
+        cost_actions.void_cost_entry(entry["id"] + 1, who("product"), "x")
     with pytest.raises(ValidationFailed):
-        actions.void_cost_entry(entry["id"], who("product"), "")
+        cost_actions.void_cost_entry(entry["id"], who("product"), "")
 
 
 def test_an_archived_feature_leaves_the_portfolio_and_goes_last_in_the_pickers(feature):
-    from dashboards.kpi import data as kpi_data
     from dashboards.rollout import data
 
     rollout.create_feature({"key": "alpha", "name": "Alpha", "stages": [

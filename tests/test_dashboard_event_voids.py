@@ -11,9 +11,8 @@ from app.db import db
 from app.errors import ValidationFailed
 from app.models import AuditEntry, Event
 from app.models.kpi import DirtyDay, MonthlyClose
-from app.security import PERMISSIONS, Identity
-from dashboards.rollout import correction_actions as actions
-from dashboards.rollout.actions import NotAllowed
+from app.security import PERMISSIONS, Identity, NotAllowed
+from dashboards.operations import actions
 from tests.helpers import gen_feature, gen_person, utc
 
 ROLES = ("admin", "product", "change_manager", "executive")

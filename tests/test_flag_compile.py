@@ -9,8 +9,8 @@ from yggdrasil_engine.engine import UnleashEngine
 from app.db import db
 from app.flags.compile import compile_payload
 from app.models import Feature
+from app.services.audience.stages import stage_audience
 from app.services.rollout import transitions as rollout
-from app.services.rollout.exposure import stage_audience
 from tests.helpers import gen_cohort, gen_person
 
 

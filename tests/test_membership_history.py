@@ -22,8 +22,8 @@ from app.models import (
     ExposureSpell,
     Person,
 )
+from app.services.audience import membership
 from app.services.people import directory as people_service
-from app.services.people import membership
 from app.services.rollout import exposure
 from app.services.rollout import transitions as rollout
 from tests.helpers import gen_department, gen_person, utc

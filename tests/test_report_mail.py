@@ -30,7 +30,7 @@ from app.services.accounts.access import create_user
 from app.services.kpi_reads import figures as kpis
 from app.services.reporting import closes, monthly_report, report_mail
 from dashboards.enablement.data import recent_runs
-from dashboards.rollout.actions import NotAllowed, set_own_report_subscription
+from dashboards.kpi.actions import NotAllowed, set_own_report_subscription
 from tests.kpi_scenarios import draft_company_with_costs, event, post_events
 from tests.scheduler_support import Recorder, SmtpSink
 

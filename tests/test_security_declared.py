@@ -146,10 +146,11 @@ def test_every_dashboard_write_goes_through_a_declared_action(walk):
 def test_every_dashboard_action_module_function_declares_a_permission():
     import dashboards.admin.actions as admin_actions
     import dashboards.enablement.actions as enablement_actions
+    import dashboards.kpi.actions as kpi_actions
     import dashboards.rollout.actions as rollout_actions
     import dashboards.variants.actions as variant_actions
 
-    for module in (rollout_actions, enablement_actions, admin_actions, variant_actions):
+    for module in (rollout_actions, enablement_actions, admin_actions, variant_actions, kpi_actions):
         for name, function in inspect.getmembers(module, inspect.isfunction):
             if function.__module__ != module.__name__ or name.startswith(("_", "may_")):
                 continue  # helpers and the may_* predicates (which read the matrix) act on nothing

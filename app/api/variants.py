@@ -26,10 +26,8 @@ from app.services.rollout import variants
 def put_variants(key: str):
     """Define the feature's variants, or change their weights (a transition with its effective time),
     payloads, costs and decision rule."""
-    checked = parsed_body("invalid variants")
-    # The list and the rule as sent: the service judges them, naming each problem by its index.
-    body = {"variants": checked.variants, "rule": checked.rule, "reason": checked.reason}
-    variants.define(key, body, acting_identity().name, checked.effective_at)
+    # The schema judged the list and the rule whole; the service checks them against the feature.
+    variants.define(key, parsed_body("invalid variants"), acting_identity().name)
     db.session.commit()
     return jsonify(rollout.feature_state(key))
 

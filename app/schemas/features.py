@@ -76,7 +76,7 @@ class FeatureIn(Body):
     estimated_minutes_saved: Figure(plausible.MAX_MINUTES) = None
     per_event_cost_eur: Figure(plausible.MAX_AMOUNT_EUR) = None
     stages: Stages
-    variants: VariantList = None
+    variants: VariantList | None = None
     """The feature's variants: weights are percentages summing to 100 (docs/variants.md)."""
 
     @field_validator("key", mode="before")

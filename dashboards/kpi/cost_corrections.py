@@ -1,6 +1,6 @@
 """The Executive page's cost entries of the month, each with a "Void" button for the roles the
 permission matrix allows (``costs:void``). Voiding asks for confirmation and a reason; the server
-checks the role again (dashboards/rollout/correction_actions.py). A voided entry stays listed, marked."""
+checks the role again (dashboards/kpi/actions.py). A voided entry stays listed, marked."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from app.db import db
 from app.errors import LiftoffError
 from app.security import current_identity
+from dashboards.kpi import actions, data
 from dashboards.kpi import view as kv
-from dashboards.rollout import correction_actions as actions
 from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import COUNTER, N_CLICKS, RECORD_ID, accepts, is_month, text, whole
 
@@ -55,7 +55,7 @@ def _void_cell(row: dict):
 @callback(Output("cost-list", "children"), Input("exec-month", "data"), Input("cost-version", "data"))
 def render_costs(month, _version):
     """The cost entries of the month, voided ones marked with their reason."""
-    rows = actions.month_costs(month) if is_month(month) else []
+    rows = data.month_costs(month) if is_month(month) else []
     if not rows:
         empty = html.P("No cost entries this month.", className="lo-muted")
         return ui.card(f"Cost entries of {month}", empty, card_id="cost-card")

@@ -19,6 +19,7 @@ from app.errors import Detail, NotFound, ValidationFailed
 from app.models import CostEntry, Feature, RolloutStage
 from app.models.kpi import FeatureDay, MonthlyClose
 from app.months import check_month, is_month, month_bounds, this_month
+from app.services.ingest import voids
 from app.services.kpi_reads import cache as kpi_cache
 from app.services.kpi_reads import figures as kpis
 from app.services.reporting.executive import executive_view, feature_names
@@ -101,6 +102,14 @@ def export_rows(month: str) -> tuple[list[str], list[list]]:
                      *[figures.get(f) for f in fields], bool(roi["closed"]), bool(roi["restated"]),
                      *[(closed or {}).get(f) for f in fields]])
     return header, rows
+
+
+def month_costs(month: str) -> list[dict]:
+    """Every feature's cost entries of ``month`` (voided ones marked), by feature then id: what the
+    Executive page lists for voiding."""
+    rows = db.session.execute(select(CostEntry, Feature.key).join(Feature, Feature.id == CostEntry.feature_id)
+                              .where(CostEntry.month == month).order_by(Feature.key, CostEntry.id))
+    return [voids.cost_record(entry, key) for entry, key in rows]
 
 
 # --- adoption and quality: per-window records ---------------------------------------------------

@@ -18,8 +18,12 @@ from dashboards.kpi import cost_corrections, period_view
 from dashboards.kpi import data as kpi_data
 from dashboards.kpi import periods as kpi_time
 from dashboards.kpi import view as kv
-from dashboards.rollout.actions import NotAllowed, may_subscribe_to_report, set_own_report_subscription
-from dashboards.rollout.correction_actions import may_void_costs
+from dashboards.kpi.actions import (
+    NotAllowed,
+    may_subscribe_to_report,
+    may_void_costs,
+    set_own_report_subscription,
+)
 from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import accepts, calendar_month, is_month, texts
 

@@ -3,7 +3,7 @@
 reason. Reviewing looks the events up and asks for confirmation, saying how many will be voided and
 which features' KPIs the next refresh recomputes; confirming voids them through the same service as
 ``POST /api/v1/events/void`` (all or none). The server checks the role again at each step
-(dashboards/rollout/correction_actions.py)."""
+(dashboards/operations/actions.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from app.db import db
 from app.errors import LiftoffError
 from app.security import Identity, current_identity
 from app.services.ingest.voids import MAX_REASON, MAX_VOID_BATCH
-from dashboards.rollout import correction_actions as actions
+from dashboards.operations import actions
 from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import N_CLICKS, accepts, text
 

@@ -1,19 +1,19 @@
-"""The dashboard's writes of the rollout and executive pages: rollout actions and one's own monthly-report
-subscription, re-checked on the server whatever the page showed."""
+"""The dashboard's writes of the rollout pages: rollout actions and new features, re-checked on the
+server whatever the page showed. (One's own monthly-report subscription is the Executive page's:
+dashboards/kpi/actions.py.)"""
 
 from __future__ import annotations
 
 from app.errors import Detail, ValidationFailed
-from app.models import Feature, User
+from app.models import Feature
 from app.security import Identity, NotAllowed, dashboard_action, user_may
-from app.services.reporting import report_mail
 from app.services.rollout import gates
 from app.services.rollout import transitions as rollout
 
 ROLLOUT_ACTIONS = ("advance", "rollback", "kill", "resume")
 
 __all__ = ["NotAllowed", "create_feature", "may_change_rollouts", "may_create_features",
-           "may_subscribe_to_report", "perform_rollout_action", "set_own_report_subscription"]
+           "perform_rollout_action"]
 
 
 def may_change_rollouts(identity: Identity | None) -> bool:
@@ -67,19 +67,3 @@ def create_feature(spec: dict, identity: Identity | None) -> Feature:
     :raises Conflict: the key is taken.
     """
     return rollout.create_feature(spec, identity.name)
-
-
-def may_subscribe_to_report(identity: Identity | None) -> bool:
-    """Whether this logged-in user may have the monthly report e-mailed (executives and admins)."""
-    return user_may(identity, report_mail.RECEIVE)
-
-
-@dashboard_action(report_mail.RECEIVE, "subscribe to the monthly report (executive or admin only)")
-def set_own_report_subscription(identity: Identity | None, on: bool) -> User:
-    """Subscribe the logged-in user (never anyone else) to the monthly report, or unsubscribe
-    them; the caller commits.
-
-    :raises NotAllowed: the role may not receive the report (or the caller is no logged-in user).
-    """
-    user, _changed = report_mail.set_subscription(identity.name, bool(on))
-    return user

@@ -21,9 +21,10 @@ from app.models import (
     RolloutTransition,
     SdkInstance,
 )
+from app.services.audience.stages import People, stage_audience
 from app.services.kpi_reads import figures
 from app.services.reporting import board_report
-from app.services.rollout import exposure, gates
+from app.services.rollout import gates
 from app.services.rollout import transitions as rollout
 
 PORTFOLIO_COLUMNS = [
@@ -146,8 +147,8 @@ def is_archived(key: str) -> bool:
 def stage_audiences(feature: Feature) -> list[int]:
     """How many people each stage reaches (cumulative cohorts plus its percentage, bucketed as the
     SDKs do), from the same function that opens the exposure spells."""
-    people = exposure.People()
-    return [len(exposure.stage_audience(feature, stage.position, people)) for stage in feature.stages]
+    people = People()
+    return [len(stage_audience(feature, stage.position, people)) for stage in feature.stages]
 
 
 def rollout_overview(key: str) -> dict:

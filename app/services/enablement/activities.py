@@ -27,9 +27,9 @@ from app.schemas.enablement import (
     TrainingIn,
     bare_id,
 )
+from app.services.audience import stages
 from app.services.audit import audit
 from app.services.lookups import feature_by_key
-from app.services.rollout import exposure
 
 
 def playbook_of(feature: Feature) -> Playbook:
@@ -84,7 +84,7 @@ def attach_playbook(feature_key: str, playbook_key: str, actor: str) -> Playbook
 def stage_audience(feature: Feature, position: int) -> set[int]:
     """Ids of the people in the audience of rollout stage ``position`` (the rollout's own
     definition: cumulative cohorts plus the stage's percentage, as Unleash picks them)."""
-    return exposure.stage_audience(feature, position)
+    return stages.stage_audience(feature, position)
 
 
 def _attendees(feature: Feature, position: int | None, rows: list[tuple[int, AttendeeIn]],

@@ -28,10 +28,10 @@ from app.models import (
     Person,
 )
 from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FeatureMonth, FirstUse
+from app.services.audience import membership
 from app.services.kpi_reads import cache as kpi_cache
 from app.services.kpi_reads import variant_costs, variant_exposure
 from app.services.kpi_reads.close_state import close_status
-from app.services.people import membership
 from app.services.rollups.department_at import department_on
 
 NO_DEPARTMENT = "(no department)"

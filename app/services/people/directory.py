@@ -25,7 +25,7 @@ from app.schemas.people import (
     PersonIn,
     cohort_key_problem,
 )
-from app.services.people import membership
+from app.services.audience import membership
 from app.services.rollout import exposure
 
 PERSON_FIELDS = tuple(PersonIn.model_fields)

@@ -14,9 +14,9 @@ from app.models import Department, DepartmentMembership, Event, Feature, ReviewI
 from app.models.review import VARIANT_MAX
 from app.playbooks import playbook_for
 from app.playbooks.schema import ReviewPlan
+from app.services.audience.membership import in_force
 from app.services.audit import audit
 from app.services.lookups import feature_by_key
-from app.services.people.membership import in_force
 from app.services.review.stages import bad_name, in_stage, stage_periods, transitions_of, variant_filter
 
 MAX_SAMPLE = 10_000

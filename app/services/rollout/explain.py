@@ -19,7 +19,7 @@ from app.db import db, utcnow
 from app.errors import Detail, NotFound, ValidationFailed
 from app.flags.stickiness import bucket
 from app.models import Cohort, CohortMember, CohortMembership, Feature, Person, RolloutTransition
-from app.services.people.membership import in_force
+from app.services.audience.membership import in_force
 from app.services.rollout import transitions as rollout
 
 

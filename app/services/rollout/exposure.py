@@ -18,81 +18,13 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from app.db import db
-from app.flags.stickiness import buckets
 from app.kpi.exposure import exposed_between
-from app.models import CohortMember, ExposureSpell, Feature, Person, RolloutStage, RolloutTransition
-from app.services.people import membership
+from app.models import ExposureSpell, Feature, RolloutStage, RolloutTransition
+from app.services.audience import membership
+from app.services.audience.stages import People, live_cohort_ids, stage_audience
 
 # Bound parameters per statement: well below SQLite's and PostgreSQL's limits.
 CHUNK = 5000
-
-
-class People:
-    """Everybody's (row id, person_id), loaded once per recompute and only if a percentage needs it."""
-
-    def __init__(self) -> None:
-        self._rows: list[tuple[int, str]] | None = None
-        self._buckets: dict[str, list[float]] = {}
-
-    @property
-    def rows(self) -> list[tuple[int, str]]:
-        if self._rows is None:
-            # Core rows, not ORM ones: 100,000 of them load several times faster.
-            people = Person.__table__
-            result = db.session.connection().execute(select(people.c.id, people.c.person_id))
-            self._rows = [tuple(r) for r in result.all()]
-        return self._rows
-
-    def buckets(self, feature_key: str) -> list[float]:
-        """Everybody's flexibleRollout bucket for the feature (in ``rows`` order), hashed once."""
-        if feature_key not in self._buckets:
-            self._buckets[feature_key] = list(buckets(feature_key, (uid for _, uid in self.rows)))
-        return self._buckets[feature_key]
-
-
-def _live_cohort_ids(feature: Feature, through: int) -> set[int]:
-    return {c.id for s in feature.stages if s.position <= through for c in s.cohorts}
-
-
-def stage_audience(feature: Feature, position: int, people: People | None = None,
-                   at: datetime | None = None) -> set[int]:
-    """Person row ids in the audience of stage ``position`` (cumulative cohorts plus its percentage).
-
-    :param feature: the feature, with its stages.
-    :param position: 1-based stage; 0 means off (nobody).
-    :param at: the instant whose cohort membership counts; None for the membership now.
-    """
-    live = [s for s in feature.stages if 0 < s.position <= position]  # in position order
-    if not live:
-        return set()
-    # As flag compilation reads it: a position past the last stage row (a feature loaded with a
-    # current stage but fewer stages) is the last stage up to it, not an error on every page.
-    stage = live[-1]
-    audience: set[int] = set()
-    cohort_ids = _live_cohort_ids(feature, position)
-    if cohort_ids and at is None:
-        audience.update(
-            db.session.scalars(
-                select(CohortMember.person_id).where(CohortMember.cohort_id.in_(cohort_ids))
-            )
-        )
-    elif cohort_ids:
-        audience.update(membership.cohort_members_at(cohort_ids, at))
-    if stage.percentage >= 100:
-        audience.update(pid for pid, _ in (people or People()).rows)
-    elif stage.percentage > 0:
-        people = people or People()
-        cut = stage.percentage
-        audience.update(pid for (pid, _), b in zip(people.rows, people.buckets(feature.key), strict=True)
-                        if b <= cut)
-    return audience
-
-
-def production_audience(feature: Feature, people: People | None = None) -> set[int]:
-    """Who has the feature in production right now: nobody when it is killed, off or archived."""
-    if feature.killed or feature.current_stage <= 0 or feature.archived_at is not None:
-        return set()
-    return stage_audience(feature, feature.current_stage, people)
 
 
 def _chunks(values: list[int]) -> Iterable[list[int]]:
@@ -168,7 +100,7 @@ def _replay(feature: Feature, since: datetime, people: People) -> None:
                RolloutTransition.action)
         .where(RolloutTransition.feature_id == feature.id)
         .order_by(RolloutTransition.effective_at, RolloutTransition.id))]
-    cohort_ids = _live_cohort_ids(feature, len(feature.stages))
+    cohort_ids = live_cohort_ids(feature, len(feature.stages))
     later = sorted({t for t, *_ in transitions if t > since}
                    | set(membership.cohort_changes_after(cohort_ids, since)))
     _reopen_from(feature.id, since)

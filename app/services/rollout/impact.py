@@ -1,7 +1,7 @@
 """What a rollout action would do to the audience, in people, before anyone confirms it.
 
 The audience now and the audience after are derived by the same function that opens the exposure
-spells (``exposure.stage_audience``, bucketing as the SDKs do), so the numbers the confirm dialog
+spells (``audience.stages.stage_audience``, bucketing as the SDKs do), so the numbers the confirm dialog
 states are the ones the spells will show once the action is taken. Reads only; nothing changes.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.errors import Detail, ValidationFailed
-from app.services.rollout import exposure
+from app.services.audience.stages import People, production_audience, stage_audience
 from app.services.rollout import transitions as rollout
 
 ACTIONS = ("advance", "rollback", "kill", "resume")
@@ -60,21 +60,21 @@ def preview(key: str, action: str) -> Impact:
     if action not in ACTIONS:
         raise ValidationFailed("unknown action", [Detail("action", f"must be one of {', '.join(ACTIONS)}")])
     feature = rollout._load(key)
-    people = exposure.People()
-    before = exposure.production_audience(feature, people)
+    people = People()
+    before = production_audience(feature, people)
     stage = feature.current_stage
     off = feature.archived_at is not None
     if action == "advance":
         to_stage = min(stage + 1, len(feature.stages))
-        after = set() if off or feature.killed else exposure.stage_audience(feature, to_stage, people)
+        after = set() if off or feature.killed else stage_audience(feature, to_stage, people)
     elif action == "rollback":
         to_stage = max(stage - 1, 0)
-        after = set() if off or feature.killed else exposure.stage_audience(feature, to_stage, people)
+        after = set() if off or feature.killed else stage_audience(feature, to_stage, people)
     elif action == "kill":
         to_stage, after = stage, set()
     else:
         to_stage = stage
-        after = set() if off else exposure.stage_audience(feature, stage, people)
+        after = set() if off else stage_audience(feature, stage, people)
     return Impact(action=action, from_name=_name(feature, stage), to_name=_name(feature, to_stage),
                   gain=len(after - before), lose=len(before - after), keep=len(before & after),
                   total=len(after), before=len(before))

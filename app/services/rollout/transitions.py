@@ -21,6 +21,7 @@ from app.formats import iso_utc as _iso
 from app.models import AuditEntry, Cohort, Feature, RolloutStage, RolloutTransition
 from app.schemas.common import refuse, validate
 from app.schemas.features import FeatureIn, StageIn
+from app.services.audience.stages import People, stage_audience
 from app.services.lookups import feature_with_plan as _load
 from app.services.rollout import exposure
 
@@ -58,10 +59,8 @@ def create_feature(spec: dict | FeatureIn, actor: str) -> Feature:
     raw = spec.model_dump() if isinstance(spec, FeatureIn) else spec
     known = plan_cohorts(raw.get("stages") if isinstance(raw, dict) else None)
     problems = Collector()
+    # The variant list is judged whole by the schema (app/schemas/variants.py), with the plan.
     plan = validate(FeatureIn, raw, problems, context={"cohorts": known})
-    # The variant list is judged by its own rule set, into the same problems: all named at once.
-    variants = variant_split.parse_variants(raw.get("variants") if isinstance(raw, dict) else None,
-                                            problems)
     refuse(problems, "invalid feature")
     assert plan is not None  # refuse raised otherwise
     if db.session.scalar(select(Feature.id).where(Feature.key == plan.key)) is not None:
@@ -77,8 +76,8 @@ def create_feature(spec: dict | FeatureIn, actor: str) -> Feature:
     db.session.add(feature)
     db.session.flush()
     _audit(actor, "feature.create", feature, None, _snapshot(feature), None)
-    if variants:
-        variant_split.attach(feature, variants, actor)
+    if plan.variants:
+        variant_split.attach(feature, plan.variants, actor)
     exposure.audiences_changed(utcnow(), [feature.id])
     sync.queue_sync([feature.id])
     return feature
@@ -234,7 +233,7 @@ def feature_state(key: str) -> dict:
     from app.services.rollout import variants as variant_split  # it builds on this module
 
     feature = _load(key)
-    people = exposure.People()
+    people = People()
     transitions = db.session.scalars(
         select(RolloutTransition).where(RolloutTransition.feature_id == feature.id)
         .order_by(RolloutTransition.effective_at, RolloutTransition.id)
@@ -253,7 +252,7 @@ def feature_state(key: str) -> dict:
                 "name": s.name,
                 "cohorts": [c.key for c in s.cohorts],
                 "percentage": s.percentage,
-                "audience_size": len(exposure.stage_audience(feature, s.position, people)),
+                "audience_size": len(stage_audience(feature, s.position, people)),
             }
             for s in feature.stages
         ],

@@ -41,7 +41,7 @@ from app.models.kpi import (
     RefreshState,
 )
 from app.months import month_of
-from app.services.people import membership
+from app.services.audience import membership
 from app.services.rollups import rebuild as rollup_rebuild
 from app.services.rollups.department_at import department_on, next_day  # noqa: F401  (callers found them here)
 

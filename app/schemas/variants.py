@@ -15,7 +15,7 @@ from pydantic import Field, WithJsonSchema
 
 from app import plausible
 from app.models.variants import VARIANT_NAME_MAX
-from app.schemas.common import Body, OptionalTimestamp, Reason
+from app.schemas.common import Body, Flag, OptionalTimestamp, Reason
 
 TEMPLATE = "#/components/schemas/{}"
 
@@ -61,10 +61,12 @@ class VariantsPut(Body):
 
 
 class VariantPromotion(Body):
-    """``POST /api/v1/features/{key}/variants/{name}/promote``: the winner gets weight 100."""
+    """``POST /api/v1/features/{key}/variants/{name}/promote``: the winner gets weight 100 once the
+    current stage's variant criteria pass for it; ``override`` promotes anyway (audited)."""
 
     reason: Reason
     effective_at: OptionalTimestamp = None
+    override: Flag = False
 
 
 # Referred to by hand (WithJsonSchema) rather than by type: the document adds their schemas.

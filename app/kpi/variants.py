@@ -11,6 +11,7 @@ libraries compute them, so they can be checked against those.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,13 +178,22 @@ def people_needed(control: dict, control_sample: dict, adoption_difference: floa
         target = min(1.0, p + adoption_difference)
         effect = abs(proportion_effectsize(target, p))
         if effect > 0:
-            out["adoption"] = math.ceil(NormalIndPower().solve_power(effect, alpha=ALPHA, power=POWER))
+            out["adoption"] = _solved(NormalIndPower(), effect)
     net = control_sample["net_per_person"]
     sd = float(np.std(net, ddof=1)) if len(net) >= 2 else 0.0
     if sd > 0 and net_eur_difference > 0:
-        out["net_eur_per_exposed_person"] = math.ceil(
-            TTestIndPower().solve_power(net_eur_difference / sd, alpha=ALPHA, power=POWER))
+        out["net_eur_per_exposed_person"] = _solved(TTestIndPower(), net_eur_difference / sd)
     return out
+
+
+def _solved(power, effect: float) -> int | None:
+    """People per group for the effect, or None when statsmodels' root finder does not converge
+    (it warns and answers NaN for an effect so large that no sample size is bracketed, as against
+    the rounding noise of equal net figures): nothing to size on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = float(power.solve_power(effect, alpha=ALPHA, power=POWER))
+    return math.ceil(value) if math.isfinite(value) else None
 
 
 def sample_ratio(exposed_now: dict[str, int], weights: dict[str, int]) -> dict:

@@ -17,8 +17,11 @@ def may_promote_variants(identity: Identity | None) -> bool:
 
 
 @dashboard_action("rollout:write", "promote variants (product or admin only)")
-def promote_variant(key: str, name: str, identity: Identity | None, reason: str | None) -> Feature:
+def promote_variant(key: str, name: str, identity: Identity | None, reason: str | None,
+                    override: bool = False) -> Feature:
     """Give variant ``name`` of feature ``key`` weight 100 %; the caller commits.
+
+    :param override: promote although the stage's variant criteria fail (audited with the reason).
 
     :raises NotAllowed: the role may not change rollouts; :raises ValidationFailed: no reason, no
         such variant; :raises GateFailed: the stage's variant criteria fail for it.
@@ -27,5 +30,5 @@ def promote_variant(key: str, name: str, identity: Identity | None, reason: str 
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed("a reason is required", [Detail("reason", "say why, for the audit trail")])
-    feature, _ = promotion.promote(key, name, identity.name, reason)
+    feature, _ = promotion.promote(key, name, identity.name, reason, override)
     return feature

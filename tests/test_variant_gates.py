@@ -287,3 +287,21 @@ def test_the_cli_promotes_through_the_same_binding(tmp_path, monkeypatch, runner
     db.session.expire_all()
     assert [v.weight for v in db.session.scalars(select(FeatureVariant).order_by(FeatureVariant.position))] \
         == [0, 100]
+
+
+def test_the_dashboard_promotes_through_the_same_binding(tmp_path, monkeypatch, session):
+    from app.security import Identity
+    from app.services.rollout.gates import GateFailed
+    from dashboards.variants import actions
+
+    write_playbook(tmp_path, monkeypatch)
+    world()
+    product = Identity(name="pat@corp.test", role="product")
+    with pytest.raises(GateFailed) as refused:
+        actions.promote_variant(KEY, "small", product, "cheaper")
+    assert [d.field for d in refused.value.details] == ["eval_pass_rate"]
+    assert [v.weight for v in db.session.scalars(select(FeatureVariant).order_by(FeatureVariant.position))] \
+        == [50, 50]
+    actions.promote_variant(KEY, "small", product, "cheaper", override=True)
+    assert [v.weight for v in db.session.scalars(select(FeatureVariant).order_by(FeatureVariant.position))] \
+        == [0, 100]

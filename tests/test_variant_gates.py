@@ -19,9 +19,8 @@ from app.models import AuditEntry, Baseline, Event, FeatureVariant, VariantWeigh
 from app.playbooks.loader import parse_playbook
 from app.services.review.datasets import export_version, version_rows
 from app.services.review.evaluations import record_run
-from app.services.rollout import gates
+from app.services.rollout import gates, variants
 from app.services.rollout import transitions as rollout
-from app.services.rollout import variants
 from app.services.rollups import materialise
 from tests.helpers import gen_cohort, gen_person
 
@@ -83,9 +82,11 @@ def world(small_errors: int = 0) -> dict[str, list]:
     people = [gen_person(f"u{i:02d}") for i in range(40)]
     cohort = gen_cohort(members=people)
     feature = rollout.create_feature(
-        {"key": KEY, "name": "Assist", "stages": [{"name": "pilot", "cohorts": [cohort.key], "percentage": 0}],
+        {"key": KEY, "name": "Assist",
+         "stages": [{"name": "pilot", "cohorts": [cohort.key], "percentage": 0}],
          "variants": [{"name": "big", "weight": 50, "cost_per_task_eur": 0.10},
-                      {"name": "small", "weight": 50, "cost_per_task_eur": 0.02, "payload": {"model": "small-1"}}]},
+                      {"name": "small", "weight": 50, "cost_per_task_eur": 0.02,
+                       "payload": {"model": "small-1"}}]},
         "ana")
     feature.playbook_key = "variant-gate"
     feature.variant_rule = json.dumps({"control": "big", "max_error_rate_increase": 0.05,
@@ -136,7 +137,8 @@ def test_a_playbook_may_name_variants_on_variant_metrics():
 
 
 @pytest.mark.parametrize(("gate", "field", "says"), [
-    ("      - {metric: days_in_stage, min: 1, variant: small}\n", "stages[0].gate[0].variant", "unknown field"),
+    ("      - {metric: days_in_stage, min: 1, variant: small}\n", "stages[0].gate[0].variant",
+     "unknown field"),
     ("      - {metric: error_rate, max_increase: 0.1, variant: disabled}\n", "stages[0].gate[0].variant",
      "must be a variant name"),
     ("      - {metric: adoption_rate, min: 0.1, variant: -x}\n", "stages[0].gate[0].variant",
@@ -245,7 +247,8 @@ def test_promotion_binds_until_its_criteria_pass(tmp_path, monkeypatch, client, 
     db.session.flush()
     version = export_version("assist-evals", "ana", KEY)
     items = [row["item_id"] for row in version_rows(version)]
-    record_run("assist-evals", "ana", "small-1", [{"item": i, "passed": True} for i in items], variant="small")
+    record_run("assist-evals", "ana", "small-1", [{"item": i, "passed": True} for i in items],
+               variant="small")
     session.commit()
     assert wilson(3, 3)[0] == pytest.approx(3 / (3 + Z2)) and 3 / (3 + Z2) >= 0.4
     done = client.post(url.format("small"), json={"reason": "cheaper, as good"}, headers=admin_headers)
@@ -281,7 +284,8 @@ def test_the_cli_promotes_through_the_same_binding(tmp_path, monkeypatch, runner
     session.commit()
     refused = runner.invoke(args=["liftoff", "features", "promote", KEY, "small", "--reason", "cheaper"])
     assert refused.exit_code != 0 and "eval_pass_rate" in refused.output
-    done = runner.invoke(args=["liftoff", "features", "promote", KEY, "small", "--reason", "cheaper", "--override"])
+    done = runner.invoke(args=["liftoff", "features", "promote", KEY, "small", "--reason", "cheaper",
+                               "--override"])
     assert done.exit_code == 0, done.output
     assert "FAILED (overridden): eval_pass_rate" in done.output
     db.session.expire_all()

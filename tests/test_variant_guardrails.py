@@ -79,7 +79,8 @@ def guarded(split: list[tuple[str, int]], errors: dict[str, int], tasks: int = 1
 
 
 def weights() -> dict[str, int]:
-    return {v.name: v.weight for v in db.session.scalars(select(FeatureVariant).order_by(FeatureVariant.position))}
+    rows = db.session.scalars(select(FeatureVariant).order_by(FeatureVariant.position))
+    return {v.name: v.weight for v in rows}
 
 
 def test_a_variant_worse_than_the_control_is_switched_off_not_the_feature(playbook, session, caplog):
@@ -96,7 +97,8 @@ def test_a_variant_worse_than_the_control_is_switched_off_not_the_feature(playbo
     assert weights() == {"a": 71, "b": 0, "c": 29}
     assert (feature.current_stage, feature.killed) == (1, False)
     last = history(feature.id)[-1]
-    assert (last["action"], last["actor"], last["weights"]) == ("reweight", "guardrail", {"a": 71, "b": 0, "c": 29})
+    assert (last["action"], last["actor"]) == ("reweight", "guardrail")
+    assert last["weights"] == {"a": 71, "b": 0, "c": 29}
     assert last["reason"].startswith("guardrail: variant b: error rate 0.400 (40 of 100) against control a's "
                                      "0.050 (5 of 100)")
     assert "variant_max_error_rate_increase 0.05" in last["reason"]
@@ -130,7 +132,8 @@ def test_a_correction_without_a_model_takes_its_variants(client, admin_headers, 
     people = [gen_person("p1")]
     cohort = gen_cohort(members=people)
     feature = rollout.create_feature(
-        {"key": "drafts", "name": "Drafts", "stages": [{"name": "all", "cohorts": [cohort.key], "percentage": 0}],
+        {"key": "drafts", "name": "Drafts",
+         "stages": [{"name": "all", "cohorts": [cohort.key], "percentage": 0}],
          "variants": [{"name": "gpt", "weight": 50, "payload": {"vendor": "openai", "model": "gpt-x"}},
                       {"name": "claude", "weight": 50, "payload": {"model": "c", "model_version": "c-3.5"}},
                       {"name": "plain", "weight": 0, "payload": {"vendor": "in-house"}}]}, "ana")
@@ -138,9 +141,9 @@ def test_a_correction_without_a_model_takes_its_variants(client, admin_headers, 
     when = utcnow() - timedelta(days=1)
     for event_id, variant, model in [("e1", "gpt", None), ("e2", "claude", None), ("e3", "gpt", "gpt-y"),
                                      ("e4", "plain", None)]:
-        db.session.add(Event(event_id=event_id, feature_id=feature.id, person_id=people[0].id, occurred_at=when,
-                             task="default", ai_assisted=True, outcome="corrected", output="draft",
-                             correction="fixed", variant=variant, model_version=model))
+        db.session.add(Event(event_id=event_id, feature_id=feature.id, person_id=people[0].id,
+                             occurred_at=when, task="default", ai_assisted=True, outcome="corrected",
+                             output="draft", correction="fixed", variant=variant, model_version=model))
     session.commit()
     answer = client.get("/api/v1/features/drafts/corrections?format=jsonl", headers=admin_headers)
     got = {row["event_id"]: (row["variant"], row["model_version"])

@@ -197,6 +197,13 @@ def test_a_variant_the_feature_lacks_fails_with_a_note(tmp_path, monkeypatch, se
     assert crit["adoption_rate"]["message"] == (
         f"variant medium: observed feature {KEY} has no variant 'medium' (it has big, small), required "
         "the variant's figures (adoption_rate)")
+    # The Enablement page names the variant beside the metric.
+    from dashboards.enablement.data import latest_gate
+
+    shown = latest_gate(KEY)
+    assert shown is not None
+    assert list(shown["criteria_frame"]["metric"]) == ["adoption_rate (variant medium)",
+                                                       "variant_decision (variant medium)"]
 
 
 def test_a_decision_without_a_winner_fails(tmp_path, monkeypatch, session):

@@ -17,10 +17,9 @@ from datetime import datetime
 from app.kpi.stats import wilson
 from app.models import Feature
 from app.playbooks import Criterion
+from app.playbooks.schema import DECISION_METRIC as DECISION
 from app.services.kpi_reads import variant_figures
 from app.services.lookups import variants_of
-
-DECISION = "variant_decision"
 
 
 def _missing(criterion: Criterion, feature: Feature, names: list[str]) -> dict | None:

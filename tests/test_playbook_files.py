@@ -56,7 +56,7 @@ def test_unknown_metric_names_file_line_and_field():
     found = problems(bad)
     assert found == [("stages[0].gate[3].metric",
                       f"pilot-feedback-loop.yaml line {line_of(bad, 'happiness')}: unknown metric "
-                      "'happiness' (known: " + ", ".join(GATE_METRICS) + ")")]
+                      "'happiness' (known: " + ", ".join([*GATE_METRICS, "variant_decision"]) + ")")]
 
 
 def test_out_of_range_threshold_and_missing_field_are_all_reported():

@@ -15,8 +15,8 @@ from app.schemas.responses import DAY, NUM, STR, ref
 from app.schemas.variants import VariantPromotion, VariantsPut
 from app.security import acting_identity, requires
 from app.services.kpi_reads import variant_figures
+from app.services.rollout import promotion, variants
 from app.services.rollout import transitions as rollout
-from app.services.rollout import variants
 
 
 @bp.put("/features/<key>/variants")
@@ -37,9 +37,11 @@ def put_variants(key: str):
 @accepts(VariantPromotion)
 @answers(ref("Feature"))
 def promote_variant(key: str, name: str):
-    """Give one variant weight 100 % (the others 0): every exposed person gets it; audited."""
+    """Give one variant weight 100 % (the others 0): every exposed person gets it; audited. The
+    current stage's variant criteria must pass for it (else 409 naming them), or ``override``."""
     checked = parsed_body("invalid promotion")
-    variants.promote(key, name, acting_identity().name, checked.reason, checked.effective_at)
+    promotion.promote(key, name, acting_identity().name, checked.reason, checked.override,
+                      checked.effective_at)
     db.session.commit()
     return jsonify(rollout.feature_state(key))
 

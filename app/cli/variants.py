@@ -18,13 +18,23 @@ def _figure(value, digits: int = 3) -> str:
 @click.argument("key")
 @click.argument("variant")
 @click.option("--reason", required=True, help="Why this variant won; kept in the audit log.")
-def features_promote(key: str, variant: str, reason: str) -> None:
-    """Give VARIANT of feature KEY weight 100 % (the others 0): every exposed person gets it."""
-    from app.services.rollout.variants import promote
+@click.option("--override", is_flag=True,
+              help="Promote although the stage gate's criteria for the variant fail (audited).")
+def features_promote(key: str, variant: str, reason: str, override: bool) -> None:
+    """Give VARIANT of feature KEY weight 100 % (the others 0): every exposed person gets it.
+
+    The current stage's variant criteria (evaluation pass rate of the variant's model, the decision
+    rule, criteria naming the variant) must pass, else each failing one is listed and nothing
+    changes, unless --override.
+    """
+    from app.services.rollout.promotion import promote
 
     with transaction():
-        promote(key, variant, CLI_ACTOR, reason)
+        _, criteria = promote(key, variant, CLI_ACTOR, reason, override)
         click.echo(f"{key}: {variant} now serves 100 % of the exposed people")
+        for c in criteria:
+            verdict = "passed" if c["passed"] else "FAILED (overridden)"
+            click.echo(f"  {verdict}: {c['metric']}: {c['message']}")
 
 
 @features.command("compare")

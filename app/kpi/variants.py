@@ -11,12 +11,14 @@ libraries compute them, so they can be checked against those.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from app.kpi.quality import ERROR_OUTCOMES
 from app.kpi.stats import wilson
 from app.kpi.window import hidden_groups
 
@@ -27,7 +29,8 @@ ALPHA = 0.05
 PROPORTIONS = ("adoption_rate", "error_rate")
 MEANS = ("time_saved_per_task_minutes", "cost_per_task_eur", "net_eur_per_exposed_person")
 FIGURES = ("active_users", "ai_tasks", "adoption_rate", "error_rate", "time_saved_per_task_minutes",
-           "cost_per_task_eur", "net_eur_per_exposed_person", "value_eur", "task_cost_eur")
+           "cost_per_task_eur", "net_eur_per_exposed_person", "value_eur", "task_cost_eur", "errors",
+           "rated_tasks", "time_saved_hours")
 
 
 def newcombe(x1: int, n1: int, x2: int, n2: int, z: float = Z95) -> tuple[float | None, ...]:
@@ -134,6 +137,9 @@ def _figures(name: str, sample: dict, exposed: set[int], weight: int | None) -> 
         "net_eur_per_exposed_person": float(sample["net_per_person"].mean()) if n else None,
         "value_eur": float((mine["saved"] / 60.0 * mine["rate"]).sum()),
         "task_cost_eur": float(mine["cost"].sum()),
+        # The error rate's counts and the variant's total time saved, for gates on one variant.
+        "errors": int(rated["error"].sum()), "rated_tasks": len(rated),
+        "time_saved_hours": float(mine["saved"].sum()) / 60.0,
     }
 
 
@@ -172,13 +178,22 @@ def people_needed(control: dict, control_sample: dict, adoption_difference: floa
         target = min(1.0, p + adoption_difference)
         effect = abs(proportion_effectsize(target, p))
         if effect > 0:
-            out["adoption"] = math.ceil(NormalIndPower().solve_power(effect, alpha=ALPHA, power=POWER))
+            out["adoption"] = _solved(NormalIndPower(), effect)
     net = control_sample["net_per_person"]
     sd = float(np.std(net, ddof=1)) if len(net) >= 2 else 0.0
     if sd > 0 and net_eur_difference > 0:
-        out["net_eur_per_exposed_person"] = math.ceil(
-            TTestIndPower().solve_power(net_eur_difference / sd, alpha=ALPHA, power=POWER))
+        out["net_eur_per_exposed_person"] = _solved(TTestIndPower(), net_eur_difference / sd)
     return out
+
+
+def _solved(power, effect: float) -> int | None:
+    """People per group for the effect, or None when statsmodels' root finder does not converge
+    (it warns and answers NaN for an effect so large that no sample size is bracketed, as against
+    the rounding noise of equal net figures): nothing to size on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = float(power.solve_power(effect, alpha=ALPHA, power=POWER))
+    return math.ceil(value) if math.isfinite(value) else None
 
 
 def sample_ratio(exposed_now: dict[str, int], weights: dict[str, int]) -> dict:
@@ -198,6 +213,23 @@ def sample_ratio(exposed_now: dict[str, int], weights: dict[str, int]) -> dict:
     chi, p = stats.chisquare(observed, expected)
     out.update(chi_square=float(chi), p_value=float(p), mismatch=out["mismatch"] or bool(p < SRM_ALPHA))
     return out
+
+
+def error_counts(events: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Per variant: (errors, rated tasks) of its AI events (``variant``, ``outcome`` columns), as
+    the error rate counts them (KPI_DEFINITIONS.md: abandoned tasks are not rated)."""
+    if events.empty:
+        return {}
+    rated = events[events["outcome"] != "abandoned"]
+    errors = rated["outcome"].isin(ERROR_OUTCOMES)
+    grouped = errors.groupby(rated["variant"])
+    return {str(name): (int(part.sum()), len(part)) for name, part in grouped}
+
+
+def error_rate_increase(variant: tuple[int, int], control: tuple[int, int]) -> dict:
+    """A variant's error rate minus the control's with its 95 % interval (Newcombe), as counts
+    (errors, rated tasks) of each."""
+    return _difference(*newcombe(variant[0], variant[1], control[0], control[1]))
 
 
 def decide(rule: dict | None, differences: dict[str, dict]) -> dict:

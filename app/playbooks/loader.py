@@ -12,6 +12,7 @@ from pydantic_core import ErrorDetails
 
 from app.errors import Collector, ValidationFailed
 from app.playbooks.schema import (
+    DECISION_METRIC,
     GATE_METRICS,
     Communication,
     Criterion,
@@ -118,7 +119,7 @@ def _report(doc: _Document, error: ErrorDetails) -> None:
             doc.fail((*path, "metric"), "is required")
         else:
             doc.fail((*path, "metric"),
-                     f"unknown metric {item['metric']!r} (known: {', '.join(GATE_METRICS)})")
+                     f"unknown metric {item['metric']!r} (known: {', '.join(CRITERIA)})")
     elif kind == "missing":
         doc.fail(path, "is required")
     elif kind in ("model_type", "dict_type"):
@@ -127,6 +128,14 @@ def _report(doc: _Document, error: ErrorDetails) -> None:
         doc.fail(path, "must be a list")
     else:
         doc.fail(path, error["ctx"]["message"] if kind == "liftoff" else error["msg"])
+
+
+def _criterion(c, line: int) -> Criterion:
+    if c.metric == DECISION_METRIC:  # no threshold: the decision rule says what wins
+        return Criterion(c.metric, "rule", None, line, variant=c.variant)
+    parameter = GATE_METRICS[c.metric][0]
+    return Criterion(c.metric, parameter, getattr(c, parameter), line, getattr(c, "dataset", None),
+                     getattr(c, "variant", None))
 
 
 def _playbook(model: PlaybookFile, doc: _Document, name: str) -> Playbook:
@@ -141,13 +150,11 @@ def _playbook(model: PlaybookFile, doc: _Document, name: str) -> Playbook:
                                  for c in s.communications),
             feedback_cadence=s.feedback.cadence, pulse_questions=tuple(s.feedback.questions),
             checklist=tuple(s.checklist),
-            gate=tuple(Criterion(c.metric, GATE_METRICS[c.metric][0],
-                                 getattr(c, GATE_METRICS[c.metric][0]), doc.line(("stages", i, "gate", j)),
-                                 getattr(c, "dataset", None))
-                       for j, c in enumerate(s.gate)),
+            gate=tuple(_criterion(c, doc.line(("stages", i, "gate", j))) for j, c in enumerate(s.gate)),
             guardrails=Guardrails(
                 max_error_rate=g.max_error_rate if g.max_error_rate is not None else g.error_rate_above,
                 spike_factor=g.spike_factor, min_events=g.min_events, action=g.action,
+                variant_max_error_rate_increase=g.variant_max_error_rate_increase,
                 correction_rate=g.correction_rate),
             line=doc.line(("stages", i)),
             review=(ReviewPlan(s.review.sample_size, float(s.review.second_share))

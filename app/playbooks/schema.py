@@ -12,11 +12,13 @@ from app.schemas.playbooks import (  # noqa: E402, F401
     CHANNELS,
     CORRECTION_RATE_ACTIONS,
     DATASET_METRICS,
+    DECISION_METRIC,
     GATE_METRICS,
     GUARDRAIL_ACTIONS,
     REVIEW_SAMPLE_SIZE,
     REVIEW_SECOND_SHARE,
     TRAINING_FORMATS,
+    VARIANT_METRICS,
 )
 
 
@@ -48,9 +50,10 @@ class Communication:
 class Criterion:
     metric: str
     parameter: str
-    threshold: float
+    threshold: float | None  # None for variant_decision, which has none
     line: int
     dataset: str | None = None  # the dataset of an eval_pass_rate criterion
+    variant: str | None = None  # judged on this variant only (VARIANT_METRICS, variant_decision)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,10 @@ class Guardrails:
     # Fewer non-abandoned AI events than this in a week are too few to judge.
     min_events: int = 20
     action: str = "rollback"
+    # Per variant: trip for a variant whose error rate is above the control's by more than this,
+    # beyond the 95 % interval of the difference; its weight goes to 0 (app/services/rollout/
+    # variant_guard.py). None: variants are not watched one by one.
+    variant_max_error_rate_increase: float | None = None
     # The corrected and reviewed-wrong rates against the previous stage (app/services/rollout/
     # guardrails.py): "alert" announces, "rollback" rolls back; None leaves them unjudged.
     correction_rate: str | None = None
@@ -130,13 +137,16 @@ class Playbook:
                     "feedback": {"cadence": s.feedback_cadence, "scale": [1, 5],
                                  "questions": list(s.pulse_questions)},
                     "checklist": list(s.checklist),
-                    "gate": [{"metric": c.metric, c.parameter: c.threshold,
-                              **({"dataset": c.dataset} if c.dataset else {})} for c in s.gate],
+                    "gate": [{"metric": c.metric,
+                              **({c.parameter: c.threshold} if c.metric != DECISION_METRIC else {}),
+                              **({"dataset": c.dataset} if c.dataset else {}),
+                              **({"variant": c.variant} if c.variant else {})} for c in s.gate],
                     "guardrails": {
                         "max_error_rate": s.guardrails.max_error_rate,
                         "spike_factor": s.guardrails.spike_factor,
                         "min_events": s.guardrails.min_events,
                         "action": s.guardrails.action,
+                        "variant_max_error_rate_increase": s.guardrails.variant_max_error_rate_increase,
                         "correction_rate": s.guardrails.correction_rate,
                     },
                     "review": {"sample_size": s.review.sample_size,

@@ -7,6 +7,7 @@ parses it with ``PlaybookFile`` and words each error as "<file> line <n>: <messa
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
@@ -19,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 
+from app.models.variants import VARIANT_NAME_MAX
 from app.schemas.common import Body, problem
 
 # The change model every playbook follows, in this order.
@@ -44,6 +46,12 @@ GATE_METRICS: dict[str, tuple[str, float, float | None, bool]] = {
 }
 # Metrics that also name the dataset they are judged on (``dataset: KEY`` beside the threshold).
 DATASET_METRICS = ("eval_pass_rate",)
+# Metrics a criterion may judge on one variant's exposed people and events (``variant: NAME``);
+# eval_pass_rate on the runs of that variant's model.
+VARIANT_METRICS = ("exposed_users", "adoption_rate", "error_rate", "time_saved_hours", "eval_pass_rate")
+# Passes when the feature's decision rule names a winner (``variant: NAME``: that one), judged on
+# the variant comparison's 95 % intervals over the stage (docs/variants.md). It has no threshold.
+DECISION_METRIC = "variant_decision"
 CORRECTION_RATE_ACTIONS = ("alert", "rollback")
 # A stage without a ``review:`` block reviews this many outputs, this share twice.
 REVIEW_SAMPLE_SIZE, REVIEW_SECOND_SHARE = 50, 0.2
@@ -97,6 +105,19 @@ def Share(low: float, high: float | None) -> Any:  # noqa: N802
     return Annotated[Any, BeforeValidator(_number(low, high, False)), WithJsonSchema({"type": "number"})]
 
 
+def _variant_name(value: Any) -> Any:
+    _text(value)
+    if value == "disabled" or not VARIANT_NAME.match(value):
+        raise problem(f"must be a variant name: 1-{VARIANT_NAME_MAX} letters, digits, '.', '_', '-' "
+                      "or spaces, starting with a letter or digit (not 'disabled')")
+    return value
+
+
+# The names a feature's variants may have (app/schemas/variants.py VariantIn).
+VARIANT_NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._ -]{{0,{VARIANT_NAME_MAX - 1}}}$")
+VariantName = Annotated[str, BeforeValidator(_variant_name)]
+
+
 def _audience(value: Any) -> Any:
     _text(value)
     if value not in ("stage", "new") and not (value.startswith("cohort:") and len(value) > 7):
@@ -139,12 +160,22 @@ def _criterion_model(metric: str) -> type[Body]:
     fields: dict[str, Any] = {"metric": (Literal[metric], ...), parameter: (threshold, ...)}
     if metric in DATASET_METRICS:  # judged on a dataset, named beside the threshold
         fields["dataset"] = (Words, ...)
+    if metric in VARIANT_METRICS:  # optionally judged on one variant only
+        fields["variant"] = (VariantName | None, None)
     return create_model(f"Gate_{metric}", __base__=Body, **fields)
 
 
+class DecisionCriterion(Body):
+    """``{metric: variant_decision}``: the decision rule names a winner; with ``variant``, that one."""
+
+    metric: Literal["variant_decision"]
+    variant: VariantName | None = None
+
+
 # One model per gate metric: each takes its own parameter (min, max, max_increase or min_pct), an
-# evaluation metric also its ``dataset``.
-CRITERIA: dict[str, type[Body]] = {metric: _criterion_model(metric) for metric in GATE_METRICS}
+# evaluation metric also its ``dataset``, a variant metric optionally its ``variant``.
+CRITERIA: dict[str, type[Body]] = {**{metric: _criterion_model(metric) for metric in GATE_METRICS},
+                                   DECISION_METRIC: DecisionCriterion}
 
 
 def _metric_of(value: Any) -> str | None:
@@ -167,6 +198,9 @@ class GuardrailsFile(Body):
     """The older name of ``max_error_rate``, still read."""
     spike_factor: Share(1.0, None) | None = None
     min_events: Count(1) = 20
+    variant_max_error_rate_increase: Share(0.0, 1.0) | None = None
+    """Watch each variant: trips for a variant whose error rate exceeds the control's by more than
+    this (the whole 95 % interval of the difference above it); its weight goes to 0."""
     correction_rate: Annotated[Literal[CORRECTION_RATE_ACTIONS] | None,
                                BeforeValidator(_one_of(CORRECTION_RATE_ACTIONS))] = None
     """The corrected and reviewed-wrong rates against the previous stage: ``alert`` announces,
@@ -188,12 +222,15 @@ def _adkar_order(phases: list[str]) -> list[str]:
 
 
 def _metrics_once(gate: list[Any]) -> list[Any]:
-    # An evaluation criterion may appear once per dataset; every other metric once.
-    seen: set[tuple[str, str | None]] = set()
+    # An evaluation criterion may appear once per dataset, a variant criterion once per variant;
+    # every other metric once.
+    seen: set[tuple[str, str | None, str | None]] = set()
     for criterion in gate:
-        key = (criterion.metric, getattr(criterion, "dataset", None))
+        variant = getattr(criterion, "variant", None)
+        key = (criterion.metric, getattr(criterion, "dataset", None), variant)
         if key in seen:
-            raise problem(f"metric {criterion.metric!r} given twice")
+            on = f" for variant {variant!r}" if variant is not None else ""
+            raise problem(f"metric {criterion.metric!r} given twice{on}")
         seen.add(key)
     return gate
 

@@ -29,7 +29,7 @@ from pydantic_core import ErrorDetails, InitErrorDetails
 
 from app import plausible
 from app.models.variants import VARIANT_NAME_MAX
-from app.schemas.common import MAX_REASON, Body, OptionalTimestamp, Reason, choice, problem
+from app.schemas.common import MAX_REASON, Body, Flag, OptionalTimestamp, Reason, choice, problem
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,99}$"
 PAYLOAD_MAX_CHARS = 10_000
@@ -208,10 +208,12 @@ class VariantsPut(Body):
 
 
 class VariantPromotion(Body):
-    """``POST /api/v1/features/{key}/variants/{name}/promote``: the winner gets weight 100."""
+    """``POST /api/v1/features/{key}/variants/{name}/promote``: the winner gets weight 100 once the
+    current stage's variant criteria pass for it; ``override`` promotes anyway (audited)."""
 
     reason: Reason
     effective_at: OptionalTimestamp = None
+    override: Flag = False
 
 
 # VariantRule is named by the Feature answer (app/schemas/responses.py); both are components.

@@ -3,12 +3,14 @@ shares (below all of them, so none has to import another room just to find a fea
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.db import db
 from app.errors import NotFound
-from app.models import Feature, FeatureVariant, RolloutStage
+from app.models import MODEL_VERSION_MAX, Feature, FeatureVariant, RolloutStage
 
 
 def feature_by_key(key: str) -> Feature:
@@ -46,3 +48,19 @@ def variants_of(feature_id: int) -> list[FeatureVariant]:
     """The feature's variants in their recorded order."""
     return list(db.session.scalars(select(FeatureVariant).where(FeatureVariant.feature_id == feature_id)
                                    .order_by(FeatureVariant.position)))
+
+
+def variant_models(feature_id: int) -> dict[str, str]:
+    """The model each variant serves, by variant name, from its payload: ``model_version``, else
+    ``model`` (a text or number). Fills the ``model_version`` of an event or dataset item that
+    reports none but whose variant is known (docs/variants.md); variants naming no model are left out.
+    """
+    models: dict[str, str] = {}
+    for variant in variants_of(feature_id):
+        payload = json.loads(variant.payload) if variant.payload else {}
+        for key in ("model_version", "model"):
+            value = payload.get(key)
+            if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value).strip():
+                models[variant.name] = str(value).strip()[:MODEL_VERSION_MAX]
+                break
+    return models

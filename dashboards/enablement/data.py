@@ -144,7 +144,9 @@ def enablement_overview(key: str) -> dict:
             "feedback_cadence": stage.feedback_cadence,
             "questions": list(stage.pulse_questions),
             "gate": [
-                {"metric": c.metric, "parameter": c.parameter, "threshold": c.threshold} for c in stage.gate
+                {"metric": _metric_name(c.metric, c.variant), "parameter": c.parameter,
+                 "threshold": c.threshold}
+                for c in stage.gate
             ],
         }
     return out
@@ -261,6 +263,11 @@ def _numbers(c: dict) -> str:
     return "; ".join(parts)
 
 
+def _metric_name(metric: str, variant: str | None) -> str:
+    # A criterion judged on one variant says so: the same metric may appear once per variant.
+    return metric if variant is None else f"{metric} (variant {variant})"
+
+
 def latest_gate(key: str) -> dict | None:
     """The latest stored gate evaluation (``gates.evaluation_dict``) with its criteria as a frame."""
     history = gates.gate_history(key, limit=1)
@@ -269,7 +276,7 @@ def latest_gate(key: str) -> dict | None:
     result = gates.evaluation_dict(history[0])
     rows = [
         {
-            "metric": c["metric"],
+            "metric": _metric_name(c["metric"], c.get("variant")),
             "parameter": c["parameter"],
             "threshold": c["threshold"],
             "value": c.get("value"),

@@ -14,6 +14,7 @@ from app.services.audit import audit
 from app.services.enablement.activities import feature_by_key
 from app.services.ingest import feedback
 from app.services.kpi_reads import variant_exposure
+from app.services.lookups import variant_models
 from app.spreadsheets import csv_records
 
 # Each status may move forward one step; "fixed" may go back to "triaged" when verification fails.
@@ -82,13 +83,16 @@ def corrections(feature_key: str) -> list[dict]:
     held = variant_exposure.variants_at(feature, [(e.person_id, e.occurred_at) for e, _ in events
                                                   if e.variant is None])
     resolved = iter(held)
+    models = variant_models(feature.id)
+    served = [e.variant if e.variant is not None else next(resolved) for e, _ in events]
     rows = [
         (e.occurred_at, 0, e.id, {**blank, "event_id": e.event_id, "feature": feature.key,
                                   "person_id": pid, "occurred_at": e.occurred_at.isoformat(),
                                   "output": e.output, "correction": e.correction,
-                                  "model_version": e.model_version,
-                                  "variant": e.variant if e.variant is not None else next(resolved)})
-        for e, pid in events
+                                  # The event's own model, else the one its variant serves.
+                                  "model_version": e.model_version or models.get(variant or ""),
+                                  "variant": variant})
+        for (e, pid), variant in zip(events, served, strict=True)
     ] + [
         (f.occurred_at, 1, f.id, {**blank, "feedback_id": f.id, "feature": feature.key,
                                   "person_id": pid, "occurred_at": f.occurred_at.isoformat(),

@@ -29,7 +29,7 @@ from app.models import (
 )
 from app.models.review import CATEGORY_MAX, VARIANT_MAX
 from app.services.audit import audit
-from app.services.lookups import feature_by_key
+from app.services.lookups import feature_by_key, variant_models
 from app.services.review.stages import (
     bad_name,
     event_variant,
@@ -187,13 +187,17 @@ def version_rows(version: DatasetVersion) -> list[dict]:
         select(*columns).join(Event, Event.id == DatasetItem.event_id)
         .outerjoin(ReviewLabel, ReviewLabel.id == DatasetItem.label_id)
         .where(DatasetItem.version_id == version.id).order_by(Event.occurred_at, DatasetItem.id))
+    models = variant_models(version.feature_id)
     out = []
     for item, event, label, *served in rows:
         fix = label.fix if label is not None and label.label == "corrected" else None
+        variant = served[0] if served else None
         out.append({"item_id": item.id, "source": event.source, "event_id": event.event_id,
                     "task": event.task, "occurred_at": event.occurred_at.isoformat(),
-                    "stage": item.stage_position, "variant": served[0] if served else None,
-                    "model_version": event.model_version, "output": event.output,
+                    "stage": item.stage_position, "variant": variant,
+                    # The event's own model, else the one its variant serves.
+                    "model_version": event.model_version or models.get(variant or ""),
+                    "output": event.output,
                     "correction": fix if fix is not None else event.correction,
                     "label": label.label if label is not None else None,
                     "category": label.category if label is not None else None,

@@ -20,6 +20,7 @@ from app.services.audit import audit
 from app.services.enablement.activities import feature_by_key, playbook_of, training_completion
 from app.services.kpi_reads import figures as kpis
 from app.services.rollout import transitions as rollout
+from app.services.rollout import variant_gates
 from app.services.rollups import materialise as rollups
 
 AUTO_ACTOR = "gate:auto"
@@ -58,7 +59,9 @@ def _judge(criterion: Criterion, feature: Feature, kpis: dict, days: int, entere
     t = criterion.threshold
     out: dict = {"metric": criterion.metric, "parameter": criterion.parameter, "threshold": t}
     metric = criterion.metric
-    if metric == "days_in_stage":
+    if criterion.variant is not None or metric == variant_gates.DECISION:
+        out.update(variant_gates.judge(criterion, feature, kpis, entered, now, evaluation_figure))
+    elif metric == "days_in_stage":
         out.update(value=days, passed=days >= t)
     elif metric in ("exposed_users", "time_saved_hours"):
         value = kpis[metric]
@@ -103,6 +106,14 @@ def _judge(criterion: Criterion, feature: Feature, kpis: dict, days: int, entere
     return out
 
 
+def judge_criteria(feature: Feature, criteria: list[Criterion], now: datetime) -> list[dict]:
+    """Criteria judged over the feature's current stage as its gate judges them, nothing stored
+    (a variant's promotion judges its own criteria this way: app/services/rollout/promotion.py)."""
+    entered = stage_entered_at(feature) or now
+    kpis = stage_kpis(feature, entered.date(), now.date())
+    return [_judge(c, feature, kpis, (now - entered).days, entered, now) for c in criteria]
+
+
 def evaluation_figure(criterion: Criterion, feature: Feature, variant: str | None = None) -> dict:
     """An ``eval_pass_rate`` criterion judged on the latest evaluation run on its dataset (``{feature}``
     in the dataset's name stands for the feature key): passes when the lower bound of the pass
@@ -133,6 +144,12 @@ def _num(value, digits: int = 3) -> str:
 
 def observed_vs_required(c: dict) -> str:
     """One criterion's numbers in words: what was observed against what its gate requires."""
+    if c.get("variant") is not None or c["metric"] == variant_gates.DECISION:
+        return variant_gates.message(c, _plain_message)
+    return _plain_message(c)
+
+
+def _plain_message(c: dict) -> str:
     metric, t, value = c["metric"], c["threshold"], c.get("value")
     if metric == "error_rate":
         if c.get("note") in ("no AI outcomes yet", "no baseline"):

@@ -9,6 +9,11 @@ the previous week (``spike_factor`` times last week's upper bound). Weeks with f
 ``min_events`` AI tasks are not judged; without a baseline only the playbook's own rules judge.
 A playbook's ``correction_rate`` adds the corrected and reviewed-wrong rates against the previous
 stage (app/services/rollout/correction_guard.py): ``alert`` announces, ``rollback`` trips.
+A playbook's ``variant_max_error_rate_increase`` watches each variant against the control
+(app/services/rollout/variant_guard.py): a breaching variant is switched off (weight 0, the others
+take its share) instead of acting on the whole feature; that is the run's only action, and the
+feature's own week restarts the day after, since the days before mix in the variant's events.
+When no other variant would keep serving, the stage's action applies with the variant's reason.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from app.models import Feature
 from app.playbooks import Guardrails, playbook_for
 from app.services.audit import audit
 from app.services.rollout import transitions as rollout
+from app.services.rollout import variant_guard
 from app.services.rollout.announce import announce
 from app.services.rollout.correction_guard import check_correction_rates
 from app.services.rollout.gates import live_playbook_features, refresh_kpis, stage_entered_at, stage_kpis
@@ -62,14 +68,25 @@ def check_guardrails(feature: Feature, now: datetime | None = None, refresh: boo
     entered = stage_entered_at(feature)
     # Only the current stage's behaviour counts, so a rollback is not judged on the stage it left.
     start = max(today - timedelta(days=6), entered.date() if entered else today)
+    # Nor the days that mixed in a variant a guardrail has since switched off.
+    switched = variant_guard.last_switch_off(feature)
+    fresh = switched is not None and switched.date() >= today
+    if switched is not None and not fresh:
+        start = max(start, switched.date() + timedelta(days=1))
     this_week = stage_kpis(feature, start, today)
     previous = stage_kpis(feature, today - timedelta(days=13), today - timedelta(days=7))
     reasons: list[str] = []
-    enough = this_week["ai_tasks"] >= guard.min_events and this_week["error_rate_ci_low"] is not None
+    enough = (not fresh and this_week["ai_tasks"] >= guard.min_events
+              and this_week["error_rate_ci_low"] is not None)
     if enough:
         against_baseline = baseline_breach(this_week)
         reasons = ([against_baseline] if against_baseline else []) + \
             playbook_breaches(this_week, previous, guard)
+    variants_off = [] if fresh else variant_guard.breaches(feature, guard, start, today)
+    if variants_off and not variant_guard.can_switch_off(feature, variants_off):
+        # The breaching variant is all that is served: the stage's own action, for its reason.
+        reasons = reasons + [b["reason"] for b in variants_off]
+        variants_off = []
     corrections, alerts = None, []
     if guard.correction_rate is not None and feature.current_stage > 1:
         # Against the previous stage: the first stage has none to compare with.
@@ -81,12 +98,13 @@ def check_guardrails(feature: Feature, now: datetime | None = None, refresh: boo
     return {"feature": feature.key, "stage": feature.current_stage, "action": guard.action,
             "tripped": bool(reasons), "reasons": reasons, "enough_data": enough,
             "this_week": this_week, "previous_week": previous, "correction_rates": corrections,
-            "alerts": alerts}
+            "alerts": alerts, "variants_off": variants_off}
 
 
 def run_guardrails(now: datetime | None = None) -> list[dict]:
-    """Check every live feature with a playbook; roll back or kill those that trip, audited and
-    announced, and announce correction-rate alerts. Returns the verdicts acted on."""
+    """Check every live feature with a playbook; switch off the variants that trip, roll back or
+    kill the features that trip, audited and announced, and announce correction-rate alerts.
+    Returns the verdicts acted on."""
     now = now or utcnow()
     refresh_kpis()
     features = live_playbook_features()
@@ -95,7 +113,10 @@ def run_guardrails(now: datetime | None = None) -> list[dict]:
         try:
             with db.session.begin_nested():  # one feature's failure must not undo another's rollback
                 verdict = check_guardrails(feature, now, refresh=False)
-                if verdict["tripped"]:
+                if verdict["variants_off"]:  # the variant, not the feature, answers for it
+                    variant_guard.switch_off(feature, verdict["variants_off"], feature.current_stage)
+                    tripped.append(verdict)
+                elif verdict["tripped"]:
                     _act(feature, verdict)
                     tripped.append(verdict)
                 elif verdict["alerts"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, Select, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -50,6 +50,26 @@ class UTCDateTime(TypeDecorator):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def is_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def column_lists(stmt: Select) -> list[list]:
+    """Each column of ``stmt``'s rows as one list (all in the same row order).
+
+    PostgreSQL hands each column over as one array (``array_agg`` over the result), which the
+    driver parses in C: 100,000 ids in milliseconds, where a row each costs several microseconds
+    of Python. SQLite, in process and small, reads row by row. Values come as the driver types them.
+    """
+    width = len(stmt.selected_columns)
+    if not is_postgresql():
+        rows = db.session.connection().execute(stmt).all()
+        return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+    rows_of = stmt.subquery()
+    arrays = db.session.connection().execute(select(*[func.array_agg(c) for c in rows_of.c])).one()
+    return [list(values) if values is not None else [] for values in arrays]
 
 
 @event.listens_for(Engine, "connect")

@@ -14,10 +14,22 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import selectinload
 
-from app.db import db
+from app.db import column_lists, db, is_postgresql
 from app.kpi.exposure import exposed_between
 from app.models import ExposureSpell, Feature, RolloutStage, RolloutTransition
 from app.services.audience import membership
@@ -32,11 +44,21 @@ def _chunks(values: list[int]) -> Iterable[list[int]]:
         yield values[i : i + CHUNK]
 
 
+def _whose(person_ids: list[int]) -> Iterable[ColumnElement[bool] | None]:
+    """Conditions that together select these people's spells. PostgreSQL takes them as one array
+    parameter (``= ANY``): 40,000 ids in one statement, where an IN list of placeholders per
+    chunk spent seconds in the driver's query rewriting; SQLite gets IN lists in chunks."""
+    if is_postgresql():
+        yield ExposureSpell.person_id == any_(bindparam("people", sorted(person_ids), type_=ARRAY(Integer)))
+        return
+    for group in _chunks(sorted(person_ids)):
+        yield ExposureSpell.person_id.in_(group)
+
+
 def _close(feature_id: int, person_ids: list[int], at: datetime, everyone: bool) -> None:
     open_spell = and_(ExposureSpell.feature_id == feature_id, ExposureSpell.end_at.is_(None))
-    groups = [None] if everyone else list(_chunks(sorted(person_ids)))
-    for group in groups:
-        where = open_spell if group is None else and_(open_spell, ExposureSpell.person_id.in_(group))
+    for whose in [None] if everyone else _whose(person_ids):
+        where = open_spell if whose is None else and_(open_spell, whose)
         # A spell opened at or after ``at`` (a later people change, then a back-dated transition)
         # never held: drop it rather than leave a spell that ends before it starts.
         db.session.execute(
@@ -54,13 +76,14 @@ def _open(feature_id: int, person_ids: list[int], at: datetime) -> None:
     if connection.dialect.name == "postgresql":
         # COPY on the session's own connection (same transaction): 100,000 rows in well under a
         # second, where an INSERT per row would take several.
-        naive_utc = at.astimezone(UTC).replace(tzinfo=None)
+        # One block of COPY text, not a row each (40,000 write_row calls took most of a second).
+        naive_utc = at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+        block = "".join(f"{feature_id}\t{pid}\t{naive_utc}\n" for pid in sorted(person_ids))
         driver = connection.connection.driver_connection
         with driver.cursor() as cursor, cursor.copy(
             "COPY exposure_spells (feature_id, person_id, start_at) FROM STDIN"
         ) as copy:
-            for pid in sorted(person_ids):
-                copy.write_row((feature_id, pid, naive_utc))
+            copy.write(block)
         return
     connection.execute(
         insert(ExposureSpell.__table__),
@@ -196,10 +219,9 @@ def exposed_users(feature_id: int, start: date | datetime, end: date | datetime)
 
 def _holding(feature_id: int) -> set[int]:
     spells = ExposureSpell.__table__
-    result = db.session.connection().execute(
-        select(spells.c.person_id).where(spells.c.feature_id == feature_id, spells.c.end_at.is_(None))
-    )
-    return set(result.scalars().all())
+    (holding,) = column_lists(
+        select(spells.c.person_id).where(spells.c.feature_id == feature_id, spells.c.end_at.is_(None)))
+    return set(holding)
 
 
 def exposed_now(feature_id: int) -> int:

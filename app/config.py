@@ -40,6 +40,8 @@ def load() -> dict:
     return {
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL", default_database_url()),
         "SECRET_KEY": _secret_key(),
+        # The address people open Liftoff at (invitation links made outside a request: the CLI).
+        "PUBLIC_URL": os.environ.get("LIFTOFF_PUBLIC_URL", "").strip(),
         # The name on the board report (the demo's is set by `make demo`).
         "COMPANY_NAME": os.environ.get("LIFTOFF_COMPANY_NAME", "").strip(),
         "DEFAULT_HOURLY_RATE": float(os.environ.get("LIFTOFF_DEFAULT_HOURLY_RATE", "40.0")),

@@ -239,8 +239,12 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _log_server_errors(response):
         if response.status_code >= 500:
-            logging.getLogger("app.requests").warning(
-                "%s %s -> %s", request.method, request.path, response.status_code)
+            # An invitation link's path is its secret: such a line names the route, not the path.
+            path = request.path
+            if path.startswith("/invite/") and request.url_rule is not None:
+                path = request.url_rule.rule
+            logging.getLogger("app.requests").warning("%s %s -> %s", request.method, path,
+                                                      response.status_code)
         return response
 
     app.wsgi_app = RequestObserver(app.wsgi_app)  # type: ignore[method-assign]  # WSGI middleware

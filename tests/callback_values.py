@@ -160,9 +160,9 @@ GOOD: dict[str, object] = {
     # page's alerts; nothing is created or changed).
     "admin-version.data": 0,
     **{f"admin-{button}.n_clicks": 1 for button in (
-        "create-user", "change-role", "reset-password", "deactivate", "deactivate-confirm",
-        "deactivate-cancel", "reactivate", "create-token", "revoke-token", "revoke-confirm",
-        "revoke-cancel")},
+        "create-user", "invite-user", "new-link", "change-role", "reset-password", "deactivate",
+        "deactivate-confirm", "deactivate-cancel", "reactivate", "create-token", "revoke-token",
+        "revoke-confirm", "revoke-cancel")},
     "admin-new-email.value": "fuzz@liftoff.test",
     "admin-new-role.value": "product",
     "admin-new-password.value": "short",

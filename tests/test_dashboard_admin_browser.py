@@ -151,6 +151,32 @@ def test_an_admin_manages_users_and_tokens(open_as, company):  # noqa: F811
             "token.create", "token.revoke"} <= actions
 
 
+def test_an_invited_user_chooses_their_own_password_from_the_link(open_as, company):  # noqa: F811
+    page = open_as("admin", "/dashboard/admin")
+    page.wait_for_selector("#admin-users")
+    page.fill("#admin-new-email", "invitee@liftoff.test")
+    _pick(page, "admin-new-role", "Executive")
+    page.click("#admin-invite-user")
+    page.wait_for_selector("#admin-invite-link")
+    assert "Invited Executive user invitee@liftoff.test" in page.inner_text("#admin-user-done")
+    link = page.inner_text("#admin-invite-link").strip()
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/invite/[A-Za-z0-9_-]{43}", link), link
+    page.wait_for_selector("#admin-users tr:has-text('invitee@liftoff.test'):has-text('link sent')")
+
+    invitee = open_as(None, link[link.index("/invite/"):])  # a browser of their own, not signed in
+    invitee.wait_for_selector("text=You were invited as")
+    _both_widths(invitee, "invite-page")
+    invitee.fill("#password", "amber kettle beyond seven hills")
+    invitee.fill("#confirmation", "amber kettle beyond seven hills")
+    invitee.click("button[type=submit]")
+    invitee.wait_for_selector(".lo-nav-link:has-text('Executive')")
+    with company["app"].app_context():
+        assert authenticate("invitee@liftoff.test", "amber kettle beyond seven hills") is not None
+    # The link is used up: opened again, it says so and offers the sign-in page.
+    invitee.goto(link)
+    invitee.wait_for_selector("text=This invitation link is not valid any more")
+
+
 @pytest.mark.parametrize("role", ["product", "change_manager", "executive"])
 def test_other_roles_have_no_administration_and_a_replay_is_refused(open_as, server, company, role):  # noqa: F811
     page = open_as(role)

@@ -96,6 +96,41 @@ def users_create(email: str, role: str, password: str | None, generate_password:
         click.echo(password)
 
 
+_BASE_URL = click.option(
+    "--base-url", envvar="LIFTOFF_PUBLIC_URL", default="http://127.0.0.1:8050", show_default=True,
+    help="The address people open Liftoff at; the link is <base-url>/invite/<secret> "
+         "(default from LIFTOFF_PUBLIC_URL).")
+
+
+@users.command("invite")
+@click.option("--email", required=True, help="Login e-mail.")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="What the user may do.")
+@_BASE_URL
+def users_invite(email: str, role: str, base_url: str) -> None:
+    """Create a user and print a one-time link where they choose their own password (valid a week;
+    nobody else ever sees it). Audited."""
+    from app.services.accounts import invites
+
+    with transaction():
+        user, secret = invites.invite_user(email, role, actor="cli")
+        click.echo(f"created {user.role} user {user.email}; send them this link (shown once, valid 7 days):")
+    click.echo(invites.link(base_url, secret))
+
+
+@users.command("new-link")
+@click.argument("email")
+@_BASE_URL
+def users_new_link(email: str, base_url: str) -> None:
+    """Print a new one-time link for EMAIL to choose a password (e.g. they never used theirs, or
+    forgot their password); their older links stop working. Audited."""
+    from app.services.accounts import invites
+
+    with transaction():
+        user, secret = invites.reinvite(email, actor="cli")
+        click.echo(f"a new link for {user.email} (shown once, valid 7 days; older links no longer work):")
+    click.echo(invites.link(base_url, secret))
+
+
 @users.command("list")
 def users_list() -> None:
     """List every user: e-mail, role, active or not, created (never a password)."""

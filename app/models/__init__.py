@@ -2,7 +2,7 @@
 
 import app.models.kpi  # noqa: F401  (rollups; KPI work)
 import app.models.scheduling  # noqa: F401  (job store, connectors; scheduler work)
-from app.models.access import ENVIRONMENTS, ROLES, TOKEN_KINDS, ApiToken, LoginFailure, User
+from app.models.access import ENVIRONMENTS, ROLES, TOKEN_KINDS, ApiToken, LoginFailure, User, UserInvite
 from app.models.activity import (
     COST_CATEGORIES,
     EVENT_TEXT_MAX,
@@ -73,6 +73,7 @@ __all__ = [
     "TRANSITION_ACTIONS",
     "ActionItem",
     "ApiToken",
+    "UserInvite",
     "Attendance",
     "AuditEntry",
     "Baseline",

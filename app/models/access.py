@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, false, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UTCDateTime, db, utcnow
@@ -32,6 +32,23 @@ class User(db.Model):
     # Every session cookie carries the version it was issued under; logout, deactivation and a
     # change of password or role bump it, which ends all of the user's sessions at once.
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class UserInvite(db.Model):
+    """A link that lets a new (or locked-out) user choose their own password, once: the admin never
+    sees or hands over a password. Only the SHA-256 of the link's 256-bit secret is kept."""
+
+    __tablename__ = "user_invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the password was chosen; a newer invite for the same user withdraws older ones.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ApiToken(db.Model):

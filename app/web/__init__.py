@@ -1,4 +1,4 @@
-"""Pages outside Dash: login, logout, the landing redirect and the health check."""
+"""Pages outside Dash: login, logout, the invitation link, the landing redirect and the health check."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import text
 
 from app.db import db
+from app.errors import LiftoffError
 from app.security import session_user, start_session
+from app.services.accounts import invites
 from app.services.accounts.access import end_sessions
 from app.services.accounts.login import LoginThrottle, attempt_login
 
@@ -102,6 +104,33 @@ def login():
     response = current_app.make_response((render_template("login.html", error=error), status))
     if status == 429:
         response.headers["Retry-After"] = str(int(_throttle().window.total_seconds()))
+    return response
+
+
+@bp.route("/invite/<secret>", methods=["GET", "POST"])
+def invite(secret: str):
+    """An invited user chooses their password (app/services/accounts/invites.py), then is signed
+    in. The secret is in the path, so this page sends no Referer and is never cached; log lines
+    name the user, never the secret."""
+    found = invites.pending(secret)
+    error, status = None, 200 if found else 404
+    if found is not None and request.method == "POST":
+        try:
+            form = request.form
+            user = invites.accept(secret, form.get("password", ""), form.get("confirmation", ""))
+            db.session.commit()
+        except LiftoffError as refused:
+            db.session.rollback()
+            error = "; ".join(d.message for d in refused.details) or refused.message
+            status = refused.status
+        else:
+            start_session(user)
+            log.info("invitation used by %s", loggable(user.email))
+            return redirect(DEFAULT_LANDING)
+    email = found[1].email if found else None
+    response = current_app.make_response((render_template("invite.html", email=email, error=error), status))
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -6,10 +6,12 @@ ended on a change, audit entries with the admin as actor) and never commit: the 
 
 from __future__ import annotations
 
+from flask import current_app, request
+
 from app.errors import Collector, Detail, ValidationFailed
 from app.models import ApiToken, User
 from app.security import Identity, dashboard_action, user_may
-from app.services.accounts import access
+from app.services.accounts import access, invites
 from dashboards.admin.data import needs_environment
 
 REFUSAL = "manage users and tokens (admins only)"
@@ -41,6 +43,34 @@ def create_user(identity: Identity, email: str | None, role: str | None,
     assert role  # an empty role was reported above
     password, generated = _password_or_generated(password)
     return access.create_user(email or "", role, password, actor=identity.name), generated
+
+
+def _link(secret: str) -> str:
+    # The configured public address when there is one (behind a proxy the request's host may be an
+    # internal one), else the address this admin reached the dashboard at.
+    return invites.link(current_app.config.get("PUBLIC_URL") or request.host_url, secret)
+
+
+@dashboard_action("accounts:admin", REFUSAL)
+def invite_user(identity: Identity, email: str | None, role: str | None) -> tuple[User, str]:
+    """Create a user without a password and a one-time link where they choose theirs.
+
+    :returns: the user and the link (shown once; only its hash is kept).
+    """
+    problems = Collector()
+    if not role:
+        problems.add("role", "choose a role")
+    problems.raise_if_any("invalid user; nobody was invited")
+    assert role  # an empty role was reported above
+    user, secret = invites.invite_user(email or "", role, actor=identity.name)
+    return user, _link(secret)
+
+
+@dashboard_action("accounts:admin", REFUSAL)
+def new_link(identity: Identity, email: str | None) -> tuple[User, str]:
+    """A new one-time link for a user to choose a password; their older links stop working."""
+    user, secret = invites.reinvite(_chosen(email), actor=identity.name)
+    return user, _link(secret)
 
 
 @dashboard_action("accounts:admin", REFUSAL)

@@ -6,7 +6,7 @@ import pandas as pd
 
 from app.models import ROLES, TOKEN_KINDS
 from app.models.access import ENVIRONMENT_KINDS, ENVIRONMENTS
-from app.services.accounts import access
+from app.services.accounts import access, invites
 from dashboards.shell.frame import role_label
 
 USER_COLUMNS = ["email", "role", "state", "created_at"]
@@ -36,9 +36,16 @@ def needs_environment(kind: str | None) -> bool:
     return kind in ENVIRONMENT_KINDS
 
 
+def _state(user, linked: set[int]) -> str:
+    if not user.active:
+        return "deactivated"
+    return "link sent" if user.id in linked else "active"
+
+
 def users_frame() -> pd.DataFrame:
-    rows = [{"email": u.email, "role": u.role, "state": "active" if u.active else "deactivated",
-             "created_at": u.created_at} for u in access.list_users()]
+    linked = invites.users_with_open_links()
+    rows = [{"email": u.email, "role": u.role, "state": _state(u, linked), "created_at": u.created_at}
+            for u in access.list_users()]
     return pd.DataFrame(rows, columns=USER_COLUMNS)
 
 

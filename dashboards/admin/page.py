@@ -44,7 +44,8 @@ dash.register_page(__name__, path="/admin", name="Administration", title="Admini
 
 # What the components hold (checked before any callback runs: dashboards/shell/callback_inputs.py).
 accepts("admin-version", "data", COUNTER)
-for button in ("admin-create-user", "admin-change-role", "admin-reset-password", "admin-deactivate",
+for button in ("admin-create-user", "admin-invite-user", "admin-new-link", "admin-change-role",
+               "admin-reset-password", "admin-deactivate",
                "admin-deactivate-confirm", "admin-deactivate-cancel", "admin-reactivate",
                "admin-create-token", "admin-revoke-token", "admin-revoke-confirm", "admin-revoke-cancel"):
     accepts(button, "n_clicks", N_CLICKS)
@@ -125,7 +126,8 @@ def ask_revoke(_ask, _cancel, _confirm, token_id):
     Output("admin-users-message", "children"), Output("admin-version", "data"),
     Output("admin-new-password", "value"), Output("admin-user-password", "value"),
     Output("admin-new-email", "value"),
-    Input("admin-create-user", "n_clicks"), Input("admin-change-role", "n_clicks"),
+    Input("admin-create-user", "n_clicks"), Input("admin-invite-user", "n_clicks"),
+    Input("admin-new-link", "n_clicks"), Input("admin-change-role", "n_clicks"),
     Input("admin-reset-password", "n_clicks"), Input("admin-deactivate-confirm", "n_clicks"),
     Input("admin-reactivate", "n_clicks"),
     State("admin-new-email", "value"), State("admin-new-role", "value"),
@@ -134,14 +136,22 @@ def ask_revoke(_ask, _cancel, _confirm, token_id):
     State("admin-version", "data"),
     prevent_initial_call=True,
 )
-def change_users(_create, _role, _reset, _deactivate, _reactivate, new_email, new_role, new_password,
-                 email, role, password, version):
+def change_users(_create, _invite, _link, _role, _reset, _deactivate, _reactivate, new_email, new_role,
+                 new_password, email, role, password, version):
     """Every user change of the page; each through an action that re-checks the admin role."""
     trigger = ctx.triggered_id
     if trigger == "admin-create-user":
         def work(identity):
             user, made = actions.create_user(identity, new_email, new_role, new_password)
             return view.password_once(user.email, f"Created {role_label(user.role)} user", made)
+    elif trigger == "admin-invite-user":
+        def work(identity):
+            user, link = actions.invite_user(identity, new_email, new_role)
+            return view.link_once(user.email, f"Invited {role_label(user.role)} user", link)
+    elif trigger == "admin-new-link":
+        def work(identity):
+            user, link = actions.new_link(identity, email)
+            return view.link_once(user.email, "New password link for", link)
     elif trigger == "admin-reset-password":
         def work(identity):
             user, made = actions.reset_password(identity, email, password)
@@ -168,7 +178,8 @@ def change_users(_create, _role, _reset, _deactivate, _reactivate, new_email, ne
     except LiftoffError as error:
         return _refused(error, identity), no_update, no_update, no_update, no_update
     # A typed password does not stay in the form; the form is ready for the next new user.
-    return shown, (version or 0) + 1, "", "", "" if trigger == "admin-create-user" else no_update
+    created = trigger in ("admin-create-user", "admin-invite-user")
+    return shown, (version or 0) + 1, "", "", "" if created else no_update
 
 
 @callback(

@@ -11,7 +11,7 @@ from dashboards.shell.frame import role_label
 
 # A secret is one long word: it wraps anywhere rather than widen the page on a phone.
 WRAP = {"whiteSpace": "pre-wrap", "wordBreak": "break-all", "userSelect": "all"}
-USER_STATE_KINDS = {"active": "complete", "deactivated": "killed"}
+USER_STATE_KINDS = {"active": "complete", "deactivated": "killed", "link sent": "live"}
 TOKEN_STATE_KINDS = {"active": "complete", "revoked": "killed", "expired": "off"}
 
 
@@ -35,11 +35,13 @@ def users_forms() -> html.Div:
         html.Div([
             ui.field("E-mail", _input("admin-new-email", "name@company.example")),
             ui.field("Role", _dropdown("admin-new-role", data.role_options(), "Choose a role")),
+            _button("Invite by link", "admin-invite-user", "lo-btn-primary"),
             ui.field("Initial password", _input("admin-new-password", "empty: generate one", "password")),
-            _button("Create user", "admin-create-user", "lo-btn-primary"),
+            _button("Create with password", "admin-create-user"),
         ], className="lo-form-row"),
-        html.P("Passwords need 12 characters and must not be easy to guess. Leave the password "
-               "empty to have a strong one generated and shown here once, to hand over.",
+        html.P("Invite by link: the user gets a one-time link (valid 7 days) where they choose their "
+               "own password; nobody else sees it. Or set an initial password (12 characters, not easy "
+               "to guess; left empty, a strong one is generated and shown here once, to hand over).",
                className="lo-muted"),
     ], className="lo-form")
     change = html.Div([
@@ -50,6 +52,7 @@ def users_forms() -> html.Div:
             _button("Change role", "admin-change-role"),
             ui.field("New password", _input("admin-user-password", "empty: generate one", "password")),
             _button("Reset password", "admin-reset-password"),
+            _button("New password link", "admin-new-link"),
         ], className="lo-form-row"),
         html.Div([
             _button("Deactivate", "admin-deactivate", "lo-btn-danger"),
@@ -131,6 +134,15 @@ def secret_once(token_name: str, secret: str) -> html.Div:
         html.Strong(f"Token '{token_name}' created. Copy its secret now: it is not shown again."),
         html.Pre(secret, id="admin-token-secret", className="lo-mono", style=WRAP),
     ], "success", alert_id="admin-token-created")
+
+
+def link_once(email: str, what: str, link: str) -> html.Div:
+    """An invitation link, the one time it is shown: whoever opens it chooses the password."""
+    return ui.alert([
+        html.Strong(f"{what} {email}. Send them this link (valid 7 days, usable once; it is not shown "
+                    "again): they choose their own password there."),
+        html.Pre(link, id="admin-invite-link", className="lo-mono", style=WRAP),
+    ], "success", alert_id="admin-user-done")
 
 
 def password_once(email: str, what: str, password: str | None) -> html.Div:

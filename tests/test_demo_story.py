@@ -21,8 +21,8 @@ from app.models import (
     TrainingSession,
     VariantWeightChange,
 )
-from app.services.kpi_reads import variant_figures
 from app.models.kpi import MonthlyClose
+from app.services.kpi_reads import variant_figures
 
 pytestmark = pytest.mark.slow
 LAST_EVENT_DAY = date(2026, 10, 30)  # the last (working) day of seed_data/generate.py's history
@@ -95,8 +95,9 @@ def _the_variant_experiment(last_day: date) -> None:
                                   .order_by(FeatureVariant.position)).all()
     assert [(v.name, v.weight, v.cost_per_task_eur) for v in variants] == [
         ("large-model", 30, 0.08), ("small-model", 70, 0.02)]
-    changes = db.session.scalars(select(VariantWeightChange).where(VariantWeightChange.feature_id == feature.id)
-                                 .order_by(VariantWeightChange.effective_at)).all()
+    change = VariantWeightChange
+    changes = db.session.scalars(select(change).where(change.feature_id == feature.id)
+                                 .order_by(change.effective_at)).all()
     nine = datetime.min.time().replace(hour=9)
     assert [(c.action, json.loads(c.weights), c.effective_at.replace(tzinfo=None)) for c in changes] == [
         ("create", {"large-model": 50, "small-model": 50},

@@ -94,7 +94,8 @@ def _events(team: list[Person], split: variant_exposure.Splits, start: date, lau
                     # The k-th task errs when the running count of errors at this rate steps up.
                     erred = int(k * rate) > int((k - 1) * rate)
                     row = {"event_id": f"{KEY}-{person.person_id}-{day:%Y%m%d}-{n}", "feature": KEY,
-                           "person_id": person.person_id, "occurred_at": at.isoformat(), "task": "code-review",
+                           "person_id": person.person_id, "occurred_at": at.isoformat(),
+                           "task": "code-review",
                            "ai_assisted": ai,
                            "duration_seconds": round(MANUAL_MINUTES * share * rng.uniform(0.8, 1.2) * 60, 1),
                            "outcome": "error" if erred else "success"}

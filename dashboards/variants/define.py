@@ -38,9 +38,9 @@ def _row(i: int, row: dict, locked: bool) -> html.Div:
     """One variant's inputs. A recorded variant keeps its name and cannot be removed: SDKs assign
     people by walking the list in order (docs/variants.md), so weight 0 retires it instead."""
 
-    def box(label: str, field: str, kind: str = "text", **extra) -> html.Label:
+    def box(label: str, field: str, **extra) -> html.Label:
         control = dcc.Input(
-            id=_row_id(field, i), type=kind, value=row.get(field, ""), className="lo-field", **extra
+            id=_row_id(field, i), type="text", value=row.get(field, ""), className="lo-field", **extra
         )
         return html.Label([html.Span(label, className="lo-kpi-label"), control])
 
@@ -56,7 +56,7 @@ def _row(i: int, row: dict, locked: bool) -> html.Div:
                     box("Name", "name", disabled=locked, maxLength=100),
                     box("Weight (%)", "weight", inputMode="numeric"),
                     box("Payload (JSON: vendor, model, prompt version, settings)", "payload"),
-                    box("Cost per task (€, optional)", "cost", inputMode="decimal"),
+                    box("Cost per task (€, optional)", "cost"),
                     html.Div(remove, className="lo-variant-remove"),
                 ],
                 className="lo-form-row lo-variant-row",
@@ -97,7 +97,6 @@ def form(key: str | None, identity: Identity | None) -> html.Section:
                         type="text",
                         value="",
                         className="lo-field",
-                        inputMode="decimal",
                     ),
                 ]
             ),

@@ -42,7 +42,9 @@ def _row(i: int, row: dict, locked: bool) -> html.Div:
         control = dcc.Input(
             id=_row_id(field, i), type="text", value=row.get(field, ""), className="lo-field", **extra
         )
-        return html.Label([html.Span(label, className="lo-kpi-label"), control])
+        return html.Label(
+            [html.Span(label, className="lo-kpi-label"), control], className=f"lo-variant-{field}"
+        )
 
     remove = (
         html.Span("recorded: set weight 0 to retire", className="lo-muted")
@@ -55,7 +57,7 @@ def _row(i: int, row: dict, locked: bool) -> html.Div:
                 [
                     box("Name", "name", disabled=locked, maxLength=100),
                     box("Weight (%)", "weight", inputMode="numeric"),
-                    box("Payload (JSON: vendor, model, prompt version, settings)", "payload"),
+                    box("Payload (JSON)", "payload"),
                     box("Cost per task (€, optional)", "cost"),
                     html.Div(remove, className="lo-variant-remove"),
                 ],
@@ -115,7 +117,8 @@ def form(key: str | None, identity: Identity | None) -> html.Section:
         [
             html.P(
                 "Each variant serves a share of the feature's exposed people. Weights are whole percent "
-                "and sum to 100. Recorded variants stay in the list (weight 0 retires one).",
+                "and sum to 100. The payload is the JSON object your app reads to pick the vendor, model, "
+                "prompt version and settings. Recorded variants stay in the list (weight 0 retires one).",
                 className="lo-muted",
             ),
             kv.picker(

@@ -105,7 +105,7 @@ def layout(feature: str | None = None, month: str | None = None, **_query) -> ht
             kv.loading("variants-weeks"),
             _promote_dialog(),
         ]
-    parts.append(define.form(key or feature, current_identity()))
+    parts.append(html.Div(define.form(key or feature, current_identity()), className="lo-section"))
     return html.Div(parts)
 
 

@@ -133,7 +133,7 @@ def form(key: str | None, identity: Identity | None) -> html.Section:
                     ),
                     html.Span(id="variants-define-sum", **ui.attributes({"aria-live": "polite"})),
                 ],
-                className="lo-kpi-controls",
+                className="lo-kpi-controls lo-variant-add",
             ),
             rule_row,
             html.Div(

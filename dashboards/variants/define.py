@@ -58,7 +58,7 @@ def _row(i: int, row: dict, locked: bool) -> html.Div:
                     box("Name", "name", disabled=locked, maxLength=100),
                     box("Weight (%)", "weight", inputMode="numeric"),
                     box("Payload (JSON)", "payload"),
-                    box("Cost per task (€, optional)", "cost"),
+                    box("Cost per task (€)", "cost"),
                     html.Div(remove, className="lo-variant-remove"),
                 ],
                 className="lo-form-row lo-variant-row",
@@ -118,7 +118,8 @@ def form(key: str | None, identity: Identity | None) -> html.Section:
             html.P(
                 "Each variant serves a share of the feature's exposed people. Weights are whole percent "
                 "and sum to 100. The payload is the JSON object your app reads to pick the vendor, model, "
-                "prompt version and settings. Recorded variants stay in the list (weight 0 retires one).",
+                "prompt version and settings. The cost per task (optional) counts for an event that "
+                "carries no cost of its own. Recorded variants stay in the list (weight 0 retires one).",
                 className="lo-muted",
             ),
             kv.picker(

@@ -151,6 +151,23 @@ GOOD: dict[str, object] = {
     "variants-promote.n_clicks": 1,
     "variants-cancel.n_clicks": 0,
     "variants-confirm.n_clicks": 1,
+    # The variants form: two rows whose weights sum to 90 (the service's refusal names the list;
+    # nothing is written), a blank rule, effective time and reason.
+    "variants-define-feature.value": FEATURE,
+    "variants-define-current.data": {},
+    "variants-define-month.data": THIS_MONTH,
+    "variants-define-control.value": None,
+    "variants-define-margin.value": "",
+    "variants-define-objective.value": "cost_per_task",
+    "variants-define-at.value": "",
+    "variants-define-reason.value": "fuzz",
+    **{f"variants-define-{b}.n_clicks": 1 for b in ("add", "save", "confirm")},
+    "variants-define-cancel.n_clicks": 0,
+    **{f'{{"row":["ALL"],"type":"variants-row-{field}"}}.value':
+       [({"row": i, "type": f"variants-row-{field}"}, value) for i, value in enumerate(values)]
+       for field, values in (("name", ["a", "b"]), ("weight", ["60", "30"]), ("payload", ['{"m": 1}', ""]),
+                             ("cost", ["0.05", ""]))},
+    '{"row":["ALL"],"type":"variants-row-remove"}.n_clicks': [({"row": 1, "type": "variants-row-remove"}, 1)],
     # The operations page's close dialog: a month that is not the last complete one (the page says
     # so; the fuzz closes nothing).
     "ops-close-month.data": "1999-01",

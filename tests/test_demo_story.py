@@ -11,8 +11,18 @@ import pytest
 from sqlalchemy import func, select
 
 from app.db import db
-from app.models import ActionItem, Event, Feature, Feedback, GateEvaluation, TrainingSession
+from app.models import (
+    ActionItem,
+    Event,
+    Feature,
+    FeatureVariant,
+    Feedback,
+    GateEvaluation,
+    TrainingSession,
+    VariantWeightChange,
+)
 from app.models.kpi import MonthlyClose
+from app.services.kpi_reads import variant_figures
 
 pytestmark = pytest.mark.slow
 LAST_EVENT_DAY = date(2026, 10, 30)  # the last (working) day of seed_data/generate.py's history
@@ -68,6 +78,42 @@ def test_the_demo_ends_yesterday_and_tells_the_story(runner):
     closed = sorted(db.session.scalars(select(MonthlyClose.month)))
     assert closed == [f"{two[0]:04d}-{two[1]:02d}", f"{one[0]:04d}-{one[1]:02d}"]
 
+    _the_variant_experiment(last_day)
+
     again = runner.invoke(args=["liftoff", "seed"])
     assert again.exit_code == 0, again.output + again.stderr
     assert "nothing changed" in again.stdout and "story" not in again.stdout
+
+
+def _the_variant_experiment(last_day: date) -> None:
+    """Engineering's code-review assistant: a large and a small model, 50/50 from D-56, 30/70 from
+    D-21 (09:00 UTC); the small one costs a quarter (0.02 against 0.08 EUR a review), errs about as
+    often (5.5 % against 6 %), so it meets the rule (error rate at most 3 points worse, cheaper)."""
+    feature = db.session.scalar(select(Feature).where(Feature.key == "code-review-assistant"))
+    assert feature is not None and feature.current_stage == 1
+    variants = db.session.scalars(select(FeatureVariant).where(FeatureVariant.feature_id == feature.id)
+                                  .order_by(FeatureVariant.position)).all()
+    assert [(v.name, v.weight, v.cost_per_task_eur) for v in variants] == [
+        ("large-model", 30, 0.08), ("small-model", 70, 0.02)]
+    change = VariantWeightChange
+    changes = db.session.scalars(select(change).where(change.feature_id == feature.id)
+                                 .order_by(change.effective_at)).all()
+    nine = datetime.min.time().replace(hour=9)
+    assert [(c.action, json.loads(c.weights), c.effective_at.replace(tzinfo=None)) for c in changes] == [
+        ("create", {"large-model": 50, "small-model": 50},
+         datetime.combine(last_day - timedelta(days=56), nine)),
+        ("reweight", {"large-model": 30, "small-model": 70},
+         datetime.combine(last_day - timedelta(days=21), nine))]
+    ai = select(func.count()).select_from(Event).where(Event.feature_id == feature.id, Event.ai_assisted)
+    total, named, costed = (db.session.scalar(ai), db.session.scalar(ai.where(Event.variant.is_not(None))),
+                            db.session.scalar(ai.where(Event.cost_eur.is_not(None))))
+    # One AI event in three names its variant, one in ten carries its cost (seeded: roughly so).
+    assert 0.25 < named / total < 0.42 and 0.05 < costed / total < 0.15
+    comparison = variant_figures.comparison("code-review-assistant", last_day - timedelta(days=27), last_day,
+                                            None)
+    figures = {v["variant"]: v for v in comparison["variants"]}
+    assert figures["large-model"]["error_rate"] == pytest.approx(0.06, abs=0.01)
+    assert figures["small-model"]["error_rate"] == pytest.approx(0.055, abs=0.01)
+    assert figures["large-model"]["cost_per_task_eur"] == pytest.approx(0.08, rel=0.1)
+    assert figures["small-model"]["cost_per_task_eur"] == pytest.approx(0.02, rel=0.1)
+    assert comparison["decision"]["winner"] == "small-model"

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.db import db
 from app.errors import LiftoffError
 from app.models import Department, Feature, Person
+from app.services import demo_variants
 from app.services.enablement import activities
 from app.services.ingest import activity, events
 from app.services.ingest.feedback import record_feedback
@@ -40,13 +41,16 @@ class Story:
     action_items: int = 0
     closed_months: tuple[str, ...] = ()
     gates: dict[str, bool] = field(default_factory=dict)
+    variant_events: int = 0
 
     def lines(self) -> list[str]:
         gates_text = ", ".join(f"{k}: {'passed' if v else 'failed'}" for k, v in self.gates.items())
         return [f"story: {', '.join(self.features)} with the {PLAYBOOK} playbook; "
                 f"{self.trainings} trainings, {self.feedback} feedback items, "
                 f"{self.action_items} open action items; gates {gates_text}; "
-                f"months closed: {', '.join(self.closed_months) or 'none'}"]
+                f"months closed: {', '.join(self.closed_months) or 'none'}",
+                f"variants: {demo_variants.KEY} runs {demo_variants.LARGE} and {demo_variants.SMALL} "
+                f"({self.variant_events} reviews)"]
 
 
 def _at(day: date, hour: int = 9) -> datetime:
@@ -197,6 +201,8 @@ def tell(last_day: date) -> Story | None:
     _events(HELD, "contract-summary", 30, operations, operations[:10], start, held_from, last_day)
     _costs(HELD, held_from, last_day, 2500.0, 250.0)
 
+    # Two models side by side on Engineering's code reviews (docs/variants.md).
+    story.variant_events = demo_variants.tell(_department("Engineering"), start, last_day)
     return story
 
 

@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, Response, jsonify, redirect, request, url_fo
 
 from app.errors import LiftoffError
 from app.security import current_identity, user_may
-from app.services.reporting import board_pdf
+from app.services.reporting import board_pdf, variant_tables
 from app.services.reporting import monthly_report as report_page
 from app.services.reporting.board_report import month_quality
 from app.spreadsheets import csv_text
@@ -54,6 +54,8 @@ def roi_csv():
     try:
         month = _month()
         header, rows = kpi_data.export_rows(month)
+        # each feature's variants as a group of rows below its own (variant columns of their own)
+        header, rows = variant_tables.csv_group_rows(header, rows, variant_tables.comparisons(month))
     except LiftoffError as error:
         return _error(error)
     if request.args.get("headers") == "human":
@@ -75,9 +77,10 @@ def roi_xlsx():
         names = {row[1]: row[2] for row in rows}
         quality = [{"feature": key, "name": names.get(key, key), **figures}
                    for key, figures in month_quality(month).items()]
+        variants = variant_tables.rows(variant_tables.comparisons(month))
     except LiftoffError as error:
         return _error(error)
-    return Response(finance_workbook.workbook(month, header, rows, history, quality), headers={
+    return Response(finance_workbook.workbook(month, header, rows, history, quality, variants), headers={
         "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "Content-Disposition": f'attachment; filename="liftoff-roi-{month}.xlsx"',
         "Cache-Control": "no-store"})

@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from app.services.reporting.variant_tables import FIELDS as VARIANT_FIELDS
 from app.spreadsheets import xlsx_row
 
 EURO = '"€"#,##0.00;[Red]-"€"#,##0.00'
@@ -31,8 +32,14 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "error_rate": ("Error rate", "share"), "baseline_error_rate": ("Baseline error rate", "share"),
     "flagged": ("Worse than baseline", "text"), "reason": ("Why flagged", "text"),
     "evidence": ("Evidence", "text"), "adoption_rate": ("Adoption", "share"),
+    # the variant comparison (app/services/reporting/variant_tables.py)
+    "variant": ("Variant", "text"), "weight": ("Weight now (%)", "count"),
+    "exposed_users": ("Exposed people", "count"),
+    "time_saved_per_task_minutes": ("Minutes saved per task", "hours"),
+    "net_eur_per_exposed_person": ("Net per exposed person (€)", "euro"), "decision": ("Decision", "text"),
 }
 FORMATS = {"euro": EURO, "percent": PERCENT, "share": PERCENT, "count": INTEGER, "hours": "#,##0.0"}
+VARIANT_COST = '"€"#,##0.000'  # a variant's cost per task: a few cents, told apart by the third digit
 NOTES = [
     ("Figures", "Every figure is Liftoff's KPI module's, as of the last KPI refresh; an open month "
                 "moves with late events, a closed month shows its live figures beside those at close."),
@@ -47,6 +54,10 @@ NOTES = [
     ("Worse than baseline", "The error rate's 95 % Wilson interval lies entirely above the baseline "
                             "error rate (above the baseline's interval when measured from events)."),
     ("Evidence", "measured (durations against a baseline), modeled (estimated minutes) or mixed."),
+    ("Variants", "Features running several variants (models, prompts, vendors): each variant over the "
+                 "month's days, its AI events in the variant they name or their person had then; the "
+                 "decision is the feature's rule against its control, with 95 % intervals "
+                 "(docs/variants.md)."),
 ]
 
 
@@ -54,6 +65,8 @@ def human(field: str) -> str:
     """The header people read for a machine column (``closed_net_eur`` style names included)."""
     if field in COLUMNS:
         return COLUMNS[field][0]
+    if field.startswith("variant_") and field[8:] in COLUMNS:  # the ROI CSV's variant group rows
+        return f"Variant: {COLUMNS[field[8:]][0]}"
     if field.startswith("closed_") and field[7:] in COLUMNS:
         return f"{COLUMNS[field[7:]][0]} at close"
     return field.replace("_", " ").capitalize()
@@ -101,9 +114,10 @@ def _sheet(book: Workbook, title: str, fields: Sequence[str], rows: Sequence[Seq
 
 
 def workbook(month: str, header: Sequence[str], rows: Sequence[Sequence], history: pd.DataFrame,
-             quality: Sequence[dict]) -> bytes:
+             quality: Sequence[dict], variants: Sequence[dict] = ()) -> bytes:
     """The month's ROI (``header``/``rows`` of kpi_data.export_rows), the monthly history, the
-    features' quality and a notes sheet, as XLSX bytes."""
+    features' quality, their variants (records of variant_tables.rows, a sheet when there are
+    any) and a notes sheet, as XLSX bytes."""
     book = Workbook()
     book.remove(book.active)
     _sheet(book, f"ROI {month}", header, rows)
@@ -111,6 +125,11 @@ def workbook(month: str, header: Sequence[str], rows: Sequence[Sequence], histor
     fields = ["feature", "name", "error_rate", "baseline_error_rate", "flagged", "reason", "evidence",
               "adoption_rate"]
     _sheet(book, "Quality", fields, [[q.get(f) for f in fields] for q in quality])
+    if variants:
+        _sheet(book, "Variants", list(VARIANT_FIELDS), [[v.get(f) for f in VARIANT_FIELDS] for v in variants])
+        cost = list(VARIANT_FIELDS).index("cost_per_task_eur") + 1
+        for (cell,) in book["Variants"].iter_rows(min_row=2, min_col=cost, max_col=cost):
+            cell.number_format = VARIANT_COST
     notes = book.create_sheet("Notes")
     notes.append(xlsx_row(["Term", "Meaning"]))
     notes.append(xlsx_row(["Month", month]))

@@ -85,3 +85,37 @@ def marks(key: str) -> list[dict]:
         label = "/".join(str(w) for w in weights.values())
         out.append({"at": kpi_time._utc(change.effective_at), "label": f"{change.action} {label}"})
     return sorted(out, key=lambda m: m["at"])
+
+
+def definable_options() -> list[dict]:
+    """Dropdown options of the features whose variants may be defined or changed (not archived)."""
+    rows = db.session.execute(
+        select(Feature.key, Feature.name)
+        .where(Feature.archived_at.is_(None))
+        .order_by(Feature.name, Feature.key)
+    ).all()
+    return [{"label": f"{name} ({key})", "value": key} for key, name in rows]
+
+
+def definition(key: str | None) -> dict:
+    """The feature's variants as the form shows them (texts), its weights now and its rule:
+    ``rows`` [{name, weight, payload, cost}], ``weights`` {name: weight}, ``rule`` or None."""
+    feature = db.session.scalar(select(Feature).where(Feature.key == key)) if key else None
+    if feature is None:
+        return {"rows": [], "weights": {}, "rule": None}
+    existing = db.session.scalars(
+        select(FeatureVariant)
+        .where(FeatureVariant.feature_id == feature.id)
+        .order_by(FeatureVariant.position)
+    ).all()
+    rows = [
+        {
+            "name": v.name,
+            "weight": str(v.weight),
+            "payload": json.dumps(json.loads(v.payload), indent=None) if v.payload else "",
+            "cost": "" if v.cost_per_task_eur is None else f"{v.cost_per_task_eur:g}",
+        }
+        for v in existing
+    ]
+    rule = json.loads(feature.variant_rule) if feature.variant_rule else None
+    return {"rows": rows, "weights": {v.name: v.weight for v in existing}, "rule": rule}

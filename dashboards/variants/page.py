@@ -30,7 +30,7 @@ from dashboards.shell.callback_inputs import (
     record,
     text,
 )
-from dashboards.variants import actions
+from dashboards.variants import actions, define
 from dashboards.variants import data as variant_data
 from dashboards.variants import view as vv
 
@@ -69,7 +69,14 @@ def layout(feature: str | None = None, month: str | None = None, **_query) -> ht
         ],
         className="lo-page-head",
     )
-    parts = [dcc.Location(id="variants-location", refresh="callback-nav"), head]
+    parts = [
+        dcc.Location(id="variants-location", refresh="callback-nav"),
+        # Bumped by a save or a promotion to re-read the figures and the form (on every layout, since
+        # the form is on every layout).
+        dcc.Store(id="variants-version", data=0),
+        dcc.Store(id="variants-define-month", data=chosen),
+        head,
+    ]
     if refusal:
         parts.append(
             ui.alert(f"{refusal} Showing {chosen} instead.", "danger", alert_id="variants-bad-month")
@@ -78,7 +85,7 @@ def layout(feature: str | None = None, month: str | None = None, **_query) -> ht
         parts.append(
             ui.empty_state(
                 "No feature has variants yet.",
-                "Give one variants with PUT /api/v1/features/{key}/variants (name, weight, payload).",
+                "Give a feature its variants with the form below: name, weight and payload of each.",
                 state_id="variants-empty",
             )
         )
@@ -86,19 +93,19 @@ def layout(feature: str | None = None, month: str | None = None, **_query) -> ht
         parts.append(
             ui.empty_state(
                 "No feature chosen.",
-                f"“{feature}” has no variants. Pick one above.",
+                f"“{feature}” has no variants. Pick one above, or give it variants below.",
                 state_id="variants-empty",
             )
         )
     else:
         parts += [
             dcc.Store(id="variants-query", data={"feature": key, "month": chosen}),
-            dcc.Store(id="variants-version", data=0),
             html.Div(id="variants-message"),
             kv.loading("variants-body"),
             kv.loading("variants-weeks"),
             _promote_dialog(),
         ]
+    parts.append(html.Div(define.form(key or feature, current_identity()), className="lo-section"))
     return html.Div(parts)
 
 

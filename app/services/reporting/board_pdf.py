@@ -27,7 +27,7 @@ from reportlab.platypus import (
 )
 
 from app.formats import euro, num, pct
-from app.services.reporting import board_charts
+from app.services.reporting import board_charts, variant_tables
 from app.services.reporting.board_report import BoardReport, board_context, previous_month
 
 # DejaVu ships with matplotlib and has the € sign, the minus sign and the narrow spaces the
@@ -128,6 +128,37 @@ def _feature_table(report: BoardReport, s: dict) -> Table:
     return table
 
 
+def _variants(report: BoardReport, s: dict) -> list:
+    """Per feature with variants: its variants side by side and the decision in words."""
+    head = ["Variant", "Weight<br/>now", "Exposed", "AI tasks", "Adoption", "Error<br/>rate",
+            "Min saved<br/>per task", "Cost per<br/>task", "Net per<br/>person", "Decision"]
+    parts: list = [Paragraph("Variants", s["h2"])]
+
+    def style(i: int) -> ParagraphStyle:  # the variant and the decision are text, the rest figures
+        return s["cell"] if i in (0, 9) else s["num"]
+
+    for comparison in report.variants:
+        rows = [[Paragraph(f"<b>{h}</b>", style(i)) for i, h in enumerate(head)]]
+        for r in variant_tables.rows([comparison]):
+            cells = [r["variant"], f"{r['weight']} %", num(r["exposed_users"], 0), num(r["ai_tasks"], 0),
+                     pct(r["adoption_rate"], 0), pct(r["error_rate"], 1),
+                     num(r["time_saved_per_task_minutes"], 1), euro(r["cost_per_task_eur"], 3),
+                     euro(r["net_eur_per_exposed_person"], 2), r["decision"]]
+            rows.append([Paragraph(escape(c), style(j)) for j, c in enumerate(cells)])
+        widths = [24, 12, 13, 13, 14, 12, 16, 15, 16, 40]
+        scale = (A4[0] - 2 * MARGIN) / sum(widths)
+        table = Table(rows, colWidths=[w * scale for w in widths], repeatRows=1)
+        table.setStyle(TableStyle([
+            ("LINEBELOW", (0, 0), (-1, 0), 0.8, INK), ("LINEBELOW", (0, 1), (-1, -1), 0.3, LINE),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 2),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 2)]))
+        title = f"{comparison['name']} ({comparison['start']} to {comparison['end']})"
+        parts.append(KeepTogether([Paragraph(f"<b>{escape(title)}</b>", s["body"]), Spacer(1, 1 * mm), table,
+                                   Paragraph(escape(variant_tables.decision_words(comparison)), s["body"]),
+                                   Spacer(1, 3 * mm)]))
+    return parts
+
+
 def _chart(png: bytes) -> Image:
     width = A4[0] - 2 * MARGIN
     return Image(io.BytesIO(png), width=width, height=width * board_charts.HEIGHT_IN / board_charts.WIDTH_IN)
@@ -192,6 +223,8 @@ def render_pdf(report: BoardReport) -> bytes:
     for f in flagged:
         story.append(Paragraph(escape(f"⚠ {f['name']}: {f['reason']}."), ParagraphStyle(
             "flag", s["small"], textColor=FLAG)))
+    if report.variants:
+        story += _variants(report, s)
     if not history.empty:
         story += [KeepTogether([Paragraph("Trends", s["h2"]),
                                 _chart(board_charts.cumulative_net(history, report.total["payback_month"]))]),

@@ -21,6 +21,7 @@ from app.months import month_before as previous_month  # the report compares wit
 from app.months import month_bounds
 from app.services.kpi_reads import figures as kpis
 from app.services.kpi_reads import revision as kpi_revision
+from app.services.reporting import variant_tables
 from app.services.reporting.executive import executive_view, records
 
 HISTORY_MONTHS = 12
@@ -73,6 +74,8 @@ class BoardReport:
     features: list[dict] = field(default_factory=list)
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
     invested_eur: float = 0.0
+    # The month's comparison of each feature with variants (variant_tables.comparisons).
+    variants: list[dict] = field(default_factory=list)
 
 
 def board_context(month: str) -> BoardReport:
@@ -101,4 +104,5 @@ def board_context(month: str) -> BoardReport:
         refreshed_at=last_refresh(), revision=kpi_revision.current(), status=status,
         total=roi["total"], previous=previous_total, adoption=portfolio_adoption(quality),
         previous_adoption=portfolio_adoption(month_quality(before)), features=features,
-        history=history, invested_eur=float(view["history"]["cost_eur"].sum()))
+        history=history, invested_eur=float(view["history"]["cost_eur"].sum()),
+        variants=variant_tables.comparisons(month))

@@ -213,7 +213,8 @@ def test_every_callback_called_as_the_renderer_calls_it_passes_the_check(probe):
     assert len(probe["renderer"]) >= 25
     assert [output for output, refused in probe["renderer"].items() if refused] == []
     # The callbacks that run in the browser are never posted by the renderer; posted, they are refused.
-    assert len(probe["clientside"]) == 2
+    # (the nav's active link and its menu, and the stage form's "Add a stage" on both its pages)
+    assert len(probe["clientside"]) == 4
     for output, (status, answer) in probe["clientside"].items():
         assert status == 400 and answer["details"] == [
             {"field": "output", "message": "this callback runs in the browser, not on the server"}], output
@@ -253,8 +254,9 @@ def test_junk_values_of_every_callback_get_a_400_naming_the_component_never_a_50
     passed = {(a["component"], a["junk"]) for a in answers
               if a["junk"] in ("1.5", "-1", "[]", "{}") and a["status"] != 400}
     # The rollout authoring forms: number inputs hold any number (the service names one out of
-    # range under its field) and multi-pickers an empty list when nothing is picked.
-    forms = [(form, slot) for form in ("new", "correct") for slot in range(6)]
+    # range under its field) and multi-pickers an empty list when nothing is picked (10 rows:
+    # dashboards/rollout/stage_form.SLOTS).
+    forms = [(form, slot) for form in ("new", "correct") for slot in range(10)]
     numbers = [f"{form}-stage-percentage-{slot}.value" for form, slot in forms] + [
         f"new-{field}.value" for field in ("baseline_days", "estimated_minutes_saved", "per_event_cost_eur")]
     pickers = [f"{form}-stage-cohorts-{slot}.value" for form, slot in forms] + [

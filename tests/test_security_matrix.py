@@ -35,6 +35,8 @@ ROUTES: dict[str, str] = {
     "GET /login": PUBLIC,
     "POST /login": PUBLIC,
     "POST /logout": PUBLIC,
+    "GET /invite/<secret>": PUBLIC,  # the link's secret is the credential (tests/test_user_invites.py)
+    "POST /invite/<secret>": PUBLIC,
     "GET /healthz": PUBLIC,
     "GET /metrics": "metrics:read",
     "GET /api/openapi.json": PUBLIC,

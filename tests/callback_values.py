@@ -148,6 +148,7 @@ GOOD: dict[str, object] = {
     "variants-version.data": 0,
     "variants-promote-choice.value": "no-such-variant",
     "variants-reason.value": "fuzz",
+    "variants-override.value": [],
     "variants-promote.n_clicks": 1,
     "variants-cancel.n_clicks": 0,
     "variants-confirm.n_clicks": 1,

@@ -29,6 +29,7 @@ from dashboards.shell.callback_inputs import (
     is_month,
     record,
     text,
+    texts,
 )
 from dashboards.variants import actions, define
 from dashboards.variants import data as variant_data
@@ -119,6 +120,11 @@ def _promote_dialog() -> html.Div:
                 "Reason (required, kept in the audit trail)",
                 dcc.Textarea(id="variants-reason", className="lo-input", value=""),
             ),
+            # The promotion binds to the stage gate's criteria for this variant; going on although
+            # one fails is an audited override, never a silent one.
+            dcc.Checklist(id="variants-override", className="lo-check", value=[], options=[
+                {"label": " Promote even if the stage's criteria for this variant fail "
+                          "(recorded as an override with the reason)", "value": "override"}]),
         ],
         "Promote",
     )
@@ -135,6 +141,7 @@ accepts("variants-query", "data", record(feature=PAGE_FEATURE, month=calendar_mo
 accepts("variants-version", "data", COUNTER)
 accepts("variants-promote-choice", "value", text(100))
 accepts("variants-reason", "value", text(2000))
+accepts("variants-override", "value", texts(20, 1))
 for _button in ("variants-promote", "variants-cancel", "variants-confirm"):
     accepts(_button, "n_clicks", N_CLICKS)
 
@@ -290,17 +297,18 @@ def review_promotion(clicks, _cancel, name, query):
     Input("variants-confirm", "n_clicks"),
     State("variants-promote-choice", "value"),
     State("variants-reason", "value"),
+    State("variants-override", "value"),
     State("variants-query", "data"),
     State("variants-version", "data"),
     prevent_initial_call=True,
 )
-def confirm_promotion(clicks, name, reason, query, version):
+def confirm_promotion(clicks, name, reason, override, query, version):
     """Promote through the service; the role is checked again here."""
     if not clicks:
         return no_update, no_update, no_update
     identity = current_identity()
     try:
-        actions.promote_variant(query["feature"], name, identity, reason)
+        actions.promote_variant(query["feature"], name, identity, reason, "override" in (override or []))
         db.session.commit()
     except LiftoffError as error:
         db.session.rollback()

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from app.db import db
 from app.services.accounts.access import create_user
-from app.services.reporting import board_pdf, variant_tables
+from app.services.reporting import board_pdf, monthly_report, variant_tables
 from app.services.reporting.board_report import board_context
 from app.services.rollout import variants as variant_split
 from dashboards.kpi.exports import register_exports
@@ -118,6 +118,9 @@ def test_the_board_report_says_the_decision_in_words(ruled):
     assert squash(words) in text and "does not meet the rule" in text and "nan" not in text.lower()
     careful = want["careful"]
     assert f"{careful['error_rate'] * 100:.1f} %" in text  # the control's error rate, as printed
+    # The one-page monthly report says the same decision in the same words.
+    page = monthly_report.render(monthly_report.report_context(MONTH, "cfo@board.test"))
+    assert "<h2>Variants</h2>" in page and words.replace("'", "&#39;") in page
 
 
 def test_the_winner_is_named_with_the_figures_that_decide_it():

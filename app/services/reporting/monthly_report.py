@@ -13,6 +13,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader
 
 from app.formats import euro, num, pct
+from app.services.reporting import variant_tables
 from app.services.reporting.executive import executive_view, records
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -54,9 +55,12 @@ def report_context(month: str, viewer: str, view: dict | None = None) -> dict:
                 "hours": num(r["hours_saved"], 0), "per_task": euro(r["cost_per_task_eur"], 2),
                 "status": "restated" if r["restated"] else ("closed" if r["closed"] else "open")}
                for r in records(view["history"].tail(HISTORY_MONTHS))]
+    # Features with variants: the decision in one sentence each (the board report has the table).
+    variants = [{"name": c["name"], "feature": c["feature"], "decision": variant_tables.decision_words(c)}
+                for c in variant_tables.comparisons(month)]
     return {"month": month, "viewer": viewer, "status": status, "closed": roi["closed"],
             "status_text": STATUS_TEXT[status],
-            "tiles": tiles, "features": features, "history": history}
+            "tiles": tiles, "features": features, "history": history, "variants": variants}
 
 
 def render(context: dict, printable: bool = True) -> str:

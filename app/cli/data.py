@@ -81,8 +81,8 @@ def import_cohorts(file: Path, effective_at: str | None) -> None:
     """
     from app.db import utcnow
     from app.errors import ValidationFailed
-    from app.services.people.directory import replace_cohort_members
     from app.services.audience.membership import parse_effective_at
+    from app.services.people.directory import replace_cohort_members
 
     with transaction():
         rows, problems = _read(file, ("cohort_key", "person_id"), ("cohort_name",))

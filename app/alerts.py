@@ -15,10 +15,11 @@ import os
 import smtplib
 from collections.abc import Iterator
 from email.message import EmailMessage
+from typing import Any, overload
 
 import requests
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 
 from app.db import db
 from app.errors import Collector, NotFound
@@ -26,6 +27,15 @@ from app.models import Feature, JobRun
 from app.models.scheduling import ALERT_KINDS, AlertChannel
 
 log = logging.getLogger(__name__)
+
+
+# With a default the answer is always text; without one it may be missing.
+@overload
+def setting(name: str) -> str | None: ...
+
+
+@overload
+def setting(name: str, default: str) -> str: ...
 
 
 def setting(name: str, default: str | None = None) -> str | None:
@@ -44,7 +54,7 @@ def channels_for(feature_key: str | None) -> list[tuple[str, str]]:
     for address in (setting("ALERT_EMAILS") or "").split(","):
         if address.strip():
             found.append(("email", address.strip()))
-    scope = AlertChannel.feature_id.is_(None)
+    scope: ColumnElement[bool] = AlertChannel.feature_id.is_(None)
     if feature_key:
         feature_id = select(Feature.id).where(Feature.key == feature_key).scalar_subquery()
         scope = or_(scope, AlertChannel.feature_id == feature_id)
@@ -81,7 +91,7 @@ def send_alert(title: str, text: str, feature_key: str | None = None,
 
 def post_webhook(url: str, title: str, text: str, fields: dict[str, str]) -> None:
     """Slack's incoming-webhook shape (``text`` + an attachment), understood by most chat tools."""
-    payload = {
+    payload: dict[str, Any] = {  # JSON: text, and lists of objects
         "text": f"*{title}*",
         "attachments": [{
             "color": "danger",

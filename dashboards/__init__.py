@@ -53,7 +53,8 @@ def init_dash(app: Flask):
 
     dash_app = LiftoffDash(
         __name__,
-        server=app,
+        # Dash's docs take a server instance here; its annotation names only bool or a factory.
+        server=app,  # type: ignore[arg-type]
         url_base_pathname=URL_BASE,
         use_pages=True,
         pages_folder="",  # pages register themselves when imported below
@@ -62,7 +63,8 @@ def init_dash(app: Flask):
         suppress_callback_exceptions=True,  # page components exist only while their page shows
         title="Liftoff",
         index_string=INDEX_STRING,
-        update_title=None,
+        # None keeps the tab's title while callbacks run (Dash's docs); its annotation says str only.
+        update_title=None,  # type: ignore[arg-type]
         csrf_token_name=CSRF_COOKIE,
     )
     _mounted["dash"] = dash_app

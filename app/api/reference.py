@@ -39,15 +39,16 @@ def type_text(schema: dict | None) -> str:
 
 def _body(operation: dict) -> str:
     content = (operation.get("requestBody") or {}).get("content", {})
-    return type_text(next(iter(content.values()), {}).get("schema"))
+    media: dict = next(iter(content.values()), {})
+    return type_text(media.get("schema"))
 
 
 def _responses(operation: dict) -> list[tuple[str, str, str]]:
     out = []
     for code, answer in sorted(operation.get("responses", {}).items()):
         content = answer.get("content", {})
-        out.append((code, answer.get("description", ""), type_text(next(iter(content.values()), {})
-                                                                    .get("schema"))))
+        media: dict = next(iter(content.values()), {})
+        out.append((code, answer.get("description", ""), type_text(media.get("schema"))))
     return out
 
 

@@ -18,7 +18,8 @@ def make_app(with_dash: bool = False) -> Flask:
     from app import create_app
 
     if has_app_context():
-        return current_app._get_current_object()
+        # Flask declares current_app as a Flask; it is a LocalProxy, which has this method.
+        return current_app._get_current_object()  # type: ignore[attr-defined]
     return create_app({"SKIP_DASH": not with_dash})
 
 
@@ -31,7 +32,8 @@ def transaction(app: Flask | None = None) -> Iterator[Flask]:
     from app.db import db
 
     if app is None and has_app_context():
-        app = current_app._get_current_object()  # tests and `flask liftoff ...` bring their own
+        # tests and `flask liftoff ...` bring their own; current_app is a LocalProxy (typed as Flask)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
     app = app or make_app()
     with app.app_context():
         try:

@@ -79,15 +79,19 @@ def import_cohorts(file: Path, effective_at: str | None) -> None:
     --effective-at on (what was recorded for later instants is superseded); new cohorts are
     created (named by cohort_name, else by their key).
     """
+    from app.db import utcnow
     from app.errors import ValidationFailed
+    from app.services.audience.membership import parse_effective_at
     from app.services.people.directory import replace_cohort_members
 
     with transaction():
         rows, problems = _read(file, ("cohort_key", "person_id"), ("cohort_name",))
         changes = []
         try:
+            # Parsed here (a bad value joins the row problems, as before): the service takes a datetime.
+            at = parse_effective_at(effective_at, utcnow()) if effective_at is not None else None
             changes = replace_cohort_members([r.values for r in rows], indices=[r.line for r in rows],
-                                             effective_at=effective_at)
+                                             effective_at=at)
         except ValidationFailed as error:
             problems.details.extend(error.details)
         problems.details.sort(key=lambda d: d.index or 0)

@@ -157,7 +157,9 @@ def connectors_add(file: Path) -> None:
 
     with transaction():
         load_file(file)
-        row = save_connector(read_yaml(file.read_text()))
+        document = read_yaml(file.read_text())
+        assert isinstance(document, dict), "load_file has rejected a document that is not a mapping"
+        row = save_connector(document)
         click.echo(f"connector {row.name} saved in the app")
 
 

@@ -85,7 +85,8 @@ def check_address(url: str, allow_link_local: bool, where: str) -> None:
     if allow_link_local:
         return
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
+        # An IP socket address starts with its host as text (the stubs allow an int for other families).
+        found = {str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)}
     except (socket.gaierror, UnicodeError) as error:
         raise SourceError(f"{where}: the host name {host} does not resolve") from error
     for address in sorted(found):

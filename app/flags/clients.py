@@ -248,6 +248,7 @@ def register(body: dict, environment: str, token_id: int | None = None) -> None:
     if body.get("started") is not None:
         _timestamp(body["started"], "started", problems)
     problems.raise_if_any("invalid registration")
+    assert app_name is not None and instance_id is not None, "a missing name is a problem raised above"
     known = {"strategies": json.dumps(strategies), "interval_ms": interval}
     if sdk_version is not None:
         known["sdk_version"] = sdk_version
@@ -299,6 +300,8 @@ def record_metrics(body: dict, environment: str, token_id: int | None = None) ->
             variant_counts[name] = {str(v): _count(n, f"{field}.variants.{v}", problems)
                                     for v, n in list(variants.items())[:MAX_VARIANTS_PER_TOGGLE]}
     problems.raise_if_any("invalid metrics")
+    # Each of these is None only when its problem was recorded, and raised just above.
+    assert app_name is not None and instance_id is not None and start is not None and stop is not None
     _touch_instance(app_name, instance_id, environment, token_id)
     if not _first_delivery(app_name, instance_id, environment, start, stop):
         return 0

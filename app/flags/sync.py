@@ -9,7 +9,7 @@ the reconcile job retries it with exponential backoff.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -126,7 +126,8 @@ def _apply_after_commit(feature_ids: list[int]) -> None:
     pending.update(feature_ids)
     if not first:
         return
-    app = current_app._get_current_object()
+    # Flask types current_app as the app; it is a LocalProxy, whose target outlives this request
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def run(committed: Session) -> None:
         ids = committed.info.pop(_AFTER_COMMIT_KEY, set())
@@ -160,7 +161,7 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1)))
 
 
-def process(session: Session, rows: list[FlagSync], now: datetime | None = None) -> tuple[int, list[str]]:
+def process(session: Session, rows: Sequence[FlagSync], now: datetime | None = None) -> tuple[int, list[str]]:
     """Apply pending syncs in ``session`` (not committed); returns (applied count, error messages)."""
     if not rows:
         return 0, []
@@ -184,6 +185,7 @@ def process(session: Session, rows: list[FlagSync], now: datetime | None = None)
         return 0, [str(exc)]
     for row in rows:
         feature = session.get(Feature, row.feature_id)
+        assert feature is not None, "flag_syncs.feature_id is a foreign key to features"
         done: list[str] = []
         want = desired(feature.key, s, payloads)
         try:

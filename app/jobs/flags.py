@@ -32,7 +32,7 @@ def reconcile_flags() -> FlagJobStats:
     stats = FlagJobStats()
     if sync.backend() != "unleash":
         return stats
-    session = db.session
+    session = db.session()  # the request's own Session (db.session is its scoped proxy)
     now = utcnow()
     due = session.scalars(
         select(FlagSync).where(FlagSync.status == "pending", FlagSync.next_attempt_at <= now)

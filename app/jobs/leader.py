@@ -13,9 +13,10 @@ import logging
 import os
 import zlib
 from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class PostgresLock:
     def __init__(self, url: str):
         self.engine = create_engine(url, poolclass=NullPool)
         self.key = zlib.crc32(f"{LOCK_NAME}:{make_url(url).database}".encode()) & 0x7FFFFFFF
-        self.conn = None
+        self.conn: Connection | None = None
 
     def acquire(self) -> bool:
         try:
@@ -42,6 +43,8 @@ class PostgresLock:
         return False
 
     def still_held(self) -> bool:
+        if self.conn is None:  # never acquired, or dropped after a failure
+            return False
         try:
             return bool(self.conn.execute(text(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k "
@@ -73,7 +76,7 @@ class FileLock:
 
     def __init__(self, path: Path):
         self.path = path
-        self.handle = None
+        self.handle: TextIO | None = None
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app, has_app_context
@@ -99,7 +99,9 @@ def _attempt(spec: JobSpec, trigger: str, attempt: int, full: bool) -> JobRun:
     except Exception as error:  # a job may fail in any way; all of it is rolled back and recorded
         db.session.rollback()
         _fire(hooks.on_rollback, spec.name)
-        run = db.session.get(JobRun, run_id)
+        found = db.session.get(JobRun, run_id)
+        assert found is not None, "the run was committed as running before the job started"
+        run = found
         run.status, run.finished_at, run.error = "failed", utcnow(), describe(error)
         run.rows_read = run.rows_written = 0  # nothing of it was kept
         db.session.commit()
@@ -110,7 +112,7 @@ def _attempt(spec: JobSpec, trigger: str, attempt: int, full: bool) -> JobRun:
     return run
 
 
-def _fire(callbacks: list[Callable[[], str | None]], job: str) -> list[str]:
+def _fire(callbacks: Sequence[Callable[[], str | None]], job: str) -> list[str]:
     """Run the callbacks; what went wrong in them, as text (a callback may return a warning)."""
     warnings = []
     for callback in callbacks:
@@ -164,7 +166,9 @@ def run_job(
 
         app = create_app({"SKIP_DASH": True})
     if app is None:
-        return _run_in_context(current_app._get_current_object(), name, trigger, full, max_attempts, stop)
+        # current_app is a LocalProxy, typed by Flask as the app itself
+        real_app = current_app._get_current_object()  # type: ignore[attr-defined]
+        return _run_in_context(real_app, name, trigger, full, max_attempts, stop)
     with app.app_context():
         run = _run_in_context(app, name, trigger, full, max_attempts, stop)
         db.session.expunge(run)  # keeps its loaded fields readable after this context ends

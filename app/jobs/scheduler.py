@@ -153,6 +153,7 @@ class SchedulerService:
     def _sync(self) -> int:
         """Registry -> job store. A broken connector file must not stop the other jobs: it is
         alerted, and the jobs that are known keep running."""
+        assert self.scheduler is not None, "only the leader syncs, after building its scheduler"
         keep: frozenset[str] = frozenset()
         try:
             specs = all_jobs()

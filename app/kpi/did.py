@@ -46,14 +46,15 @@ def did_time_saved(before: pd.DataFrame, during: pd.DataFrame, treated: set[int]
     :param during: per person x task sums over the KPI window (or its ``duration_rows``).
     :param treated: people exposed in the window; ``control``: people not exposed by its end.
     """
-    out = {"did_time_saved_per_task": None, "did_ci_low": None, "did_ci_high": None,
+    out: dict[str, float | None] = {"did_time_saved_per_task": None, "did_ci_low": None, "did_ci_high": None,
            "did_treated_users": len(treated), "did_control_users": len(control)}
     groups = [np.fromiter(group, dtype=np.int64, count=len(group)) for group in (treated, control)]
     frames = [frame if "total" in frame.columns else duration_rows(frame) for frame in (before, during)]
     cells = [_mean_var(_duration_cell(frame, group)) for group in groups for frame in frames]
-    if any(cell is None for cell in cells):
+    known = [cell for cell in cells if cell is not None]
+    if len(known) < len(cells):
         return out  # a cell with fewer than two timed tasks gives no estimate
-    (t0, vt0), (t1, vt1), (c0, vc0), (c1, vc1) = cells
+    (t0, vt0), (t1, vt1), (c0, vc0), (c1, vc1) = known
     estimate = -((t1 - t0) - (c1 - c0))
     half = Z * math.sqrt(vt0 + vt1 + vc0 + vc1)
     out.update(did_time_saved_per_task=estimate, did_ci_low=estimate - half,

@@ -67,9 +67,9 @@ def saved_minutes(sums: pd.DataFrame, baselines: dict[str, float], estimated_min
     Abandoned events lose their duration (0 without one); other events with a duration and a
     baseline save baseline - duration; every other AI event saves the estimate.
     """
-    b = sums["task"].map(baselines).astype("float64")
-    has_b = b.notna().to_numpy()
-    b = b.fillna(0.0).to_numpy()
+    baseline = sums["task"].map(baselines).astype("float64")
+    has_b = baseline.notna().to_numpy()
+    b = baseline.fillna(0.0).to_numpy()
     dur_n = sums["ai_dur_n"].to_numpy(dtype="float64")
     dur_min = sums["ai_dur_min"].to_numpy(dtype="float64")
     dur_sq = sums["ai_dur_min_sq"].to_numpy(dtype="float64")

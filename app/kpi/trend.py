@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 import pandas as pd
 
@@ -54,7 +55,8 @@ def adoption_trend(inputs: TrendInputs, groups: dict[str, set[int]] | list[dict[
     group ``hidden_groups`` hides beside it when the groups split the people (``splits_people``).
 
     :param groups: the same groups every week, or one dict per week (membership as it stood)."""
-    active_by_week = {int(w): set(part["person_id"].astype(int))
+    # The week column holds integers; pandas types a group key as any scalar.
+    active_by_week = {int(cast(int, w)): set(part["person_id"].astype(int))
                       for w, part in inputs.active.groupby("week")}
     rows = []
     for index, (start, end) in enumerate(inputs.weeks):
@@ -80,10 +82,11 @@ def quality_trend(inputs: TrendInputs) -> pd.DataFrame:
     saved = saved_minutes(inputs.sums, inputs.baselines, inputs.estimated_minutes_saved)
     per_week = pd.concat([inputs.sums[["week", "ai_tasks", "ai_errors", "ai_ok"]],
                           saved[["saved_min", "saved_sq"]]], axis=1).groupby("week").sum()
+    by_week = per_week.to_dict("index")
     rows = []
     for index, (start, _end) in enumerate(inputs.weeks):
-        if index in per_week.index:
-            week = per_week.loc[index]
+        if index in by_week:
+            week = by_week[index]
             tasks, errors, judged = int(week["ai_tasks"]), int(week["ai_errors"]), int(week["ai_ok"])
             total, total_sq = float(week["saved_min"]), float(week["saved_sq"])
         else:

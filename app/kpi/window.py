@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -140,7 +141,7 @@ def _time_to_first_use(inputs: WindowInputs, exposed: set[int]) -> tuple[float |
     hours = _hours_to_first_use(inputs)
     # Every exposed person has a first exposure, so the index holds them all; a group's people are
     # picked by position (the order does not change a median).
-    found = hours.index.get_indexer(np.fromiter(exposed, dtype=np.int64, count=len(exposed)))
+    found = hours.index.get_indexer(pd.Index(np.fromiter(exposed, dtype=np.int64, count=len(exposed))))
     mine = hours.to_numpy()[found[found >= 0]]
     mine = mine[~np.isnan(mine)]
     never_share = 1 - len(mine) / len(exposed)
@@ -185,9 +186,9 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     exposed = inputs.exposed if people is None else inputs.exposed & people
     if people is not None:
         # An array of the group's ids once, rather than pandas turning the set into one per filter.
-        people = _id_set(people)
-        act = _restrict(act, people)
-        days = _restrict(days, people)
+        group = _id_set(people)
+        act = _restrict(act, group)
+        days = _restrict(days, group)
     active_days = days[days["active_days"] > 0]
     active = active_people(days)
     n_days = (inputs.end - inputs.start).days + 1
@@ -251,7 +252,7 @@ class _IdSet(frozenset):
     array: np.ndarray
 
 
-def _id_set(people: set[int]) -> _IdSet:
+def _id_set(people: AbstractSet[int]) -> _IdSet:
     if isinstance(people, _IdSet):
         return people
     ids = _IdSet(people)
@@ -259,7 +260,7 @@ def _id_set(people: set[int]) -> _IdSet:
     return ids
 
 
-def _restrict(frame: pd.DataFrame, people: set[int] | None) -> pd.DataFrame:
+def _restrict(frame: pd.DataFrame, people: AbstractSet[int] | None) -> pd.DataFrame:
     """The rows of ``people`` (all when None), in the frame's order."""
     if people is None:
         return frame
@@ -272,7 +273,7 @@ def _habit_days(inputs: WindowInputs, days: pd.DataFrame, exposed: set[int]) -> 
         return np.zeros(len(exposed), dtype=np.int64)
     exposed_ids = np.fromiter(exposed, dtype=np.int64, count=len(exposed))
     by_person = days.set_index("person_id")["habit_days"]
-    found = by_person.index.get_indexer(exposed_ids)
+    found = by_person.index.get_indexer(pd.Index(exposed_ids))
     values = by_person.to_numpy()
     return np.where(found >= 0, values[np.maximum(found, 0)], 0)
 

@@ -42,6 +42,12 @@ __all__ = [
 ]
 
 
+def _actor(identity: Identity | None) -> str:
+    """Who acts, for the audit trail; called inside a @dashboard_action, which refuses nobody."""
+    assert identity is not None, "@dashboard_action refuses a missing identity"
+    return identity.name
+
+
 def may_edit_enablement(identity: Identity | None) -> bool:
     """Change managers and admins record feedback, triage it and keep action items."""
     return user_may(identity, "enablement:write")
@@ -84,7 +90,7 @@ def submit_feedback(key: str, identity: Identity | None, form: dict) -> Feedback
     :raises NotAllowed: the role may not record feedback.
     :raises ValidationFailed: naming every bad field (nothing is stored).
     """
-    return feedback_triage.submit_feedback(key, form, identity.name)
+    return feedback_triage.submit_feedback(key, form, _actor(identity))
 
 
 @dashboard_action("enablement:write", "attach playbooks (change manager or admin only)")
@@ -95,7 +101,7 @@ def attach_playbook(key: str, identity: Identity | None, playbook_key: str | Non
     """
     if not isinstance(playbook_key, str) or not playbook_key.strip():
         raise ValidationFailed("no playbook chosen", [Detail("playbook", "choose a playbook to attach")])
-    return enablement.attach_playbook(key, playbook_key.strip(), identity.name)
+    return enablement.attach_playbook(key, playbook_key.strip(), _actor(identity))
 
 
 @dashboard_action("enablement:write", "schedule trainings (change manager or admin only)")
@@ -125,7 +131,7 @@ def schedule_training(key: str, identity: Identity | None, form: dict) -> Traini
         spec["duration_minutes"] = duration
     spec["attendees"] = list(form.get("attendees") or [])
     problems.raise_if_any("invalid training session; nothing was stored")
-    return enablement.record_training(key, spec, identity.name)
+    return enablement.record_training(key, spec, _actor(identity))
 
 
 @dashboard_action("enablement:write", "record attendance (change manager or admin only)")
@@ -141,8 +147,9 @@ def record_attendance(session_id: int | None, identity: Identity | None, person_
     if not person_ids:
         problems.add("attendees", "choose who attended")
     problems.raise_if_any("invalid attendance; nothing was stored")
+    assert isinstance(session_id, int), "a missing session is a problem raised above"
     rows = [{"person_id": pid, "completed": completed} for pid in person_ids]
-    return enablement.record_attendance(session_id, rows, identity.name)
+    return enablement.record_attendance(session_id, rows, _actor(identity))
 
 
 @dashboard_action("enablement:write", "triage feedback (change manager or admin only)")
@@ -153,7 +160,7 @@ def triage_feedback(feedback_id: int, status: str, owner: str | None, identity: 
     :raises ValidationFailed: no owner or unknown status; :raises Conflict: not a next status.
     """
     owner = (owner or "").strip() or None
-    return feedback_triage.triage(feedback_id, status, identity.name, owner)
+    return feedback_triage.triage(feedback_id, status, _actor(identity), owner)
 
 
 @dashboard_action("enablement:write", "add action items (change manager or admin only)")
@@ -162,14 +169,14 @@ def add_action_item(
 ) -> ActionItem:
     """Add an action item with its owner and due date (YYYY-MM-DD)."""
     return enablement.create_action_item(
-        key, {"title": title, "owner": owner, "due_on": due_on}, identity.name
+        key, {"title": title, "owner": owner, "due_on": due_on}, _actor(identity)
     )
 
 
 @dashboard_action("enablement:write", "change action items (change manager or admin only)")
 def complete_action_item(item_id: int, identity: Identity | None) -> ActionItem:
     """Mark an action item done."""
-    return enablement.update_action_item(item_id, {"status": "done"}, identity.name)
+    return enablement.update_action_item(item_id, {"status": "done"}, _actor(identity))
 
 
 @dashboard_action("gates:evaluate", "evaluate gates (executives read only)")
@@ -181,15 +188,15 @@ def evaluate_gate_now(key: str, identity: Identity | None) -> GateEvaluation:
 @dashboard_action("rollout:write", "promote rollouts (product or admin only)")
 def promote_with_gate(
     key: str, identity: Identity | None, reason: str | None, override: bool = False
-) -> tuple[Feature, GateEvaluation]:
-    """Promote to the next stage with a fresh gate result attached; a failed gate needs
-    ``override`` and a reason (audited by the gate service).
+) -> tuple[Feature, GateEvaluation | None]:
+    """Promote to the next stage with a fresh gate result attached (None: no gate to judge); a
+    failed gate needs ``override`` and a reason (audited by the gate service).
 
     :raises NotAllowed: not product or admin.
     :raises Conflict: the gate failed without override; :raises ValidationFailed: override without reason.
     """
     reason = (reason or "").strip() or None
-    return gates.advance_stage(key, identity.name, reason=reason, override=override)
+    return gates.advance_stage(key, _actor(identity), reason=reason, override=override)
 
 
 @dashboard_action("jobs:run", "run jobs (admin only)")

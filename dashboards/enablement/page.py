@@ -109,7 +109,7 @@ def layout(feature: str | None = None, **_query) -> html.Div:
             )
         )
         return html.Div(parts)
-    if feature not in keys:
+    if feature is None or feature not in keys:
         message = (f"There is no feature “{feature}”. " if feature else "") + "Pick a feature above."
         parts.append(ui.empty_state("No feature chosen.", message, state_id="enablement-empty"))
         return html.Div(parts)

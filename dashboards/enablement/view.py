@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import pandas as pd
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from dashboards.people import picker
 from dashboards.shell import components as ui
@@ -101,7 +102,7 @@ def playbook_card(overview: dict, completion: dict, attach=None) -> html.Section
     )
     checklist = html.Ul([html.Li(item) for item in stage["checklist"]], className="lo-checklist")
     questions = html.Ul([html.Li(q) for q in stage["questions"]])
-    gate = html.Ul([html.Li([html.Span(c["metric"], className="lo-mono"),
+    gate: Component = html.Ul([html.Li([html.Span(c["metric"], className="lo-mono"),
                              f" {c['parameter']} {_fmt(c['threshold'])}"]) for c in stage["gate"]],
                    id="playbook-gate")
     if not stage["gate"]:
@@ -153,6 +154,7 @@ def gate_panel(gate: dict | None, drift: dict, can_evaluate: bool, can_promote: 
                 "Promote with gate result", id="gate-promote", className="lo-btn lo-btn-primary", n_clicks=0
             )
         )
+    body: list[Component]
     if gate is None:
         body = [
             ui.empty_state(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
 import dash
@@ -99,7 +100,7 @@ def funnel_figure(funnel: pd.DataFrame) -> dict:
                        "yaxis": {"title": {"text": ""}}}}
 
 
-def trend_figure(trend: pd.DataFrame, marks: list[dict] = ()) -> dict:
+def trend_figure(trend: pd.DataFrame, marks: Sequence[dict] = ()) -> dict:
     data = []
     for name, part in trend.groupby("group", sort=False):
         hidden = part["suppressed"].fillna(False).astype(bool)

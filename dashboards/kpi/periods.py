@@ -57,6 +57,7 @@ def data_through(now: datetime | None = None) -> pd.DataFrame:
     """Per feature not archived: its newest event (not voided) and whether its source is late: no
     event for more than LATE_AFTER while the feature is live (started, not killed)."""
     now_at = _utc(now or utcnow())
+    assert now_at is not None, "_utc answers None for None only"
     newest = dict(db.session.execute(
         select(Event.feature_id, func.max(Event.occurred_at)).where(Event.voided_at.is_(None))
         .group_by(Event.feature_id)).all())

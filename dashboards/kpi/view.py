@@ -4,6 +4,7 @@ nothing here computes a KPI)."""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 import dash
@@ -59,7 +60,8 @@ def hline(y: float, colour: str, dash: str = "solid", label: str | None = None) 
 def rollout_lines(marks: list[dict], first, last) -> tuple[list[dict], list[dict]]:
     """Vertical dotted lines (shapes) with the stage's name (annotations) at each rollout change
     between ``first`` and ``last`` (dates or timestamps), for a chart with a date x axis."""
-    shapes, notes = [], []
+    shapes: list[dict] = []
+    notes: list[dict] = []
     if first is None or last is None:
         return shapes, notes
     low, high = pd.Timestamp(first), pd.Timestamp(last) + pd.Timedelta(days=7)
@@ -81,7 +83,8 @@ def rollout_lines(marks: list[dict], first, last) -> tuple[list[dict], list[dict
 def month_rollout_lines(months: list[str], changes: dict[str, list[str]]) -> tuple[list[dict], list[dict]]:
     """For a chart with one category per month: a dotted line at each month with rollout changes,
     labelled with how many, the list (``Feature → stage``) on hover."""
-    shapes, notes = [], []
+    shapes: list[dict] = []
+    notes: list[dict] = []
     for month in months:
         texts = changes.get(month)
         if not texts:
@@ -98,7 +101,7 @@ def month_rollout_lines(months: list[str], changes: dict[str, list[str]]) -> tup
 
 def graph(graph_id: str, figure: dict, height: int = 260) -> dcc.Graph:
     """A plotly figure given as a plain dict (building go.Figure objects costs tens of ms each)."""
-    layout = {
+    layout: dict[str, Any] = {  # plotly's layout: numbers, text and nested settings
         "height": height, "margin": {"l": 56, "r": 16, "t": 12, "b": 48}, "paper_bgcolor": "white",
         "plot_bgcolor": "white", "font": {"family": "system-ui, sans-serif", "size": 12, "color": "#1d2433"},
         "legend": {"orientation": "h", "y": -0.32}, "hovermode": "x unified",

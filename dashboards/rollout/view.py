@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from dashboards.shell import components as ui
 
@@ -77,6 +78,7 @@ def rollout_body(overview: dict, transitions: pd.DataFrame, audit: pd.DataFrame)
     head = html.Div([html.H2(overview["name"], className="lo-feature-name"),
                      html.Span(overview["key"], className="lo-muted lo-mono"),
                      html.P(overview["description"] or "", className="lo-muted")])
+    stages: Component
     if overview["stages"].empty:
         stages = ui.empty_state("This feature has no stages.",
                                 "Add its stages under “Stages not yet reached” below.")
@@ -122,6 +124,7 @@ def sdk_panel(sdks: pd.DataFrame, rejected: pd.DataFrame) -> html.Section:
                     else ui.badge("silent", "off")},
             table_id="sdks-table",
         )
+    refused: Component
     if rejected.empty:
         refused = html.P("No refused fetches in the last 7 days.", className="lo-muted")
     else:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from dash import dcc, html
+from dash.development.base_component import Component
 
 # The <input> types Dash's dcc.Input stub names (its docs' list).
 InputKind = Literal["text", "number", "password", "email", "range", "search", "tel", "url", "hidden"]
@@ -61,6 +62,12 @@ def confirm_dialog(prefix: str, body: list, confirm: str, *, danger: bool = Fals
                     id=f"{prefix}-dialog", className=DIALOG_CLOSED)
 
 
+def _optional_id(component_id: str | None) -> dict[str, Any]:
+    # Keywords for a component's id when it has one: no id at all (not id=None) otherwise. Typed
+    # Any to splat, as in attributes().
+    return {"id": component_id} if component_id else {}
+
+
 def badge(text: str, kind: str) -> html.Span:
     return html.Span(text, className=f"lo-badge lo-badge-{kind}")
 
@@ -86,23 +93,23 @@ def tile(label: str, value: str, hint: str | None = None, tile_id: str | None = 
 
 
 def card(title: str, body, actions=None, card_id: str | None = None) -> html.Section:
-    head = [html.H2(title, className="lo-card-title")]
+    head: list[Component] = [html.H2(title, className="lo-card-title")]
     if actions is not None:
         head.append(html.Div(actions, className="lo-card-actions"))
-    kwargs = {"id": card_id} if card_id else {}
+    kwargs = _optional_id(card_id)
     return html.Section([html.Div(head, className="lo-card-head"), html.Div(body, className="lo-card-body")],
                         className="lo-card", **kwargs)
 
 
 def empty_state(title: str, next_step, state_id: str | None = None) -> html.Div:
     """Say what is missing and what to do about it."""
-    kwargs = {"id": state_id} if state_id else {}
+    kwargs = _optional_id(state_id)
     return html.Div([html.P(title, className="lo-empty-title"), html.P(next_step, className="lo-empty-next")],
                     className="lo-empty", **kwargs)
 
 
 def alert(message, kind: str = "info", alert_id: str | None = None) -> html.Div:
-    kwargs = {"id": alert_id} if alert_id else {}
+    kwargs = _optional_id(alert_id)
     return html.Div(message, className=f"lo-alert lo-alert-{kind}", role="alert", **kwargs)
 
 
@@ -119,7 +126,7 @@ def table(
     render: dict[str, Callable] | None = None,
     table_id: str | None = None,
     numeric: Sequence[str] = (),
-) -> html.Table:
+) -> html.Div:
     """An HTML table of ``frame``: ``columns`` are (field, heading); ``render`` turns a row into a
     cell's content for fields that need more than text. Dash escapes every text node."""
     render = render or {}
@@ -133,8 +140,8 @@ def table(
             content = render[field](record) if field in render else _text(record.get(field))
             cells.append(html.Td(content, className="lo-num" if field in numeric else None))
         rows.append(html.Tr(cells))
-    kwargs = {"id": table_id} if table_id else {}
+    kwargs = _optional_id(table_id)
     # The wrapper scrolls a wide table inside its card; keyboard users reach it by Tab to scroll it.
     return html.Div(html.Table([head, html.Tbody(rows)], className="lo-table", **kwargs),
                     className="lo-table-wrap", tabIndex="0", role="region",
-                    **{"aria-label": "Scrollable table"})
+                    **attributes({"aria-label": "Scrollable table"}))

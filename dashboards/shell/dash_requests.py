@@ -93,9 +93,9 @@ def callback_problem(body, callbacks: dict) -> Detail | None:
         # The map keeps a single Output, or the flat list of a multi-output callback's Outputs.
         declared, sent = callback["output"], body.get("outputs")
         if isinstance(declared, Output):
-            problem = _one(sent, declared)
-            if problem is not None:
-                return Detail("outputs", problem)
+            wrong = _one(sent, declared)
+            if wrong is not None:
+                return Detail("outputs", wrong)
         else:
             problem = _listed(sent, list(declared), "outputs")
             if problem is not None:
@@ -173,12 +173,12 @@ def _one(item, dependency: DashDependency) -> str | None:
         if not isinstance(entry, dict) or not isinstance(entry.get("property"), str):
             return "must be an object with an id and a property"
         sent_id = entry.get("id")
-        plain = isinstance(sent_id, str)
-        pattern = isinstance(sent_id, dict) and all(
+        if isinstance(sent_id, dict) and not all(
             isinstance(value, str | int | float | bool) for value in sent_id.values()
-        )
+        ):
+            sent_id = None  # a pattern id holds plain values only
         # An output that other callbacks may also set (allow_duplicate) comes as "property@hash".
         prop = entry["property"].split("@")[0]
-        if not (plain or pattern) or DashDependency(sent_id, prop) != dependency:
+        if not isinstance(sent_id, str | dict) or DashDependency(sent_id, prop) != dependency:
             return f"is not {dependency}"
     return None

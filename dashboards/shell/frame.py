@@ -72,7 +72,8 @@ def _role_checked(page: dict, layout):
             return not_available(page, identity)
         return layout(**params)
 
-    checked.liftoff_role_checked = True
+    # A mark on the function (vars(): its type, functools.wraps' wrapper, declares no such attribute).
+    vars(checked).update(liftoff_role_checked=True)
     return checked
 
 
@@ -108,9 +109,9 @@ def navbar(identity: Identity | None) -> html.Header:
                 # On a phone the links and the user fold behind this button (assets/liftoff-a11y.js
                 # toggles it in the browser: no round trip to open a menu).
                 html.Button("Menu", type="button", id="nav-menu-button", className="lo-menu-button",
-                            **{"aria-expanded": "false", "aria-controls": "nav-menu"}),
+                            **ui.attributes({"aria-expanded": "false", "aria-controls": "nav-menu"})),
                 html.Div([
-                    html.Nav(links, className="lo-nav", **{"aria-label": "Pages"}),
+                    html.Nav(links, className="lo-nav", **ui.attributes({"aria-label": "Pages"})),
                     html.Div(user, className="lo-user"),
                 ], id="nav-menu", className="lo-nav-panel"),
             ],

@@ -32,7 +32,7 @@ def _hidden(record: dict, field: str, fmt) -> str:
     return fmt(record[field])
 
 
-def figures_table(comparison: dict) -> html.Table:
+def figures_table(comparison: dict) -> html.Div:
     rows = pd.DataFrame(comparison["variants"])
     columns = [
         ("variant", "Variant"),

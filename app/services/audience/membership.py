@@ -237,7 +237,7 @@ def cohort_history() -> pd.DataFrame:
 def history_stamp() -> tuple:
     """A cheap fingerprint of both histories and of the department rates: any write changes it
     (an insert raises a count or the last id, closing or reopening an interval moves its ends)."""
-    stamp = []
+    stamp: list[tuple] = []
     for model in (DepartmentMembership, CohortMembership):
         stamp.append(tuple(str(v) for v in db.session.execute(select(
             func.count(), func.max(model.id), func.count(model.valid_to), func.max(model.valid_to),

@@ -35,6 +35,7 @@ def close_dead_runs() -> list[JobRun]:
     closed = []
     for run in db.session.scalars(select(JobRun).where(JobRun.status == "running",
                                                        JobRun.holder.is_not(None))):
+        assert run.holder is not None, "the query selects held runs"
         pid, _, run_host = run.holder.partition("@")
         if run_host != host or not pid.isdigit() or _process_exists(int(pid)):
             continue

@@ -80,6 +80,7 @@ def _open(feature_id: int, person_ids: list[int], at: datetime) -> None:
         naive_utc = at.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
         block = "".join(f"{feature_id}\t{pid}\t{naive_utc}\n" for pid in sorted(person_ids))
         driver = connection.connection.driver_connection
+        assert driver is not None, "a connection in use has its driver's connection"
         with driver.cursor() as cursor, cursor.copy(
             "COPY exposure_spells (feature_id, person_id, start_at) FROM STDIN"
         ) as copy:
@@ -118,11 +119,13 @@ def _reopen_from(feature_id: int, since: datetime) -> None:
 def _replay(feature: Feature, since: datetime, people: People) -> None:
     """Re-derive the feature's spells from ``since`` on: its audience at ``since`` and at every
     later transition or change of its cohorts' membership, as the membership stood then."""
-    transitions = [tuple(r) for r in db.session.execute(
+    rows = db.session.execute(
         select(RolloutTransition.effective_at, RolloutTransition.to_stage, RolloutTransition.killed_after,
                RolloutTransition.action)
         .where(RolloutTransition.feature_id == feature.id)
-        .order_by(RolloutTransition.effective_at, RolloutTransition.id))]
+        .order_by(RolloutTransition.effective_at, RolloutTransition.id))
+    transitions: list[tuple[datetime, int, bool, str]] = [
+        (effective_at, to_stage, killed, action) for effective_at, to_stage, killed, action in rows]
     cohort_ids = live_cohort_ids(feature, len(feature.stages))
     later = sorted({t for t, *_ in transitions if t > since}
                    | set(membership.cohort_changes_after(cohort_ids, since)))

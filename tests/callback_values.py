@@ -149,6 +149,9 @@ GOOD: dict[str, object] = {
     "variants-promote-choice.value": "no-such-variant",
     "variants-reason.value": "fuzz",
     "variants-override.value": [],
+    # The Enablement page's feedback list: everything, a second page.
+    "feedback-scope.value": "all",
+    "feedback-more.n_clicks": 1,
     "variants-promote.n_clicks": 1,
     "variants-cancel.n_clicks": 0,
     "variants-confirm.n_clicks": 1,

@@ -15,7 +15,7 @@ from app.models import AuditEntry, DriftCheck, Feedback, GateEvaluation, Rollout
 from app.security import Identity
 from app.services.enablement import activities as enablement
 from app.services.enablement import feedback_triage
-from dashboards.enablement import data
+from dashboards.enablement import data, view
 from dashboards.enablement.actions import (
     NotAllowed,
     add_action_item,
@@ -181,6 +181,26 @@ def test_triage_moves_open_triaged_fixed_verified_with_an_owner(pilot):
     assert data.feedback_items(feature.key).iloc[0]["next_statuses"] == []
 
 
+def test_the_feedback_list_shows_what_needs_action_a_page_at_a_time(pilot):
+    feature, members = pilot
+    made = [submit_feedback(feature.key, CHANGE, {"person_id": members[i % len(members)].person_id,
+                                                  "rating": 1 + i % 5}) for i in range(30)]
+    for item in made[:3]:  # the three oldest are settled
+        triage_feedback(item.id, "triaged", "qa@liftoff.test", CHANGE)
+        triage_feedback(item.id, "fixed", None, CHANGE)
+        triage_feedback(item.id, "verified", None, CHANGE)
+    everything = data.feedback_items(feature.key)
+    open_ones = data.feedback_items(feature.key, needs_action=True)
+    assert len(everything) == 30 and len(open_ones) == 27
+    assert "verified" not in set(open_ones["status"])
+    assert list(open_ones["id"]) == [m.id for m in reversed(made[3:])]  # newest first
+    first = repr(view.feedback_list(open_ones, True, feature.key, view.FEEDBACK_PAGE))
+    assert first.count("fb-owner") == view.FEEDBACK_PAGE == 25  # one owner field per shown row
+    assert "Showing 25 of 27, newest first." in first
+    second = repr(view.feedback_list(open_ones, True, feature.key, 2 * view.FEEDBACK_PAGE))
+    assert second.count("fb-owner") == 27 and "27 items, newest first." in second
+
+
 @pytest.mark.parametrize("who", [EXEC, PRODUCT])
 def test_readers_may_not_triage_or_keep_action_items(pilot, who):
     feature, members = pilot
@@ -294,8 +314,6 @@ def test_the_drift_verdict_is_the_latest_check_of_each_metric(pilot):
 
 def test_every_section_renders_from_its_data(pilot):
     """The renderers accept what the data functions return, filled and empty (no Dash app needed)."""
-    from dashboards.enablement import view
-
     feature, members = pilot
     empty = [
         view.trainings_card(data.training_sessions(feature.key)),

@@ -197,9 +197,14 @@ def training_sessions(key: str) -> pd.DataFrame:
     return _frame(rows, TRAINING_COLUMNS)
 
 
-def feedback_items(key: str) -> pd.DataFrame:
-    """Every feedback item, newest first, with the statuses it may move to next."""
-    items = list(reversed(feedback_triage.list_feedback(key)))
+SETTLED_FEEDBACK = ("verified",)  # nothing left to do: left out of "needs action"
+
+
+def feedback_items(key: str, needs_action: bool = False) -> pd.DataFrame:
+    """Every feedback item (only those not settled yet with ``needs_action``), newest first, with
+    the statuses it may move to next."""
+    items = [f for f in reversed(feedback_triage.list_feedback(key))
+             if not (needs_action and f.status in SETTLED_FEEDBACK)]
     ids = {f.person_id for f in items}
     found = db.session.execute(
         select(Person.id, Person.person_id, Person.name, Department.name)

@@ -153,7 +153,10 @@ def layout(feature: str | None = None, **_query) -> html.Div:
         html.Div(
             ui.card(
                 "Feedback",
-                [*feedback, dcc.Loading(html.Div(id="enablement-feedback"), type="dot", delay_show=150)],
+                [*feedback, view.feedback_controls(),
+                 dcc.Loading(html.Div(id="enablement-feedback"), type="dot", delay_show=150),
+                 html.Button(f"Show {view.FEEDBACK_PAGE} more", id="feedback-more", n_clicks=0, hidden=True,
+                             className="lo-btn lo-btn-ghost")],
                 card_id="feedback-card",
             ),
             className="lo-section",
@@ -190,8 +193,9 @@ accepts("action-due", "value", text(40))
 accepts({"type": "action-done", "id": ALL}, "n_clicks", N_CLICKS, ids={"id": RECORD_ID})
 accepts("promote-reason", "value", text(2000))
 accepts("promote-override", "value", texts(20, 5))
-for _button in ("feedback-submit", "action-add", "gate-evaluate", "gate-promote", "promote-cancel",
-                "promote-confirm"):
+accepts("feedback-scope", "value", text(10))
+for _button in ("feedback-more", "feedback-submit", "action-add", "gate-evaluate", "gate-promote",
+                "promote-cancel", "promote-confirm"):
     accepts(_button, "n_clicks", N_CLICKS)
 
 
@@ -214,7 +218,6 @@ def pick_feature(key):
     Output("enablement-playbook", "children"),
     Output("enablement-gate", "children"),
     Output("enablement-trainings", "children"),
-    Output("enablement-feedback", "children"),
     Output("enablement-actions", "children"),
     Output("enablement-pulse", "children"),
     Input("enablement-feature", "data"),
@@ -236,12 +239,31 @@ def render_enablement(key, _version):
             may_promote(identity) and overview["stage"] is not None,
         )
         trainings = view.trainings_card(data.training_sessions(key))
-        feedback = view.feedback_list(data.feedback_items(key), editable, key)
         actions = view.action_list(data.action_items(key), editable)
         pulse_card = pulse.pulse_card(*pulse.pulse_frames(key))
     except LiftoffError as error:
-        return ui.alert(error.message, "danger"), None, None, None, None, None
-    return playbook, gate, trainings, feedback, actions, pulse_card
+        return ui.alert(error.message, "danger"), None, None, None, None
+    return playbook, gate, trainings, actions, pulse_card
+
+
+@callback(
+    Output("enablement-feedback", "children"),
+    Output("feedback-more", "hidden"),
+    Input("enablement-feature", "data"),
+    Input("enablement-version", "data"),
+    Input("feedback-scope", "value"),
+    Input("feedback-more", "n_clicks"),
+)
+def render_feedback(key, _version, scope, more):
+    """The feedback list: what still needs action (or everything), newest first, a page at a time;
+    a large rollout collects hundreds of answers."""
+    try:
+        items = data.feedback_items(key, needs_action=scope != "all")
+    except LiftoffError as error:
+        return ui.alert(error.message, "danger"), True
+    shown = view.FEEDBACK_PAGE * (1 + (more or 0))
+    editable = may_edit_enablement(current_identity())
+    return view.feedback_list(items, editable, key, shown), len(items) <= shown
 
 
 def _done(message: str, version, alert_id: str = "enablement-done"):

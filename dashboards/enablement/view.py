@@ -333,7 +333,19 @@ def _triage_cell(row: dict, editable: bool):
     )
 
 
-def feedback_list(items: pd.DataFrame, editable: bool, key: str) -> html.Div:
+FEEDBACK_PAGE = 25  # rows shown at first, and added by "Show more"
+
+
+def feedback_controls() -> html.Div:
+    return html.Div(dcc.RadioItems(
+        id="feedback-scope", value="open", inline=True, className="lo-radios",
+        options=[{"label": " Needs action (not verified) ", "value": "open"},
+                 {"label": " All feedback", "value": "all"}]), className="lo-form-row")
+
+
+def feedback_list(items: pd.DataFrame, editable: bool, key: str, shown: int | None = None) -> html.Div:
+    """The feedback table: the first ``shown`` rows of ``items`` (all when None), and how many
+    there are."""
     exports = html.P(
         [
             "Corrections dataset: ",
@@ -358,15 +370,16 @@ def feedback_list(items: pd.DataFrame, editable: bool, key: str) -> html.Div:
             [
                 exports,
                 ui.empty_state(
-                    "No feedback yet.",
+                    "No feedback yet." if shown is None else "Nothing here needs action.",
                     "Record feedback with the form above as people answer the pulse survey."
                     if editable else "Change managers record it here as people answer the pulse survey.",
                     state_id="feedback-empty",
                 ),
             ]
         )
+    page = items if shown is None else items.head(shown)
     table = ui.table(
-        items,
+        page,
         [
             ("occurred_at", "When"),
             ("person", "Person"),
@@ -387,7 +400,9 @@ def feedback_list(items: pd.DataFrame, editable: bool, key: str) -> html.Div:
         numeric=["rating"],
         table_id="feedback-table",
     )
-    return html.Div([exports, table])
+    count = (f"Showing {len(page):,} of {len(items):,}, newest first." if len(page) < len(items)
+             else f"{len(items):,} item{'s' if len(items) != 1 else ''}, newest first.")
+    return html.Div([exports, table, html.P(count, className="lo-muted", id="feedback-count")])
 
 
 def action_form() -> html.Div:

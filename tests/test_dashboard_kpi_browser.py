@@ -144,6 +144,8 @@ def test_quality_and_the_printable_report(page, server):
     page.wait_for_selector("#quality-evidence")
     assert "Mixed" in page.inner_text("#quality-evidence")
     assert "worse" in page.inner_text("#quality-baseline")  # more corrections than by hand
+    # Nobody has reviewed this company's outputs: the tile says so instead of a number.
+    assert "no reviewed outputs yet" in page.inner_text("#quality-reviewed")
     page.wait_for_selector("#quality-error-trend .main-svg")
     shot(page, "quality")
     page.goto(server.url + "/dashboard/report?month=2026-09")

@@ -23,6 +23,7 @@ from app.services.ingest import voids
 from app.services.kpi_reads import cache as kpi_cache
 from app.services.kpi_reads import figures as kpis
 from app.services.reporting.executive import executive_view, feature_names
+from app.services.review import labels as review_labels
 
 GROUPINGS = ("stage", "cohort", "department")
 # Groupings whose groups split the people (each person in one group): complementary suppression.
@@ -231,6 +232,12 @@ def quality(key: str, month: str) -> dict:
     start, end = _check(key, month)
     inputs, _people = kpis.kpi_inputs(key, start, end)
     return {"feature": key, "month": month, "start": start, "end": end, "record": kpi.kpi_record(inputs)}
+
+
+def reviewed_quality(key: str) -> dict:
+    """The error rate human reviewers found in the feature's sampled outputs (every sample so far),
+    beside the self-reported one. Not memoised: a new label changes it, and no KPI refresh does."""
+    return review_labels.reviewed_quality(key)
 
 
 @memo

@@ -164,6 +164,20 @@ def _verdict(record: dict) -> str:
     return f"baseline outside the 95 % interval: clearly {'worse' if worse else 'better'} than by hand"
 
 
+def _reviewed_tile(reviewed: dict):
+    """The error rate reviewers found in sampled outputs (all samples so far, not only this month):
+    what people report about their AI tasks, checked by someone else."""
+    rate = reviewed["reviewed_error_rate"]
+    if rate is None:
+        return ui.tile("Reviewed error rate", "—", "no reviewed outputs yet (Review page)",
+                       tile_id="quality-reviewed")
+    interval = kv.interval(reviewed["reviewed_error_rate_ci_low"], reviewed["reviewed_error_rate_ci_high"],
+                           kv.pct)
+    return ui.tile("Reviewed error rate", kv.pct(rate),
+                   f"{reviewed['assessed']:,} outputs judged by reviewers, all samples; {interval}",
+                   tile_id="quality-reviewed")
+
+
 @callback(Output("quality-body", "children"), Input("quality-query", "data"))
 def render_quality(query):
     """Error rate, time saved and evidence from kpi_data.quality()."""
@@ -193,6 +207,7 @@ def render_quality(query):
                 "not enough timed tasks in a group", tile_id="quality-did"),
         ui.tile("Hours saved", kv.num(record["time_saved_hours"], 0), f"{view['start']} to {view['end']}",
                 tile_id="quality-hours"),
+        _reviewed_tile(kpi_data.reviewed_quality(query["feature"])),
     ], className="lo-tiles lo-kpi-tiles")
     baselines = pd.DataFrame(sorted((record["baseline_minutes"] or {}).items()), columns=["task", "minutes"])
     return [

@@ -84,3 +84,27 @@ def sdk(live_server, token: str, tmp_path):
 def enabled(client, feature_key: str, people) -> set[str]:
     """The person ids the SDK enables the feature for."""
     return {p.person_id for p in people if client.is_enabled(feature_key, {"userId": p.person_id})}
+
+
+def one_stage_playbook(key: str, description: str, gate: list[str], guardrails: str,
+                       stage: str = "Only stage") -> str:
+    """A playbook file of one stage, with everything a stage needs and the given ``gate`` criteria
+    (each a YAML flow mapping, e.g. ``{metric: days_in_stage, min: 1}``) and ``guardrails`` (one)."""
+    criteria = "\n".join(f"      - {criterion}" for criterion in gate)
+    return f"""\
+key: {key}
+name: {key.replace("-", " ").capitalize()}
+description: {description}
+stages:
+  - name: {stage}
+    adkar: [awareness, desire, knowledge, ability, reinforcement]
+    trainings:
+      - {{title: Intro, audience: stage, format: webinar, duration_minutes: 30, adkar: knowledge}}
+    communications:
+      - {{channel: email, audience: pilots, timing: day 1, message: Welcome, adkar: awareness}}
+    feedback: {{cadence: weekly, scale: [1, 5], questions: ["Was it useful?"]}}
+    checklist: [Baseline recorded]
+    gate:
+{criteria}
+    guardrails: {guardrails}
+"""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime
 
-import mmh3
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +20,7 @@ from app.services.rollout import gates
 from app.services.rollout import transitions as rollout
 from app.services.rollout import variants as variant_split
 from app.services.rollups import materialise as rollups
+from tests import variant_support
 from tests.helpers import gen_person
 
 KEY = "replies"
@@ -28,15 +28,7 @@ START, END = date(2026, 10, 1), date(2026, 10, 31)
 
 
 def unleash_variant(user: str, weights: list[tuple[str, int]]) -> str:
-    """Unleash's client specification, written out here: murmur3 of "groupId:userId" with seed
-    86028157, modulo the total weight (1000) plus one, then the running weights in order."""
-    target = mmh3.hash(f"{KEY}:{user}", 86028157, signed=False) % 1000 + 1
-    running = 0
-    for name, weight in weights:
-        running += weight * 10
-        if running >= target:
-            return name
-    raise AssertionError("weights do not reach 1000")
+    return variant_support.unleash_variant(KEY, user, weights)
 
 
 def _events(people: list[str]) -> list[dict]:

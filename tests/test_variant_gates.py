@@ -9,7 +9,6 @@ import json
 import math
 from datetime import timedelta
 
-import mmh3
 import pytest
 from sqlalchemy import func, select
 
@@ -22,28 +21,13 @@ from app.services.review.evaluations import record_run
 from app.services.rollout import gates, variants
 from app.services.rollout import transitions as rollout
 from app.services.rollups import materialise
+from tests import variant_support
+from tests.enablement_builders import one_stage_playbook
 from tests.helpers import gen_cohort, gen_person
 
 KEY = "assist"
 Z2 = 1.96 ** 2  # the z of every Wilson interval in KPI_DEFINITIONS.md
 
-PLAYBOOK = """\
-key: variant-gate
-name: Variant gate
-description: One stage judged on variants.
-stages:
-  - name: Only stage
-    adkar: [awareness, desire, knowledge, ability, reinforcement]
-    trainings:
-      - {{title: Intro, audience: stage, format: webinar, duration_minutes: 30, adkar: knowledge}}
-    communications:
-      - {{channel: email, audience: pilots, timing: day 1, message: Welcome, adkar: awareness}}
-    feedback: {{cadence: weekly, scale: [1, 5], questions: ["Was it useful?"]}}
-    checklist: [Baseline recorded]
-    gate:
-{gate}
-    guardrails: {{max_error_rate: 0.9, action: rollback}}
-"""
 GATE = """\
       - {metric: days_in_stage, min: 1}
       - {metric: error_rate, max_increase: 0.05, variant: small}
@@ -53,16 +37,14 @@ GATE = """\
 """
 
 
+def _playbook(gate: str) -> str:
+    return one_stage_playbook("variant-gate", "One stage judged on variants.",
+                              [line.strip()[2:] for line in gate.splitlines() if line.strip()],
+                              "{max_error_rate: 0.9, action: rollback}")
+
+
 def unleash_variant(user: str, weights: list[tuple[str, int]]) -> str:
-    """Unleash's client specification, written out: murmur3 of "groupId:userId" with seed
-    86028157, modulo 1000 plus one, against the running weights (per mille) in order."""
-    target = mmh3.hash(f"{KEY}:{user}", 86028157, signed=False) % 1000 + 1
-    running = 0
-    for name, weight in weights:
-        running += weight * 10
-        if running >= target:
-            return name
-    raise AssertionError("weights do not reach 1000")
+    return variant_support.unleash_variant(KEY, user, weights)
 
 
 def wilson(x: int, n: int) -> tuple[float, float]:
@@ -72,7 +54,7 @@ def wilson(x: int, n: int) -> tuple[float, float]:
 
 
 def write_playbook(tmp_path, monkeypatch, gate: str = GATE) -> None:
-    (tmp_path / "variant-gate.yaml").write_text(PLAYBOOK.format(gate=gate))
+    (tmp_path / "variant-gate.yaml").write_text(_playbook(gate))
     monkeypatch.setenv("LIFTOFF_PLAYBOOK_DIR", str(tmp_path))
 
 
@@ -121,12 +103,12 @@ def by_metric(criteria: list[dict]) -> dict[str, dict]:
 
 def problems(gate: str) -> dict[str, str]:
     with pytest.raises(ValidationFailed) as caught:
-        parse_playbook(PLAYBOOK.format(gate=gate), "variant-gate.yaml")
+        parse_playbook(_playbook(gate), "variant-gate.yaml")
     return {d.field: d.message for d in caught.value.details}
 
 
 def test_a_playbook_may_name_variants_on_variant_metrics():
-    playbook = parse_playbook(PLAYBOOK.format(gate=GATE), "variant-gate.yaml")
+    playbook = parse_playbook(_playbook(GATE), "variant-gate.yaml")
     gate = playbook.stage(1).gate
     assert [(c.metric, c.variant, c.threshold) for c in gate] == [
         ("days_in_stage", None, 1), ("error_rate", "small", 0.05), ("exposed_users", "small", 5),
@@ -156,7 +138,7 @@ def test_bad_variant_criteria_name_the_field(gate, field, says):
 def test_the_same_metric_on_the_feature_and_on_a_variant_is_allowed():
     gate = ("      - {metric: error_rate, max_increase: 0.1}\n"
             "      - {metric: error_rate, max_increase: 0.1, variant: a}\n")
-    assert len(parse_playbook(PLAYBOOK.format(gate=gate), "variant-gate.yaml").stage(1).gate) == 2
+    assert len(parse_playbook(_playbook(gate), "variant-gate.yaml").stage(1).gate) == 2
 
 
 # --- gate criteria -------------------------------------------------------------------------------

@@ -20,25 +20,12 @@ from app.services.rollout.guardrails import check_guardrails, run_guardrails
 from app.services.rollout.variant_guard import redistributed
 from app.services.rollout.variants import history
 from app.services.rollups import materialise
+from tests.enablement_builders import one_stage_playbook
 from tests.helpers import gen_cohort, gen_person
 
-PLAYBOOK = """\
-key: variant-guard
-name: Variant guard
-description: One stage whose guardrail watches each variant.
-stages:
-  - name: Only stage
-    adkar: [awareness, desire, knowledge, ability, reinforcement]
-    trainings:
-      - {title: Intro, audience: stage, format: webinar, duration_minutes: 30, adkar: knowledge}
-    communications:
-      - {channel: email, audience: pilots, timing: day 1, message: Welcome, adkar: awareness}
-    feedback: {cadence: weekly, scale: [1, 5], questions: ["Was it useful?"]}
-    checklist: [Baseline recorded]
-    gate:
-      - {metric: days_in_stage, min: 1}
-    guardrails: {max_error_rate: 0.9, min_events: 20, action: rollback, variant_max_error_rate_increase: 0.05}
-"""
+PLAYBOOK = one_stage_playbook(
+    "variant-guard", "One stage whose guardrail watches each variant.", ["{metric: days_in_stage, min: 1}"],
+    "{max_error_rate: 0.9, min_events: 20, action: rollback, variant_max_error_rate_increase: 0.05}")
 
 
 @pytest.fixture

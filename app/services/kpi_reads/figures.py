@@ -166,15 +166,26 @@ def kpi_inputs(key: str, start: date, end: date) -> tuple[kpi.WindowInputs, pd.D
     return _window_inputs(feature, start, end, live, version), live["people"]
 
 
+def _live(version: str | None) -> str | None:
+    """The live inputs' version, for what depends on no rollup; None (nothing remembered) when
+    ``version`` is None (this transaction's own KPI writes are not committed)."""
+    return None if version is None else kpi_cache.live_version()
+
+
 def _live_window_parts(feature: Feature, version: str | None) -> dict:
     """What a feature's KPIs read besides the rollups: its spells, everyone's department and
-    rate, its explicit baselines (keyed on the KPI revision, which every write to them bumps)."""
-    parts = kpi_cache.cached(version, ("live", feature.id), lambda: {
+    rate, its explicit baselines. Remembered under the live revision, which every write to them
+    bumps and a refresh does not: at 100,000 people they were most of a first read after one.
+
+    :param version: ``kpi_cache.version()`` (None: remember nothing).
+    """
+    live = _live(version)
+    parts = kpi_cache.cached(live, ("live", feature.id), lambda: {
         "spells": _spells(feature.id), "explicit": _explicit_baselines(feature.id),
         "department_rates": department_rates()})
     # Everyone's department and rate, one entry for every feature: at 100,000 people a copy per
     # feature would take ~8 MB each of the memo's budget and push other entries out.
-    parts["people"] = kpi_cache.cached(version, ("people",), people_frame)
+    parts["people"] = kpi_cache.cached(live, ("people",), people_frame)
     return parts
 
 
@@ -302,14 +313,14 @@ def window_groups(group_by: str, people: pd.DataFrame, spells: pd.DataFrame, sta
     instants = reference_instants(spells, start, end, people["person_id"])
     if group_by == "variant":
         raise ValueError("variant groups need the feature: variant_groups()")
-    # Everyone's membership history, remembered per KPI revision for every feature and window: at
+    # Everyone's membership history, remembered per live revision for every feature and window: at
     # 100,000 people reading it took seconds of each first read of a breakdown.
-    version = kpi_cache.version()
+    live = _live(kpi_cache.version())
     if group_by == "department":
-        history = kpi_cache.cached(version, ("department_history",), lambda: department_history(people))
+        history = kpi_cache.cached(live, ("department_history",), lambda: department_history(people))
         return groups_at(history, instants, nobody=NO_DEPARTMENT)
     keys, members = cohorts if cohorts is not None else kpi_cache.cached(
-        version, ("cohort_members",), _cohort_members)
+        live, ("cohort_members",), _cohort_members)
     return groups_at(members, instants, names=keys)
 
 
@@ -357,9 +368,11 @@ def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) 
             answer["groups"] = kpi.group_records(inputs, variant_groups(feature, parts["spells"], start, end),
                                                  splits_people=True)
         elif group_by:
-            answer["groups"] = kpi.group_records(inputs, window_groups(
-                group_by, parts["people"], parts["spells"], start, end),
-                splits_people=group_by in SPLITTING_GROUP_BYS)
+            # Who is in which group depends on no rollup: it outlives a refresh.
+            groups = kpi_cache.cached(_live(version), ("window_groups", feature.id, group_by, start, end),
+                                      lambda: window_groups(group_by, parts["people"], parts["spells"],
+                                                            start, end))
+            answer["groups"] = kpi.group_records(inputs, groups, splits_people=group_by in SPLITTING_GROUP_BYS)
         return answer
 
     return kpi_cache.cached(version, ("kpis", feature.id, start, end, group_by), compute)

@@ -368,11 +368,14 @@ def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) 
             answer["groups"] = kpi.group_records(inputs, variant_groups(feature, parts["spells"], start, end),
                                                  splits_people=True)
         elif group_by:
-            # Who is in which group depends on no rollup: it outlives a refresh.
+            # Who is in which group depends on no rollup: it outlives a refresh. Only read (the
+            # records intersect the sets, never change them), so not copied: a copy of 10^5 ids
+            # cost ~0.3 s.
             groups = kpi_cache.cached(_live(version), ("window_groups", feature.id, group_by, start, end),
                                       lambda: window_groups(group_by, parts["people"], parts["spells"],
-                                                            start, end))
-            answer["groups"] = kpi.group_records(inputs, groups, splits_people=group_by in SPLITTING_GROUP_BYS)
+                                                            start, end), copies=False)
+            answer["groups"] = kpi.group_records(inputs, groups,
+                                                 splits_people=group_by in SPLITTING_GROUP_BYS)
         return answer
 
     return kpi_cache.cached(version, ("kpis", feature.id, start, end, group_by), compute)

@@ -311,13 +311,15 @@ def load(args: argparse.Namespace, app, url: str, rng, api_n: int) -> tuple[pd.D
 
 def measure(args, url, base, post, admin_secret, rng, spells, person_ids, keys, people, n_events) -> None:
     """Full rebuild, incremental refresh after one new day, and the read latencies."""
+    # The windows end on the day the new events land (the last stored day, with --reads-only).
+    end = last_day(url) + timedelta(days=0 if args.reads_only else 1)
     if not args.reads_only:
         # The server answers each path a few times first (both workers, most likely), so the first
         # read after the refresh is what a running server's is: its own memo of the previous
         # revision, the live inputs' part of it still valid (docs/kpis.md, "Performance").
-        reads(args, base, admin_secret, repeats=4)
+        reads(args, end, base, admin_secret, repeats=4)
         refreshes(args, url, post, rng, spells, person_ids, keys, people, n_events)
-    reads(args, base, admin_secret)
+    reads(args, end, base, admin_secret)
 
 
 def refreshes(args, url, post, rng, spells, person_ids, keys, people, n_events) -> None:
@@ -330,7 +332,9 @@ def refreshes(args, url, post, rng, spells, person_ids, keys, people, n_events) 
 
     # A fresh prefix per run, so a rerun on a kept database adds a genuinely new batch.
     day_events = args.day_events or max(1, n_events // DAYS)
-    new_day = generate_events(rng, day_events, spells, person_ids, (DAYS, DAYS + 1),
+    # The day after the last one stored: each run's new day is a day of its own size.
+    day = (last_day(url) - YEAR_START.date()).days + 1
+    new_day = generate_events(rng, day_events, spells, person_ids, (day, day + 1),
                               f"n{int(time.time())}-")
     for body in api_bodies(new_day, keys, people):
         post(body)
@@ -343,10 +347,22 @@ def refreshes(args, url, post, rng, spells, person_ids, keys, people, n_events) 
     print(f"  ({incremental['rows_read']:,} events read, {incremental['rows_written']:,} rows)")
 
 
-def reads(args, base: str, admin_secret: str, repeats: int | None = None) -> None:
-    """Time the reads (``repeats``: only ask each path that often, untimed)."""
+def last_day(url: str):
+    """The day of the latest stored event (the year's last day before any new day was added)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            latest = conn.execute(text("SELECT max(occurred_at) FROM events")).scalar()
+    finally:
+        engine.dispose()
+    return latest.date() if latest is not None else (YEAR_START + timedelta(days=DAYS - 1)).date()
+
+
+def reads(args, end, base: str, admin_secret: str, repeats: int | None = None) -> None:
+    """Time the reads of windows ending on ``end`` (``repeats``: only ask each path that often
+    from as many clients as there are workers, so that each worker most likely answered it,
+    untimed)."""
     read = {"Authorization": f"Bearer {admin_secret}"}
-    end = (YEAR_START + timedelta(days=DAYS)).date()
     start = end - timedelta(days=29)
     quarter = end - timedelta(days=90)
     kpi_path = f"/api/v1/features/f-03/kpis?start={start}&end={end}"
@@ -358,8 +374,11 @@ def reads(args, base: str, admin_secret: str, repeats: int | None = None) -> Non
                         ("GET /kpis (91 days, group_by=department)", quarter_path + "&group_by=department"),
                         ("GET /roi/monthly", roi_path)):
         if repeats:
-            for _ in range(repeats):
+            def ask(_: int, path: str = path) -> None:
                 requests.get(base + path, headers=read, timeout=300).raise_for_status()
+
+            with ThreadPoolExecutor(args.workers) as pool:
+                list(pool.map(ask, range(repeats * args.workers)))
             continue
         first, samples = latencies(base, read, path, args.requests)
         p95 = float(np.percentile(samples, 95))

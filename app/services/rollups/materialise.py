@@ -185,6 +185,9 @@ def _merge_first_use(feature_id: int | None, lo: date | None, hi: date | None) -
     stmt = stmt.on_conflict_do_update(
         index_elements=["feature_id", "person_id"],
         set_={"first_ai_at": earliest(FirstUse.first_ai_at, stmt.excluded.first_ai_at)},
+        # Only the first uses that move: a new day's people mostly used the feature before, and
+        # rewriting their rows unchanged cost ~2.5 s of a day's refresh at 100,000 people.
+        where=stmt.excluded.first_ai_at < FirstUse.first_ai_at,
     )
     db.session.execute(stmt)
 

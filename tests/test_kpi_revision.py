@@ -237,3 +237,38 @@ def test_after_a_refresh_the_spells_are_remembered_and_the_figures_new(scenario,
     assert after["ai_tasks"] == first["ai_tasks"] + 1  # the refreshed rollups were read
     kpi_cache.clear()
     assert _kpis_by_department(client, admin_headers) == after  # as computed from nothing remembered
+
+
+def test_a_windows_sums_outlive_a_refresh_of_other_days_only(scenario, client, admin_headers, ingest_headers,
+                                                             monkeypatch):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the days' stamp (the rows' xmin) is PostgreSQL's")
+    from app.services.kpi_reads import figures
+
+    reads: list[tuple] = []
+    real = figures._sums_by_person
+
+    def counted(feature_id, lo, hi):
+        reads.append((lo.isoformat(), hi.isoformat()))
+        return real(feature_id, lo, hi)
+
+    monkeypatch.setattr(figures, "_sums_by_person", counted)
+    first = _kpis_by_department(client, admin_headers)
+    # the window 2026-10-01..10 and the baseline window 2026-09-03..30
+    assert sorted(reads) == [("2026-09-03", "2026-09-30"), ("2026-10-01", "2026-10-10")]
+    reads.clear()
+    post_events(client, ingest_headers, [an_event("draft", "c", "2026-11-05T10:00:00Z")])
+    refresh()  # November only: both windows' sums are still those of their days
+    assert _kpis_by_department(client, admin_headers) == first and reads == []
+    post_events(client, ingest_headers, [an_event("draft", "c", "2026-10-08T10:00:00Z")])
+    refresh()  # a day of the window: its sums are read anew, the baseline window's are not
+    after = _kpis_by_department(client, admin_headers)
+    assert reads == [("2026-10-01", "2026-10-10")] and after["ai_tasks"] == first["ai_tasks"] + 1
+    reads.clear()
+    _void_first_event(client, admin_headers)  # a's manual task of 2026-09-10, in the baseline window
+    refresh()
+    voided = _kpis_by_department(client, admin_headers)
+    assert reads == [("2026-09-03", "2026-09-30")]
+    kpi_cache.clear()
+    assert _kpis_by_department(client, admin_headers) == voided  # as computed from nothing remembered
+    assert voided["baseline_minutes"] != after["baseline_minutes"]

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 from flask import current_app
-from sqlalchemy import DateTime, case, func, or_, select, type_coerce
+from sqlalchemy import DateTime, case, func, literal_column, or_, select, type_coerce
 
 from app import kpi
 from app.db import db
@@ -189,8 +189,29 @@ def _live_window_parts(feature: Feature, version: str | None) -> dict:
     return parts
 
 
+def _days_stamp(feature_id: int, lo: date, hi: date) -> tuple | None:
+    """PostgreSQL: what moves whenever a refresh rewrites any of a feature's days in [lo, hi], or
+    None (SQLite). A refresh deletes and re-inserts the department-day rows of every day it
+    recomputes (and all of them after a department change), so either a row of the range comes
+    from its newer transaction (the highest ``xmin``) or the range has fewer rows."""
+    if _dialect() != "postgresql":
+        return None
+    written_by = literal_column("kpi_feature_days.xmin::text::bigint")
+    return tuple(db.session.execute(
+        select(func.count(), func.max(written_by))
+        .where(FeatureDay.feature_id == feature_id, FeatureDay.day.between(lo, hi))).one())
+
+
 def _window_sums(feature_id: int, lo: date, hi: date, version: str | None) -> pd.DataFrame:
-    return kpi_cache.cached(version, ("sums", feature_id, lo, hi),
+    """``_sums_by_person``, remembered. On PostgreSQL under the live revision and the days'
+    stamp, so a refresh that did not touch those days (the baseline window's, a closed month's)
+    leaves them remembered: they were a third of the first read after a refresh at 100,000
+    people."""
+    stamp = None if version is None else _days_stamp(feature_id, lo, hi)
+    if stamp is None:
+        return kpi_cache.cached(version, ("sums", feature_id, lo, hi),
+                                lambda: _sums_by_person(feature_id, lo, hi))
+    return kpi_cache.cached(_live(version), ("sums", feature_id, lo, hi, stamp),
                             lambda: _sums_by_person(feature_id, lo, hi))
 
 

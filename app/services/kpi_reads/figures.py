@@ -207,7 +207,10 @@ def _window_sums(feature_id: int, lo: date, hi: date, version: str | None) -> pd
     stamp, so a refresh that did not touch those days (the baseline window's, a closed month's)
     leaves them remembered: they were a third of the first read after a refresh at 100,000
     people."""
-    stamp = None if version is None else _days_stamp(feature_id, lo, hi)
+    # The stamp cannot move within one revision (only a refresh writes those rows, and it moves
+    # the revision): probed once per revision.
+    stamp = kpi_cache.cached(version, ("days_stamp", feature_id, lo, hi),
+                             lambda: _days_stamp(feature_id, lo, hi)) if version is not None else None
     if stamp is None:
         return kpi_cache.cached(version, ("sums", feature_id, lo, hi),
                                 lambda: _sums_by_person(feature_id, lo, hi))

@@ -191,3 +191,84 @@ def test_the_dashboard_memo_sees_a_department_move_and_a_rename_at_once(scenario
     assert renamed.set_index("group")["exposed_users"].to_dict() == {"Field sales": 8, "Ops": 7}
     weeks = kpi_data.adoption_weeks("draft", "2026-10", "department")["heatmap"]
     assert set(weeks["group"]) == {"Field sales", "Ops"}
+
+
+def live_revision() -> int:
+    db.session.commit()
+    return db.session.scalar(select(KpiRevision.revision).where(KpiRevision.id == 2)) or 0
+
+
+def test_a_refresh_moves_the_revision_and_not_the_live_one(scenario, client, ingest_headers):
+    before, live_before = revision(), live_revision()
+    post_events(client, ingest_headers, [an_event("draft", "c", "2026-10-08T10:00:00Z")])
+    refresh()
+    assert (revision(), live_revision()) == (before + 1, live_before)
+
+
+def test_a_live_input_moves_both(scenario):
+    before, live_before = revision(), live_revision()
+    _move_b_to_ops()
+    assert (revision(), live_revision()) == (before + 1, live_before + 1)
+
+
+def _kpis_by_department(client, headers) -> dict:
+    response = client.get("/api/v1/features/draft/kpis", headers=headers, query_string={
+        "start": "2026-10-01", "end": "2026-10-10", "group_by": "department"})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_after_a_refresh_the_spells_are_remembered_and_the_figures_new(scenario, client, admin_headers,
+                                                                     ingest_headers):
+    first = _kpis_by_department(client, admin_headers)
+    post_events(client, ingest_headers, [an_event("draft", "c", "2026-10-08T10:00:00Z")])
+    refresh()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        after = _kpis_by_department(client, admin_headers)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert statements and not [s for s in statements if "exposure_spells" in s]
+    assert after["ai_tasks"] == first["ai_tasks"] + 1  # the refreshed rollups were read
+    kpi_cache.clear()
+    assert _kpis_by_department(client, admin_headers) == after  # as computed from nothing remembered
+
+
+def test_a_windows_sums_outlive_a_refresh_of_other_days_only(scenario, client, admin_headers, ingest_headers,
+                                                             monkeypatch):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the days' stamp (the rows' xmin) is PostgreSQL's")
+    from app.services.kpi_reads import figures
+
+    reads: list[tuple] = []
+    real = figures._sums_by_person
+
+    def counted(feature_id, lo, hi):
+        reads.append((lo.isoformat(), hi.isoformat()))
+        return real(feature_id, lo, hi)
+
+    monkeypatch.setattr(figures, "_sums_by_person", counted)
+    first = _kpis_by_department(client, admin_headers)
+    # the window 2026-10-01..10 and the baseline window 2026-09-03..30
+    assert sorted(reads) == [("2026-09-03", "2026-09-30"), ("2026-10-01", "2026-10-10")]
+    reads.clear()
+    post_events(client, ingest_headers, [an_event("draft", "c", "2026-11-05T10:00:00Z")])
+    refresh()  # November only: both windows' sums are still those of their days
+    assert _kpis_by_department(client, admin_headers) == first and reads == []
+    post_events(client, ingest_headers, [an_event("draft", "c", "2026-10-08T10:00:00Z")])
+    refresh()  # a day of the window: its sums are read anew, the baseline window's are not
+    after = _kpis_by_department(client, admin_headers)
+    assert reads == [("2026-10-01", "2026-10-10")] and after["ai_tasks"] == first["ai_tasks"] + 1
+    reads.clear()
+    _void_first_event(client, admin_headers)  # a's manual task of 2026-09-10, in the baseline window
+    refresh()
+    voided = _kpis_by_department(client, admin_headers)
+    assert reads == [("2026-09-03", "2026-09-30")]
+    kpi_cache.clear()
+    assert _kpis_by_department(client, admin_headers) == voided  # as computed from nothing remembered
+    assert voided["baseline_minutes"] != after["baseline_minutes"]

@@ -59,6 +59,9 @@ def parse_args() -> argparse.Namespace:
                         help="keep the benchmark in this database: measure it when it holds a "
                              "loaded company, else create it, load it and keep it")
     parser.add_argument("--departments", type=int, default=20)
+    parser.add_argument("--day-events", type=int, default=None,
+                        help="events of the new day before the incremental refresh (default: a "
+                             "365th of the stored events; issue #20 asks 150000 at 100,000 people)")
     parser.add_argument("--reads-only", action="store_true",
                         help="with --database: skip the rebuild and the refresh, time the reads on a fresh "
                              "server (its first reads are cold: nothing remembered yet)")
@@ -308,9 +311,15 @@ def load(args: argparse.Namespace, app, url: str, rng, api_n: int) -> tuple[pd.D
 
 def measure(args, url, base, post, admin_secret, rng, spells, person_ids, keys, people, n_events) -> None:
     """Full rebuild, incremental refresh after one new day, and the read latencies."""
+    # The windows end on the day the new events land (the last stored day, with --reads-only).
+    end = last_day(url) + timedelta(days=0 if args.reads_only else 1)
     if not args.reads_only:
+        # The server answers each path a few times first (both workers, most likely), so the first
+        # read after the refresh is what a running server's is: its own memo of the previous
+        # revision, the live inputs' part of it still valid (docs/kpis.md, "Performance").
+        reads(args, end, base, admin_secret, repeats=4)
         refreshes(args, url, post, rng, spells, person_ids, keys, people, n_events)
-    reads(args, base, admin_secret)
+    reads(args, end, base, admin_secret)
 
 
 def refreshes(args, url, post, rng, spells, person_ids, keys, people, n_events) -> None:
@@ -322,19 +331,38 @@ def refreshes(args, url, post, rng, spells, person_ids, keys, people, n_events) 
     print(f"  ({full['rows_read']:,} events read, {full['rows_written']:,} person-day rows)")
 
     # A fresh prefix per run, so a rerun on a kept database adds a genuinely new batch.
-    new_day = generate_events(rng, max(1, n_events // DAYS), spells, person_ids, (DAYS, DAYS + 1),
+    day_events = args.day_events or max(1, n_events // DAYS)
+    # The day after the last one stored: each run's new day is a day of its own size.
+    day = (last_day(url) - YEAR_START.date()).days + 1
+    new_day = generate_events(rng, day_events, spells, person_ids, (day, day + 1),
                               f"n{int(time.time())}-")
     for body in api_bodies(new_day, keys, people):
         post(body)
     incremental = run_child(url, REFRESH_CODE.format(full=False))
-    line("incremental refresh after one new day", f"{incremental['seconds']:.2f} s", "<= 2 s",
-         incremental["seconds"] <= 2)
+    # Issue #20: <= 5 s for a 100,000-person company's day (~150,000 events); <= 2 s for the
+    # default day of 10 M events a year (~27,000).
+    goal = 5 if day_events >= 100_000 else 2
+    line(f"incremental refresh after one new day ({day_events:,})", f"{incremental['seconds']:.2f} s",
+         f"<= {goal} s", incremental["seconds"] <= goal)
     print(f"  ({incremental['rows_read']:,} events read, {incremental['rows_written']:,} rows)")
 
 
-def reads(args, base: str, admin_secret: str) -> None:
+def last_day(url: str):
+    """The day of the latest stored event (the year's last day before any new day was added)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            latest = conn.execute(text("SELECT max(occurred_at) FROM events")).scalar()
+    finally:
+        engine.dispose()
+    return latest.date() if latest is not None else (YEAR_START + timedelta(days=DAYS - 1)).date()
+
+
+def reads(args, end, base: str, admin_secret: str, repeats: int | None = None) -> None:
+    """Time the reads of windows ending on ``end`` (``repeats``: only ask each path that often
+    from as many clients as there are workers, so that each worker most likely answered it,
+    untimed)."""
     read = {"Authorization": f"Bearer {admin_secret}"}
-    end = (YEAR_START + timedelta(days=DAYS)).date()
     start = end - timedelta(days=29)
     quarter = end - timedelta(days=90)
     kpi_path = f"/api/v1/features/f-03/kpis?start={start}&end={end}"
@@ -345,12 +373,19 @@ def reads(args, base: str, admin_secret: str) -> None:
                         ("GET /kpis (91 days)", quarter_path),
                         ("GET /kpis (91 days, group_by=department)", quarter_path + "&group_by=department"),
                         ("GET /roi/monthly", roi_path)):
+        if repeats:
+            def ask(_: int, path: str = path) -> None:
+                requests.get(base + path, headers=read, timeout=300).raise_for_status()
+
+            with ThreadPoolExecutor(args.workers) as pool:
+                list(pool.map(ask, range(repeats * args.workers)))
+            continue
         first, samples = latencies(base, read, path, args.requests)
         p95 = float(np.percentile(samples, 95))
         line(f"{label} p95", f"{p95:.1f} ms", "<= 100 ms", p95 <= 100)
         if "kpis" in path:
-            line("  first request (cold: after a refresh or a restart)", f"{first:.1f} ms", "<= 500 ms",
-                 first <= 500)
+            cold = "(cold: a fresh server)" if args.reads_only else "after the refresh"
+            line(f"  first request {cold}", f"{first:.1f} ms", "<= 500 ms", first <= 500)
         print(f"  (p50 {np.percentile(samples, 50):.1f} ms, max {samples.max():.1f} ms, "
               f"first request {first:.1f} ms)")
 

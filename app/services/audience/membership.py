@@ -92,7 +92,10 @@ def record_first_departments() -> None:
     source = (select(Person.id, Person.department_id)
               .where(Person.department_id.is_not(None), ~exists().where(dm.person_id == Person.id))
               .order_by(Person.id))
-    db.session.execute(insert(dm).from_select(["person_id", "department_id"], source))
+    # Only when someone lacks one: an empty insert would still count as a write of the history
+    # (the live KPI revision, kpi_reads/revision.py), and every refresh runs this.
+    if db.session.scalar(select(source.exists())):
+        db.session.execute(insert(dm).from_select(["person_id", "department_id"], source))
     db.session.flush()
 
 

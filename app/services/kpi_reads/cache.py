@@ -4,7 +4,8 @@ Every commit that writes a KPI input (events, exposure, cohorts, people, departm
 baselines, feature terms, the rollups of a refresh) bumps that revision in the database
 (app/services/kpi_reads/revision.py), so one primary-key read tells whether anything remembered may
 still be used, in every process on every host. A new revision makes every older entry unreachable
-(they are dropped first).
+(they are dropped first). What depends on no rollup is remembered under the live revision
+(``live_version``), which a refresh does not move, so it outlives the refreshes.
 
 The memo is bounded by memory, not only by count: a month of one feature's per-person sums is
 ~4 MB at 10 M events a year, so ``KPI_CACHE_MB`` (``LIFTOFF_KPI_CACHE_MB``, 256) caps each
@@ -31,7 +32,8 @@ _NOMINAL_BYTES = 16_384  # an answer that holds no frame: a dict of figures
 
 _lock = threading.Lock()  # cachetools caches are not thread-safe
 _memo: LRUCache = LRUCache(maxsize=DEFAULT_MB * 1024 * 1024, getsizeof=lambda value: nbytes(value))
-_version: list[str | None] = [None]  # the newest version stored
+_versions: dict[str, str] = {}  # the newest version stored, per kind (all inputs, live inputs)
+_LIVE = "|live|"
 
 
 def version() -> str | None:
@@ -41,6 +43,19 @@ def version() -> str | None:
     if revision is None:
         return None
     return f"{db.session.get_bind().engine.url}|{revision}"
+
+
+def live_version() -> str | None:
+    """The version of the live KPI inputs alone (everything but the rollups), as ``version``:
+    a key for what a read takes besides the rollups."""
+    revision = kpi_revision.current(kpi_revision.LIVE)
+    if revision is None:
+        return None
+    return f"{db.session.get_bind().engine.url}{_LIVE}{revision}"
+
+
+def _kind(version: str) -> str:
+    return "live" if _LIVE in version else "all"
 
 
 def cached(version: str | None, key: tuple, compute: Callable[[], Any], *, copies: bool = True) -> Any:
@@ -63,11 +78,12 @@ def cached(version: str | None, key: tuple, compute: Callable[[], Any], *, copie
     with _lock:
         if _memo.maxsize != budget:
             _memo = LRUCache(maxsize=budget, getsizeof=nbytes)  # KPI_CACHE_MB changed
-        if version != _version[0]:
-            # Entries of an older revision can never be hit again: drop them first.
-            for stale in [k for k in _memo if k[0] != version]:
+        kind = _kind(version)
+        if version != _versions.get(kind):
+            # Entries of an older revision of this kind can never be hit again: drop them first.
+            for stale in [k for k in _memo if _kind(k[0]) == kind and k[0] != version]:
                 del _memo[stale]
-            _version[0] = version
+            _versions[kind] = version
         if size <= budget:
             _memo[full_key] = copy.deepcopy(value) if copies else value
             while len(_memo) > MAX_ENTRIES:
@@ -90,8 +106,11 @@ def nbytes(value: Any) -> int:
         return int(value.memory_usage(index=True, deep=True).sum())
     if isinstance(value, (tuple, list)):
         return sum(nbytes(v) for v in value)
-    if isinstance(value, dict):  # an answer of figures, perhaps holding frames (the dashboard's)
-        return _NOMINAL_BYTES + sum(nbytes(v) for v in value.values() if isinstance(v, (pd.DataFrame, dict)))
+    if isinstance(value, (set, frozenset)):  # people ids: a Python int and its slot, roughly
+        return _NOMINAL_BYTES + 64 * len(value)
+    if isinstance(value, dict):  # an answer of figures, perhaps holding frames (the dashboard's) or groups
+        return _NOMINAL_BYTES + sum(nbytes(v) for v in value.values()
+                                    if isinstance(v, (pd.DataFrame, dict, set, frozenset)))
     return _NOMINAL_BYTES
 
 
@@ -110,7 +129,7 @@ def clear(kind: str | None = None) -> None:
                 del _memo[stale]
             return
         _memo.clear()
-        _version[0] = None
+        _versions.clear()
 
 
 def size() -> int:

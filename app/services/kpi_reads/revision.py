@@ -14,7 +14,7 @@ Tables are KPI inputs unless listed in ``NOT_KPI_INPUTS``: a new table counts by
 a needless recompute), and the frequent writes that no KPI reads (SDK metrics, job runs, leader
 heartbeats, the audit log) never invalidate the caches.
 
-A second counter (row 2, migration 0022), the *live* revision, moves only when a KPI input other
+A second counter (row 2, migration 0019), the *live* revision, moves only when a KPI input other
 than the rollups (``ROLLUP_TABLES``) is written. What a read takes besides the rollups (spells,
 people, the department and cohort histories, and what follows from them alone) is remembered
 under it, so a refresh-kpis run, which writes only rollups, leaves it warm: at 100,000 people

@@ -1,7 +1,7 @@
 """Invitation links: a user chooses their own password from a one-time link (user_invites)
 
-Revision ID: 0023
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import app.db
 
-revision: str = "0023"
-down_revision: str | None = "0018"
+revision: str = "0020"
+down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

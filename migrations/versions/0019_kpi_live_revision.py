@@ -4,7 +4,7 @@ Everything a KPI read takes besides the rollups (exposure spells, people and dep
 histories, cohorts, baselines, costs, feature terms) is remembered under this row, so a refresh,
 which moves only row 1, leaves it warm. app/services/kpi_reads/revision.py bumps it.
 
-Revision ID: 0022
+Revision ID: 0019
 Revises: 0018
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0022"
+revision: str = "0019"
 down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import pandas as pd
 
@@ -50,13 +51,14 @@ def monthly_table(inputs: MoneyInputs) -> pd.DataFrame:
 
 def _monthly_table(inputs: MoneyInputs) -> pd.DataFrame:
     parts = []
-    for feature_id, sums in inputs.sums.groupby("feature_id"):
-        feature = inputs.features.set_index("feature_id").loc[feature_id]
-        saved = saved_minutes(sums, inputs.baselines.get(int(feature_id), {}),
-                              float(feature["estimated_minutes_saved"]))
+    estimates = inputs.features.set_index("feature_id")["estimated_minutes_saved"]
+    for key, sums in inputs.sums.groupby("feature_id"):
+        # The column holds integers; pandas types a group key as any scalar.
+        feature_id = int(cast(int, key))
+        saved = saved_minutes(sums, inputs.baselines.get(feature_id, {}), float(estimates[feature_id]))
         rate = sums["department_id"].astype("int64").map(inputs.rates).astype("float64")
         parts.append(pd.DataFrame({
-            "feature_id": int(feature_id), "month": sums["month"],
+            "feature_id": feature_id, "month": sums["month"],
             "value_eur": saved["saved_min"] / 60 * rate.fillna(inputs.default_rate),
             "ai_tasks": sums["ai_tasks"].astype("int64"),
             "hours_saved": saved["saved_min"] / 60,

@@ -70,7 +70,7 @@ def _subscription() -> html.Div | None:
     """The checkbox of one's own monthly report by e-mail: shown to executives and admins only
     (the callback checks the role again)."""
     identity = current_identity()
-    if not may_subscribe_to_report(identity):
+    if identity is None or not may_subscribe_to_report(identity):
         return None
     on = report_mail.is_subscribed(identity.name)
     return html.Div([
@@ -221,8 +221,9 @@ def cumulative_figure(history: pd.DataFrame, payback: str | None, changes: dict 
               "shapes": [zero, *shapes], "annotations": notes}
     if payback and payback in months:
         y = float(history.loc[history["month"] == payback, "cumulative_net_eur"].iloc[0])
-        layout["annotations"].append({"x": payback, "y": y, "text": f"payback {payback}", "showarrow": True,
-                                      "arrowhead": 2, "ax": 0, "ay": -36, "font": {"color": kv.GOOD}})
+        # notes is the list the layout holds as its annotations
+        notes.append({"x": payback, "y": y, "text": f"payback {payback}", "showarrow": True,
+                      "arrowhead": 2, "ax": 0, "ay": -36, "font": {"color": kv.GOOD}})
     return {"data": [{
         "type": "scatter", "x": months, "y": list(history["cumulative_net_eur"]), "mode": "lines+markers",
         "name": "Cumulative net", "line": {"color": kv.BRAND}, "customdata": marks,

@@ -35,6 +35,7 @@ def perform_rollout_action(action: str, key: str, identity: Identity | None, rea
     :raises ValidationFailed: unknown action or missing reason.
     :raises Conflict: the next stage's gate failed (naming each failing criterion) and no override.
     """
+    assert identity is not None  # @dashboard_action refuses a missing identity
     if action not in ROLLOUT_ACTIONS:
         allowed = ", ".join(ROLLOUT_ACTIONS)
         raise ValidationFailed("unknown action", [Detail("action", f"must be one of {allowed}")])
@@ -66,4 +67,5 @@ def create_feature(spec: dict, identity: Identity | None) -> Feature:
     :raises ValidationFailed: a field is invalid (each named as the API names it).
     :raises Conflict: the key is taken.
     """
+    assert identity is not None  # @dashboard_action refuses a missing identity
     return rollout.create_feature(spec, identity.name)

@@ -44,6 +44,7 @@ def set_archived(key: str, identity: Identity | None, reason: str | None, archiv
 
     :raises NotAllowed: the role lacks ``features:archive``.
     """
+    assert identity is not None  # @dashboard_action refuses a missing identity
     action = feature_plan.archive if archived else feature_plan.unarchive
     return action(key, identity.name, required_reason(reason))
 
@@ -58,6 +59,7 @@ def save_future_stages(key: str, identity: Identity | None, reason: str | None,
     :raises NotAllowed: the role lacks ``features:write``.
     :raises ValidationFailed: the text is no JSON list, or a stage is invalid.
     """
+    assert identity is not None  # @dashboard_action refuses a missing identity
     reason = required_reason(reason)
     future = stages
     if not isinstance(stages, list):

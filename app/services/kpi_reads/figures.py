@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 from flask import current_app
-from sqlalchemy import DateTime, case, func, literal_column, or_, select, type_coerce
+from sqlalchemy import ColumnClause, DateTime, case, func, literal_column, or_, select, type_coerce
 
 from app import kpi
 from app.db import db
@@ -196,7 +196,7 @@ def _days_stamp(feature_id: int, lo: date, hi: date) -> tuple | None:
     from its newer transaction (the highest ``xmin``) or the range has fewer rows."""
     if _dialect() != "postgresql":
         return None
-    written_by = literal_column("kpi_feature_days.xmin::text::bigint")
+    written_by: ColumnClause[int] = literal_column("kpi_feature_days.xmin::text::bigint")
     return tuple(db.session.execute(
         select(func.count(), func.max(written_by))
         .where(FeatureDay.feature_id == feature_id, FeatureDay.day.between(lo, hi))).one())
@@ -306,7 +306,8 @@ def _cohort_members() -> tuple[list[str], pd.DataFrame]:
         now = _frame(select(Cohort.key, CohortMember.person_id).join(
             CohortMember, CohortMember.cohort_id == Cohort.id).where(Cohort.key.in_(unrecorded))
             .order_by(Cohort.key, CohortMember.person_id), ["group", "person_id"])
-        now = now.assign(valid_from=pd.NaT, valid_to=pd.NaT)[HISTORY_COLUMNS]
+        # pandas sets a scalar NaT on every row; its stubs leave NaTType out of assign's values.
+        now = now.assign(valid_from=pd.NaT, valid_to=pd.NaT)[HISTORY_COLUMNS]  # type: ignore[arg-type]
         members = pd.concat([members, now], ignore_index=True) if not members.empty else now
     return keys, members
 
@@ -421,7 +422,7 @@ def _live_money_parts(through_month: str) -> dict:
     features = features.fillna({"estimated_minutes_saved": 0.0, "per_event_cost_eur": 0.0})
     rates = {int(i): float(r) for i, r in db.session.execute(
         select(Department.id, Department.hourly_rate_eur).where(Department.hourly_rate_eur.is_not(None))
-        .order_by(Department.id))}
+        .order_by(Department.id)) if r is not None}  # none is None (the WHERE); the type cannot know
     costs = _frame(select(CostEntry.feature_id, CostEntry.month, CostEntry.amount_eur)
                    .where(CostEntry.month <= through_month, CostEntry.voided_at.is_(None))
                    .order_by(CostEntry.id),
@@ -458,11 +459,13 @@ def _feature_baselines(live: dict, version: str | None) -> dict[int, dict[str, f
     """baseline_minutes per feature and task, each over its own baseline window."""
     first = {int(f): start for f, start in live["first"].itertuples(index=False)}
     features = live["features"]
-    windows = {}
+    windows: dict[int, tuple[date, date]] = {}
     for row in features.itertuples():
         if row.feature_id in first:
             spells = pd.DataFrame({"start_at": [first[row.feature_id]]})
-            windows[int(row.feature_id)] = kpi.baseline_window(spells, int(row.baseline_days or 28))
+            window = kpi.baseline_window(spells, int(row.baseline_days or 28))
+            assert window is not None, "a spell gives a window"
+            windows[int(row.feature_id)] = window
     window_sums = pd.DataFrame(columns=["feature_id", "task", "manual_dur_n", "manual_dur_min"])
     if windows:
         clauses = [(FeatureDay.feature_id == f) & FeatureDay.day.between(lo, hi)

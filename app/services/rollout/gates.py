@@ -61,7 +61,10 @@ def _judge(criterion: Criterion, feature: Feature, kpis: dict, days: int, entere
     metric = criterion.metric
     if criterion.variant is not None or metric == variant_gates.DECISION:
         out.update(variant_gates.judge(criterion, feature, kpis, entered, now, evaluation_figure))
-    elif metric == "days_in_stage":
+        out["message"] = observed_vs_required(out)
+        return out
+    assert t is not None, "only variant_decision has no threshold (app/playbooks/schema.py)"
+    if metric == "days_in_stage":
         out.update(value=days, passed=days >= t)
     elif metric in ("exposed_users", "time_saved_hours"):
         value = kpis[metric]
@@ -96,9 +99,9 @@ def _judge(criterion: Criterion, feature: Feature, kpis: dict, days: int, entere
         out.update(value=value, responses=count, passed=value is not None and value >= t)
     elif metric == "open_critical_feedback":
         # Critical feedback stays open until someone verifies its fix.
-        count = db.session.scalar(select(func.count(Feedback.id)).where(
+        count = db.session.execute(select(func.count(Feedback.id)).where(
             Feedback.feature_id == feature.id, Feedback.severity == "critical",
-            Feedback.status != "verified"))
+            Feedback.status != "verified")).scalar_one()
         out.update(value=count, passed=count <= t)
     elif metric == "eval_pass_rate":
         out.update(evaluation_figure(criterion, feature))
@@ -236,6 +239,7 @@ def _advance_judged(feature: Feature, evaluation: GateEvaluation | None, actor: 
                     reason: str | None, override: bool, effective_at: datetime | None) -> Feature:
     """Advance on a judged gate: the one place that decides whether a failed gate binds."""
     result = json.loads(evaluation.result) if evaluation is not None else None
+    evaluation_id = evaluation.id if evaluation is not None else None
     if result is not None and not result["passed"]:
         failed = [c for c in result["criteria"] if not c["passed"]]
         if not override:
@@ -244,11 +248,11 @@ def _advance_judged(feature: Feature, evaluation: GateEvaluation | None, actor: 
                 "reason to go on anyway",
                 [Detail(c["metric"], c["message"]) for c in failed])
         audit(actor, "gate.override", "feature", feature.key, None,
-              {"evaluation": evaluation.id, "from_stage": feature.current_stage,
+              {"evaluation": evaluation_id, "from_stage": feature.current_stage,
                "to_stage": feature.current_stage + 1, "failed": [c["metric"] for c in failed],
                "criteria": [{"criterion": c["metric"], "message": c["message"]} for c in failed]},
               reason)
-    gate_result = json.dumps({**result, "evaluation_id": evaluation.id}) if result else None
+    gate_result = json.dumps({**result, "evaluation_id": evaluation_id}) if result else None
     feature = rollout.advance(feature.key, actor, reason=reason, effective_at=effective_at,
                               gate_result=gate_result)
     if evaluation is not None:

@@ -63,6 +63,7 @@ def check_guardrails(feature: Feature, now: datetime | None = None, refresh: boo
     now = now or utcnow()
     if refresh:
         refresh_kpis()
+    assert feature.playbook_key is not None, "guardrails judge the features that follow a playbook"
     guard = playbook_for(feature.playbook_key).stage(feature.current_stage).guardrails
     today = now.date()
     entered = stage_entered_at(feature)

@@ -135,6 +135,7 @@ def rebuild_all(event_sums: list, plain_activity: Callable[[], int]) -> int:
     # its INSERT, a few statements later, may also see a batch that committed in between; that
     # batch's dirty days were not read by this refresh, so the next one redoes them in full.
     snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+    assert snapshot is not None, "pg_export_snapshot() always names the snapshot"
     side = _SideSums(db.engine, snapshot, _side_selects(event_sums))
     side.start()
     connection.exec_driver_sql("SET LOCAL jit = off")  # compiling the sums costs more than it saves
@@ -156,7 +157,9 @@ def rebuild_all(event_sums: list, plain_activity: Callable[[], int]) -> int:
              written, inserted - began, time.perf_counter() - inserted)
     if side.error is not None:
         raise side.error
-    cursor = connection.connection.driver_connection.cursor()
+    driver = connection.connection.driver_connection
+    assert driver is not None, "a connection in use has its driver's connection"
+    cursor = driver.cursor()
     targets = (("kpi_feature_days", FEATURE_DAY_COLUMNS), ("kpi_first_use", FIRST_USE_COLUMNS))
     for (table, columns), spool in zip(targets, side.spools, strict=True):
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:

@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
     Date,
     String,
     and_,
@@ -100,8 +103,10 @@ def _event_sums() -> list:
 
 def _rebuild_activity(feature_id: int | None, lo: date | None, hi: date | None) -> int:
     """Recompute kpi_activity_days for one feature's days [lo, hi] (everything when None)."""
-    where_days, where_events = [], [Event.voided_at.is_(None)]  # a voided event counts nowhere
+    where_days: list[ColumnElement[bool]] = []
+    where_events: list[ColumnElement[bool]] = [Event.voided_at.is_(None)]  # a voided event counts nowhere
     if feature_id is not None:
+        assert lo is not None and hi is not None, "a feature's rebuild names its days"
         where_days += [ActivityDay.feature_id == feature_id, ActivityDay.day.between(lo, hi)]
         where_events += [Event.feature_id == feature_id,
                          Event.occurred_at >= datetime.combine(lo, datetime.min.time()),
@@ -120,7 +125,7 @@ def _rebuild_activity(feature_id: int | None, lo: date | None, hi: date | None) 
     )
     columns = ["feature_id", "day", "person_id", "task", *SUM_COLUMNS, "ai_first_at"]
     result = db.session.execute(insert(ActivityDay).from_select(columns, source))
-    if result.rowcount is not None and result.rowcount >= 0:
+    if isinstance(result, CursorResult) and result.rowcount is not None and result.rowcount >= 0:
         return result.rowcount
     # Some drivers report no rowcount for INSERT ... SELECT: count afterwards.
     return db.session.scalar(select(func.count()).select_from(ActivityDay).where(*where_days)) or 0
@@ -128,7 +133,8 @@ def _rebuild_activity(feature_id: int | None, lo: date | None, hi: date | None) 
 
 def _rebuild_feature_days(feature_id: int | None, lo: date | None, hi: date | None) -> None:
     """Re-sum kpi_feature_days (per department) from the activity rows of those days."""
-    where_rollup, where_activity = [], []
+    where_rollup: list[ColumnElement[bool]] = []
+    where_activity: list[ColumnElement[bool]] = []
     if feature_id is not None:
         where_rollup += [FeatureDay.feature_id == feature_id, FeatureDay.day.between(lo, hi)]
         where_activity += [ActivityDay.feature_id == feature_id, ActivityDay.day.between(lo, hi)]
@@ -150,11 +156,13 @@ def _rebuild_feature_days(feature_id: int | None, lo: date | None, hi: date | No
 
 def _rebuild_feature_months(feature_id: int | None, lo: date | None, hi: date | None) -> None:
     """Re-sum kpi_feature_months for the months holding the days [lo, hi] of one feature."""
-    where_rollup, where_days = [], []
+    where_rollup: list[ColumnElement[bool]] = []
+    where_days: list[ColumnElement[bool]] = []
     if feature_id is not None:
-        months = [month_of(lo), month_of(hi)]
-        where_rollup += [FeatureMonth.feature_id == feature_id, FeatureMonth.month.between(*months)]
-        where_days += [FeatureDay.feature_id == feature_id, FeatureDay.month.between(*months)]
+        assert lo is not None and hi is not None, "a feature's rebuild names its days"
+        first, last = month_of(lo), month_of(hi)
+        where_rollup += [FeatureMonth.feature_id == feature_id, FeatureMonth.month.between(first, last)]
+        where_days += [FeatureDay.feature_id == feature_id, FeatureDay.month.between(first, last)]
     db.session.execute(delete(FeatureMonth).where(*where_rollup))
     source = (
         select(FeatureDay.feature_id, FeatureDay.month, FeatureDay.department_id, FeatureDay.task,
@@ -168,7 +176,7 @@ def _rebuild_feature_months(feature_id: int | None, lo: date | None, hi: date | 
 
 def _merge_first_use(feature_id: int | None, lo: date | None, hi: date | None) -> None:
     """Move each person's first AI use earlier where the recomputed days hold an earlier one."""
-    where = [ActivityDay.ai_first_at.is_not(None)]
+    where: list[ColumnElement[bool]] = [ActivityDay.ai_first_at.is_not(None)]
     if feature_id is not None:
         where += [ActivityDay.feature_id == feature_id, ActivityDay.day.between(lo, hi)]
     source = (select(ActivityDay.feature_id, ActivityDay.person_id, func.min(ActivityDay.ai_first_at))
@@ -176,9 +184,10 @@ def _merge_first_use(feature_id: int | None, lo: date | None, hi: date | None) -
     if _dialect() == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
 
-        earliest = func.least
+        earliest: Any = func.least  # a SQL function either way; SQLAlchemy types the two apart
     else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
+        # The same insert ... on conflict of SQLite's dialect; its stubs type it as another class.
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
 
         earliest = func.min
     stmt = upsert(FirstUse).from_select(["feature_id", "person_id", "first_ai_at"], source)
@@ -237,7 +246,8 @@ def people_fingerprint() -> str:
         separator = aggregate_order_by(literal(";"), dm.person_id, dm.valid_from.is_not(None), dm.valid_from,
                                        dm.id)
         whole = func.coalesce(func.string_agg(interval, separator), "")
-        return db.session.scalar(select(func.encode(func.sha256(func.convert_to(whole, "UTF8")), "hex")))
+        return db.session.execute(
+            select(func.encode(func.sha256(func.convert_to(whole, "UTF8")), "hex"))).scalar_one()
     rows = db.session.execute(select(dm.person_id, dm.department_id, dm.valid_from, dm.valid_to)
                               .order_by(dm.person_id, dm.valid_from.is_not(None), dm.valid_from, dm.id))
     digest = hashlib.sha256()
@@ -287,7 +297,7 @@ def _touched_days(state: RefreshState) -> dict[int, set[date]]:
 
 
 def _dirty() -> list[tuple[int, date, int]]:
-    return [tuple(r) for r in db.session.execute(
+    return [(feature_id, day, version) for feature_id, day, version in db.session.execute(
         select(DirtyDay.feature_id, DirtyDay.day, DirtyDay.version))]
 
 

@@ -94,7 +94,8 @@ PUBLIC = "public"
 # test (tests/test_security_declared.py) fails for any route neither here nor declared on its view.
 CHECKED_IN_VIEW: dict[str, str] = {
     "web.index": PUBLIC, "web.login": PUBLIC, "web.logout": PUBLIC, "web.healthz": PUBLIC,
-    "web.static": PUBLIC, "static": PUBLIC, "openapi_document": PUBLIC,
+    # The invitation page: its link's secret is the credential (app/services/accounts/invites.py).
+    "web.invite": PUBLIC, "web.static": PUBLIC, "static": PUBLIC, "openapi_document": PUBLIC,
     "api_docs": PUBLIC,
     "metrics": "metrics:read",
     "client_api.features": "flags:read", "client_api.metrics": "flags:read",

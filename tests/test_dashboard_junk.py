@@ -266,6 +266,7 @@ def test_junk_values_of_every_callback_get_a_400_naming_the_component_never_a_50
                for p in ("attendance", "cohort", "feedback", "match", "training")}
     assert passed == {("feedback-rating.value", "-1"), ("exec-subscribe.value", "[]"),
                       ("promote-override.value", "[]"), ("rollout-override.value", "[]"),
+                      ("variants-override.value", "[]"),
                       ("training-duration.value", "-1"), ("attendance-completed.value", "[]"),
                       # the variants form's recorded weights: {} for a feature without variants
                       ("variants-define-current.data", "{}"),

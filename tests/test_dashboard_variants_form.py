@@ -13,7 +13,7 @@ from app.db import db
 from app.errors import ValidationFailed
 from app.models import AuditEntry, Feature, FeatureVariant, VariantWeightChange
 from app.services.rollout import transitions as rollout
-from dashboards.variants import actions, define
+from dashboards.variants import actions, define, form_values
 from dashboards.variants import data as variant_data
 from tests.test_dashboard_variants import ROLES, who
 from tests.test_variant_comparison import KEY, world  # noqa: F401  (the fixture)
@@ -74,7 +74,7 @@ def test_bad_rows_are_refused_naming_each_row_and_nothing_is_written(world, bare
     # The service counts the rows it was sent (the blank second row is not sent).
     assert fields == ["variants[1].payload", "variants[2].weight", "variants[2].cost_per_task_eur",
                       "variants[2].name"]
-    assert [actions.row_of(f, rows) for f in fields] == [2, 3, 3, 3]
+    assert [form_values.row_of(f, rows) for f in fields] == [2, 3, 3, 3]
     assert _variants(NEW) == []
     # Weights that do not sum to 100: named on the list, the sum said.
     with pytest.raises(ValidationFailed) as refused:
@@ -94,10 +94,10 @@ def test_a_weight_change_moves_people_asks_first_and_is_recorded(world):  # noqa
     current = variant_data.definition(KEY)["weights"]
     assert current == {"careful": 50, "fast": 50}
     rows = [_row("careful", "20", "", "0.1"), _row("fast", "80")]
-    assert actions.moves_people(current, rows) is True
+    assert form_values.moves_people(current, rows) is True
     same_split = [_row("careful", "50", '{"m": 1}', "0.1"), _row("fast", "50")]
-    assert actions.moves_people(current, same_split) is False  # a payload change moves nobody
-    assert actions.moves_people({}, rows) is False  # a first definition moves nobody
+    assert form_values.moves_people(current, same_split) is False  # a payload change moves nobody
+    assert form_values.moves_people({}, rows) is False  # a first definition moves nobody
     # A recorded variant cannot be left out (weight 0 retires it): the service's refusal.
     with pytest.raises(ValidationFailed) as refused:
         actions.define_variants(KEY, [_row("careful", "100")], who("admin"))

@@ -19,7 +19,7 @@ from dashboards.kpi import view as kv
 from dashboards.shell import components as ui
 from dashboards.shell.callback_inputs import FEATURE_KEY, N_CLICKS, accepts, calendar_month, text, whole
 from dashboards.shell.refusals import error_lines
-from dashboards.variants import actions
+from dashboards.variants import actions, form_values
 from dashboards.variants import data as variant_data
 
 log = logging.getLogger(__name__)
@@ -338,7 +338,7 @@ def _save(key, rows, rule, reason, at, month, search, version):
             log.warning("refused a variant definition by %s", identity.name if identity else None)
         by_row: dict[int, list[str]] = {}
         for d in error.details:
-            row = actions.row_of(d.field, rows)
+            row = form_values.row_of(d.field, rows)
             if row is not None:
                 # "variants[2].weight" -> "weight: ..." beside the row itself
                 by_row.setdefault(row, []).append(f"{d.field.partition('.')[2] or d.field}: {d.message}")
@@ -410,8 +410,8 @@ def review_save(
     keep = [no_update] * len(_error_slots())
     if ctx.triggered_id != "variants-define-save" or not clicks:
         return no_update, keep, no_update, no_update, DIALOG_CLOSED, no_update
-    if actions.moves_people(current or {}, rows):
-        new = {r["name"]: r["weight"] for r in actions.variant_rows(rows)}
+    if form_values.moves_people(current or {}, rows):
+        new = {r["name"]: r["weight"] for r in form_values.variant_rows(rows)}
         words = ", ".join(f"{name} {current[name]} % → {new.get(name)} %" for name in current)
         return (
             no_update,

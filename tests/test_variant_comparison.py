@@ -68,6 +68,7 @@ def world(app):
                             measured_at=datetime(2026, 8, 1, tzinfo=UTC)))
     events = _events(people)
     ingest_events(events)
+    db.session.commit()  # as the API would: the job's full rebuild reads on its own connections too
     rollups.refresh()  # as the refresh-kpis job would: KPI reads reflect its last run
     db.session.commit()
     return people, events
@@ -217,6 +218,7 @@ def test_monthly_roi_prices_tasks_at_their_variants_cost(world, client, admin_he
          "occurred_at": "2026-11-05T09:00:00Z", "ai_assisted": False, "outcome": "success"},
     ]
     ingest_events(extra)
+    db.session.commit()
     rollups.refresh()
     db.session.commit()
 

@@ -89,7 +89,7 @@ def pick(page, dropdown: str, text: str) -> None:
     first click can land before Dash has wired the dropdown (seen on a loaded machine): open it
     again until its options show."""
     option = page.get_by_role("option").filter(has_text=text).first
-    for _attempt in range(3):
+    for _attempt in range(5):
         page.click(f"#{dropdown}")
         page.keyboard.type(text)
         try:

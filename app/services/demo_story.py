@@ -203,6 +203,8 @@ def tell(last_day: date) -> Story | None:
 
     # Two models side by side on Engineering's code reviews (docs/variants.md).
     story.variant_events = demo_variants.tell(_department("Engineering"), start, last_day)
+    # Its seats and set-up cost like any pilot's: the model costs alone would show an absurd ROI.
+    _costs(demo_variants.KEY, last_day - timedelta(days=56), last_day, 1500.0, 600.0)
     return story
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, time, timedelta
 import pandas as pd
 from sqlalchemy import DateTime, select, type_coerce
 
-from app.db import db
+from app.db import column_lists, db
 from app.models import Event, Feature, FeatureVariant
 from app.months import month_bounds
 from app.services.kpi_reads import variant_exposure
@@ -44,11 +44,11 @@ def priced_variant_tasks(through_month: str) -> pd.DataFrame:
 
 def _feature_tasks(feature: Feature, prices: dict[str, float], end: datetime) -> pd.DataFrame:
     at = type_coerce(Event.occurred_at, DateTime)
-    rows = db.session.execute(
+    person_ids, instants, named = column_lists(
         select(Event.person_id, at, Event.variant)
         .where(Event.feature_id == feature.id, Event.ai_assisted.is_(True), Event.voided_at.is_(None),
-               Event.cost_eur.is_(None), at < end)).all()
-    events = pd.DataFrame([tuple(r) for r in rows], columns=["person_id", "occurred_at", "variant"])
+               Event.cost_eur.is_(None), at < end))
+    events = pd.DataFrame({"person_id": person_ids, "occurred_at": instants, "variant": named})
     if events.empty:
         return pd.DataFrame(columns=COLUMNS)
     first = pd.to_datetime(events["occurred_at"]).min().date()

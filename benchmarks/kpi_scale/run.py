@@ -40,6 +40,7 @@ DAYS = 365
 TASKS = np.array(["default", "summary", "reply"])
 OUTCOMES = np.array(["success", "error", "corrected", "abandoned"])
 OUTCOME_P = [0.80, 0.08, 0.07, 0.05]
+BULK_SLICE = 5_000_000  # events generated and copied at a time (~1.5 GB of frame and CSV)
 
 
 def parse_args() -> argparse.Namespace:
@@ -110,8 +111,9 @@ def seed_company(app, rng, people: int, features: int, departments: int = 20
 
 
 def generate_events(rng, n: int, spells: pd.DataFrame, person_ids: np.ndarray, day_range: tuple[int, int],
-                    prefix: str) -> pd.DataFrame:
-    """n events, vectorised: AI-assisted only when the person is exposed at that instant."""
+                    prefix: str, first: int = 0) -> pd.DataFrame:
+    """n events, vectorised: AI-assisted only when the person is exposed at that instant; their ids
+    are ``prefix`` and a number counted from ``first``."""
     feature_ids = np.sort(spells["feature_id"].unique())
     f = rng.choice(feature_ids, n)
     p = rng.choice(person_ids, n)
@@ -126,7 +128,7 @@ def generate_events(rng, n: int, spells: pd.DataFrame, person_ids: np.ndarray, d
     duration = np.where(ai, ai_minutes, manual_minutes) * 60
     duration = np.where(rng.random(n) < 0.8, np.round(duration, 1), np.nan)
     return pd.DataFrame({
-        "source": "bench", "event_id": [f"{prefix}{i}" for i in range(n)], "feature_id": f,
+        "source": "bench", "event_id": [f"{prefix}{i}" for i in range(first, first + n)], "feature_id": f,
         "person_id": p, "occurred_at": occurred, "task": rng.choice(TASKS, n), "ai_assisted": ai,
         "duration_seconds": duration, "outcome": rng.choice(OUTCOMES, n, p=OUTCOME_P),
     })
@@ -276,20 +278,23 @@ def load(args: argparse.Namespace, app, url: str, rng, api_n: int) -> tuple[pd.D
         db.session.commit()
         keys = dict(db.session.execute(text("SELECT id, key FROM features")).all())
         people = dict(db.session.execute(text("SELECT id, person_id FROM people")).all())
-    events = generate_events(rng, args.events, spells, person_ids, (0, DAYS - 1), "e")
     # Both rates are timed on a table of about the same size (indexes grow slower to insert into):
     # the bulk first, untimed, then api_n events by COPY (the reference), then api_n by the API.
+    # The bulk is generated and copied a slice at a time: 50 M events at once would need ~15 GB.
     bulk_n = args.events - 2 * api_n
-    bulk, copied, api_part = (events.iloc[:bulk_n], events.iloc[bulk_n:bulk_n + api_n],
-                              events.iloc[bulk_n + api_n:])
-    if len(bulk):
+    for first in range(0, bulk_n, BULK_SLICE):
+        bulk = generate_events(rng, min(BULK_SLICE, bulk_n - first), spells, person_ids, (0, DAYS - 1),
+                               "e", first)
         rate = len(bulk) / copy_events(url, bulk)
-        print(f"bulk load of {len(bulk):,} events: {rate:,.0f} events/s by COPY", flush=True)
+        done = first + len(bulk)
+        print(f"bulk load {done:,} of {bulk_n:,} events: {rate:,.0f} events/s by COPY", flush=True)
+    events = generate_events(rng, 2 * api_n, spells, person_ids, (0, DAYS - 1), "e", bulk_n)
+    copied, api_part = events.iloc[:api_n], events.iloc[api_n:]
     copy_seconds = copy_events(url, copied)
     copy_rate = len(copied) / copy_seconds
     line(f"COPY into events ({len(copied):,})", f"{copy_rate:,.0f} events/s", "(reference)", None)
     bodies = api_bodies(api_part, keys, people)
-    del events, bulk, copied, api_part
+    del events, copied, api_part
     server, base = start_server(url, args.workers)
     post = events_poster(base, ingest_secret)
 

@@ -216,9 +216,13 @@ def open_dialog(*args):
 
 @callback(Output("rollout-dialog-error", "children", allow_duplicate=True), Input("rollout-reason", "value"),
           State("rollout-override-box", "hidden"), prevent_initial_call=True)
-def clear_reason_error(_reason, override_hidden):
-    """Typing a reason clears the request for one (a gate's failing criteria stay in view)."""
-    return "" if override_hidden is not False else no_update
+def clear_reason_error(reason, override_hidden):
+    """Typing a reason clears the request for one (a gate's failing criteria stay in view).
+    An empty reason clears nothing: opening the dialog sets the reason to "" too, and that chained
+    call may arrive after a quick click on Confirm has asked for a reason."""
+    if not (reason or "").strip() or override_hidden is False:
+        return no_update
+    return ""
 
 
 @callback(

@@ -254,21 +254,25 @@ def test_a_windows_sums_outlive_a_refresh_of_other_days_only(scenario, client, a
 
     monkeypatch.setattr(figures, "_sums_by_person", counted)
     first = _kpis_by_department(client, admin_headers)
-    # the window 2026-10-01..10 and the baseline window 2026-09-03..30
-    assert sorted(reads) == [("2026-09-03", "2026-09-30"), ("2026-10-01", "2026-10-10")]
+    # the window 2026-10-01..10 and the baseline window 2026-09-03..30, Monday to Sunday weeks
+    # clipped to each (2026-10-01 and 2026-09-03 are Thursdays)
+    assert sorted(reads) == [("2026-09-03", "2026-09-06"), ("2026-09-07", "2026-09-13"),
+                             ("2026-09-14", "2026-09-20"), ("2026-09-21", "2026-09-27"),
+                             ("2026-09-28", "2026-09-30"), ("2026-10-01", "2026-10-04"),
+                             ("2026-10-05", "2026-10-10")]
     reads.clear()
     post_events(client, ingest_headers, [an_event("draft", "c", "2026-11-05T10:00:00Z")])
     refresh()  # November only: both windows' sums are still those of their days
     assert _kpis_by_department(client, admin_headers) == first and reads == []
     post_events(client, ingest_headers, [an_event("draft", "c", "2026-10-08T10:00:00Z")])
-    refresh()  # a day of the window: its sums are read anew, the baseline window's are not
+    refresh()  # a day of the window: its week's sums are read anew, no other week's
     after = _kpis_by_department(client, admin_headers)
-    assert reads == [("2026-10-01", "2026-10-10")] and after["ai_tasks"] == first["ai_tasks"] + 1
+    assert reads == [("2026-10-05", "2026-10-10")] and after["ai_tasks"] == first["ai_tasks"] + 1
     reads.clear()
     _void_first_event(client, admin_headers)  # a's manual task of 2026-09-10, in the baseline window
     refresh()
     voided = _kpis_by_department(client, admin_headers)
-    assert reads == [("2026-09-03", "2026-09-30")]
+    assert reads == [("2026-09-07", "2026-09-13")]
     kpi_cache.clear()
     assert _kpis_by_department(client, admin_headers) == voided  # as computed from nothing remembered
     assert voided["baseline_minutes"] != after["baseline_minutes"]

@@ -106,6 +106,17 @@ def start_gunicorn(database_url: str, port: int, workers: int, threads: int, log
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
+def start_ceiling(body: bytes, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+    """``ceiling.py`` (an app that only hands back ``body``) with Liftoff's gunicorn settings."""
+    (log.parent / "ceiling-body.json").write_bytes(body)
+    command = [str(BIN / "gunicorn"), "-c", str(ROOT / "scripts" / "gunicorn.conf.py"),
+               "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+               "--log-level", "warning", "--chdir", str(Path(__file__).parent), "ceiling:app"]
+    env = {**os.environ, "CEILING_BODY": str(log.parent / "ceiling-body.json")}
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
 def start_serve(database_url: str, port: int, log: Path) -> subprocess.Popen:
     """The embedded server, exactly as `make demo` starts it (without the in-process scheduler)."""
     command = [str(BIN / "liftoff"), "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -274,6 +285,9 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000,
                         help="people for the exposure timing (0 skips it)")
     parser.add_argument("--skip-unleash", action="store_true", help="measure Liftoff only")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also race gunicorn serving an app that does nothing (ceiling.py): "
+                             "the most any app reaches with these gunicorn settings")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -298,8 +312,9 @@ def main() -> None:
         for port in (gport, sport):
             wait_http(f"http://127.0.0.1:{port}/healthz")
         features = "/api/client/features"
-        payload = requests.get(f"http://127.0.0.1:{gport}{features}", headers={"Authorization": token},
-                               timeout=10).json()
+        answer = requests.get(f"http://127.0.0.1:{gport}{features}", headers={"Authorization": token},
+                              timeout=10)
+        payload = answer.json()
         print(f"warming up Liftoff (gunicorn {args.workers} workers x {args.threads} threads; "
               "liftoff serve) ...", flush=True)
         targets.append(prepare(f"Liftoff gunicorn {args.workers}w", f"http://127.0.0.1:{gport}{features}",
@@ -308,6 +323,13 @@ def main() -> None:
                                args.connections))
         settle(logs / "gunicorn.log", args.workers)
         settle(logs / "serve.log", 1)
+        if args.ceiling:
+            cport = free_port()
+            processes.append(start_ceiling(answer.content, cport, args.workers, args.threads,
+                                           logs / "ceiling.log"))
+            wait_http(f"http://127.0.0.1:{cport}/")
+            targets.append(prepare("gunicorn, empty app", f"http://127.0.0.1:{cport}{features}", token,
+                                   args.connections))
 
         if not args.skip_unleash:
             print("starting unleash-server@8.2.0 ...", flush=True)
@@ -371,6 +393,14 @@ def report(targets: list[dict], args, loads: list[tuple[float, float, float]]) -
     *ours_all, unleash = targets
     same = all(t["comparable"] == unleash["comparable"] for t in ours_all)
     print(f"same flags, strategies and segments in all payloads: {'yes' if same else 'NO'}")
+    ceiling = next((t for t in ours_all if t["name"] == "gunicorn, empty app"), None)
+    if ceiling is not None:
+        ours_all.remove(ceiling)
+        gunicorn = ours_all[0]
+        for status in ("200", "304"):
+            best, theirs = median_run(ceiling[status])[0], median_run(unleash[status])[0]
+            print(f"  on {status}: {gunicorn['name']} reaches {median_run(gunicorn[status])[0] / best:.0%} "
+                  f"of the empty app; the empty app itself is {best / theirs:.2f}x unleash-server")
     for ours in ours_all:
         goal = GOAL_SERVE if ours["name"] == "Liftoff serve" else GOAL_GUNICORN
         for status in ("200", "304"):

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 from flask import current_app
-from sqlalchemy import ColumnClause, DateTime, case, func, literal_column, or_, select, type_coerce
+from sqlalchemy import DateTime, case, func, or_, select, type_coerce
 
 from app import kpi
 from app.db import column_lists, db
@@ -30,7 +30,7 @@ from app.models import (
 from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FeatureMonth, FirstUse
 from app.services.audience import membership
 from app.services.kpi_reads import cache as kpi_cache
-from app.services.kpi_reads import variant_costs, variant_exposure
+from app.services.kpi_reads import day_blocks, variant_costs, variant_exposure
 from app.services.kpi_reads.close_state import close_status
 from app.services.rollups.department_at import department_on
 
@@ -71,21 +71,30 @@ def _sums_by_person(feature_id: int, lo: date, hi: date) -> pd.DataFrame:
     return frame
 
 
-def _active_days(feature_id: int, start: date, end: date) -> pd.DataFrame:
-    """Per person: days with an AI event in [start, end] and in the 30 days ending on ``end``."""
-    habit_start = end - timedelta(days=kpi.window.HABIT_DAYS - 1)
-    used = ActivityDay.ai_tasks > 0
+def _ai_days(feature_id: int, lo: date, hi: date) -> pd.DataFrame:
+    """Per person: the days in [lo, hi] with an AI event."""
+    stmt = (select(ActivityDay.person_id, func.count(func.distinct(ActivityDay.day)))
+            .where(ActivityDay.feature_id == feature_id, ActivityDay.ai_tasks > 0,
+                   ActivityDay.day.between(lo, hi))
+            .group_by(ActivityDay.person_id))
+    return _bulk_frame(stmt, ["person_id", "days"])
 
-    def distinct_days(since: date):
-        return func.count(func.distinct(case((ActivityDay.day >= since, ActivityDay.day), else_=None)))
 
-    stmt = (
-        select(ActivityDay.person_id, distinct_days(start), distinct_days(habit_start))
-        .where(ActivityDay.feature_id == feature_id, used,
-               ActivityDay.day.between(min(start, habit_start), end))
-        .group_by(ActivityDay.person_id)
-    )
-    return _bulk_frame(stmt, ["person_id", "active_days", "habit_days"])
+def _active_days(feature_id: int, start: date, end: date, version: str | None) -> pd.DataFrame:
+    """Per person with an AI event in either range: days with one in [start, end]
+    (``active_days``) and in the 30 days ending on ``end`` (``habit_days``). Days of disjoint
+    weeks add up, so both are sums of the weeks' counts (``day_blocks``)."""
+    def days_since(lo: date) -> pd.Series:
+        parts = day_blocks.blocks("ai_days", _ai_days, feature_id, lo, end, version)
+        return day_blocks.added(parts, ["person_id"]).set_index("person_id")["days"]
+
+    def compute() -> pd.DataFrame:
+        habit_start = end - timedelta(days=kpi.window.HABIT_DAYS - 1)
+        both = pd.concat({"active_days": days_since(start), "habit_days": days_since(habit_start)}, axis=1)
+        both = both.fillna(0).astype("int64").rename_axis("person_id").reset_index()
+        return both.astype({"person_id": "int64"})
+
+    return kpi_cache.cached(version, ("active_days", feature_id, start, end), compute)
 
 
 def _feature(key: str) -> Feature:
@@ -180,33 +189,14 @@ def _live_window_parts(feature: Feature, version: str | None) -> dict:
     return parts
 
 
-def _days_stamp(feature_id: int, lo: date, hi: date) -> tuple | None:
-    """PostgreSQL: what moves whenever a refresh rewrites any of a feature's days in [lo, hi], or
-    None (SQLite). A refresh deletes and re-inserts the department-day rows of every day it
-    recomputes (and all of them after a department change), so either a row of the range comes
-    from its newer transaction (the highest ``xmin``) or the range has fewer rows."""
-    if _dialect() != "postgresql":
-        return None
-    written_by: ColumnClause[int] = literal_column("kpi_feature_days.xmin::text::bigint")
-    return tuple(db.session.execute(
-        select(func.count(), func.max(written_by))
-        .where(FeatureDay.feature_id == feature_id, FeatureDay.day.between(lo, hi))).one())
-
-
 def _window_sums(feature_id: int, lo: date, hi: date, version: str | None) -> pd.DataFrame:
-    """``_sums_by_person``, remembered. On PostgreSQL under the live revision and the days'
-    stamp, so a refresh that did not touch those days (the baseline window's, a closed month's)
-    leaves them remembered: they were a third of the first read after a refresh at 100,000
-    people."""
-    # The stamp cannot move within one revision (only a refresh writes those rows, and it moves
-    # the revision): probed once per revision.
-    stamp = kpi_cache.cached(version, ("days_stamp", feature_id, lo, hi),
-                             lambda: _days_stamp(feature_id, lo, hi)) if version is not None else None
-    if stamp is None:
-        return kpi_cache.cached(version, ("sums", feature_id, lo, hi),
-                                lambda: _sums_by_person(feature_id, lo, hi))
-    return kpi_cache.cached(_live(version), ("sums", feature_id, lo, hi, stamp),
-                            lambda: _sums_by_person(feature_id, lo, hi))
+    """``_sums_by_person`` over [lo, hi], remembered week by week (``day_blocks``): a refresh of
+    one day re-reads one week of a window, not all of it."""
+    def compute() -> pd.DataFrame:
+        parts = day_blocks.blocks("sums", _sums_by_person, feature_id, lo, hi, version)
+        return day_blocks.added(parts, ["person_id", "task", "department_id"])
+
+    return kpi_cache.cached(version, ("window_sums", feature_id, lo, hi), compute)
 
 
 def _baseline_activity(feature: Feature, spells: pd.DataFrame, version: str | None) -> pd.DataFrame:
@@ -223,8 +213,7 @@ def _window_inputs(feature: Feature, start: date, end: date, live: dict,
     first_use = kpi_cache.cached(version, ("first_use", feature.id), lambda: _bulk_frame(
         select(FirstUse.person_id, type_coerce(FirstUse.first_ai_at, DateTime)).where(
             FirstUse.feature_id == feature.id), ["person_id", "first_ai_at"]))
-    active_days = kpi_cache.cached(version, ("active_days", feature.id, start, end),
-                                   lambda: _active_days(feature.id, start, end))
+    active_days = _active_days(feature.id, start, end, version)
     activity = _window_sums(feature.id, start, end, version)
     # Each day's events are valued at the rate of the department they count for.
     activity = activity.assign(rate=activity["department_id"].map(live["department_rates"])

@@ -1,0 +1,85 @@
+"""A window's rollup reads, week by week, each week remembered until a refresh rewrites one of its
+days (PostgreSQL).
+
+At 100,000 people the first read of a window after a refresh was mostly its per-person sums
+(issue #20): the refresh had rewritten one day, and the whole window was read again. Here a window
+is cut into Monday-to-Sunday weeks (clipped to the window), each week's frame is remembered under
+the live revision and a stamp of its days, and the frames are added up. A refresh that touched one
+day moves one week's stamp, so the next read takes that week from the database and the others from
+the memo.
+
+The stamp of a day: how many ``kpi_feature_days`` rows the feature has on it and the newest
+``xmin`` among them. A refresh deletes and re-inserts the department-day rows of every day it
+recomputes (all of them after a department change), so either a row comes from its newer
+transaction or the day has fewer rows. The stamps are probed once per KPI revision (only a refresh
+writes those rows, and it moves the revision). SQLite has no ``xmin``: a window is one block there,
+remembered under the revision, as before.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pandas as pd
+from sqlalchemy import ColumnClause, func, literal_column, select
+
+from app.db import db
+from app.models.kpi import FeatureDay
+from app.services.kpi_reads import cache as kpi_cache
+
+Read = Callable[[int, date, date], pd.DataFrame]
+Stamp = tuple[int, int]  # rows of the days, newest writer among them
+
+
+def weeks(lo: date, hi: date) -> list[tuple[date, date]]:
+    """The Monday-to-Sunday weeks that meet [lo, hi], each clipped to it (none when lo > hi)."""
+    out, monday = [], lo - timedelta(days=lo.weekday())
+    while monday <= hi:
+        out.append((max(monday, lo), min(monday + timedelta(days=6), hi)))
+        monday += timedelta(days=7)
+    return out
+
+
+def _day_stamps(feature_id: int, lo: date, hi: date) -> dict[date, Stamp]:
+    written_by: ColumnClause[int] = literal_column("kpi_feature_days.xmin::text::bigint")
+    rows = db.session.execute(
+        select(FeatureDay.day, func.count(), func.max(written_by))
+        .where(FeatureDay.feature_id == feature_id, FeatureDay.day.between(lo, hi))
+        .group_by(FeatureDay.day))
+    return {day: (int(n), int(newest)) for day, n, newest in rows}
+
+
+def _stamp(stamps: dict[date, Stamp], lo: date, hi: date) -> Stamp:
+    days = [stamps[d] for d in stamps if lo <= d <= hi]
+    return sum(n for n, _ in days), max((newest for _, newest in days), default=0)
+
+
+def blocks(name: str, read: Read, feature_id: int, lo: date, hi: date, version: str | None
+           ) -> list[pd.DataFrame]:
+    """``read(feature_id, a, b)`` for each block [a, b] of [lo, hi], remembered: by week under
+    the live revision and the week's stamp on PostgreSQL, as one block under ``version`` on
+    SQLite (and nothing remembered when ``version`` is None).
+
+    :param name: the memo's name for what ``read`` returns.
+    """
+    if version is None or db.session.get_bind().dialect.name != "postgresql" or lo > hi:
+        return [kpi_cache.cached(version, (name, feature_id, lo, hi), lambda: read(feature_id, lo, hi))]
+    stamps = kpi_cache.cached(version, ("day_stamps", feature_id, lo, hi),
+                              lambda: _day_stamps(feature_id, lo, hi))
+    live = kpi_cache.live_version()
+    return [kpi_cache.cached(live, (name, feature_id, a, b, _stamp(stamps, a, b)),
+                             functools.partial(read, feature_id, a, b))
+            for a, b in weeks(lo, hi)]
+
+
+def added(parts: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    """The blocks' frames added up per ``keys`` (a sum over nothing but NULLs stays NULL, as in
+    SQL). One block is returned as it is."""
+    rows = [part for part in parts if not part.empty]
+    if len(rows) <= 1:
+        return rows[0] if rows else parts[0]
+    values = [c for c in parts[0].columns if c not in keys]
+    return (pd.concat(rows, ignore_index=True)
+            .groupby(keys, sort=False, as_index=False, dropna=False)[values].sum(min_count=1))

@@ -329,8 +329,10 @@ def measure(args, url, base, post, admin_secret, rng, spells, person_ids, keys, 
 
 def refreshes(args, url, post, rng, spells, person_ids, keys, people, n_events) -> None:
     full = run_child(url, REFRESH_CODE.format(full=True))
-    line("full rebuild (refresh-kpis --full)", f"{full['seconds']:.1f} s", "<= 60 s",
-         full["seconds"] <= 60)
+    # Issue #20: <= 60 s at the default 10 M events, <= 10 min at 50 M and more.
+    goal = 60 if n_events <= 10_500_000 else 600
+    line("full rebuild (refresh-kpis --full)", f"{full['seconds']:.1f} s", f"<= {goal} s",
+         full["seconds"] <= goal)
     line("  peak memory of the rebuild process", f"{full['peak_mb']:.0f} MB", "<= 1024 MB",
          full["peak_mb"] <= 1024)
     print(f"  ({full['rows_read']:,} events read, {full['rows_written']:,} person-day rows)")
@@ -395,6 +397,27 @@ def reads(args, end, base: str, admin_secret: str, repeats: int | None = None) -
               f"first request {first:.1f} ms)")
 
 
+def worker_pids(master: int) -> list[int]:
+    """gunicorn's workers: the master's children."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [int(pid) for pid in children]
+
+
+def peak_mb(pid: int) -> float:
+    """A process's own peak resident memory (VmHWM), in MB."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+
+
+def database_bytes(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar())
+    finally:
+        engine.dispose()
+
+
 def database_loaded(server: str, name: str) -> bool:
     """Whether ``name`` exists and holds a loaded company (people and events)."""
     engine = create_engine(database_url(server, name))
@@ -454,6 +477,12 @@ def main() -> None:
         post = events_poster(base, ingest_secret)
 
         measure(args, url, base, post, admin_secret, rng, spells, person_ids, keys, people, n_events)
+        workers_peak = max(peak_mb(pid) for pid in worker_pids(server.pid))
+        line("  peak memory of a gunicorn worker", f"{workers_peak:.0f} MB", "<= 1024 MB",
+             workers_peak <= 1024)
+        size = database_bytes(url)
+        print(f"database size {size / 2**30:.1f} GiB ({size / n_events:,.0f} bytes an event, "
+              "indexes and rollups included)")
     finally:
         if server is not None:
             server.terminate()

@@ -1,5 +1,6 @@
 """Dashboard callbacks at scale on PostgreSQL: the p95 latency of every data callback of every page
-(portfolio, executive, adoption, quality, rollout, enablement, operations; goal <= 300 ms), printed.
+(portfolio, executive, adoption, quality, rollout, enablement, operations; goal <= 300 ms warm,
+<= 1 s cold), printed.
 
 The dataset is the KPI benchmark's (benchmarks/kpi_scale/run.py: people, features with staged
 exposure spells, a year of events COPYed in, then a full refresh-kpis), at the scale given by
@@ -43,7 +44,8 @@ from benchmarks.kpi_scale.run import (  # noqa: E402  (the KPI benchmark's gener
 )
 from benchmarks.support import create_database, database_url, drop_database  # noqa: E402
 
-GOAL_MS = 300.0
+GOAL_MS = 300.0  # warm, and warmed (issue #20)
+GOAL_COLD_MS = 1000.0  # cold: nothing remembered (issue #20)
 
 
 def parse_args() -> argparse.Namespace:
@@ -99,11 +101,11 @@ def body(spec: dict, values: dict) -> dict:
             "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"]]}
 
 
-def line(name: str, samples: np.ndarray) -> None:
+def line(name: str, samples: np.ndarray, goal_ms: float = GOAL_MS) -> None:
     p95 = float(np.percentile(samples, 95))
-    verdict = "OK" if p95 <= GOAL_MS else "MISSED"
+    verdict = "OK" if p95 <= goal_ms else "MISSED"
     print(f"{name:<46} p95 {p95:>8.0f} ms   p50 {np.percentile(samples, 50):>7.0f} ms   "
-          f"goal <= {GOAL_MS:.0f} ms  {verdict}", flush=True)
+          f"goal <= {goal_ms:.0f} ms  {verdict}", flush=True)
 
 
 def dataset(args, rng) -> tuple[str, str]:
@@ -192,7 +194,7 @@ def main() -> None:
                 kpi_data.clear_cache()
                 warmed.append(post(output, value))
                 warm.append(post(output, value))
-            line(f"{label} (cold)", np.array(cold))
+            line(f"{label} (cold)", np.array(cold), GOAL_COLD_MS)
             line(f"{label} (warmed)", np.array(warmed))
             line(f"{label} (warm)", np.array(warm))
     finally:

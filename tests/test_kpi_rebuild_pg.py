@@ -71,8 +71,8 @@ def _assert_same(rebuilt: dict, plain: dict) -> None:
 def _plain_rebuild() -> dict[str, list[tuple]]:
     db.session.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
     rollups._rebuild_activity(None, None, None)
-    rollups._rebuild_feature_days(None, None, None)
-    rollups._rebuild_feature_months(None, None, None)
+    rollups._rebuild_feature_days(None)
+    rollups._rebuild_feature_months(None)
     rollups._merge_first_use(None, None, None)
     return _tables()
 

@@ -276,3 +276,34 @@ def test_a_windows_sums_outlive_a_refresh_of_other_days_only(scenario, client, a
     kpi_cache.clear()
     assert _kpis_by_department(client, admin_headers) == voided  # as computed from nothing remembered
     assert voided["baseline_minutes"] != after["baseline_minutes"]
+
+
+def _first_use_reads(statements: list[str]) -> list[str]:
+    """The KPI reads' statements that take the first uses (column by column: array_agg)."""
+    return [s for s in statements if "array_agg" in s and "kpi_first_use.first_ai_at" in s]
+
+
+def test_first_uses_are_read_again_only_when_a_refresh_moved_one(scenario, client, admin_headers,
+                                                                 ingest_headers):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the first uses' stamp (the rows' xmin) is PostgreSQL's")
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    # Exposed in the window: a at 10-01 09:00 (first AI use 10:00: 1 h), b at 10-01 00:00 (10-03
+    # 10:00: 58 h), c at 10-05 12:00 (10-06 10:00: 22 h); the median is 22 h.
+    assert _kpis_by_department(client, admin_headers)["time_to_first_use_hours"] == 22.0
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        post_events(client, ingest_headers, [an_event("draft", "a", "2026-10-04T10:00:00Z", ai=False)])
+        refresh()  # a manual task: no first use moves, so they are not read again
+        assert _kpis_by_department(client, admin_headers)["time_to_first_use_hours"] == 22.0
+        assert statements and not _first_use_reads(statements)
+        post_events(client, ingest_headers, [an_event("draft", "c", "2026-10-05T15:00:00Z")])
+        refresh()  # c's first use moves to 15:00, 3 h after exposure: the median of 1, 3, 58 h
+        after = _kpis_by_department(client, admin_headers)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert after["time_to_first_use_hours"] == 3.0 and _first_use_reads(statements)

@@ -29,6 +29,7 @@ from app.services.kpi_reads import revision as kpi_revision
 MAX_ENTRIES = 1024
 DEFAULT_MB = 256.0
 _NOMINAL_BYTES = 16_384  # an answer that holds no frame: a dict of figures
+_TEXT_BYTES = 64
 
 _lock = threading.Lock()  # cachetools caches are not thread-safe
 _memo: LRUCache = LRUCache(maxsize=DEFAULT_MB * 1024 * 1024, getsizeof=lambda value: nbytes(value))
@@ -103,7 +104,7 @@ def nbytes(value: Any) -> int:
     """Roughly what ``value`` holds in memory: its frames in full, anything else as a nominal
     answer."""
     if isinstance(value, pd.DataFrame):
-        return int(value.memory_usage(index=True, deep=True).sum())
+        return _frame_bytes(value)
     if isinstance(value, (tuple, list)):
         return sum(nbytes(v) for v in value)
     if isinstance(value, (set, frozenset)):  # people ids: a Python int and its slot, roughly
@@ -112,6 +113,14 @@ def nbytes(value: Any) -> int:
         return _NOMINAL_BYTES + sum(nbytes(v) for v in value.values()
                                     if isinstance(v, (pd.DataFrame, dict, set, frozenset)))
     return _NOMINAL_BYTES
+
+
+def _frame_bytes(frame: pd.DataFrame) -> int:
+    """A frame's arrays, and ~64 bytes for each text value (a short Python string). Measuring the
+    strings one by one (``deep=True``) took ~0.5 s of a first read at 100,000 people."""
+    texts = sum(1 for dtype in frame.dtypes if not (pd.api.types.is_numeric_dtype(dtype)
+                                                     or pd.api.types.is_datetime64_any_dtype(dtype)))
+    return int(frame.memory_usage(index=True, deep=False).sum()) + _TEXT_BYTES * len(frame) * texts
 
 
 def memory_bytes() -> int:

@@ -210,9 +210,7 @@ def _baseline_activity(feature: Feature, spells: pd.DataFrame, version: str | No
 def _window_inputs(feature: Feature, start: date, end: date, live: dict,
                    version: str | None) -> kpi.WindowInputs:
     spells, people = live["spells"], live["people"]
-    first_use = kpi_cache.cached(version, ("first_use", feature.id), lambda: _bulk_frame(
-        select(FirstUse.person_id, type_coerce(FirstUse.first_ai_at, DateTime)).where(
-            FirstUse.feature_id == feature.id), ["person_id", "first_ai_at"]))
+    first_use = _first_uses(feature.id, version)
     active_days = _active_days(feature.id, start, end, version)
     activity = _window_sums(feature.id, start, end, version)
     # Each day's events are valued at the rate of the department they count for.
@@ -229,6 +227,21 @@ def _window_inputs(feature: Feature, start: date, end: date, live: dict,
         estimated_minutes_saved=float(feature.estimated_minutes_saved or 0.0),
         baseline_days=int(feature.baseline_days or 28),
     )
+
+
+def _first_uses(feature_id: int, version: str | None) -> pd.DataFrame:
+    """Every first AI use of the feature. On PostgreSQL remembered under the live revision and a
+    stamp of the feature's first-use rows, so it outlives a refresh that moved none of them (at
+    100,000 people a fifth of the first read after one)."""
+    def read() -> pd.DataFrame:
+        return _bulk_frame(select(FirstUse.person_id, type_coerce(FirstUse.first_ai_at, DateTime))
+                           .where(FirstUse.feature_id == feature_id), ["person_id", "first_ai_at"])
+
+    if version is None or _dialect() != "postgresql":
+        return kpi_cache.cached(version, ("first_use", feature_id), read)
+    stamp = kpi_cache.cached(version, ("first_use_stamp", feature_id), lambda: day_blocks.rows_stamp(
+        FirstUse.__tablename__, FirstUse.feature_id == feature_id))
+    return kpi_cache.cached(kpi_cache.live_version(), ("first_use", feature_id, stamp), read)
 
 
 def _week_of(weeks: list[tuple[date, date]]):

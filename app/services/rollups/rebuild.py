@@ -142,6 +142,10 @@ def rebuild_all(event_sums: list, plain_activity: Callable[[], int]) -> int:
     # ~One group per event: a hash table of every group would spill and then be sorted again for
     # the key-ordered insert; one sort feeding the aggregate does both.
     connection.exec_driver_sql("SET LOCAL enable_hashagg = off")
+    # That sort holds every event (~5 GB at 50 M): with the sessions' 32 MB it merged ~150 runs
+    # from disk; 256 MB (as the side connection has) leaves a few large runs. Memory for this one
+    # statement of this one process, well below the 1 GB a process may take (issue #20).
+    connection.exec_driver_sql("SET LOCAL work_mem = '256MB'")
     try:
         if _fits_packed_key():
             insert = (f"INSERT INTO kpi_activity_days ({', '.join(ACTIVITY_COLUMNS)}) "
@@ -153,6 +157,7 @@ def rebuild_all(event_sums: list, plain_activity: Callable[[], int]) -> int:
         inserted = time.perf_counter()
         side.join()
     connection.exec_driver_sql("SET LOCAL enable_hashagg = on")
+    connection.exec_driver_sql("SET LOCAL work_mem TO DEFAULT")  # the session's own again
     log.info("full rebuild: %d activity rows in %.1f s; then waited %.1f s for the side sums",
              written, inserted - began, time.perf_counter() - inserted)
     if side.error is not None:

@@ -83,7 +83,8 @@ def _void_the_cost(client, admin_headers):
 
 
 KPI_WRITES = {
-    "refresh": lambda c, h, i: refresh(),
+    "a new event, then the refresh": lambda c, h, i: (
+        post_events(c, i, [an_event("draft", "c", "2026-10-08T10:00:00Z")]), refresh()),
     "stage transition": lambda c, h, i: _advance(c, h),
     "cohort membership": lambda c, h, i: _ok(c.put("/api/v1/cohorts/team", json={"members": ["a", "c"]},
                                                    headers=h)),
@@ -123,6 +124,14 @@ def test_events_bump_it_with_the_refresh_that_brings_them_to_the_kpis(scenario, 
     assert revision() == before  # a void too reaches the KPIs with the refresh
     refresh()
     assert revision() == before + 1
+
+
+def test_a_refresh_that_finds_nothing_new_leaves_it_alone(scenario):
+    # The scheduler refreshes every 5 minutes: an idle one must not drop every memo and answer.
+    before = revision()
+    refresh()
+    refresh()
+    assert revision() == before
 
 
 def test_other_writes_and_rollbacks_leave_it_alone(scenario, client, admin_headers):

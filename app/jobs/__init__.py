@@ -31,6 +31,13 @@ JOBS: list[JobSpec] = [
         "Recompute the daily KPI rollups touched by events accepted since the last run.",
     ),
     JobSpec(
+        "precompute-kpis",
+        "app.jobs.kpi:precompute_kpis",
+        "every 1m",
+        "Compute every feature's KPI answers of the latest 13 months that the shared store lacks "
+        "(after a refresh: the newest month's), so month views and the board report read them at once.",
+    ),
+    JobSpec(
         "monthly-close",
         "app.jobs.kpi:monthly_close",
         "30 2 1 * *",

@@ -7,6 +7,7 @@ import logging
 
 from app.jobs.base import JobStats
 from app.jobs.runner import current_hooks
+from app.services.kpi_reads import precompute
 from app.services.reporting import closes, report_mail
 from app.services.rollups import materialise as rollups
 
@@ -22,6 +23,15 @@ def refresh_kpis(full: bool = False) -> JobStats:
              "%s closed months restated", result.events_read, result.rows_written,
              result.days_recomputed, result.full, restated)
     return JobStats(rows_read=result.events_read, rows_written=result.rows_written)
+
+
+def precompute_kpis(budget_seconds: float = 120.0) -> JobStats:
+    """Compute the month answers the store lacks (app/services/kpi_reads/precompute.py): at most
+    ``budget_seconds`` a run; the next run goes on where this one stopped."""
+    result = precompute.precompute(budget_seconds)
+    log.info("precompute-kpis: %s answers computed, %s stored, %s dropped, %s left for the next run",
+             result.computed, result.stored, result.dropped, result.missing)
+    return JobStats(rows_read=result.computed, rows_written=result.stored)
 
 
 def monthly_close(month: str | None = None) -> JobStats:

@@ -135,6 +135,19 @@ class KpiRevision(db.Model):
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class KpiAnswer(db.Model):
+    """A feature's KPI answer over a window, computed once for every process and host by the
+    precompute-kpis job, under the key of the inputs it came from (app/services/kpi_reads/answers.py).
+    Derived, like a memo entry: writing it changes no KPI input."""
+
+    __tablename__ = "kpi_answers"
+
+    question: Mapped[str] = mapped_column(String(200), primary_key=True)
+    feature_id: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(Text)  # JSON: the GET /features/{key}/kpis answer
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class MonthlyClose(db.Model):
     """A month's ROI frozen for executives, with the fingerprint of the inputs it came from."""
 

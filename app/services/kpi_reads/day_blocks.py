@@ -87,6 +87,40 @@ def blocks(name: str, read: Read, feature_id: int, lo: date, hi: date, version: 
             for a, b in weeks(lo, hi)]
 
 
+def summed(name: str, read: Read, keys: list[str], feature_id: int, lo: date, hi: date,
+           version: str | None) -> pd.DataFrame:
+    """``read(feature_id, lo, hi)`` as the sum of its week blocks (``blocks``, ``added``),
+    remembered on PostgreSQL under the live revision and the weeks' stamps: a window whose days a
+    refresh left alone (a baseline window, a past month) is not added up again, and the sum of all
+    but the last week is remembered apart, so a refresh of the newest day re-reads one week and
+    adds two frames, whatever the window's length (five and thirteen frames took 0.1-0.25 s at
+    100,000 people). SQLite: one block under ``version``.
+
+    :param keys: the columns the blocks are added up by.
+    """
+    if version is None or db.session.get_bind().dialect.name != "postgresql" or lo > hi:
+        return added(blocks(name, read, feature_id, lo, hi, version), keys)
+    stamps = kpi_cache.cached(version, ("day_stamps", feature_id, lo, hi),
+                              lambda: _day_stamps(feature_id, lo, hi))
+    live = kpi_cache.live_version()
+    spans = weeks(lo, hi)
+    marks = [_stamp(stamps, a, b) for a, b in spans]
+
+    def block(i: int) -> pd.DataFrame:
+        a, b = spans[i]
+        return kpi_cache.cached(live, (name, feature_id, a, b, marks[i]),
+                                functools.partial(read, feature_id, a, b))
+
+    def total() -> pd.DataFrame:
+        if len(spans) == 1:
+            return block(0)
+        head = kpi_cache.cached(live, (f"{name}_head", feature_id, lo, spans[-2][1], tuple(marks[:-1])),
+                                lambda: added([block(i) for i in range(len(spans) - 1)], keys))
+        return added([head, block(len(spans) - 1)], keys)
+
+    return kpi_cache.cached(live, (f"{name}_sum", feature_id, lo, hi, tuple(marks)), total)
+
+
 def added(parts: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
     """The blocks' frames added up per ``keys`` (a sum over nothing but NULLs stays NULL, as in
     SQL). One block is returned as it is."""

@@ -29,8 +29,8 @@ from app.models import (
 )
 from app.models.kpi import SUM_COLUMNS, ActivityDay, FeatureDay, FeatureMonth, FirstUse
 from app.services.audience import membership
+from app.services.kpi_reads import answers, day_blocks, variant_costs, variant_exposure
 from app.services.kpi_reads import cache as kpi_cache
-from app.services.kpi_reads import day_blocks, variant_costs, variant_exposure
 from app.services.kpi_reads.close_state import close_status
 from app.services.rollups.department_at import department_on
 
@@ -85,8 +85,8 @@ def _active_days(feature_id: int, start: date, end: date, version: str | None) -
     (``active_days``) and in the 30 days ending on ``end`` (``habit_days``). Days of disjoint
     weeks add up, so both are sums of the weeks' counts (``day_blocks``)."""
     def days_since(lo: date) -> pd.Series:
-        parts = day_blocks.blocks("ai_days", _ai_days, feature_id, lo, end, version)
-        return day_blocks.added(parts, ["person_id"]).set_index("person_id")["days"]
+        days = day_blocks.summed("ai_days", _ai_days, ["person_id"], feature_id, lo, end, version)
+        return days.set_index("person_id")["days"]
 
     def compute() -> pd.DataFrame:
         habit_start = end - timedelta(days=kpi.window.HABIT_DAYS - 1)
@@ -190,13 +190,10 @@ def _live_window_parts(feature: Feature, version: str | None) -> dict:
 
 
 def _window_sums(feature_id: int, lo: date, hi: date, version: str | None) -> pd.DataFrame:
-    """``_sums_by_person`` over [lo, hi], remembered week by week (``day_blocks``): a refresh of
-    one day re-reads one week of a window, not all of it."""
-    def compute() -> pd.DataFrame:
-        parts = day_blocks.blocks("sums", _sums_by_person, feature_id, lo, hi, version)
-        return day_blocks.added(parts, ["person_id", "task", "department_id"])
-
-    return kpi_cache.cached(version, ("window_sums", feature_id, lo, hi), compute)
+    """``_sums_by_person`` over [lo, hi], remembered week by week (``day_blocks.summed``): a
+    refresh of one day re-reads one week of a window, and none of a window it did not touch."""
+    return day_blocks.summed("sums", _sums_by_person, ["person_id", "task", "department_id"], feature_id,
+                             lo, hi, version)
 
 
 def _baseline_activity(feature: Feature, spells: pd.DataFrame, version: str | None) -> pd.DataFrame:
@@ -367,7 +364,8 @@ def variant_groups(feature: Feature, spells: pd.DataFrame, start: date, end: dat
 def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) -> dict:
     """The ``GET /api/v1/features/{key}/kpis`` answer, as of the last refresh-kpis run.
 
-    Remembered per KPI revision, so a repeat costs two primary-key reads.
+    Remembered under the key of its inputs (``answers.question``: on PostgreSQL a refresh of
+    later days leaves it valid), and read from the store of precomputed answers when it holds it.
 
     :param key: the feature's key (404 when unknown).
     :param start: first day of the window (UTC); ``end``: its last day.
@@ -396,7 +394,11 @@ def feature_kpis(key: str, start: date, end: date, group_by: str | None = None) 
                                                  splits_people=group_by in SPLITTING_GROUP_BYS)
         return answer
 
-    return kpi_cache.cached(version, ("kpis", feature.id, start, end, group_by), compute)
+    asked = answers.question(feature.id, start, end, group_by, version)
+    if asked is None:
+        return compute()
+    return kpi_cache.cached(asked.memo_version, ("kpis", asked.text),
+                            lambda: answers.stored(asked) or compute())
 
 
 def money_inputs(through_month: str) -> kpi.MoneyInputs:

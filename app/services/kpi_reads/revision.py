@@ -37,6 +37,11 @@ NOT_KPI_INPUTS = frozenset({
     # and so bumps the revision then (the contract: reads reflect the last refresh). Counting them
     # here would drop every memo on each ingest batch, keeping busy systems' caches always cold.
     "events",
+    # The refresh's own bookkeeping (its watermark, the dirty days it absorbed): a refresh that
+    # found nothing new writes only these, and must not drop every memo (it runs every 5 minutes).
+    "kpi_refresh_state",
+    # Answers computed from the inputs (app/services/kpi_reads/answers.py), like a memo entry.
+    "kpi_answers",
     "kpi_revision", "kpi_dirty_days", "users", "api_tokens", "feedback", "playbook_runs",
     "training_sessions", "attendance", "action_items", "gate_evaluations", "drift_checks",
     "job_runs", "audit_log", "sdk_instances", "flag_metrics", "flag_variant_metrics", "metric_buckets",
@@ -47,7 +52,7 @@ NOT_KPI_INPUTS = frozenset({
 # What a refresh writes: derived from the events, read only through the rollup reads.
 ROLLUP_TABLES = frozenset({
     "kpi_activity_days", "kpi_feature_days", "kpi_feature_months", "kpi_first_use",
-    "kpi_refresh_state", "kpi_monthly_closes",
+    "kpi_monthly_closes",
 })
 _CHANGED = "kpi_inputs_changed"  # key in Session.info: this transaction wrote a KPI input
 _LIVE_CHANGED = "kpi_live_inputs_changed"  # ... and one that is not a rollup

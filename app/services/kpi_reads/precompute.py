@@ -1,0 +1,91 @@
+"""Compute once, for every process and host, the KPI answers the month views open on.
+
+The executive view, the portfolio and the board report read every feature's answer of a calendar
+month (``board_report.month_quality``): the latest month, and the twelve before it for the board
+report's history. At 100,000 people and 50 M events each is seconds of rollup reads when no
+process remembers it, so a page of twenty features took minutes in a new worker. The
+``precompute-kpis`` job (the scheduler process) computes the ones the store lacks under the key
+of their inputs (``answers.question``) and drops the rest; web processes then read them with one
+primary-key read each. A refresh of the newest day moves only the newest month's keys.
+
+Consistency: the answers are computed in the job's transaction; one is stored only while the KPI
+revision still reads as it did when the run began (every commit of a KPI input moves it), so no
+answer mixes two states. A run that sees it move stops, keeps what it stored, and the next run
+goes on from there. A run also stops after ``budget_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from app.db import db
+from app.models import Feature
+from app.models.kpi import FeatureMonth
+from app.months import month_before, month_bounds
+from app.services.kpi_reads import answers, figures
+from app.services.kpi_reads import cache as kpi_cache
+from app.services.kpi_reads import revision as kpi_revision
+
+log = logging.getLogger(__name__)
+HISTORY_MONTHS = 12  # the board report's history (app.services.reporting.board_report)
+
+
+@dataclass
+class PrecomputeResult:
+    computed: int
+    stored: int
+    dropped: int
+    missing: int  # left for the next run (the budget ran out, or the inputs moved)
+
+
+def months() -> list[str]:
+    """The latest month with rollups and the ``HISTORY_MONTHS`` before it, newest first."""
+    latest = db.session.scalar(select(func.max(FeatureMonth.month)))
+    if latest is None:
+        return []
+    out = [latest]
+    for _ in range(HISTORY_MONTHS):
+        out.append(month_before(out[-1]))
+    return out
+
+
+def precompute(budget_seconds: float = 120.0) -> PrecomputeResult:
+    """Store every feature's answer of each of ``months()`` that the store lacks, newest month
+    first, and drop the answers of other windows or of older inputs (nothing is committed here)."""
+    began = time.perf_counter()
+    revision = kpi_revision.current()
+    version = kpi_cache.version()
+    if revision is None or version is None:
+        return PrecomputeResult(0, 0, 0, 0)
+    features = db.session.execute(select(Feature.id, Feature.key).order_by(Feature.key)).all()
+    wanted = []
+    for month in months():
+        start, end = month_bounds(month)
+        for feature_id, key in features:
+            asked = answers.question(feature_id, start, end, None, version)
+            if asked is not None:
+                wanted.append((asked, feature_id, key, start, end))
+    have = answers.stored_questions()
+    computed = stored = 0
+    for asked, feature_id, key, start, end in wanted:
+        if asked.text in have:
+            continue
+        if time.perf_counter() - began > budget_seconds:
+            break
+        answer = figures.feature_kpis(key, start, end)
+        computed += 1
+        if kpi_revision.current() != revision:
+            log.info("precompute-kpis: the KPI inputs moved; the next run goes on")
+            break
+        text = answers.as_json(answer)
+        if text is not None:
+            answers.store(asked, feature_id, text)
+            have.add(asked.text)
+            stored += 1
+    dropped = answers.keep_only({asked.text for asked, *_ in wanted})
+    missing = sum(1 for asked, *_ in wanted if asked.text not in have)
+    return PrecomputeResult(computed, stored, dropped, missing)

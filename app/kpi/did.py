@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from app.kpi.rows import PersonRows
 from app.kpi.stats import Z
 
 
@@ -23,9 +24,13 @@ def duration_rows(sums: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _duration_cell(rows: pd.DataFrame, people: np.ndarray) -> tuple[float, float, float]:
+def _duration_cell(rows: pd.DataFrame, people: np.ndarray, by_person: PersonRows | None = None
+                   ) -> tuple[float, float, float]:
     """n, sum and sum of squares of the minutes of every event with a duration of these people."""
-    part = rows[rows["person_id"].isin(people)]  # people: an array (a set is converted per call)
+    if by_person is not None:
+        part = by_person.pick(rows, people)
+    else:
+        part = rows[rows["person_id"].isin(people)]  # people: an array (a set is converted per call)
     return float(part["n"].sum()), float(part["total"].sum()), float(part["sq"].sum())
 
 
@@ -38,19 +43,23 @@ def _mean_var(cell: tuple[float, float, float]) -> tuple[float, float] | None:
 
 
 def did_time_saved(before: pd.DataFrame, during: pd.DataFrame, treated: set[int],
-                   control: set[int]) -> dict:
+                   control: set[int], rows: tuple[PersonRows, PersonRows] | None = None) -> dict:
     """Minutes saved per task: -[(treated during - before) - (control during - before)], where the
     outcome is the mean minutes of a task with a duration (AI or not), with a 95 % interval.
 
     :param before: per person x task sums over the baseline window (or its ``duration_rows``).
     :param during: per person x task sums over the KPI window (or its ``duration_rows``).
     :param treated: people exposed in the window; ``control``: people not exposed by its end.
+    :param rows: the two frames' rows by person (``app.kpi.rows``), when made once for many
+        groups; they must be ``before``'s and ``during``'s ``duration_rows``.
     """
     out: dict[str, float | None] = {"did_time_saved_per_task": None, "did_ci_low": None, "did_ci_high": None,
            "did_treated_users": len(treated), "did_control_users": len(control)}
     groups = [np.fromiter(group, dtype=np.int64, count=len(group)) for group in (treated, control)]
     frames = [frame if "total" in frame.columns else duration_rows(frame) for frame in (before, during)]
-    cells = [_mean_var(_duration_cell(frame, group)) for group in groups for frame in frames]
+    indexes = rows or (None, None)
+    cells = [_mean_var(_duration_cell(frame, group, index)) for group in groups
+             for frame, index in zip(frames, indexes, strict=True)]
     known = [cell for cell in cells if cell is not None]
     if len(known) < len(cells):
         return out  # a cell with fewer than two timed tasks gives no estimate

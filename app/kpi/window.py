@@ -11,6 +11,7 @@ import pandas as pd
 
 from app.kpi.did import did_time_saved, duration_rows
 from app.kpi.exposure import baseline_window, day_start, exposed_people, first_exposure, naive_utc
+from app.kpi.rows import PersonRows, person_rows
 from app.kpi.stats import mean_interval, ratio, wilson
 from app.kpi.time_saved import (
     baseline_error_interval,
@@ -185,10 +186,10 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     act, days = inputs.activity, inputs.active_days
     exposed = inputs.exposed if people is None else inputs.exposed & people
     if people is not None:
-        # An array of the group's ids once, rather than pandas turning the set into one per filter.
+        # An array of the group's ids once; each frame's rows by person once for every group.
         group = _id_set(people)
-        act = _restrict(act, group)
-        days = _restrict(days, group)
+        act = _rows_of(inputs, "activity").pick(act, group.array)
+        days = _rows_of(inputs, "active_days").pick(days, group.array)
     active_days = days[days["active_days"] > 0]
     active = active_people(days)
     n_days = (inputs.end - inputs.start).days + 1
@@ -242,8 +243,19 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
         # rows, and their duration sums are made once for every group.
         **did_time_saved(
             inputs._cached("did_before", lambda: duration_rows(inputs.baseline_activity)),
-            inputs._cached("did_during", lambda: duration_rows(inputs.activity)), exposed, control),
+            inputs._cached("did_during", lambda: duration_rows(inputs.activity)), exposed, control,
+            rows=None if people is None else (_rows_of(inputs, "did_before"),
+                                              _rows_of(inputs, "did_during"))),
     }
+
+
+def _rows_of(inputs: WindowInputs, name: str) -> PersonRows:
+    """The rows by person of the inputs' frame ``name`` (an attribute, or a cached frame)."""
+    def compute() -> PersonRows:
+        frame = getattr(inputs, name) if hasattr(inputs, name) else inputs._cache[name]
+        return person_rows(frame)
+
+    return inputs._cached(f"rows_{name}", compute)
 
 
 class _IdSet(frozenset):
@@ -258,13 +270,6 @@ def _id_set(people: AbstractSet[int]) -> _IdSet:
     ids = _IdSet(people)
     ids.array = np.fromiter(ids, dtype=np.int64, count=len(ids))
     return ids
-
-
-def _restrict(frame: pd.DataFrame, people: AbstractSet[int] | None) -> pd.DataFrame:
-    """The rows of ``people`` (all when None), in the frame's order."""
-    if people is None:
-        return frame
-    return frame[frame["person_id"].isin(_id_set(people).array)]
 
 
 def _habit_days(inputs: WindowInputs, days: pd.DataFrame, exposed: set[int]) -> np.ndarray:

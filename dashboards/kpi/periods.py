@@ -58,9 +58,11 @@ def data_through(now: datetime | None = None) -> pd.DataFrame:
     event for more than LATE_AFTER while the feature is live (started, not killed)."""
     now_at = _utc(now or utcnow())
     assert now_at is not None, "_utc answers None for None only"
-    newest = dict(db.session.execute(
-        select(Event.feature_id, func.max(Event.occurred_at)).where(Event.voided_at.is_(None))
-        .group_by(Event.feature_id)).all())
+    # One backward probe of ix_events_feature_occurred per feature: a GROUP BY over the events read
+    # all of them (minutes at 50 M events).
+    latest = (select(func.max(Event.occurred_at))
+              .where(Event.feature_id == Feature.id, Event.voided_at.is_(None)).scalar_subquery())
+    newest = dict(db.session.execute(select(Feature.id, latest).where(Feature.archived_at.is_(None))).all())
     rows = []
     for feature in db.session.scalars(select(Feature).where(Feature.archived_at.is_(None))
                                       .order_by(Feature.name)):

@@ -22,6 +22,7 @@ from app.models import (
     SdkInstance,
 )
 from app.services.audience.stages import People, stage_audience
+from app.services.kpi_reads import cache as kpi_cache
 from app.services.kpi_reads import figures
 from app.services.reporting import board_report
 from app.services.rollout import gates
@@ -75,6 +76,15 @@ def _aware(at: datetime) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
+def _exposed_now() -> dict[int, int]:
+    """People exposed now, per feature id: remembered under the live KPI revision, which every
+    change of an exposure spell moves (counting the open spells of 100,000 people and 20 features
+    took ~0.3 s of each portfolio view)."""
+    return kpi_cache.cached(kpi_cache.live_version(), ("exposed_now",), lambda: dict(db.session.execute(
+        select(ExposureSpell.feature_id, func.count()).where(ExposureSpell.end_at.is_(None))
+        .group_by(ExposureSpell.feature_id)).all()))
+
+
 def portfolio() -> pd.DataFrame:
     """Every feature not archived with its current stage, the people exposed now and since when
     it is there."""
@@ -88,11 +98,7 @@ def portfolio() -> pd.DataFrame:
     ).all()
     stage_names = {(fid, pos): name for fid, pos, name, _pct in stage_rows}
     percentages = {(fid, pos): pct for fid, pos, _name, pct in stage_rows}
-    exposed = dict(db.session.execute(
-        select(ExposureSpell.feature_id, func.count())
-        .where(ExposureSpell.end_at.is_(None))
-        .group_by(ExposureSpell.feature_id)
-    ).all())
+    exposed = _exposed_now()
     since = _last_transition_at()
     rows = []
     for f in features:

@@ -89,12 +89,12 @@ def blocks(name: str, read: Read, feature_id: int, lo: date, hi: date, version: 
 
 def summed(name: str, read: Read, keys: list[str], feature_id: int, lo: date, hi: date,
            version: str | None) -> pd.DataFrame:
-    """``read(feature_id, lo, hi)`` as the sum of its week blocks (``blocks``, ``added``),
-    remembered on PostgreSQL under the live revision and the weeks' stamps: a window whose days a
-    refresh left alone (a baseline window, a past month) is not added up again, and the sum of all
-    but the last week is remembered apart, so a refresh of the newest day re-reads one week and
-    adds two frames, whatever the window's length (five and thirteen frames took 0.1-0.25 s at
-    100,000 people). SQLite: one block under ``version``.
+    """``read(feature_id, lo, hi)`` as the sum of its week blocks (``blocks``, ``added``): on
+    PostgreSQL the weeks and the sum of all but the last are remembered under the live revision
+    and their stamps, so a refresh of the newest day re-reads one week and adds two frames,
+    whatever the window's length (adding five and thirteen weeks took 0.1-0.25 s at 100,000
+    people), and a window it did not touch (a baseline window) adds two remembered frames.
+    SQLite: one block under ``version``.
 
     :param keys: the columns the blocks are added up by.
     """
@@ -111,14 +111,13 @@ def summed(name: str, read: Read, keys: list[str], feature_id: int, lo: date, hi
         return kpi_cache.cached(live, (name, feature_id, a, b, marks[i]),
                                 functools.partial(read, feature_id, a, b))
 
-    def total() -> pd.DataFrame:
-        if len(spans) == 1:
-            return block(0)
-        head = kpi_cache.cached(live, (f"{name}_head", feature_id, lo, spans[-2][1], tuple(marks[:-1])),
-                                lambda: added([block(i) for i in range(len(spans) - 1)], keys))
-        return added([head, block(len(spans) - 1)], keys)
-
-    return kpi_cache.cached(live, (f"{name}_sum", feature_id, lo, hi, tuple(marks)), total)
+    if len(spans) == 1:
+        return block(0)
+    # Not the whole sum too: at 100,000 people a quarter's sum is ~60 MB, and a third copy of each
+    # window pushed the weeks of other windows out of a 512 MB memo. Adding two frames is ~50 ms.
+    head = kpi_cache.cached(live, (f"{name}_head", feature_id, lo, spans[-2][1], tuple(marks[:-1])),
+                            lambda: added([block(i) for i in range(len(spans) - 1)], keys))
+    return added([head, block(len(spans) - 1)], keys)
 
 
 def added(parts: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:

@@ -106,18 +106,23 @@ def summed(name: str, read: Read, keys: list[str], feature_id: int, lo: date, hi
     spans = weeks(lo, hi)
     marks = [_stamp(stamps, a, b) for a, b in spans]
 
-    def block(i: int) -> pd.DataFrame:
+    def block(i: int, copies: bool = True) -> pd.DataFrame:
         a, b = spans[i]
         return kpi_cache.cached(live, (name, feature_id, a, b, marks[i]),
-                                functools.partial(read, feature_id, a, b))
+                                functools.partial(read, feature_id, a, b), copies=copies)
 
     if len(spans) == 1:
         return block(0)
     # Not the whole sum too: at 100,000 people a quarter's sum is ~60 MB, and a third copy of each
     # window pushed the weeks of other windows out of a 512 MB memo. Adding two frames is ~50 ms.
+    # The frames added up are only read (``added`` makes a new one): not copied out of the memo.
     head = kpi_cache.cached(live, (f"{name}_head", feature_id, lo, spans[-2][1], tuple(marks[:-1])),
-                            lambda: added([block(i) for i in range(len(spans) - 1)], keys))
-    return added([head, block(len(spans) - 1)], keys)
+                            lambda: added([block(i, copies=False) for i in range(len(spans) - 1)], keys),
+                            copies=False)
+    last = block(len(spans) - 1, copies=False)
+    total = added([head, last], keys)
+    # With one of the two empty, ``added`` hands back the other: the memo's own frame.
+    return total.copy() if total is head or total is last else total
 
 
 def added(parts: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:

@@ -62,13 +62,17 @@ def precompute(budget_seconds: float = 120.0) -> PrecomputeResult:
     if revision is None or version is None:
         return PrecomputeResult(0, 0, 0, 0)
     features = db.session.execute(select(Feature.id, Feature.key).order_by(Feature.key)).all()
+    kept = months()
+    # The newest month of every feature first (what the pages open on), then the older months
+    # feature by feature: a feature's spells, first uses and baseline window stay in the memo
+    # for all its months instead of being read again for each month.
+    order = [(m, f) for m in kept[:1] for f in features] + [(m, f) for f in features for m in kept[1:]]
     wanted = []
-    for month in months():
+    for month, (feature_id, key) in order:
         start, end = month_bounds(month)
-        for feature_id, key in features:
-            asked = answers.question(feature_id, start, end, None, version)
-            if asked is not None:
-                wanted.append((asked, feature_id, key, start, end))
+        asked = answers.question(feature_id, start, end, None, version)
+        if asked is not None:
+            wanted.append((asked, feature_id, key, start, end))
     have = answers.stored_questions()
     computed = stored = 0
     for asked, feature_id, key, start, end in wanted:

@@ -84,8 +84,10 @@ def callbacks(features: list[str], months: list[str]) -> list[tuple[str, str, li
          [{"rollout-feature": f, "rollout-version": 0} for f in features]),
         ("rollout    render_sdks", "rollout-sdks.children", [{"rollout-version": 0}]),
         ("enablement render_enablement", "..enablement-playbook.children...enablement-gate.children..."
-         "enablement-trainings.children...enablement-feedback.children...enablement-actions.children..",
+         "enablement-trainings.children...enablement-actions.children...enablement-pulse.children..",
          [{"enablement-feature": f, "enablement-version": 0} for f in features]),
+        ("enablement render_feedback", "..enablement-feedback.children...feedback-more.hidden..",
+         [{"enablement-feature": f, "enablement-version": 0, "feedback-scope": "open"} for f in features]),
         ("operations render_operations", "ops-body.children", [{"ops-version": 0, "ops-refresh": None}]),
     ]
 

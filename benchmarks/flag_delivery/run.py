@@ -364,7 +364,9 @@ def main() -> None:
     report(targets, args, loads)
     if exposure_timings:
         print()
-        print(f"exposure recompute, {args.people:,} people, PostgreSQL (goal <= 5 s):")
+        # Issue #20: a stage change reaching 50,000 people <= 2 s (benchmarks/exposure times that
+        # alone); the import line recomputes every feature at once and has no goal of its own.
+        print(f"exposure recompute, {args.people:,} people, PostgreSQL (goal: a stage change <= 2 s):")
         for label, value in exposure_timings.items():
             print(f"  {label:<42} {value:.2f} s" if isinstance(value, float) else f"  {label:<42} {value:,}")
 

@@ -2,8 +2,9 @@
 
 The executive view, the portfolio and the board report read every feature's answer of a calendar
 month (``board_report.month_quality``): the latest month, and the twelve before it for the board
-report's history. At 100,000 people and 50 M events each is seconds of rollup reads when no
-process remembers it, so a page of twenty features took minutes in a new worker. The
+report's history; the quality page reads a month to today. At 100,000 people and 50 M events each
+is seconds of rollup reads when no process remembers it, so a page of twenty features took minutes
+in a new worker. The
 ``precompute-kpis`` job (the scheduler process) computes the ones the store lacks under the key
 of their inputs (``answers.question``) and drops the rest; web processes then read them with one
 primary-key read each. A refresh of the newest day moves only the newest month's keys.
@@ -19,10 +20,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import func, select
 
-from app.db import db
+from app.db import db, utcnow
 from app.models import Feature
 from app.models.kpi import FeatureMonth
 from app.months import month_before, month_bounds
@@ -53,6 +55,14 @@ def months() -> list[str]:
     return out
 
 
+def windows(month: str) -> list[tuple[date, date]]:
+    """The windows of ``month`` that are read: the calendar month (the executive view, the board
+    report) and, inside the current month, the month to today (the quality page)."""
+    start, end = month_bounds(month)
+    to_date = max(start, min(end, utcnow().date()))
+    return [(start, end)] if to_date == end else [(start, end), (start, to_date)]
+
+
 def precompute(budget_seconds: float = 120.0) -> PrecomputeResult:
     """Store every feature's answer of each of ``months()`` that the store lacks, newest month
     first, and drop the answers of other windows or of older inputs (nothing is committed here)."""
@@ -69,10 +79,10 @@ def precompute(budget_seconds: float = 120.0) -> PrecomputeResult:
     order = [(m, f) for m in kept[:1] for f in features] + [(m, f) for f in features for m in kept[1:]]
     wanted = []
     for month, (feature_id, key) in order:
-        start, end = month_bounds(month)
-        asked = answers.question(feature_id, start, end, None, version)
-        if asked is not None:
-            wanted.append((asked, feature_id, key, start, end))
+        for start, end in windows(month):
+            asked = answers.question(feature_id, start, end, None, version)
+            if asked is not None:
+                wanted.append((asked, feature_id, key, start, end))
     have = answers.stored_questions()
     computed = stored = 0
     for asked, feature_id, key, start, end in wanted:

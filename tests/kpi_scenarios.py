@@ -73,6 +73,19 @@ def draft_company():
     return feature, rows
 
 
+def refreshed_draft_company(client, ingest_headers):
+    """Scenario A with its events posted and refreshed, every KPI memo emptied first."""
+    from app.services.kpi_reads import cache as kpi_cache
+    from dashboards.kpi import data as kpi_data
+
+    kpi_cache.clear()
+    kpi_data.clear_cache()
+    feature, rows = draft_company()
+    post_events(client, ingest_headers, rows)
+    refresh()
+    return feature
+
+
 def october_licence(client, headers) -> None:
     """Scenario A's cost: a 100 EUR licence for the draft feature in October 2026."""
     r = client.post("/api/v1/features/draft/costs", headers=headers,

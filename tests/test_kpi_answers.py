@@ -17,19 +17,13 @@ from app.months import month_bounds
 from app.services.kpi_reads import cache as kpi_cache
 from app.services.kpi_reads import figures as kpis
 from app.services.kpi_reads import precompute
-from dashboards.kpi import data as kpi_data
-from tests.kpi_scenarios import draft_company, post_events, refresh
 from tests.kpi_scenarios import event as an_event
+from tests.kpi_scenarios import post_events, refresh, refreshed_draft_company
 
 
 @pytest.fixture
 def scenario(app, client, ingest_headers):
-    kpi_cache.clear()
-    kpi_data.clear_cache()
-    feature, rows = draft_company()
-    post_events(client, ingest_headers, rows)
-    refresh()
-    return feature
+    return refreshed_draft_company(client, ingest_headers)
 
 
 def month_kpis(month: str) -> dict:

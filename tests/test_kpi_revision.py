@@ -14,18 +14,13 @@ from app.services.kpi_reads import cache as kpi_cache
 from app.services.rollout import transitions as rollout
 from dashboards.kpi import data as kpi_data
 from tests.helpers import gen_person, utc
-from tests.kpi_scenarios import draft_company, october_licence, post_events, refresh, spell
 from tests.kpi_scenarios import event as an_event
+from tests.kpi_scenarios import october_licence, post_events, refresh, refreshed_draft_company, spell
 
 
 @pytest.fixture
 def scenario(app, client, ingest_headers, admin_headers):
-    kpi_cache.clear()
-    kpi_data.clear_cache()
-    feature, rows = draft_company()
-    post_events(client, ingest_headers, rows)
-    refresh()
-    return feature
+    return refreshed_draft_company(client, ingest_headers)
 
 
 def revision() -> int:

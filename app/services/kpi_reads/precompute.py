@@ -84,7 +84,7 @@ def precompute(budget_seconds: float = 120.0) -> PrecomputeResult:
             if asked is not None:
                 wanted.append((asked, feature_id, key, start, end))
     have = answers.stored_questions()
-    computed = stored = 0
+    computed, new = 0, []
     for asked, feature_id, key, start, end in wanted:
         if asked.text in have:
             continue
@@ -97,9 +97,13 @@ def precompute(budget_seconds: float = 120.0) -> PrecomputeResult:
             break
         text = answers.as_json(answer)
         if text is not None:
-            answers.store(asked, feature_id, text)
+            new.append((asked, feature_id, text))
             have.add(asked.text)
-            stored += 1
+    # Written together at the end: on SQLite the first write takes the database's one write lock,
+    # which must not be held while the answers are computed (other writers wait at most 10 s).
+    for asked, feature_id, text in new:
+        answers.store(asked, feature_id, text)
+    stored = len(new)
     dropped = answers.keep_only({asked.text for asked, *_ in wanted})
     missing = sum(1 for asked, *_ in wanted if asked.text not in have)
     return PrecomputeResult(computed, stored, dropped, missing)

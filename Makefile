@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 APP_STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+# make demo PORT=8061 (or PORT=8061 make demo) serves the demo on another port.
+PORT ?= 8050
 
 .PHONY: demo test test-fast lint venv migrate seed serve migration clean bench-load
 
@@ -24,12 +26,12 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(DEV_STAMP)
 
-demo: $(APP_STAMP)  ## install, migrate, seed the demo company, serve on 127.0.0.1:8050
+demo: $(APP_STAMP)  ## install, migrate, seed the demo company, serve on 127.0.0.1:8050 (PORT= to change)
 	$(BIN)/liftoff db upgrade
 	$(BIN)/liftoff seed
 	$(BIN)/liftoff jobs run refresh-kpis
 	$(BIN)/liftoff demo-users
-	LIFTOFF_COMPANY_NAME="Northwind Demo" LIFTOFF_SCHEDULER_IN_PROCESS=1 $(BIN)/liftoff serve --host 127.0.0.1 --port 8050
+	LIFTOFF_COMPANY_NAME="Northwind Demo" LIFTOFF_SCHEDULER_IN_PROCESS=1 $(BIN)/liftoff serve --host 127.0.0.1 --port $(PORT)
 
 test: lint  ## lint, then the whole suite (SQLite unless DATABASE_URL / LIFTOFF_TEST_DATABASE say otherwise)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)

@@ -188,14 +188,19 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     if people is not None:
         # An array of the group's ids once; each frame's rows by person once for every group.
         group = _id_set(people)
-        act = _rows_of(inputs, "activity").pick(act, group.array)
+        at = _rows_of(inputs, "activity").positions(group.array)
+        act = act.take(at)
         days = _rows_of(inputs, "active_days").pick(days, group.array)
     active_days = days[days["active_days"] > 0]
     active = active_people(days)
     n_days = (inputs.end - inputs.start).days + 1
     ai_tasks = int(act["ai_tasks"].sum())
 
-    saved = saved_minutes(act, inputs.baselines, inputs.estimated_minutes_saved)
+    # Row by row, so a group's rows of it are those of the whole window's (made once).
+    saved = inputs._cached("saved", lambda: saved_minutes(inputs.activity, inputs.baselines,
+                                                          inputs.estimated_minutes_saved))
+    if people is not None:
+        saved = saved.take(at)
     rates = (act["rate"] if "rate" in act.columns else act["person_id"].map(inputs.rates)).astype("float64")
     saved_total = float(saved["saved_min"].sum())
     per_task, per_task_low, per_task_high = mean_interval(saved_total, float(saved["saved_sq"].sum()),

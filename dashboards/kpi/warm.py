@@ -8,9 +8,10 @@ remembered. So a daemon thread in each web process checks the revision every
 ``KPI_WARM_SECONDS`` (``LIFTOFF_KPI_WARM_SECONDS``, 30; 0 turns it off) and, when it moved, reads
 what the pages of the latest month need, feature by feature (the month's window, the baseline
 window, the eight trend weeks), and the monthly sums of it and the month before. At 10 M events
-and 20 features that is ~110 MB of the memo's KPI_CACHE_MB. Only reads are warmed,
-not answers: they are what every page and role shares, and they cost the database more than
-this process's CPU.
+and 20 features that is ~110 MB of the memo's KPI_CACHE_MB. Of the answers, only each feature's
+month answer is warmed (the quality page's record, read from the store when it holds it): the
+reads are what every page and role shares, and they cost the database more than this process's
+CPU.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def warm_once() -> int:
     start, end = kpi_data.month_bounds(latest)[0], kpi_data.window_end(latest)
     for key in keys:
         kpis.kpi_inputs(key, start, end)
+        kpis.feature_kpis(key, start, end)  # the quality page's record (from the store when it holds it)
         kpis.trend_inputs(key, kpi_data.weeks_ending(end))
     return len(keys)
 

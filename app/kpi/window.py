@@ -188,9 +188,9 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     if people is not None:
         # An array of the group's ids once; each frame's rows by person once for every group.
         group = _id_set(people)
-        at = _rows_of(inputs, "activity").positions(group.array)
+        at = _rows_of(inputs, "activity", act).positions(group.array)
         act = act.take(at)
-        days = _rows_of(inputs, "active_days").pick(days, group.array)
+        days = _rows_of(inputs, "active_days", days).pick(days, group.array)
     active_days = days[days["active_days"] > 0]
     active = active_people(days)
     n_days = (inputs.end - inputs.start).days + 1
@@ -217,6 +217,8 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     everyone = _everyone(inputs)
     control = (everyone if people is None else everyone & people) - before_exposure
     b_window = inputs.baseline_window
+    did_before = inputs._cached("did_before", lambda: duration_rows(inputs.baseline_activity))
+    did_during = inputs._cached("did_during", lambda: duration_rows(inputs.activity))
     return {
         "feature": inputs.feature,
         "start": inputs.start.isoformat(),
@@ -246,21 +248,15 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
         "never_used_share": never_share,
         # The treated and the controls are all among ``people``: the whole frames give the same
         # rows, and their duration sums are made once for every group.
-        **did_time_saved(
-            inputs._cached("did_before", lambda: duration_rows(inputs.baseline_activity)),
-            inputs._cached("did_during", lambda: duration_rows(inputs.activity)), exposed, control,
-            rows=None if people is None else (_rows_of(inputs, "did_before"),
-                                              _rows_of(inputs, "did_during"))),
+        **did_time_saved(did_before, did_during, exposed, control,
+                         rows=None if people is None else (_rows_of(inputs, "did_before", did_before),
+                                                           _rows_of(inputs, "did_during", did_during))),
     }
 
 
-def _rows_of(inputs: WindowInputs, name: str) -> PersonRows:
-    """The rows by person of the inputs' frame ``name`` (an attribute, or a cached frame)."""
-    def compute() -> PersonRows:
-        frame = getattr(inputs, name) if hasattr(inputs, name) else inputs._cache[name]
-        return person_rows(frame)
-
-    return inputs._cached(f"rows_{name}", compute)
+def _rows_of(inputs: WindowInputs, name: str, frame: pd.DataFrame) -> PersonRows:
+    """The rows by person of the inputs' frame ``name`` (``frame``), made once per window."""
+    return inputs._cached(f"rows_{name}", lambda: person_rows(frame))
 
 
 class _IdSet(frozenset):

@@ -162,7 +162,7 @@ def precomputed(app) -> None:
         computed += result.computed
         print(f"  precompute-kpis: {computed} answers computed, {result.missing} left "
               f"({time.perf_counter() - began:.0f} s)", flush=True)
-        if result.missing == 0:
+        if result.missing == 0 or result.computed == 0:  # done, or answers it cannot store
             return
 
 

@@ -28,7 +28,6 @@ from app.db import db
 from app.models.kpi import FeatureMonth, KpiAnswer
 from app.months import month_of
 from app.services.kpi_reads import cache as kpi_cache
-from app.services.kpi_reads import revision as kpi_revision
 from app.services.kpi_reads.day_blocks import rows_stamp
 
 
@@ -52,7 +51,7 @@ def question(feature_id: int, start: date, end: date, group_by: str | None, vers
         return None
     window = f"{feature_id}|{start.isoformat()}|{end.isoformat()}|{group_by or '-'}"
     if db.session.get_bind().dialect.name != "postgresql":
-        return Question(f"{window}|R{kpi_revision.current()}", version)
+        return Question(f"{window}|R{kpi_cache.revision_of(version)}", version)
     live = kpi_cache.live_version()
     if live is None:
         return None
@@ -60,7 +59,7 @@ def question(feature_id: int, start: date, end: date, group_by: str | None, vers
     # Probed once per KPI revision (a refresh moves it): ~2,000 rows of a feature's year.
     rows, newest = kpi_cache.cached(version, ("months_stamp", feature_id, month), lambda: rows_stamp(
         FeatureMonth.__tablename__, FeatureMonth.feature_id == feature_id, FeatureMonth.month <= month))
-    return Question(f"{window}|L{kpi_revision.current(kpi_revision.LIVE)}|M{rows}.{newest}", live)
+    return Question(f"{window}|L{kpi_cache.revision_of(live)}|M{rows}.{newest}", live)
 
 
 def stored(asked: Question) -> dict | None:

@@ -55,6 +55,11 @@ def live_version() -> str | None:
     return f"{db.session.get_bind().engine.url}{_LIVE}{revision}"
 
 
+def revision_of(version: str) -> str:
+    """The revision number a ``version`` or ``live_version`` names (without the database)."""
+    return version.rsplit(_LIVE if _LIVE in version else "|", 1)[1]
+
+
 def _kind(version: str) -> str:
     return "live" if _LIVE in version else "all"
 

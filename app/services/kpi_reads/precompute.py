@@ -4,10 +4,9 @@ The executive view, the portfolio and the board report read every feature's answ
 month (``board_report.month_quality``): the latest month, and the twelve before it for the board
 report's history; the quality page reads a month to today. At 100,000 people and 50 M events each
 is seconds of rollup reads when no process remembers it, so a page of twenty features took minutes
-in a new worker. The
-``precompute-kpis`` job (the scheduler process) computes the ones the store lacks under the key
-of their inputs (``answers.question``) and drops the rest; web processes then read them with one
-primary-key read each. A refresh of the newest day moves only the newest month's keys.
+in a new worker. The ``precompute-kpis`` job (the scheduler process) computes the ones the store
+lacks under the key of their inputs (``answers.question``) and drops the rest; web processes then
+read them with one primary-key read each. A refresh of the newest day moves only the newest month's keys.
 
 Consistency: the answers are computed in the job's transaction; one is stored only while the KPI
 revision still reads as it did when the run began (every commit of a KPI input moves it), so no

@@ -95,8 +95,9 @@ def _line(trend: pd.DataFrame, field: str, name: str, colour: str) -> dict:
             "mode": "lines+markers", "name": name, "line": {"color": colour}}
 
 
-BEFORE_AFTER = "Before / after: AI tasks (feeds the ROI)"
-DID = "Diff. in diff.: tasks of exposed people"
+# Two lines each: on a 390 px screen one line left no room for the bars and was cut at the edge.
+BEFORE_AFTER = "Before / after:<br>AI tasks (feeds the ROI)"
+DID = "Diff. in diff.:<br>tasks of exposed people"
 ROI_SOURCE = ("The ROI's value comes from the before / after estimate: each AI task's minutes against "
               "the task's baseline minutes. Difference in differences (minutes per task of the exposed "
               "people, against people not yet exposed) is a check on it, not an input.")
@@ -139,9 +140,9 @@ def saved_figure(record: dict) -> dict:
                       "insidetextanchor": "middle",
                       "error_x": {"type": "data", "symmetric": False, "array": highs, "arrayminus": lows}}],
             "layout": {"hovermode": "closest", "shapes": [zero], "showlegend": False,
-                       "margin": {"l": 16, "t": 8, "b": 48},
+                       "margin": {"l": 16, "t": 8, "b": 64},
                        "yaxis": {"type": "category", "autorange": "reversed", "automargin": True},
-                       "xaxis": {"title": {"text": "minutes saved per task (95 % interval)"}}}}
+                       "xaxis": {"title": {"text": "minutes saved per task<br>(95 % interval)"}}}}
 
 
 def saved_trend_figure(trend: pd.DataFrame, marks=()) -> dict:

@@ -38,17 +38,22 @@ def run_job() -> precompute.PrecomputeResult:
 
 
 def stored() -> dict[str, dict]:
-    """The store's answers by window (``start|end``), whatever the stamp of their inputs."""
+    """The store's month answers (not the pages') by window (``start|end``), whatever the stamp of
+    their inputs."""
     rows = db.session.execute(select(KpiAnswer.question, KpiAnswer.answer)).all()
-    return {"|".join(q.split("|")[1:3]): json.loads(a) for q, a in rows}
+    return {"|".join(q.split("|")[1:3]): json.loads(a) for q, a in rows if q.split("|")[3] == "-"}
+
+
+PAGES = 3  # the adoption and quality pages' answers of the latest month (feature_pages.PRECOMPUTED)
 
 
 def test_the_job_stores_the_latest_13_months_as_they_are_computed(scenario):
     computed = month_kpis("2026-10")  # from the rollups: the store is empty
     kpi_cache.clear()
     result = run_job()
-    # The latest month with rollups is 2026-10: it and the 12 months before, one feature.
-    assert (result.computed, result.stored, result.missing) == (13, 13, 0)
+    # The latest month with rollups is 2026-10: it and the 12 months before, one feature, and its
+    # pages of 2026-10.
+    assert (result.computed, result.stored, result.missing) == (13 + PAGES, 13 + PAGES, 0)
     answers = stored()
     assert sorted(answers)[0] == "2025-10-01|2025-10-31" and sorted(answers)[-1] == "2026-10-01|2026-10-31"
     assert answers["2026-10-01|2026-10-31"] == computed
@@ -95,14 +100,15 @@ def test_a_refresh_has_only_the_months_it_touched_computed_again(scenario, clien
     assert "2026-11-01|2026-11-30" in answers and "2025-10-01|2025-10-31" not in answers  # 13 months on
     assert result.dropped >= 1 and len(answers) == 13
     if db.engine.dialect.name == "postgresql":
-        # Stamped by the months up to each window's end: only November is new.
-        assert result.computed == 1
+        # Stamped by the months up to each window's end: only November is new, and its pages.
+        assert result.computed == 1 + PAGES
     else:
-        assert result.computed == 13  # SQLite keys every answer on the KPI revision
+        assert result.computed == 13 + PAGES  # SQLite keys every answer on the KPI revision
     post_events(client, ingest_headers, [an_event("draft", "a", "2026-10-20T10:00:00Z")])
     refresh()
     result = run_job()
-    assert result.computed == (2 if db.engine.dialect.name == "postgresql" else 13)  # October, November
+    # October, November and November's pages (their trend weeks reach October).
+    assert result.computed == (2 + PAGES if db.engine.dialect.name == "postgresql" else 13 + PAGES)
     assert stored()["2026-10-01|2026-10-31"]["ai_tasks"] == 7
 
 
@@ -122,11 +128,11 @@ def test_a_run_that_sees_the_inputs_move_stores_nothing_after_it(scenario, monke
 
     monkeypatch.setattr(precompute.figures, "feature_kpis", then_another_process_commits)
     result = run_job()
-    assert (result.computed, result.stored, result.missing) == (1, 0, 13) and stored() == {}
+    assert (result.computed, result.stored, result.missing) == (1, 0, 13 + PAGES) and stored() == {}
 
 
 def test_the_job_runs_from_the_command_line(scenario, runner):
     result = runner.invoke(args=["liftoff", "jobs", "run", "precompute-kpis"])
     assert result.exit_code == 0, result.output
     db.session.expire_all()
-    assert db.session.scalar(select(func.count()).select_from(KpiAnswer)) == 13
+    assert db.session.scalar(select(func.count()).select_from(KpiAnswer)) == 13 + PAGES

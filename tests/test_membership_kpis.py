@@ -86,9 +86,9 @@ def test_the_monthly_roi_values_the_events_alike(moved, admin_headers):
 
 
 def test_the_dashboard_adoption_by_department_uses_the_department_of_then(moved):
-    groups = kpi_data.adoption.uncached("drafts", "2026-03", "department")["groups"].set_index("group")
+    groups = kpi_data.adoption("drafts", "2026-03", "department")["groups"].set_index("group")
     assert groups.loc["Ops", "exposed_users"] == 6 and groups.loc["Sales", "exposed_users"] == 5
-    heatmap = kpi_data.adoption_weeks.uncached("drafts", "2026-03", "department")["heatmap"]
+    heatmap = kpi_data.adoption_weeks("drafts", "2026-03", "department")["heatmap"]
     exposed = {(row.week, row.group): row.exposed_users for row in heatmap.itertuples()}
     # The week of Mar 4-10 is before the move; the week of Mar 11-17 ends after it.
     assert exposed[(date(2026, 3, 4), "Sales")] == 6 and exposed[(date(2026, 3, 4), "Ops")] == 5

@@ -8,28 +8,23 @@ the pages, the exports and the printable report. No Dash, no Flask request: test
 from __future__ import annotations
 
 import functools
-from datetime import date, timedelta
 
-import pandas as pd
 from sqlalchemy import select, union
 
 from app import kpi
 from app.db import db, utcnow
-from app.errors import Detail, NotFound, ValidationFailed
-from app.models import CostEntry, Feature, RolloutStage
+from app.models import CostEntry, Feature
 from app.models.kpi import FeatureDay, MonthlyClose
 from app.months import check_month, is_month, month_bounds, this_month
 from app.services.ingest import voids
 from app.services.kpi_reads import cache as kpi_cache
+from app.services.kpi_reads import feature_pages
 from app.services.kpi_reads import figures as kpis
 from app.services.reporting.executive import executive_view, feature_names
 from app.services.review import labels as review_labels
 
-GROUPINGS = ("stage", "cohort", "department")
-# Groupings whose groups split the people (each person in one group): complementary suppression.
-SPLITTING = ("stage", "department")
-TREND_WEEKS = 8
-REST = "Everyone else"
+GROUPINGS, TREND_WEEKS = feature_pages.GROUPINGS, feature_pages.TREND_WEEKS
+weeks_ending, window_end = feature_pages.weeks_ending, feature_pages.window_end
 
 
 # --- memo: a page's answer is reused while the KPI revision is unchanged ----------------------------
@@ -130,106 +125,19 @@ def default_feature() -> str | None:
     return rows[0]["value"] if rows else None
 
 
-def stage_groups(key: str, people: pd.DataFrame, cohorts: dict[str, set[int]]) -> dict[str, set[int]]:
-    """People by the rollout stage whose cohorts first reach them (stage 1 the champions, stage 2
-    the pilot, ...); everyone no cohort stage names is ``Everyone else``.
-
-    :param cohorts: the people of each cohort (``kpis.window_groups``).
-    """
-    feature = db.session.scalar(select(Feature).where(Feature.key == key))
-    if feature is None:
-        raise NotFound(f"no feature {key!r}")
-    seen: set[int] = set()
-    out: dict[str, set[int]] = {}
-    stages = db.session.scalars(select(RolloutStage).where(RolloutStage.feature_id == feature.id)
-                                .order_by(RolloutStage.position)).all()
-    for stage in stages:
-        members = set().union(*[cohorts.get(c.key, set()) for c in stage.cohorts]) - seen
-        if members:
-            out[f"{stage.position}. {stage.name}"] = members
-            seen |= members
-    out[REST] = set(people["person_id"].astype(int)) - seen
-    return out
-
-
-def groups(key: str, grouping: str, people: pd.DataFrame, spells: pd.DataFrame,
-           start: date, end: date) -> dict[str, set[int]]:
-    """The groups of a breakdown over the days [start, end]: ``stage``, ``cohort`` or
-    ``department``, with the membership as it stood then (``kpis.window_groups``)."""
-    if grouping == "stage":
-        return stage_groups(key, people, kpis.window_groups("cohort", people, spells, start, end))
-    return kpis.window_groups(grouping, people, spells, start, end)
-
-
-def weeks_ending(end: date, weeks: int = TREND_WEEKS) -> list[tuple[date, date]]:
-    """``weeks`` consecutive 7-day windows, the last one ending on ``end``."""
-    return [(end - timedelta(days=7 * i + 6), end - timedelta(days=7 * i)) for i in reversed(range(weeks))]
-
-
-def window_end(month: str) -> date:
-    """The month's last day, or today inside the current month (no empty future days)."""
-    start, end = month_bounds(month)
-    return max(start, min(end, utcnow().date()))
-
-
-def funnel(inputs: kpi.WindowInputs, record: dict) -> pd.DataFrame:
-    """Exposed -> tried -> active -> habitual among the people exposed in the window (the KPI
-    module's ``adoption_funnel``)."""
-    return kpi.adoption_funnel(inputs, record)
-
-
-def _check(key: str, month: str, grouping: str = "stage") -> tuple[date, date]:
-    check_month(month)
-    if grouping not in GROUPINGS:
-        raise ValidationFailed("invalid query", [Detail("group", "must be stage, cohort or department")])
-    if db.session.scalar(select(Feature.id).where(Feature.key == key)) is None:
-        raise NotFound(f"no feature {key!r}")
-    return month_bounds(month)[0], window_end(month)
-
-
-@memo
-def adoption(key: str, month: str, grouping: str = "stage") -> dict:
-    """The adoption of a feature in a month: the headline record, the funnel and the per-group
-    records (``groups``).
-
-    :param grouping: ``stage`` (champions, pilot, the rest), ``cohort`` or ``department``.
-    """
-    start, end = _check(key, month, grouping)
-    inputs, people = kpis.kpi_inputs(key, start, end)
-    record = kpi.kpi_record(inputs)
-    return {"feature": key, "month": month, "start": start, "end": end, "record": record,
-            "funnel": funnel(inputs, record),
-            "groups": pd.DataFrame(kpi.adoption_groups(
-                inputs, groups(key, grouping, people, inputs.spells, start, end),
-                splits_people=grouping in SPLITTING))}
-
-
-@memo
-def adoption_weeks(key: str, month: str, grouping: str = "stage") -> dict:
-    """Adoption over the TREND_WEEKS weeks to the month's end: per group of ``grouping`` and for
-    everyone (``trend``, group ``All``), and per department (``heatmap``); a group with fewer than
-    5 exposed people in a week is ``suppressed`` there (and, for stages and departments, which
-    split the people, the smallest shown one beside it while the hidden ones hold 1 to 4)."""
-    _start, end = _check(key, month, grouping)
-    inputs, people = kpis.trend_inputs(key, weeks_ending(end))
-
-    def trend(by: str) -> pd.DataFrame:
-        # Each week with the membership as it stood then; every group named in every week.
-        weekly = [groups(key, by, people, inputs.spells, lo, hi) for lo, hi in inputs.weeks]
-        names = set().union(*weekly)
-        weekly = [{name: week.get(name, set()) for name in names} for week in weekly]
-        return kpi.adoption_trend(inputs, weekly, kpi.MIN_GROUP_EXPOSED, splits_people=by in SPLITTING)
-
-    chosen = trend(grouping)
-    departments = chosen if grouping == "department" else trend("department")
-    return {"trend": chosen, "heatmap": departments[departments["group"] != kpi.trend.EVERYONE]}
+# The adoption and quality pages' answers are kept under the key of their inputs, in this process and
+# in the answer store (app/services/kpi_reads/feature_pages.py): not under the page memo, which a
+# refresh clears, whereas a stored answer of an older month outlives it.
+adoption = feature_pages.adoption
+adoption_weeks = feature_pages.adoption_weeks
+quality_weeks = feature_pages.quality_weeks
 
 
 @memo
 def quality(key: str, month: str) -> dict:
     """The quality of a feature in a month: its KPI record (error rate and its baseline, time saved
     per task before/after and by difference in differences, the evidence label)."""
-    start, end = _check(key, month)
+    start, end = month_bounds(check_month(month))[0], window_end(month)
     # The API's answer for the window (the same kpi_record): the precompute-kpis job stores it for
     # the latest 13 months, so a new worker shows it without reading the rollups.
     return {"feature": key, "month": month, "start": start, "end": end,
@@ -240,15 +148,6 @@ def reviewed_quality(key: str) -> dict:
     """The error rate human reviewers found in the feature's sampled outputs (every sample so far),
     beside the self-reported one. Not memoised: a new label changes it, and no KPI refresh does."""
     return review_labels.reviewed_quality(key)
-
-
-@memo
-def quality_weeks(key: str, month: str) -> dict:
-    """Error rate and minutes saved per AI task, with their intervals, over the TREND_WEEKS weeks
-    to the month's end (``trend``), and the baseline error rate they are drawn against."""
-    _start, end = _check(key, month)
-    inputs = kpis.trend_inputs(key, weeks_ending(end))[0]
-    return {"trend": kpi.quality_trend(inputs), "baseline_error_rate": inputs.baseline_error_rate}
 
 
 def outside_interval(value: float | None, low: float | None, high: float | None) -> bool | None:

@@ -45,6 +45,8 @@ def question(feature_id: int, start: date, end: date, group_by: str | None, vers
     """The key of a feature's answer over [start, end] as the inputs stand; None when nothing may
     be remembered (``version`` is None: this transaction holds uncommitted KPI writes).
 
+    :param group_by: the API's breakdown, or what else is asked of the window (a dashboard
+        page's answer: ``feature_pages``).
     :param version: ``kpi_cache.version()``, read by the caller.
     """
     if version is None:
@@ -62,9 +64,14 @@ def question(feature_id: int, start: date, end: date, group_by: str | None, vers
     return Question(f"{window}|L{kpi_cache.revision_of(live)}|M{rows}.{newest}", live)
 
 
+def stored_text(asked: Question) -> str | None:
+    """The text the store holds under ``asked``, or None."""
+    return db.session.scalar(select(KpiAnswer.answer).where(KpiAnswer.question == asked.text))
+
+
 def stored(asked: Question) -> dict | None:
     """The answer the store holds under ``asked``, or None."""
-    text = db.session.scalar(select(KpiAnswer.answer).where(KpiAnswer.question == asked.text))
+    text = stored_text(asked)
     return None if text is None else json.loads(text)
 
 

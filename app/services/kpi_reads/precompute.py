@@ -2,11 +2,13 @@
 
 The executive view, the portfolio and the board report read every feature's answer of a calendar
 month (``board_report.month_quality``): the latest month, and the twelve before it for the board
-report's history; the quality page reads a month to today. At 100,000 people and 50 M events each
-is seconds of rollup reads when no process remembers it, so a page of twenty features took minutes
-in a new worker. The ``precompute-kpis`` job (the scheduler process) computes the ones the store
-lacks under the key of their inputs (``answers.question``) and drops the rest; web processes then
-read them with one primary-key read each. A refresh of the newest day moves only the newest month's keys.
+report's history; the quality page reads a month to today. The adoption and quality pages' own
+answers of the latest month (``feature_pages.PRECOMPUTED``: their first view) are stored too.
+At 100,000 people and 50 M events each is seconds of rollup reads when no process remembers it, so
+a page of twenty features took minutes in a new worker. The ``precompute-kpis`` job (the scheduler
+process) computes the ones the store lacks under the key of their inputs (``answers.question``)
+and drops the rest; web processes then read them with one primary-key read each. A refresh of the
+newest day moves only the newest month's keys.
 
 Consistency: the answers are computed in the job's transaction; one is stored only while the KPI
 revision still reads as it did when the run began (every commit of a KPI input moves it), so no
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,7 +30,7 @@ from app.db import db, utcnow
 from app.models import Feature
 from app.models.kpi import FeatureMonth
 from app.months import month_before, month_bounds
-from app.services.kpi_reads import answers, figures
+from app.services.kpi_reads import answers, feature_pages, figures
 from app.services.kpi_reads import cache as kpi_cache
 from app.services.kpi_reads import revision as kpi_revision
 
@@ -62,39 +65,56 @@ def windows(month: str) -> list[tuple[date, date]]:
     return [(start, end)] if to_date == end else [(start, end), (start, to_date)]
 
 
+def _wanted(version: str) -> list[tuple[answers.Question, int, Callable[[], str | None]]]:
+    """Every answer the store should hold, in the order to compute them, each with its feature and
+    what computes its text: the newest month of every feature first (what the pages open on), its
+    pages next, then the older months feature by feature: a feature's spells, first uses and
+    baseline window stay in the memo for all its months instead of being read again for each."""
+    features = db.session.execute(select(Feature.id, Feature.key).order_by(Feature.key)).all()
+    kept = months()
+    out = []
+
+    def month_answers(feature_id: int, key: str, month: str) -> None:
+        for start, end in windows(month):
+            asked = answers.question(feature_id, start, end, None, version)
+            if asked is not None:
+                out.append((asked, feature_id, lambda key=key, start=start, end=end: answers.as_json(
+                    figures.feature_kpis(key, start, end))))
+
+    for feature_id, key in features:
+        for month in kept[:1]:
+            month_answers(feature_id, key, month)
+    for feature_id, key in features:
+        for month in kept[:1]:
+            out += [(asked, feature_id, text)
+                    for asked, text in feature_pages.precompute_questions(feature_id, key, month, version)]
+    for feature_id, key in features:
+        for month in kept[1:]:
+            month_answers(feature_id, key, month)
+    return out
+
+
 def precompute(budget_seconds: float = 120.0) -> PrecomputeResult:
-    """Store every feature's answer of each of ``months()`` that the store lacks, newest month
-    first, and drop the answers of other windows or of older inputs (nothing is committed here)."""
+    """Store every answer of ``_wanted`` that the store lacks, and drop the answers of other
+    windows or of older inputs (nothing is committed here)."""
     began = time.perf_counter()
     revision = kpi_revision.current()
     version = kpi_cache.version()
     if revision is None or version is None:
         return PrecomputeResult(0, 0, 0, 0)
-    features = db.session.execute(select(Feature.id, Feature.key).order_by(Feature.key)).all()
-    kept = months()
-    # The newest month of every feature first (what the pages open on), then the older months
-    # feature by feature: a feature's spells, first uses and baseline window stay in the memo
-    # for all its months instead of being read again for each month.
-    order = [(m, f) for m in kept[:1] for f in features] + [(m, f) for f in features for m in kept[1:]]
-    wanted = []
-    for month, (feature_id, key) in order:
-        for start, end in windows(month):
-            asked = answers.question(feature_id, start, end, None, version)
-            if asked is not None:
-                wanted.append((asked, feature_id, key, start, end))
+    wanted = _wanted(version)
     have = answers.stored_questions()
     computed, new = 0, []
-    for asked, feature_id, key, start, end in wanted:
+    for asked, feature_id, compute in wanted:
         if asked.text in have:
             continue
         if time.perf_counter() - began > budget_seconds:
             break
-        answer = figures.feature_kpis(key, start, end)
+        text = compute()
         computed += 1
         if kpi_revision.current() != revision:
             log.info("precompute-kpis: the KPI inputs moved; the next run goes on")
             break
-        text = answers.as_json(answer)
         if text is not None:
             new.append((asked, feature_id, text))
             have.add(asked.text)

@@ -4,6 +4,8 @@ dashboard's memo) keys on it. Figures from scenario A (tests/kpi_scenarios.py)."
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import create_engine, event, select, text
 
@@ -259,19 +261,20 @@ def test_a_windows_sums_outlive_a_refresh_of_other_days_only(scenario, client, a
     monkeypatch.setattr(figures, "_sums_by_person", counted)
     first = _kpis_by_department(client, admin_headers)
     # the window 2026-10-01..10 and the baseline window 2026-09-03..30, Monday to Sunday weeks
-    # clipped to each (2026-10-01 and 2026-09-03 are Thursdays)
-    assert sorted(reads) == [("2026-09-03", "2026-09-06"), ("2026-09-07", "2026-09-13"),
-                             ("2026-09-14", "2026-09-20"), ("2026-09-21", "2026-09-27"),
-                             ("2026-09-28", "2026-09-30"), ("2026-10-01", "2026-10-04"),
-                             ("2026-10-05", "2026-10-10")]
+    # clipped to each (2026-10-01 and 2026-09-03 are Thursdays), the last week of each by day
+    days = [(f"2026-{d}", f"2026-{d}") for d in ("09-28", "09-29", "09-30", "10-05", "10-06", "10-07",
+                                                  "10-08", "10-09", "10-10")]
+    assert sorted(reads) == sorted([("2026-09-03", "2026-09-06"), ("2026-09-07", "2026-09-13"),
+                                    ("2026-09-14", "2026-09-20"), ("2026-09-21", "2026-09-27"),
+                                    ("2026-10-01", "2026-10-04"), *days])
     reads.clear()
     post_events(client, ingest_headers, [an_event("draft", "c", "2026-11-05T10:00:00Z")])
     refresh()  # November only: both windows' sums are still those of their days
     assert _kpis_by_department(client, admin_headers) == first and reads == []
     post_events(client, ingest_headers, [an_event("draft", "c", "2026-10-08T10:00:00Z")])
-    refresh()  # a day of the window: its week's sums are read anew, no other week's
+    refresh()  # a day of the window's last week: that day's sums are read anew, nothing else
     after = _kpis_by_department(client, admin_headers)
-    assert reads == [("2026-10-05", "2026-10-10")] and after["ai_tasks"] == first["ai_tasks"] + 1
+    assert reads == [("2026-10-08", "2026-10-08")] and after["ai_tasks"] == first["ai_tasks"] + 1
     reads.clear()
     _void_first_event(client, admin_headers)  # a's manual task of 2026-09-10, in the baseline window
     refresh()
@@ -311,3 +314,18 @@ def test_first_uses_are_read_again_only_when_a_refresh_moved_one(scenario, clien
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
     assert after["time_to_first_use_hours"] == 3.0 and _first_use_reads(statements)
+
+
+def test_a_windows_blocks_are_its_weeks_and_the_last_weeks_days():
+    from app.services.kpi_reads.day_blocks import spans_of
+
+    def d(text: str) -> date:
+        return date.fromisoformat(text)
+
+    # 2026-10-01 is a Thursday: the first week is clipped, the last (Mon 10-12 to Wed 10-14) by day.
+    assert spans_of(d("2026-10-01"), d("2026-10-14")) == [
+        (d("2026-10-01"), d("2026-10-04")), (d("2026-10-05"), d("2026-10-11")),
+        (d("2026-10-12"), d("2026-10-12")), (d("2026-10-13"), d("2026-10-13")),
+        (d("2026-10-14"), d("2026-10-14"))]
+    assert spans_of(d("2026-10-14"), d("2026-10-14")) == [(d("2026-10-14"), d("2026-10-14"))]
+    assert spans_of(d("2026-10-14"), d("2026-10-13")) == []

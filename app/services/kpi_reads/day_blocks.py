@@ -3,10 +3,10 @@ days (PostgreSQL).
 
 At 100,000 people the first read of a window after a refresh was mostly its per-person sums
 (issue #20): the refresh had rewritten one day, and the whole window was read again. Here a window
-is cut into Monday-to-Sunday weeks (clipped to the window), each week's frame is remembered under
-the live revision and a stamp of its days, and the frames are added up. A refresh that touched one
-day moves one week's stamp, so the next read takes that week from the database and the others from
-the memo.
+is cut into Monday-to-Sunday weeks (clipped to the window; ``summed`` cuts the last one into days),
+each block's frame is remembered under the live revision and a stamp of its days, and the frames
+are added up. A refresh that touched one day moves one block's stamp, so the next read takes that
+block from the database and the others from the memo.
 
 The stamp of a day: how many ``kpi_feature_days`` rows the feature has on it and the newest
 ``xmin`` among them. A refresh deletes and re-inserts the department-day rows of every day it
@@ -87,14 +87,24 @@ def blocks(name: str, read: Read, feature_id: int, lo: date, hi: date, version: 
             for a, b in weeks(lo, hi)]
 
 
+def spans_of(lo: date, hi: date) -> list[tuple[date, date]]:
+    """``summed``'s blocks of [lo, hi]: its weeks (``weeks``), the last one cut into days."""
+    spans = weeks(lo, hi)
+    if not spans:
+        return spans
+    last_lo, last_hi = spans.pop()
+    return spans + [(last_lo + timedelta(days=i), last_lo + timedelta(days=i))
+                    for i in range((last_hi - last_lo).days + 1)]
+
+
 def summed(name: str, read: Read, keys: list[str], feature_id: int, lo: date, hi: date,
            version: str | None) -> pd.DataFrame:
-    """``read(feature_id, lo, hi)`` as the sum of its week blocks (``blocks``, ``added``): on
-    PostgreSQL the weeks and the sum of all but the last are remembered under the live revision
-    and their stamps, so a refresh of the newest day re-reads one week and adds two frames,
-    whatever the window's length (adding five and thirteen weeks took 0.1-0.25 s at 100,000
-    people), and a window it did not touch (a baseline window) adds two remembered frames.
-    SQLite: one block under ``version``.
+    """``read(feature_id, lo, hi)`` as the sum of its blocks (``spans_of``: weeks, the last one by
+    day; ``added``): on PostgreSQL each block and the sum of all but the last are remembered under
+    the live revision and their stamps. A refresh of the newest day then re-reads that day and adds
+    two frames, whatever the window's length (adding five and thirteen weeks took 0.1-0.25 s at
+    100,000 people; reading the newest week again ~0.1 s), and a window it did not touch (a
+    baseline window) adds two remembered frames. SQLite: one block under ``version``.
 
     :param keys: the columns the blocks are added up by.
     """
@@ -103,7 +113,7 @@ def summed(name: str, read: Read, keys: list[str], feature_id: int, lo: date, hi
     stamps = kpi_cache.cached(version, ("day_stamps", feature_id, lo, hi),
                               lambda: _day_stamps(feature_id, lo, hi))
     live = kpi_cache.live_version()
-    spans = weeks(lo, hi)
+    spans = spans_of(lo, hi)
     marks = [_stamp(stamps, a, b) for a, b in spans]
 
     def block(i: int, copies: bool = True) -> pd.DataFrame:

@@ -44,7 +44,9 @@ def stored() -> dict[str, dict]:
     return {"|".join(q.split("|")[1:3]): json.loads(a) for q, a in rows if q.split("|")[3] == "-"}
 
 
-PAGES = 3  # the adoption and quality pages' answers of the latest month (feature_pages.PRECOMPUTED)
+PAGES = 3  # the adoption and quality pages' answers of a month (feature_pages.PRECOMPUTED)
+PAGE_MONTHS = 2  # ... of the latest two (feature_pages.PRECOMPUTED_MONTHS)
+ALL_PAGES = PAGES * PAGE_MONTHS
 
 
 def test_the_job_stores_the_latest_13_months_as_they_are_computed(scenario):
@@ -52,8 +54,8 @@ def test_the_job_stores_the_latest_13_months_as_they_are_computed(scenario):
     kpi_cache.clear()
     result = run_job()
     # The latest month with rollups is 2026-10: it and the 12 months before, one feature, and its
-    # pages of 2026-10.
-    assert (result.computed, result.stored, result.missing) == (13 + PAGES, 13 + PAGES, 0)
+    # pages of 2026-10 and 2026-09.
+    assert (result.computed, result.stored, result.missing) == (13 + ALL_PAGES, 13 + ALL_PAGES, 0)
     answers = stored()
     assert sorted(answers)[0] == "2025-10-01|2025-10-31" and sorted(answers)[-1] == "2026-10-01|2026-10-31"
     assert answers["2026-10-01|2026-10-31"] == computed
@@ -100,15 +102,16 @@ def test_a_refresh_has_only_the_months_it_touched_computed_again(scenario, clien
     assert "2026-11-01|2026-11-30" in answers and "2025-10-01|2025-10-31" not in answers  # 13 months on
     assert result.dropped >= 1 and len(answers) == 13
     if db.engine.dialect.name == "postgresql":
-        # Stamped by the months up to each window's end: only November is new, and its pages.
+        # Stamped by the months up to each window's end: only November is new, and its pages
+        # (October's were stored before).
         assert result.computed == 1 + PAGES
     else:
-        assert result.computed == 13 + PAGES  # SQLite keys every answer on the KPI revision
+        assert result.computed == 13 + ALL_PAGES  # SQLite keys every answer on the KPI revision
     post_events(client, ingest_headers, [an_event("draft", "a", "2026-10-20T10:00:00Z")])
     refresh()
     result = run_job()
-    # October, November and November's pages (their trend weeks reach October).
-    assert result.computed == (2 + PAGES if db.engine.dialect.name == "postgresql" else 13 + PAGES)
+    # October, November and the pages of both (November's trend weeks reach October).
+    assert result.computed == (2 + ALL_PAGES if db.engine.dialect.name == "postgresql" else 13 + ALL_PAGES)
     assert stored()["2026-10-01|2026-10-31"]["ai_tasks"] == 7
 
 
@@ -128,11 +131,11 @@ def test_a_run_that_sees_the_inputs_move_stores_nothing_after_it(scenario, monke
 
     monkeypatch.setattr(precompute.figures, "feature_kpis", then_another_process_commits)
     result = run_job()
-    assert (result.computed, result.stored, result.missing) == (1, 0, 13 + PAGES) and stored() == {}
+    assert (result.computed, result.stored, result.missing) == (1, 0, 13 + ALL_PAGES) and stored() == {}
 
 
 def test_the_job_runs_from_the_command_line(scenario, runner):
     result = runner.invoke(args=["liftoff", "jobs", "run", "precompute-kpis"])
     assert result.exit_code == 0, result.output
     db.session.expire_all()
-    assert db.session.scalar(select(func.count()).select_from(KpiAnswer)) == 13 + PAGES
+    assert db.session.scalar(select(func.count()).select_from(KpiAnswer)) == 13 + ALL_PAGES

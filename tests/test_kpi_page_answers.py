@@ -1,5 +1,5 @@
 """The adoption and quality pages' answers in the shared store (app/services/kpi_reads/feature_pages.py,
-page_json.py): the precompute-kpis job stores each feature's latest-month pages, a process that
+page_json.py): the precompute-kpis job stores each feature's pages of the latest two months, a process that
 remembers nothing draws them from the store without reading a rollup, equal to a computation, and
 a refresh with new events moves their key. Scenario A (tests/kpi_scenarios.py): one feature,
 events in August to October 2026."""
@@ -70,7 +70,8 @@ def test_a_process_that_remembers_nothing_draws_the_pages_from_the_store(scenari
     precompute.precompute()
     db.session.commit()
     questions = list(db.session.scalars(select(KpiAnswer.question)))
-    assert sum(1 for q in questions if q.split("|")[3] != "-") == 3
+    # The three pages of October and of September.
+    assert sum(1 for q in questions if q.split("|")[3] != "-") == 6
     kpi_cache.clear()
     drawn: dict = {}
     statements = reads_of(lambda: drawn.update(pages()))

@@ -45,8 +45,10 @@ def memo(fn):
 
 
 def clear_cache() -> None:
-    """Forget the page answers (the KPI reads under them stay remembered)."""
+    """Forget the page answers, these pages' and the adoption and quality pages' (``feature_pages``);
+    the KPI reads under them stay remembered."""
     kpi_cache.clear("dashboard")
+    kpi_cache.clear(feature_pages.MEMO)
 
 
 # --- months -------------------------------------------------------------------------------------

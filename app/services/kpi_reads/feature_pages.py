@@ -6,7 +6,7 @@ remembers nothing yet (a new worker, or after a refresh), so, like a feature's K
 (``figures.feature_kpis``), each is kept under the key of its inputs (``answers.question``: on
 PostgreSQL a refresh of later days leaves an older month's answer valid), in this process's memo
 and in the store (``kpi_answers``), where the ``precompute-kpis`` job puts the pages a user opens
-first: every feature's latest month, grouped by rollout stage. Any other view is computed on its
+first: every feature's latest two months, grouped by rollout stage. Any other view is computed on its
 first read, as before.
 
 An answer covers the days up to ``window_end(month)``; the eight trend weeks end on that day too,
@@ -35,8 +35,11 @@ GROUPINGS = ("stage", "cohort", "department")
 SPLITTING = ("stage", "department")
 TREND_WEEKS = 8
 REST = "Everyone else"
-# What the precompute-kpis job stores for each feature's latest month: the pages' first view.
+# What the precompute-kpis job stores for each feature's latest PRECOMPUTED_MONTHS months: the
+# pages' first view, of the month under way and of the one before (the month an executive reviews).
 PRECOMPUTED = (("adoption", "stage"), ("adoption_weeks", "stage"), ("quality_weeks", None))
+PRECOMPUTED_MONTHS = 2
+MEMO = "pages"  # this module's entries in the KPI memo
 
 
 def stage_groups(key: str, people: pd.DataFrame, cohorts: dict[str, set[int]]) -> dict[str, set[int]]:
@@ -105,7 +108,7 @@ def _kept(page: str, key: str, month: str, grouping: str | None, compute: Callab
         text = answers.stored_text(asked)
         return compute(start, end) if text is None else page_json.loads(text)
 
-    return kpi_cache.cached(asked.memo_version, ("pages", asked.text), read, copies=False)
+    return kpi_cache.cached(asked.memo_version, (MEMO, asked.text), read, copies=False)
 
 
 def adoption(key: str, month: str, grouping: str = "stage") -> dict:

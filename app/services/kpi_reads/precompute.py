@@ -3,7 +3,7 @@
 The executive view, the portfolio and the board report read every feature's answer of a calendar
 month (``board_report.month_quality``): the latest month, and the twelve before it for the board
 report's history; the quality page reads a month to today. The adoption and quality pages' own
-answers of the latest month (``feature_pages.PRECOMPUTED``: their first view) are stored too.
+answers of the latest two months (``feature_pages.PRECOMPUTED``: their first view) are stored too.
 At 100,000 people and 50 M events each is seconds of rollup reads when no process remembers it, so
 a page of twenty features took minutes in a new worker. The ``precompute-kpis`` job (the scheduler
 process) computes the ones the store lacks under the key of their inputs (``answers.question``)
@@ -67,9 +67,10 @@ def windows(month: str) -> list[tuple[date, date]]:
 
 def _wanted(version: str) -> list[tuple[answers.Question, int, Callable[[], str | None]]]:
     """Every answer the store should hold, in the order to compute them, each with its feature and
-    what computes its text: the newest month of every feature first (what the pages open on), its
-    pages next, then the older months feature by feature: a feature's spells, first uses and
-    baseline window stay in the memo for all its months instead of being read again for each."""
+    what computes its text: the newest month of every feature first (what the pages open on), the
+    pages of the newest months next, then the older months feature by feature: a feature's spells,
+    first uses and baseline window stay in the memo for all its months instead of being read again
+    for each."""
     features = db.session.execute(select(Feature.id, Feature.key).order_by(Feature.key)).all()
     kept = months()
     out = []
@@ -85,7 +86,7 @@ def _wanted(version: str) -> list[tuple[answers.Question, int, Callable[[], str 
         for month in kept[:1]:
             month_answers(feature_id, key, month)
     for feature_id, key in features:
-        for month in kept[:1]:
+        for month in kept[:feature_pages.PRECOMPUTED_MONTHS]:
             out += [(asked, feature_id, text)
                     for asked, text in feature_pages.precompute_questions(feature_id, key, month, version)]
     for feature_id, key in features:

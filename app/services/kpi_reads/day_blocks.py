@@ -98,7 +98,7 @@ def spans_of(lo: date, hi: date) -> list[tuple[date, date]]:
 
 
 def summed(name: str, read: Read, keys: list[str], feature_id: int, lo: date, hi: date,
-           version: str | None) -> pd.DataFrame:
+           version: str | None, whole: bool = False) -> pd.DataFrame:
     """``read(feature_id, lo, hi)`` as the sum of its blocks (``spans_of``: weeks, the last one by
     day; ``added``): on PostgreSQL each block and the sum of all but the last are remembered under
     the live revision and their stamps. A refresh of the newest day then re-reads that day and adds
@@ -107,6 +107,9 @@ def summed(name: str, read: Read, keys: list[str], feature_id: int, lo: date, hi
     baseline window) adds two remembered frames. SQLite: one block under ``version``.
 
     :param keys: the columns the blocks are added up by.
+    :param whole: remember the sum itself, not its blocks, and hand it out as remembered (the caller
+        only reads it): for a window that refreshes rarely touch (a baseline window lies before the
+        exposure), so a read after a refresh adds nothing.
     """
     if version is None or db.session.get_bind().dialect.name != "postgresql" or lo > hi:
         return added(blocks(name, read, feature_id, lo, hi, version), keys)
@@ -115,6 +118,11 @@ def summed(name: str, read: Read, keys: list[str], feature_id: int, lo: date, hi
     live = kpi_cache.live_version()
     spans = spans_of(lo, hi)
     marks = [_stamp(stamps, a, b) for a, b in spans]
+    if whole:
+        # Handed out as remembered (a copy of a month's sums is ~10 ms): such a caller only reads it.
+        return kpi_cache.cached(live, (f"{name}_whole", feature_id, lo, hi, _stamp(stamps, lo, hi)),
+                                lambda: added([read(feature_id, a, b) for a, b in weeks(lo, hi)], keys),
+                                copies=False)
 
     def block(i: int, copies: bool = True) -> pd.DataFrame:
         a, b = spans[i]

@@ -189,19 +189,22 @@ def _live_window_parts(feature: Feature, version: str | None) -> dict:
     return parts
 
 
-def _window_sums(feature_id: int, lo: date, hi: date, version: str | None) -> pd.DataFrame:
-    """``_sums_by_person`` over [lo, hi], remembered week by week (``day_blocks.summed``): a
-    refresh of one day re-reads one week of a window, and none of a window it did not touch."""
+def _window_sums(feature_id: int, lo: date, hi: date, version: str | None, whole: bool = False
+                 ) -> pd.DataFrame:
+    """``_sums_by_person`` over [lo, hi], remembered block by block (``day_blocks.summed``): a
+    refresh of one day re-reads one day of a window, and none of a window it did not touch
+    (``whole``: remembered as one sum)."""
     return day_blocks.summed("sums", _sums_by_person, ["person_id", "task", "department_id"], feature_id,
-                             lo, hi, version)
+                             lo, hi, version, whole)
 
 
 def _baseline_activity(feature: Feature, spells: pd.DataFrame, version: str | None) -> pd.DataFrame:
-    """Per person x task sums over the feature's baseline window (none before any exposure)."""
+    """Per person x task sums over the feature's baseline window (none before any exposure),
+    remembered whole: only read, never changed, by the KPI module."""
     b_window = kpi.baseline_window(spells, feature.baseline_days)
     if b_window is None:
         return _sums_by_person(feature.id, date(1970, 1, 2), date(1970, 1, 1))
-    return _window_sums(feature.id, *b_window, version)
+    return _window_sums(feature.id, *b_window, version, whole=True)
 
 
 def _window_inputs(feature: Feature, start: date, end: date, live: dict,

@@ -4,7 +4,7 @@ dashboard's memo) keys on it. Figures from scenario A (tests/kpi_scenarios.py)."
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import create_engine, event, select, text
@@ -310,9 +310,31 @@ def test_first_uses_are_read_again_only_when_a_refresh_moved_one(scenario, clien
         post_events(client, ingest_headers, [an_event("draft", "c", "2026-10-05T15:00:00Z")])
         refresh()  # c's first use moves to 15:00, 3 h after exposure: the median of 1, 3, 58 h
         after = _kpis_by_department(client, admin_headers)
+        # Only the rows that refresh wrote are read (a newer xmin), put in place of the old ones.
+        (moved,) = _first_use_reads(statements)
+        assert "xmin" in moved
+        statements.clear()
+        _void_only_ai_event_of_b(client, admin_headers)
+        refresh()  # b's only AI use is voided: b's first use row goes, so all of them are read again
+        voided = _kpis_by_department(client, admin_headers)
+        (again,) = _first_use_reads(statements)
+        assert "xmin" not in again
     finally:
         event.remove(db.engine, "before_cursor_execute", seen)
-    assert after["time_to_first_use_hours"] == 3.0 and _first_use_reads(statements)
+    assert after["time_to_first_use_hours"] == 3.0
+    # a (1 h) and c (3 h) used it, b never did now: the median of 1 and 3 h, a third never used it.
+    assert voided["time_to_first_use_hours"] == 2.0 and voided["never_used_share"] == pytest.approx(1 / 3)
+    kpi_cache.clear()
+    assert _kpis_by_department(client, admin_headers) == voided  # as computed from nothing remembered
+
+
+def _void_only_ai_event_of_b(client, admin_headers):
+    from app.models import Event
+
+    source, only = db.session.execute(select(Event.source, Event.event_id).where(
+        Event.ai_assisted.is_(True), Event.occurred_at == datetime(2026, 10, 3, 10, tzinfo=UTC))).one()
+    _ok(client.post("/api/v1/events/void", json={"event_ids": [only], "source": source, "reason": "a test"},
+                    headers=admin_headers))
 
 
 def test_a_windows_blocks_are_its_weeks_and_the_last_weeks_days():

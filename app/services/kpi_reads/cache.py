@@ -128,6 +128,18 @@ def _frame_bytes(frame: pd.DataFrame) -> int:
     return int(frame.memory_usage(index=True, deep=False).sum()) + _TEXT_BYTES * len(frame) * texts
 
 
+def newest(version: str | None, key: tuple, rank: Callable[[tuple], Any]) -> tuple[tuple, Any] | None:
+    """Of the entries remembered under ``version`` whose key extends ``key``, the one whose key
+    ranks highest by ``rank`` (given the key's rest), with its value as remembered (not copied:
+    the caller only reads it); None when there is none."""
+    if version is None:
+        return None
+    prefix = (version, *key)
+    with _lock:
+        found = [(k[len(prefix):], v) for k, v in _memo.items() if k[:len(prefix)] == prefix]
+    return max(found, key=lambda item: rank(item[0]), default=None)
+
+
 def memory_bytes() -> int:
     """What the memo holds now, by nbytes."""
     with _lock:

@@ -42,7 +42,7 @@ def weeks(lo: date, hi: date) -> list[tuple[date, date]]:
     return out
 
 
-def _written_by(table: str) -> ColumnClause[int]:
+def written_by(table: str) -> ColumnClause[int]:
     """The transaction that wrote a row (PostgreSQL's ``xmin``), as a number."""
     return literal_column(f"{table}.xmin::text::bigint")
 
@@ -51,14 +51,14 @@ def rows_stamp(table: str, *where) -> Stamp:
     """How many rows of ``table`` match ``where`` and the newest transaction that wrote one of
     them: it moves whenever a row is added, rewritten or deleted there (PostgreSQL)."""
     # The FROM comes from ``where``'s columns, which must be ``table``'s.
-    n, newest = db.session.execute(select(func.count(), func.max(_written_by(table))).where(*where)).one()
+    n, newest = db.session.execute(select(func.count(), func.max(written_by(table))).where(*where)).one()
     return int(n), int(newest or 0)
 
 
 def _day_stamps(feature_id: int, lo: date, hi: date) -> dict[date, Stamp]:
-    written_by = _written_by("kpi_feature_days")
+    writer = written_by("kpi_feature_days")
     rows = db.session.execute(
-        select(FeatureDay.day, func.count(), func.max(written_by))
+        select(FeatureDay.day, func.count(), func.max(writer))
         .where(FeatureDay.feature_id == feature_id, FeatureDay.day.between(lo, hi))
         .group_by(FeatureDay.day))
     return {day: (int(n), int(newest)) for day, n, newest in rows}

@@ -15,6 +15,7 @@ so every rollup row it reads lies in a month up to its end's: the question's sta
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import date, timedelta
 
@@ -171,10 +172,14 @@ def precompute_questions(feature_id: int, key: str, month: str, version: str
     """The store's questions for ``PRECOMPUTED`` pages of a feature's month, each with what
     computes its text (None when it cannot be stored)."""
     start, end = month_bounds(month)[0], window_end(month)
-    out = []
+    out: list[tuple[answers.Question, Callable[[], str | None]]] = []
     for page, grouping in PRECOMPUTED:
         asked = answers.question(feature_id, start, end, f"{page}:{grouping or '-'}", version)
         if asked is not None:
             args = (key, month) if grouping is None else (key, month, grouping)
-            out.append((asked, lambda page=page, args=args: page_json.dumps(PAGES[page](*args))))
+            out.append((asked, functools.partial(_page_text, page, args)))
     return out
+
+
+def _page_text(page: str, args: tuple) -> str | None:
+    return page_json.dumps(PAGES[page](*args))

@@ -5,6 +5,7 @@ The API, the dashboard, exports and the monthly close all read through these fun
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pandas as pd
@@ -231,17 +232,36 @@ def _window_inputs(feature: Feature, start: date, end: date, live: dict,
 
 def _first_uses(feature_id: int, version: str | None) -> pd.DataFrame:
     """Every first AI use of the feature. On PostgreSQL remembered under the live revision and a
-    stamp of the feature's first-use rows, so it outlives a refresh that moved none of them (at
-    100,000 people a fifth of the first read after one)."""
-    def read() -> pd.DataFrame:
+    stamp of the feature's first-use rows (``day_blocks.rows_stamp``), so it outlives a refresh
+    that moved none of them (at 100,000 people a fifth of the first read after one); after a
+    refresh that did, only the rows it wrote are read (``_first_uses_since``)."""
+    def read(*where) -> pd.DataFrame:
         return _bulk_frame(select(FirstUse.person_id, type_coerce(FirstUse.first_ai_at, DateTime))
-                           .where(FirstUse.feature_id == feature_id), ["person_id", "first_ai_at"])
+                           .where(FirstUse.feature_id == feature_id, *where), ["person_id", "first_ai_at"])
 
     if version is None or _dialect() != "postgresql":
         return kpi_cache.cached(version, ("first_use", feature_id), read)
     stamp = kpi_cache.cached(version, ("first_use_stamp", feature_id), lambda: day_blocks.rows_stamp(
         FirstUse.__tablename__, FirstUse.feature_id == feature_id))
-    return kpi_cache.cached(kpi_cache.live_version(), ("first_use", feature_id, stamp), read)
+    live = kpi_cache.live_version()
+    return kpi_cache.cached(live, ("first_use", feature_id, stamp),
+                            lambda: _first_uses_since(live, feature_id, stamp, read))
+
+
+def _first_uses_since(live: str | None, feature_id: int, stamp: day_blocks.Stamp,
+                      read: Callable[..., pd.DataFrame]) -> pd.DataFrame:
+    """The first uses under ``stamp``: those remembered under the newest earlier stamp, with the
+    rows written since (a newer ``xmin``: a new first use, or an earlier one a late event brought)
+    put in place of theirs. A refresh that deleted a row (a void) leaves fewer rows than that
+    gives, and then everything is read again."""
+    before = kpi_cache.newest(live, ("first_use", feature_id), lambda rest: rest[0][1])
+    if before is None or before[0][0][1] >= stamp[1]:
+        return read()
+    (old_stamp,), old = before
+    newer = read(day_blocks.written_by(FirstUse.__tablename__) > old_stamp[1])
+    kept = old[~old["person_id"].isin(newer["person_id"])]
+    merged = pd.concat([kept, newer], ignore_index=True) if len(newer) else kept.reset_index(drop=True)
+    return merged if len(merged) == stamp[0] else read()
 
 
 def _week_of(weeks: list[tuple[date, date]]):

@@ -18,6 +18,7 @@ goes on from there. A run also stops after ``budget_seconds``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -73,14 +74,13 @@ def _wanted(version: str) -> list[tuple[answers.Question, int, Callable[[], str 
     for each."""
     features = db.session.execute(select(Feature.id, Feature.key).order_by(Feature.key)).all()
     kept = months()
-    out = []
+    out: list[tuple[answers.Question, int, Callable[[], str | None]]] = []
 
     def month_answers(feature_id: int, key: str, month: str) -> None:
         for start, end in windows(month):
             asked = answers.question(feature_id, start, end, None, version)
             if asked is not None:
-                out.append((asked, feature_id, lambda key=key, start=start, end=end: answers.as_json(
-                    figures.feature_kpis(key, start, end))))
+                out.append((asked, feature_id, functools.partial(_month_text, key, start, end)))
 
     for feature_id, key in features:
         for month in kept[:1]:
@@ -93,6 +93,10 @@ def _wanted(version: str) -> list[tuple[answers.Question, int, Callable[[], str 
         for month in kept[1:]:
             month_answers(feature_id, key, month)
     return out
+
+
+def _month_text(key: str, start: date, end: date) -> str | None:
+    return answers.as_json(figures.feature_kpis(key, start, end))
 
 
 def precompute(budget_seconds: float = 120.0) -> PrecomputeResult:

@@ -6,6 +6,8 @@ from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 
+from app.kpi.rows import id_set
+
 SPELL_COLUMNS = ["person_id", "start_at", "end_at"]
 
 
@@ -37,7 +39,7 @@ def exposed_between(spells: pd.DataFrame, lo: pd.Timestamp, hi: pd.Timestamp) ->
     # A spell that ends where it starts exposed nobody at any instant.
     non_empty = s_end.isna() | (s_end > s_start)
     hit = (s_start < hi) & open_or_later & non_empty
-    return set(spells.loc[hit, "person_id"].astype(int))
+    return id_set(spells.loc[hit, "person_id"])
 
 
 def first_exposure(spells: pd.DataFrame) -> pd.Series:

@@ -40,3 +40,10 @@ class PersonRows:
 
 def person_rows(frame: pd.DataFrame) -> PersonRows:
     return PersonRows(frame["person_id"].to_numpy())
+
+
+def id_set(*columns: pd.Series) -> set[int]:
+    """The person ids in ``columns``, as a set of Python ints (built from one list: iterating a
+    Series element by element took ~50 ms for 4 x 10^5 rows)."""
+    arrays = [column.astype("int64").to_numpy() for column in columns]
+    return set(np.concatenate(arrays).tolist()) if arrays else set()

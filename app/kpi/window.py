@@ -11,7 +11,7 @@ import pandas as pd
 
 from app.kpi.did import did_time_saved, duration_rows
 from app.kpi.exposure import baseline_window, day_start, exposed_people, first_exposure, naive_utc
-from app.kpi.rows import PersonRows, person_rows
+from app.kpi.rows import PersonRows, id_set, person_rows
 from app.kpi.stats import mean_interval, ratio, wilson
 from app.kpi.time_saved import (
     baseline_error_interval,
@@ -170,7 +170,7 @@ def _hours_to_first_use(inputs: WindowInputs) -> pd.Series:
 def active_people(active_days: pd.DataFrame) -> set[int]:
     """People with at least one AI event in the window (KPI_DEFINITIONS, ``active_users``): the one
     definition of "active", read by the KPI record and the adoption funnel alike."""
-    return set(active_days.loc[active_days["active_days"] > 0, "person_id"].astype(int))
+    return id_set(active_days.loc[active_days["active_days"] > 0, "person_id"])
 
 
 def adoption_figures(exposed: set[int], active: set[int]) -> dict:
@@ -295,8 +295,8 @@ def _habit_days(inputs: WindowInputs, days: pd.DataFrame, exposed: set[int]) -> 
 
 def _everyone(inputs: WindowInputs) -> set[int]:
     """Everyone with a task of this feature in the window or the baseline window."""
-    return inputs._cached("everyone", lambda: set(inputs.activity["person_id"].astype(int)) | set(
-        inputs.baseline_activity["person_id"].astype(int)))
+    return inputs._cached("everyone", lambda: id_set(inputs.activity["person_id"],
+                                                     inputs.baseline_activity["person_id"]))
 
 
 def _exposed_by(inputs: WindowInputs, end: date) -> set[int]:
@@ -365,7 +365,7 @@ def adoption_groups(inputs: WindowInputs, groups: dict[str, set[int]], splits_pe
     first use, never-used share), suppressed alike: what a group table shows, at a fraction of
     the cost of every figure of every group."""
     days = inputs.active_days
-    active = set(days.loc[days["active_days"] > 0, "person_id"].astype(int))
+    active = id_set(days.loc[days["active_days"] > 0, "person_id"])
     out = []
     for name in sorted(groups):
         exposed = inputs.exposed & groups[name]

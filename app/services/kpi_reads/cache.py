@@ -110,6 +110,8 @@ def nbytes(value: Any) -> int:
     answer."""
     if isinstance(value, pd.DataFrame):
         return _frame_bytes(value)
+    if isinstance(value, pd.Index):  # with its hash table, once built (day_blocks.indexed)
+        return int(value.memory_usage())
     if isinstance(value, (tuple, list)):
         return sum(nbytes(v) for v in value)
     if isinstance(value, (set, frozenset)):  # people ids: a Python int and its slot, roughly

@@ -44,7 +44,7 @@ def stored() -> dict[str, dict]:
     return {"|".join(q.split("|")[1:3]): json.loads(a) for q, a in rows if q.split("|")[3] == "-"}
 
 
-PAGES = 3  # the adoption and quality pages' answers of a month (feature_pages.PRECOMPUTED)
+PAGES = 5  # the adoption and quality pages' answers of a month (feature_pages.PRECOMPUTED)
 PAGE_MONTHS = 2  # ... of the latest two (feature_pages.PRECOMPUTED_MONTHS)
 ALL_PAGES = PAGES * PAGE_MONTHS
 

@@ -70,17 +70,20 @@ def test_a_process_that_remembers_nothing_draws_the_pages_from_the_store(scenari
     precompute.precompute()
     db.session.commit()
     questions = list(db.session.scalars(select(KpiAnswer.question)))
-    # The three pages of October and of September.
-    assert sum(1 for q in questions if q.split("|")[3] != "-") == 6
+    # Five page answers (adoption and its weeks by stage and by department, the quality weeks) of
+    # October and of September.
+    assert sum(1 for q in questions if q.split("|")[3] != "-") == 10
     kpi_cache.clear()
     drawn: dict = {}
     statements = reads_of(lambda: drawn.update(pages()))
     assert statements and not [s for s in statements if any(t in s for t in ROLLUPS)]
     assert_same(drawn, computed)
     assert drawn["adoption"]["end"] == date(2026, 10, 31) and drawn["adoption"]["record"]["ai_tasks"] == 6
-    # A grouping the job does not store is computed on its first read, from the rollups.
+    # The department breakdown is stored too; a cohort breakdown is computed on its first read.
     kpi_cache.clear()
-    assert [s for s in reads_of(lambda: kpi_data.adoption("draft", "2026-10", "department"))
+    assert not [s for s in reads_of(lambda: kpi_data.adoption("draft", "2026-10", "department"))
+                if any(t in s for t in ROLLUPS)]
+    assert [s for s in reads_of(lambda: kpi_data.adoption("draft", "2026-10", "cohort"))
             if "kpi_activity_days" in s]
 
 

@@ -38,6 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from app.months import month_before  # noqa: E402
 from benchmarks.kpi_scale.run import (  # noqa: E402  (the KPI benchmark's generator)
     DAYS,
     REFRESH_CODE,
@@ -195,7 +196,9 @@ def main() -> None:
         headers = {"X-CSRFToken": token}
         specs = {spec["output"]: spec for spec in client.get("/dashboard/_dash-dependencies").get_json()}
         features = sorted({f"f-{k:02d}" for k in (1, args.features // 2)})
-        months = ["2025-11", "2025-12"]
+        with app.app_context():  # the months a user opens: the latest with events, the one before
+            latest = kpi_data.default_month()
+        months = [month_before(latest), latest]
 
         def post(output: str, values: dict) -> float:
             began = time.perf_counter()

@@ -6,8 +6,8 @@ remembers nothing yet (a new worker, or after a refresh), so, like a feature's K
 (``figures.feature_kpis``), each is kept under the key of its inputs (``answers.question``: on
 PostgreSQL a refresh of later days leaves an older month's answer valid), in this process's memo
 and in the store (``kpi_answers``), where the ``precompute-kpis`` job puts the pages a user opens
-first: every feature's latest two months, grouped by rollout stage. Any other view is computed on its
-first read, as before.
+first: every feature's latest two months, by rollout stage and by department. Any other view (a
+cohort breakdown, an older month) is computed on its first read, as before.
 
 An answer covers the days up to ``window_end(month)``; the eight trend weeks end on that day too,
 so every rollup row it reads lies in a month up to its end's: the question's stamp covers them.
@@ -37,8 +37,10 @@ SPLITTING = ("stage", "department")
 TREND_WEEKS = 8
 REST = "Everyone else"
 # What the precompute-kpis job stores for each feature's latest PRECOMPUTED_MONTHS months: the
-# pages' first view, of the month under way and of the one before (the month an executive reviews).
-PRECOMPUTED = (("adoption", "stage"), ("adoption_weeks", "stage"), ("quality_weeks", None))
+# pages' first view (by rollout stage) and the department breakdown (the heaviest: 40 groups at
+# 100,000 people), of the month under way and of the one before (the month an executive reviews).
+PRECOMPUTED = (("adoption", "stage"), ("adoption", "department"), ("adoption_weeks", "stage"),
+               ("adoption_weeks", "department"), ("quality_weeks", None))
 PRECOMPUTED_MONTHS = 2
 MEMO = "pages"  # this module's entries in the KPI memo
 

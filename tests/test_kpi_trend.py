@@ -103,3 +103,23 @@ def test_adoption_groups_are_group_records_on_the_adoption_figures(company):
         assert set(record) <= set(full[name])
         for field in [*SAME, "time_to_first_use_hours", "never_used_share", "suppressed", "group"]:
             assert record[field] == full[name][field], (name, field)
+
+
+def test_a_groups_sums_are_those_of_its_rows_filtered(company):
+    """kpi_record picks a group's rows by binary search and sums arrays: the same figures, bit for
+    bit, as filtering the frames by person and summing the Series (added in the same order)."""
+    from app.kpi.time_saved import saved_minutes
+
+    start, end = date(2026, 9, 1), date(2026, 10, 31)
+    inputs, people = kpis.kpi_inputs("assist", start, end)
+    for name, group in kpis.groups_of("department", people).items():
+        record = kpi.kpi_record(inputs, group)
+        mine = inputs.activity[inputs.activity["person_id"].isin(group)]
+        saved = saved_minutes(mine, inputs.baselines, inputs.estimated_minutes_saved)
+        rates = mine["rate"].astype("float64").fillna(0.0)
+        assert record["ai_tasks"] == int(mine["ai_tasks"].sum()), name
+        assert record["time_saved_hours"] == float(saved["saved_min"].sum()) / 60, name
+        assert record["value_eur"] == float((saved["saved_min"] / 60 * rates).sum()), name
+        assert record["error_rate"] == (mine["ai_errors"].sum() / mine["ai_ok"].sum()
+                                        if mine["ai_ok"].sum() else None), name
+        assert record["time_saved_estimated"] == bool(saved["estimated_n"].sum() > 0), name

@@ -184,32 +184,30 @@ def adoption_figures(exposed: set[int], active: set[int]) -> dict:
 
 def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     """Every KPI of KPI_DEFINITIONS.md over the window, for ``people`` (everyone when None)."""
-    act, days = inputs.activity, inputs.active_days
+    days = inputs.active_days
     exposed = inputs.exposed if people is None else inputs.exposed & people
+    # The activity and its minutes saved, row by row (made once per window), as arrays: a group
+    # takes its rows of each array it sums (a DataFrame's take was most of a group's time). Sums
+    # skip missing values and add the same numbers in the same order as a Series' sum.
+    act = _record_arrays(inputs)
     if people is not None:
         # An array of the group's ids once; each frame's rows by person once for every group.
         group = _id_set(people)
-        at = _rows_of(inputs, "activity", act).positions(group.array)
-        # Only the columns read below: a group's rows of the other ones were ~half of its time.
-        act = _record_columns(inputs).take(at)
+        at = _rows_of(inputs, "activity", inputs.activity).positions(group.array)
+        act = {name: values[at] for name, values in act.items()}
         days = _rows_of(inputs, "active_days", days).pick(days, group.array)
     active_days = days[days["active_days"] > 0]
     active = active_people(days)
     n_days = (inputs.end - inputs.start).days + 1
-    ai_tasks = int(act["ai_tasks"].sum())
-
-    # Row by row, so a group's rows of it are those of the whole window's (made once).
-    saved = inputs._cached("saved", lambda: saved_minutes(inputs.activity, inputs.baselines,
-                                                          inputs.estimated_minutes_saved))
-    if people is not None:
-        saved = saved.take(at)
-    rates = (act["rate"] if "rate" in act.columns else act["person_id"].map(inputs.rates)).astype("float64")
-    saved_total = float(saved["saved_min"].sum())
-    per_task, per_task_low, per_task_high = mean_interval(saved_total, float(saved["saved_sq"].sum()),
+    ai_tasks = int(np.nansum(act["ai_tasks"]))
+    saved_total = float(np.nansum(act["saved_min"]))
+    per_task, per_task_low, per_task_high = mean_interval(saved_total, float(np.nansum(act["saved_sq"])),
                                                          ai_tasks)
-    estimated_n = float(saved["estimated_n"].sum())
-    errors, judged = int(act["ai_errors"].sum()), int(act["ai_ok"].sum())
+    estimated_n = float(np.nansum(act["estimated_n"]))
+    errors, judged = int(np.nansum(act["ai_errors"])), int(np.nansum(act["ai_ok"]))
     error_low, error_high = wilson(errors, judged)
+    rates = act["rate"]
+    value_eur = float(np.nansum(act["saved_min"] / 60 * np.where(np.isnan(rates), 0.0, rates)))
 
     habit = habit_counts(_habit_days(inputs, days, exposed))
     ttfu, never_share = _time_to_first_use(inputs, exposed)
@@ -231,8 +229,8 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
         "stickiness": ratio(float(active_days["active_days"].sum()), n_days * len(active)),
         "time_saved_hours": saved_total / 60,
         "time_saved_estimated": bool(estimated_n > 0),
-        "time_saved_evidence": evidence(float(saved["measured_n"].sum()), estimated_n),
-        "value_eur": float((saved["saved_min"] / 60 * rates.fillna(0.0)).sum()),
+        "time_saved_evidence": evidence(float(np.nansum(act["measured_n"])), estimated_n),
+        "value_eur": value_eur,
         "error_rate": ratio(errors, judged),
         "baseline_error_rate": inputs.baseline_error_rate,
         "baseline_error_rate_ci_low": inputs.baseline_error_interval[0],
@@ -256,11 +254,19 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     }
 
 
-def _record_columns(inputs: WindowInputs) -> pd.DataFrame:
-    """The activity columns ``kpi_record`` reads, made once per window."""
-    act = inputs.activity
-    return inputs._cached("record_columns", lambda: act[
-        [c for c in ("person_id", "ai_tasks", "ai_errors", "ai_ok", "rate") if c in act.columns]])
+def _record_arrays(inputs: WindowInputs) -> dict[str, np.ndarray]:
+    """What ``kpi_record`` sums, row by row of the activity, as arrays made once per window: its
+    counts, each row's hourly rate (its department's then, else its person's), and the minutes
+    saved (``saved_minutes``)."""
+    def compute() -> dict[str, np.ndarray]:
+        act = inputs.activity
+        saved = saved_minutes(act, inputs.baselines, inputs.estimated_minutes_saved)
+        rates = act["rate"] if "rate" in act.columns else act["person_id"].map(inputs.rates)
+        return {**{c: act[c].to_numpy() for c in ("ai_tasks", "ai_errors", "ai_ok")},
+                "rate": rates.astype("float64").to_numpy(),
+                **{c: saved[c].to_numpy() for c in ("saved_min", "saved_sq", "estimated_n", "measured_n")}}
+
+    return inputs._cached("record_arrays", compute)
 
 
 def _rows_of(inputs: WindowInputs, name: str, frame: pd.DataFrame) -> PersonRows:

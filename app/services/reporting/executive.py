@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from app import kpi
 from app.db import db
-from app.kpi.fingerprint import fingerprint
 from app.kpi.money import portfolio_months
 from app.models import Feature
 from app.models.kpi import MonthlyClose
@@ -73,9 +72,10 @@ def executive_view(month: str) -> dict:
     """
     check_month(month)
     inputs = kpis.money_inputs(month)
-    # The same composition as kpis.monthly_roi, with the inputs read once for the history too.
-    roi = kpi.monthly_roi(inputs, month)
-    roi.update(close_status(month, fingerprint(inputs)))
+    # The same composition as kpis.monthly_roi: the month's figures and their fingerprint as the
+    # API remembers them (computed once per KPI revision for both), its close status read now.
+    figures, current = kpis.roi_figures(month)
+    roi = {**figures, **close_status(month, current)}
     history = portfolio_history(inputs, month, closes())
     if roi["closed"]:
         # A restated month shows both figures; the status of the chosen month is always live.

@@ -86,18 +86,21 @@ def plan_of(company, key: str) -> list[tuple[str, list[str], int]] | None:
 
 def pick(page, dropdown: str, text: str) -> None:
     """Choose an option of a dcc.Dropdown by typing part of its label. Right after a reload the
-    first click can land before Dash has wired the dropdown (seen on a loaded machine): open it
-    again until its options show."""
+    first click can land before Dash has wired the dropdown, and a callback still in flight can
+    draw the dropdown again and close its menu between the option showing and the click (both
+    seen on a loaded machine): open it again until an option is clicked."""
     option = page.get_by_role("option").filter(has_text=text).first
     for _attempt in range(5):
         page.click(f"#{dropdown}")
         page.keyboard.type(text)
         try:
             option.wait_for(state="visible", timeout=5_000)
+            option.click(timeout=5_000)
             break
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
-    option.click()
+    else:
+        raise AssertionError(f"no option {text!r} could be chosen in #{dropdown}")
     page.keyboard.press("Escape")
 
 

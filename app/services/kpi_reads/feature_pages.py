@@ -97,13 +97,20 @@ def _feature_id(key: str, month: str, grouping: str | None) -> int:
     return feature_id
 
 
+def _question(feature_id: int, page: str, month: str, grouping: str | None, version: str | None
+              ) -> answers.Question | None:
+    """The key of a page's answer of ``month`` (its window: the month to ``window_end``)."""
+    return answers.question(feature_id, month_bounds(month)[0], window_end(month),
+                            f"{page}:{grouping or '-'}", version)
+
+
 def _kept(page: str, key: str, month: str, grouping: str | None, compute: Callable[[date, date], dict]
           ) -> dict:
     """``compute(start, end)`` for the month's window, remembered under the key of its inputs, and
     read from the store when it holds it. The answer is handed out as remembered: pages only read it."""
     feature_id = _feature_id(key, month, grouping)
     start, end = month_bounds(month)[0], window_end(month)
-    asked = answers.question(feature_id, start, end, f"{page}:{grouping or '-'}", kpi_cache.version())
+    asked = _question(feature_id, page, month, grouping, kpi_cache.version())
     if asked is None:
         return compute(start, end)
 
@@ -173,10 +180,9 @@ def precompute_questions(feature_id: int, key: str, month: str, version: str
                          ) -> list[tuple[answers.Question, Callable[[], str | None]]]:
     """The store's questions for ``PRECOMPUTED`` pages of a feature's month, each with what
     computes its text (None when it cannot be stored)."""
-    start, end = month_bounds(month)[0], window_end(month)
     out: list[tuple[answers.Question, Callable[[], str | None]]] = []
     for page, grouping in PRECOMPUTED:
-        asked = answers.question(feature_id, start, end, f"{page}:{grouping or '-'}", version)
+        asked = _question(feature_id, page, month, grouping, version)
         if asked is not None:
             args = (key, month) if grouping is None else (key, month, grouping)
             out.append((asked, functools.partial(_page_text, page, args)))

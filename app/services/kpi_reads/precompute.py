@@ -27,7 +27,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from app.db import db, utcnow
+from app.db import db
 from app.models import Feature
 from app.models.kpi import FeatureMonth
 from app.months import month_before, month_bounds
@@ -62,7 +62,7 @@ def windows(month: str) -> list[tuple[date, date]]:
     """The windows of ``month`` that are read: the calendar month (the executive view, the board
     report) and, inside the current month, the month to today (the quality page)."""
     start, end = month_bounds(month)
-    to_date = max(start, min(end, utcnow().date()))
+    to_date = feature_pages.window_end(month)
     return [(start, end)] if to_date == end else [(start, end), (start, to_date)]
 
 

@@ -18,7 +18,6 @@ from app.models import Feature
 from app.models.kpi import MonthlyClose
 from app.months import check_month
 from app.services.kpi_reads import figures as kpis
-from app.services.kpi_reads.close_state import close_status
 
 FEATURE_COLUMNS = ["feature", "name", "ai_tasks", "value_eur", "cost_eur", "cost_per_task_eur", "net_eur",
                    "roi_pct", "cumulative_net_eur", "payback_month", "closed_net_eur"]
@@ -72,10 +71,9 @@ def executive_view(month: str) -> dict:
     """
     check_month(month)
     inputs = kpis.money_inputs(month)
-    # The same composition as kpis.monthly_roi: the month's figures and their fingerprint as the
-    # API remembers them (computed once per KPI revision for both), its close status read now.
-    figures, current = kpis.roi_figures(month)
-    roi = {**figures, **close_status(month, current)}
+    # The API's answer: its figures and fingerprint remembered once per KPI revision, its close
+    # status read now.
+    roi = kpis.monthly_roi(month)
     history = portfolio_history(inputs, month, closes())
     if roi["closed"]:
         # A restated month shows both figures; the status of the chosen month is always live.

@@ -139,6 +139,12 @@ def heatmap_figure(heat: pd.DataFrame) -> dict:
                    "yaxis": {"title": {"text": "department"}}, "margin": {"l": 130, "t": 8}}}
 
 
+def trend_height(trend: pd.DataFrame) -> int:
+    """Room for the legend below the trend: on a phone its entries wrap to a line or two each, and
+    with ten departments a fixed 300 px squashed the plot and cut the legend."""
+    return max(300, 220 + 22 * trend["group"].nunique())
+
+
 def heatmap_height(heat: pd.DataFrame) -> int:
     """Room for every department's row (about 30 px each) above the axis and its title."""
     return max(240, 120 + 30 * heat["group"].nunique())
@@ -214,10 +220,10 @@ def render_adoption_weeks(query):
     except LiftoffError as error:
         return ui.alert(error.message, "danger")
     label = GROUPING_LABELS[query["group"]].split(" (")[0].lower()
-    marks, heat = kpi_time.rollout_marks(query["feature"]), weeks["heatmap"]
+    marks, heat, trend = kpi_time.rollout_marks(query["feature"]), weeks["heatmap"], weeks["trend"]
     return [
         ui.card(f"Adoption per week by {label} (dotted: everyone)",
-                kv.graph("adoption-trend", trend_figure(weeks["trend"], marks), 300)),
+                kv.graph("adoption-trend", trend_figure(trend, marks), trend_height(trend))),
         ui.card("Department × week (a group with fewer than 5 exposed people is hidden, and the next "
                 "smallest too when the rest would give it away)",
                 kv.graph("adoption-heatmap", heatmap_figure(heat), heatmap_height(heat))),

@@ -150,7 +150,7 @@ def saved_trend_figure(trend: pd.DataFrame, marks=()) -> dict:
     return {"data": [band(trend, "time_saved_per_task_ci_low", "time_saved_per_task_ci_high",
                           "rgba(43,138,62,.15)"),
                      _line(trend, "time_saved_per_task", "minutes saved per task", kv.GOOD)],
-            "layout": {"xaxis": WEEK_AXIS, "yaxis": {"title": {"text": "minutes saved per AI task"}},
+            "layout": {"xaxis": WEEK_AXIS, "yaxis": {"title": {"text": "minutes saved<br>per AI task"}},
                        "shapes": shapes, "annotations": notes}}
 
 

@@ -42,8 +42,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from app.flags.fast_path import FeaturePollShortcut
 
     # SDK polls skip Flask when the caches are warm, with the headers Flask would have added
-    app.wsgi_app = FeaturePollShortcut(  # type: ignore[method-assign]  # Flask's middleware idiom
-        app.wsgi_app, app, web.security_headers(app.config))
+    shortcut = FeaturePollShortcut(app.wsgi_app, app, web.security_headers(app.config))
+    app.wsgi_app = shortcut  # type: ignore[method-assign]  # Flask's middleware idiom
+    app.extensions["liftoff_poll_shortcut"] = shortcut  # the ASGI front (app/asgi.py) asks it too
     from app.flags import frontend_api
 
     frontend_api.register(app)  # /api/frontend for browser and mobile apps

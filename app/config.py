@@ -62,6 +62,8 @@ def load() -> dict:
         # Memory each process may keep KPI reads in (app/services/kpi_reads/cache.py).
         "KPI_CACHE_MB": float(os.environ.get("LIFTOFF_KPI_CACHE_MB", "256")),
         "RUN_SCHEDULER_IN_PROCESS": os.environ.get("LIFTOFF_SCHEDULER_IN_PROCESS", "0") == "1",
+        # Threads per gunicorn worker for the requests its event loop hands off (app/asgi.py).
+        "WEB_THREADS": _number("LIFTOFF_THREADS", "8", int),
         # Job runs and the scheduler (docs/scheduler.md).
         "JOB_MAX_ATTEMPTS": _number("LIFTOFF_JOB_MAX_ATTEMPTS", "3", int),
         "JOB_RETRY_BASE_SECONDS": _number("LIFTOFF_JOB_RETRY_BASE_SECONDS", "30"),

@@ -94,6 +94,11 @@ def _latency(method: str, endpoint: str, status: str) -> Histogram:
     return child
 
 
+def observe_latency(method: str, endpoint: str, status: str, seconds: float) -> None:
+    """A latency sample for a request answered outside the WSGI stack (app/flags/asgi_front.py)."""
+    _latency(method, endpoint, status).observe(seconds)
+
+
 def count_events(accepted: int, duplicates: int) -> None:
     if accepted:
         EVENTS_INGESTED.labels(result="accepted").inc(accepted)

@@ -1,6 +1,9 @@
-"""gunicorn settings for Liftoff: ``gunicorn -c scripts/gunicorn.conf.py 'app.wsgi:app'``.
+"""gunicorn settings for Liftoff: ``gunicorn -c scripts/gunicorn.conf.py 'app.asgi:app'``.
 
-Everything here can be overridden on the command line (-w, --threads, --bind). With
+gunicorn's asyncio worker serves the ASGI front (app/asgi.py): SDK polls from warm caches on the
+event loop, everything else in ``LIFTOFF_THREADS`` threads per worker (default 8). To serve the
+plain WSGI app instead: ``-k gthread --threads 8 'app.wsgi:app'``. Everything here can be
+overridden on the command line (-w, -k, --bind). With
 PROMETHEUS_MULTIPROC_DIR set (an empty directory, wiped before gunicorn starts), each worker writes
 its metrics there and /metrics sums them; a dead worker's live gauges are dropped here.
 """
@@ -9,8 +12,7 @@ import os
 
 bind = os.environ.get("LIFTOFF_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("LIFTOFF_WORKERS", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("LIFTOFF_THREADS", "8"))
+worker_class = "asgi"
 timeout = 60  # a 10,000-event batch or a KPI read finishes well within this
 # Longer than any client pause between requests: a connection closed by the server just as the client
 # reuses it shows up as "connection reset" on the client. Behind a proxy, keep it above the proxy's

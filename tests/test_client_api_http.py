@@ -291,3 +291,56 @@ def test_liftoff_serve_answers_polls_200_then_304_with_the_flask_headers(
     for name in EXPECTED_SECURITY_HEADERS | {"Cache-Control", "Vary", "X-Request-ID"}:
         assert name in polls[-1].headers and name in unchanged.headers
     assert polls[-1].headers["Server"] == "liftoff"  # waitress, named by `liftoff serve`
+
+
+def _asgi_get(front, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    """One GET through the ASGI front, as gunicorn's asyncio worker would send it."""
+    import asyncio
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+             "headers": [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                         for k, v in {"Host": "127.0.0.1:8000", **headers}.items()]}
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(front(scope, receive, send))
+    start = sent[0]
+    names = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in start["headers"]}
+    return start["status"], names, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_the_asgi_front_answers_like_the_wsgi_app(app, client, flags, client_token):
+    """app/asgi.py: polls from warm caches on the event loop, the rest through the WSGI app."""
+    from app.flags.asgi_front import AsgiFront
+
+    front = AsgiFront(app, threads=2)
+    shortcut = app.extensions["liftoff_poll_shortcut"]
+    by_flask = client.get("/api/client/features", headers=_auth(client_token))  # fills the caches
+    to_wsgi = []
+    inner = shortcut.wsgi_app
+    shortcut.wsgi_app = lambda environ, start: to_wsgi.append(environ["PATH_INFO"]) or inner(environ, start)
+    status, headers, body = _asgi_get(front, "/api/client/features",
+                                      {**_auth(client_token), "X-Request-ID": "sdk-poll-1"})
+    assert (status, body) == (200, by_flask.data)
+    flask_headers = {k.lower(): v for k, v in _headers(by_flask).items()}
+    assert {k: v for k, v in headers.items() if k != "x-request-id"} == flask_headers
+    assert headers["x-request-id"] == "sdk-poll-1"  # a sane caller id is kept, as in WSGI
+    status, headers, body = _asgi_get(front, "/api/client/features",
+                                      {**_auth(client_token), "If-None-Match": by_flask.headers["ETag"]})
+    assert (status, body) == (304, b"")
+    assert headers["etag"] == by_flask.headers["ETag"] and "content-length" not in headers
+    assert len(headers["x-request-id"]) == 32
+    assert to_wsgi == []  # neither reached the WSGI app
+    # A token the caches do not know, and any other path, go to Flask through a2wsgi's threads.
+    status, headers, body = _asgi_get(front, "/api/client/features", _auth("lo_client_production.wrong"))
+    assert status == 401 and "error" in json.loads(body) and "x-request-id" in headers
+    assert to_wsgi == ["/api/client/features"]
+    status, _, body = _asgi_get(front, "/healthz", {})
+    assert status == 200 and json.loads(body)["status"] == "ok"

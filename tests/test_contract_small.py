@@ -144,13 +144,14 @@ def test_the_process_wide_settings_are_read_from_the_environment(tmp_path):
     script = ("import runpy, logging; from app import config, observability; print(config.INSTANCE_DIR); "
               "observability.configure_logging(); "
               "print(type(logging.getLogger().handlers[-1].formatter).__name__); "
-              "g = runpy.run_path('scripts/gunicorn.conf.py'); print(g['bind'], g['workers'], g['threads'])")
+              "g = runpy.run_path('scripts/gunicorn.conf.py'); "
+              "print(g['bind'], g['workers'], g['worker_class']); print(config.load()['WEB_THREADS'])")
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "LIFTOFF_INSTANCE_DIR": str(tmp_path),
            "LIFTOFF_LOG_FORMAT": "json", "LIFTOFF_BIND": "127.0.0.1:9001", "LIFTOFF_WORKERS": "3",
            "LIFTOFF_THREADS": "5"}
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=120, check=True).stdout.split("\n")
-    assert out[:3] == [str(tmp_path), "JsonFormatter", "127.0.0.1:9001 3 5"]
+    assert out[:4] == [str(tmp_path), "JsonFormatter", "127.0.0.1:9001 3 asgi", "5"]
 
 
 def test_every_liftoff_variable_the_docs_name_is_read_somewhere():

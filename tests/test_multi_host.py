@@ -71,8 +71,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.fixture
 def fleet(tmp_path):
-    """Two hosts (gunicorn, 2 workers each, their own instance directory) and haproxy in front;
-    yields the hosts' and the balancer's base URLs, the environment and the database URL."""
+    """Two hosts (gunicorn as in production: the ASGI front, 2 workers each, their own instance
+    directory) and haproxy in front; yields the hosts' and the balancer's base URLs, the
+    environment and the database URL."""
     name = f"lo_multi_{uuid.uuid4().hex[:8]}"
     url = create_pg_database(name)
     processes: list[subprocess.Popen] = []
@@ -90,9 +91,9 @@ def fleet(tmp_path):
             env = {**base_env, "LIFTOFF_INSTANCE_DIR": str(instance), "LIFTOFF_PROXY_HOPS": "1"}
             envs.append(env)
             processes.append(subprocess.Popen(
-                [*GUNICORN, "-w", "2", "-k", "gthread", "--threads", "4",
-                 "-b", f"127.0.0.1:{port}", "--log-level", "warning", "app.wsgi:app"],
-                cwd=ROOT, env=env, start_new_session=True))
+                [*GUNICORN, "-c", str(ROOT / "scripts" / "gunicorn.conf.py"), "-w", "2",
+                 "-b", f"127.0.0.1:{port}", "--log-level", "warning", "app.asgi:app"],
+                cwd=ROOT, env={**env, "LIFTOFF_THREADS": "4"}, start_new_session=True))
             hosts.append(f"http://127.0.0.1:{port}")
         front = free_port()
         config = tmp_path / "haproxy.cfg"

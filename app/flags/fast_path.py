@@ -11,6 +11,7 @@ identically.
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
 from app.flags.client_api import VARY, etag_matches
 from app.flags.payload_cache import COHORTS_BY_CONTEXT, form
@@ -29,7 +30,7 @@ class FeaturePollShortcut:
         # computed once from the settings by create_app, which hands them in (the flags sit below
         # the web faces): the shortcut answers exactly like Flask, at no cost.
         self.fixed_headers = [("Cache-Control", "no-cache"), ("Vary", VARY), *security_headers]
-        self._answers: dict[str, tuple[list, list]] = {}  # ETag -> (headers of 200, of 304)
+        self._answers: dict[str, Answers] = {}  # ETag -> the headers of its 200 and 304
 
     def _environment(self, header: str) -> str | None:
         tokens = self.extensions.get("liftoff_token_cache")
@@ -38,7 +39,17 @@ class FeaturePollShortcut:
             return None
         return tokens.client_environment(hash_secret(secret))
 
-    def _headers(self, current) -> tuple[list, list]:
+    def current(self, authorization: str, cohorts: str | None):
+        """The payload to answer from the caches, or None when Flask must answer (see above)."""
+        environment = self._environment(authorization)
+        if cohorts is not None and cohorts.strip() != COHORTS_BY_CONTEXT:
+            return None  # Flask refuses it, naming the header
+        cache = self.extensions.get("liftoff_payload_cache")
+        key = form(environment, cohorts is not None) if environment else None
+        return cache.fresh(key, time.monotonic()) if key and cache else None
+
+    def answer(self, current, condition: str | None) -> tuple[bool, Answers]:
+        """(whether ``condition`` matches, so the answer is a ``304``; the payload's headers)."""
         answers = self._answers.get(current.etag)
         if answers is None:
             not_modified = [("ETag", current.etag), *self.fixed_headers]
@@ -46,28 +57,35 @@ class FeaturePollShortcut:
                   ("Content-Length", str(len(current.body)))]
             if len(self._answers) >= _KEPT_ANSWERS:
                 self._answers.clear()
-            answers = self._answers[current.etag] = (ok, not_modified)
-        return answers
+            answers = self._answers[current.etag] = Answers(ok, not_modified, _raw(ok), _raw(not_modified))
+        unchanged = condition is not None and (
+            condition == current.etag or etag_matches(condition, current.etag))
+        count_flag_fetch(304 if unchanged else 200)
+        return unchanged, answers
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "GET":
             return self.wsgi_app(environ, start_response)
-        environment = self._environment(environ.get("HTTP_AUTHORIZATION", ""))
-        cohorts = environ.get("HTTP_LIFTOFF_COHORTS")
-        if cohorts is not None and cohorts.strip() != COHORTS_BY_CONTEXT:
-            return self.wsgi_app(environ, start_response)  # Flask refuses it, naming the header
-        cache = self.extensions.get("liftoff_payload_cache")
-        key = form(environment, cohorts is not None) if environment else None
-        current = cache.fresh(key, time.monotonic()) if key and cache else None
+        current = self.current(environ.get("HTTP_AUTHORIZATION", ""), environ.get("HTTP_LIFTOFF_COHORTS"))
         if current is None:
             return self.wsgi_app(environ, start_response)
-        ok, not_modified = self._headers(current)
-        condition = environ.get("HTTP_IF_NONE_MATCH")
-        if condition is not None and (condition == current.etag or etag_matches(condition, current.etag)):
-            count_flag_fetch(304)
-            # copies: a server or middleware may add to the list it is handed
-            start_response("304 NOT MODIFIED", list(not_modified))
+        unchanged, answers = self.answer(current, environ.get("HTTP_IF_NONE_MATCH"))
+        # copies: a server or middleware may add to the list it is handed
+        if unchanged:
+            start_response("304 NOT MODIFIED", list(answers.not_modified))
             return [b""]
-        count_flag_fetch(200)
-        start_response("200 OK", list(ok))
+        start_response("200 OK", list(answers.ok))
         return [current.body]
+
+
+class Answers(NamedTuple):
+    """A payload version's headers, as WSGI wants them and as ASGI does (bytes, lower-case names)."""
+
+    ok: list[tuple[str, str]]
+    not_modified: list[tuple[str, str]]
+    ok_raw: list[tuple[bytes, bytes]]
+    not_modified_raw: list[tuple[bytes, bytes]]
+
+
+def _raw(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]

@@ -1,9 +1,10 @@
-"""The ceiling of a gunicorn worker: a WSGI app that does nothing but hand back a payload it holds.
+"""The ceiling of a gunicorn worker: an ASGI app that does nothing but hand back a payload it holds.
 
-``benchmarks/flag_delivery/run.py --ceiling`` serves it with Liftoff's own gunicorn settings and
-the very bytes Liftoff answered (``CEILING_BODY``: a file), ``200`` with an ETag and ``304`` to it.
-What it reaches is what no application code under gunicorn can pass: the HTTP parsing, the
-connection handling and the worker's threads are all that is left.
+``benchmarks/flag_delivery/run.py --ceiling`` serves it with Liftoff's own gunicorn settings
+(``scripts/gunicorn.conf.py``: the asyncio worker) and the very bytes Liftoff answered
+(``CEILING_BODY``: a file), ``200`` with an ETag and ``304`` to it. What it reaches is what no
+application code under these settings can pass: the HTTP parsing and the event loop are all that
+is left.
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ import os
 from pathlib import Path
 
 BODY = Path(os.environ["CEILING_BODY"]).read_bytes()
-ETAG = '"ceiling"'
-OK = [("ETag", ETAG), ("Cache-Control", "no-cache"), ("Content-Type", "application/json"),
-      ("Content-Length", str(len(BODY)))]
-NOT_MODIFIED = [("ETag", ETAG), ("Cache-Control", "no-cache")]
+ETAG = b'"ceiling"'
+NOT_MODIFIED = [(b"etag", ETAG), (b"cache-control", b"no-cache")]
+OK = [*NOT_MODIFIED, (b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
 
 
-def app(environ, start_response):
-    if environ.get("HTTP_IF_NONE_MATCH") == ETAG:
-        start_response("304 NOT MODIFIED", list(NOT_MODIFIED))
-        return [b""]
-    start_response("200 OK", list(OK))
-    return [BODY]
+async def app(scope, receive, send):
+    if scope["type"] != "http":  # lifespan: nothing to start
+        return
+    unchanged = any(name == b"if-none-match" and value == ETAG for name, value in scope["headers"])
+    await send({"type": "http.response.start", "status": 304 if unchanged else 200,
+                "headers": NOT_MODIFIED if unchanged else OK})
+    await send({"type": "http.response.body", "body": b"" if unchanged else BODY})

@@ -2,12 +2,13 @@
 
 Three servers answer ``GET /api/client/features`` with the same payload (10 features, 3 segments)
 from the same PostgreSQL server, with token auth and an SDK's headers: Liftoff under gunicorn
-(``scripts/gunicorn.conf.py``, 2 gthread workers), Liftoff's embedded ``liftoff serve`` (waitress,
-one process), and unleash-server@8.2.0 (installed from npm by ``tests/unleash_server.py``). ``wrk``
-measures each answering ``200`` and ``304`` for ``--seconds`` on loopback, in ``--rounds``
-interleaved rounds (the machine is shared: interleaving exposes all three to the same load); the
-median round is printed beside the goals of issue #20. Then the exposure recompute for
-``--people`` people after one stage change is timed (``--people 0`` skips it).
+(``scripts/gunicorn.conf.py``: the ASGI front ``app.asgi:app`` on 2 asyncio workers), Liftoff's
+embedded ``liftoff serve`` (waitress, one process), and unleash-server@8.2.0 (installed from npm by
+``tests/unleash_server.py``). ``wrk`` measures each answering ``200`` and ``304`` for ``--seconds``
+on loopback, in ``--rounds`` interleaved rounds (the machine is shared: interleaving exposes all
+three to the same load); the median round is printed beside the goals of issue #20. Then the
+exposure recompute for ``--people`` people after one stage change is timed (``--people 0`` skips
+it).
 
 Run from the repository root:  .venv/bin/python benchmarks/flag_delivery/run.py
 Needs: wrk (``apt-get install -y wrk``), node + npm, PostgreSQL on 127.0.0.1:5432 (user postgres).
@@ -98,19 +99,21 @@ def _liftoff_env(database_url: str) -> dict:
 
 
 def start_gunicorn(database_url: str, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
-    """Liftoff as in production (docs/operations.md: gthread workers), with the workers asked for."""
+    """Liftoff as in production (docs/operations.md: the ASGI front on gunicorn's asyncio worker),
+    with the workers and the threads per worker asked for."""
     command = [str(BIN / "gunicorn"), "-c", str(ROOT / "scripts" / "gunicorn.conf.py"),
-               "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
-               "--log-level", "warning", "app.wsgi:app"]
-    return subprocess.Popen(command, cwd=ROOT, env=_liftoff_env(database_url), start_new_session=True,
+               "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+               "app.asgi:app"]
+    env = {**_liftoff_env(database_url), "LIFTOFF_THREADS": str(threads)}
+    return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
-def start_ceiling(body: bytes, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+def start_ceiling(body: bytes, port: int, workers: int, log: Path) -> subprocess.Popen:
     """``ceiling.py`` (an app that only hands back ``body``) with Liftoff's gunicorn settings."""
     (log.parent / "ceiling-body.json").write_bytes(body)
     command = [str(BIN / "gunicorn"), "-c", str(ROOT / "scripts" / "gunicorn.conf.py"),
-               "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
                "--log-level", "warning", "--chdir", str(Path(__file__).parent), "ceiling:app"]
     env = {**os.environ, "CEILING_BODY": str(log.parent / "ceiling-body.json")}
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True,
@@ -281,7 +284,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the median is kept")
     parser.add_argument("--connections", type=int, default=10, help="wrk connections (one thread)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for Liftoff")
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="threads per gunicorn worker for requests the event loop hands off")
     parser.add_argument("--people", type=int, default=100_000,
                         help="people for the exposure timing (0 skips it)")
     parser.add_argument("--skip-unleash", action="store_true", help="measure Liftoff only")
@@ -325,7 +329,7 @@ def main() -> None:
         settle(logs / "serve.log", 1)
         if args.ceiling:
             cport = free_port()
-            processes.append(start_ceiling(answer.content, cport, args.workers, args.threads,
+            processes.append(start_ceiling(answer.content, cport, args.workers,
                                            logs / "ceiling.log"))
             wait_http(f"http://127.0.0.1:{cport}/")
             targets.append(prepare("gunicorn, empty app", f"http://127.0.0.1:{cport}{features}", token,

@@ -88,10 +88,10 @@ def start_gunicorn(database_url: str, port: int, workers: int, threads: int, met
     env = {**os.environ, "DATABASE_URL": database_url, "LIFTOFF_SECRET_KEY": "load-test",
            "LIFTOFF_INSTANCE_DIR": str(Path(metrics_dir) / "instance"),
            "PROMETHEUS_MULTIPROC_DIR": str(Path(metrics_dir) / "metrics"),
-           "LIFTOFF_LOG_FORMAT": "json"}
-    command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", str(workers), "-k", "gthread",
-               "--threads", str(threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-               "--config", str(ROOT / "scripts" / "gunicorn.conf.py"), "app.wsgi:app"]
+           "LIFTOFF_LOG_FORMAT": "json", "LIFTOFF_THREADS": str(threads)}
+    command = [str(ROOT / ".venv" / "bin" / "gunicorn"), "-w", str(workers), "--bind", f"127.0.0.1:{port}",
+               "--log-level", "warning", "--config", str(ROOT / "scripts" / "gunicorn.conf.py"),
+               "app.asgi:app"]
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 
 
@@ -273,7 +273,7 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         server = start_gunicorn(database_url, port, args.workers, args.threads, metrics_dir)
         wait_http(f"{base}/healthz")
-        print(f"gunicorn app.wsgi:app, {args.workers} gthread workers x {args.threads} threads on {base}; "
+        print(f"gunicorn app.asgi:app, {args.workers} asyncio workers x {args.threads} threads on {base}; "
               f"{args.sdks} SDKs every {args.interval:g} s + {args.ingesters} ingestion clients "
               f"(batches of {args.batch}, ~{args.think:g} s apart, {args.resend_share:.0%} resent) "
               f"for {args.duration:g} s", flush=True)

@@ -5,7 +5,8 @@ is written straight away, without Flask's request context, routing and hooks: a 
 secret, two dict lookups, and status line, headers and body that were put together once per
 payload (``200`` and ``304`` alike). Anything else (a first poll, an expired cache entry, a bad
 token, every other path) goes to the Flask app, which fills the caches, so both paths answer
-identically.
+identically. In production the ASGI front (``app/flags/asgi_front.py``) asks ``current`` and
+``answer`` from gunicorn's event loop, before any thread is involved.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ call it through ``app.services.kpi_reads.figures``."""
 from app.kpi.did import did_time_saved
 from app.kpi.exposure import baseline_window, exposed_people, first_exposure
 from app.kpi.funnel import adoption_funnel
+from app.kpi.groups import MIN_GROUP_EXPOSED, adoption_groups, group_records, hidden_groups
 from app.kpi.money import MONEY_FIELDS, MoneyInputs, monthly_roi, monthly_table
 from app.kpi.quality import ERROR_OUTCOMES, baseline_breach, quality_flag
 from app.kpi.stats import mean_interval, ratio, wilson
@@ -16,17 +17,7 @@ from app.kpi.time_saved import (
     saved_minutes,
 )
 from app.kpi.trend import TrendInputs, adoption_trend, quality_trend
-from app.kpi.window import (
-    MIN_GROUP_EXPOSED,
-    WindowInputs,
-    active_people,
-    adoption_figures,
-    adoption_groups,
-    group_records,
-    habit_cohort,
-    hidden_groups,
-    kpi_record,
-)
+from app.kpi.window import WindowInputs, active_people, adoption_figures, habit_cohort, kpi_record
 
 __all__ = [
     "ERROR_OUTCOMES",

@@ -56,15 +56,23 @@ def did_time_saved(before: pd.DataFrame, during: pd.DataFrame, treated: set[int]
     :param rows: the two frames' rows by person (``app.kpi.rows``), when made once for many
         groups; they must be ``before``'s and ``during``'s ``duration_rows``.
     """
-    out: dict[str, float | None] = {"did_time_saved_per_task": None, "did_ci_low": None, "did_ci_high": None,
-           "did_treated_users": len(treated), "did_control_users": len(control)}
     groups = [np.fromiter(group, dtype=np.int64, count=len(group)) for group in (treated, control)]
     frames = [frame if "total" in frame.columns else duration_rows(frame) for frame in (before, during)]
     indexes = rows or (None, None)
-    cells = [_mean_var(_duration_cell(frame, group, index)) for group in groups
+    cells = [_duration_cell(frame, group, index) for group in groups
              for frame, index in zip(frames, indexes, strict=True)]
-    known = [cell for cell in cells if cell is not None]
-    if len(known) < len(cells):
+    return did_from_cells(cells, len(treated), len(control))
+
+
+def did_from_cells(cells: list[tuple[float, float, float]], treated: int, control: int) -> dict:
+    """``did_time_saved`` from its four cells (n, sum and sum of squares of the minutes of the timed
+    tasks of the treated before and during, then of the controls before and during) and the
+    number of treated and control people."""
+    out: dict[str, float | None] = {"did_time_saved_per_task": None, "did_ci_low": None, "did_ci_high": None,
+           "did_treated_users": treated, "did_control_users": control}
+    moments = [_mean_var(cell) for cell in cells]
+    known = [moment for moment in moments if moment is not None]
+    if len(known) < len(moments):
         return out  # a cell with fewer than two timed tasks gives no estimate
     (t0, vt0), (t1, vt1), (c0, vc0), (c1, vc1) = known
     estimate = -((t1 - t0) - (c1 - c0))

@@ -16,9 +16,10 @@ from typing import cast
 import pandas as pd
 
 from app.kpi.exposure import exposed_people
+from app.kpi.groups import hidden_groups
 from app.kpi.stats import mean_interval, ratio, wilson
 from app.kpi.time_saved import saved_minutes
-from app.kpi.window import adoption_figures, hidden_groups
+from app.kpi.window import adoption_figures
 
 EVERYONE = "All"
 ADOPTION_COLUMNS = ["week", "group", "exposed_users", "active_users", "adoption_rate",

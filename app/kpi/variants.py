@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from app.kpi.groups import hidden_groups
 from app.kpi.quality import ERROR_OUTCOMES
 from app.kpi.stats import wilson
-from app.kpi.window import hidden_groups
 
 Z95 = float(stats.norm.ppf(0.975))
 SRM_ALPHA = 0.001

@@ -22,18 +22,6 @@ from app.kpi.time_saved import (
 )
 
 HABIT_DAYS = 30
-MIN_GROUP_EXPOSED = 5
-# Figures of a group that are nulled when it has fewer than MIN_GROUP_EXPOSED exposed people.
-SUPPRESSIBLE = (
-    "exposed_users", "active_users", "adoption_rate", "ai_tasks", "depth", "stickiness",
-    "time_saved_hours", "time_saved_estimated", "time_saved_evidence", "value_eur", "error_rate",
-    "adoption_rate_ci_low", "adoption_rate_ci_high", "error_rate_ci_low", "error_rate_ci_high",
-    "time_saved_per_task", "time_saved_per_task_ci_low", "time_saved_per_task_ci_high",
-    "habit", "time_to_first_use_hours", "never_used_share", "did_time_saved_per_task",
-    "did_ci_low", "did_ci_high", "did_treated_users", "did_control_users",
-)
-
-
 @dataclass
 class WindowInputs:
     """Everything the KPIs of one feature over [start, end] depend on, as plain frames.
@@ -129,7 +117,7 @@ def habit_counts(habit_days: np.ndarray) -> dict[str, int]:
     return counts
 
 
-def _time_to_first_use(inputs: WindowInputs, exposed: set[int]) -> tuple[float | None, float | None]:
+def time_to_first_use(inputs: WindowInputs, exposed: set[int]) -> tuple[float | None, float | None]:
     """Over the people exposed in the window: the median hours from their first exposure to their
     first AI use by the window's end, and the share with no use by then (None, None when nobody
     was exposed; the median None when nobody used it).
@@ -140,19 +128,26 @@ def _time_to_first_use(inputs: WindowInputs, exposed: set[int]) -> tuple[float |
     """
     if not exposed:
         return None, None
-    hours = _hours_to_first_use(inputs)
+    hours = hours_to_first_use(inputs)
     # Every exposed person has a first exposure, so the index holds them all; a group's people are
     # picked by position (the order does not change a median).
     found = hours.index.get_indexer(pd.Index(np.fromiter(exposed, dtype=np.int64, count=len(exposed))))
-    mine = hours.to_numpy()[found[found >= 0]]
-    mine = mine[~np.isnan(mine)]
-    never_share = 1 - len(mine) / len(exposed)
-    if len(mine) == 0:
+    return first_use_figures(hours.to_numpy()[found[found >= 0]], len(exposed))
+
+
+def first_use_figures(hours: np.ndarray, exposed: int) -> tuple[float | None, float | None]:
+    """The median of ``hours`` (the exposed people's hours to their first use; NaN: none yet) and
+    the share of the ``exposed`` people with no use (None, None when nobody was exposed)."""
+    if not exposed:
+        return None, None
+    used = hours[~np.isnan(hours)]
+    never_share = 1 - len(used) / exposed
+    if len(used) == 0:
         return None, never_share
-    return float(pd.Series(mine).median()), never_share
+    return float(pd.Series(used).median()), never_share
 
 
-def _hours_to_first_use(inputs: WindowInputs) -> pd.Series:
+def hours_to_first_use(inputs: WindowInputs) -> pd.Series:
     """Per person with a first exposure: hours from it to their first AI use by the window's end
     (NaN: no use by then). Computed once per window, shared by the feature and every group."""
     def compute() -> pd.Series:
@@ -175,63 +170,109 @@ def active_people(active_days: pd.DataFrame) -> set[int]:
 
 def adoption_figures(exposed: set[int], active: set[int]) -> dict:
     """Exposed and active people, and adoption (active and exposed / exposed) with its interval."""
-    adopted = len(active & exposed)
-    low, high = wilson(adopted, len(exposed))
-    return {"exposed_users": len(exposed), "active_users": len(active),
-            "adoption_rate": ratio(adopted, len(exposed)),
+    return adoption_counts(len(exposed), len(active), len(active & exposed))
+
+
+def adoption_counts(exposed: int, active: int, adopted: int) -> dict:
+    """``adoption_figures`` from the numbers of exposed, active, and active and exposed people."""
+    low, high = wilson(adopted, exposed)
+    return {"exposed_users": exposed, "active_users": active,
+            "adoption_rate": ratio(adopted, exposed),
             "adoption_rate_ci_low": low, "adoption_rate_ci_high": high}
+
+
+@dataclass
+class GroupSums:
+    """What the record of one group of people (or of everyone) is made of: its counts and sums.
+    ``kpi_record`` gathers them for one group; ``app.kpi.groups`` for all groups of a breakdown at
+    once when the groups split the people."""
+
+    exposed: int
+    active: int
+    adopted: int  # active and exposed
+    ai_tasks: int
+    saved_min: float
+    saved_sq: float
+    estimated_n: float
+    measured_n: float
+    ai_errors: int
+    ai_ok: int
+    value_eur: float
+    active_days: float  # the active days of the active people, summed
+    habit: dict[str, int]
+    time_to_first_use: tuple[float | None, float | None]  # median hours, never-used share
+    did: dict
 
 
 def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
     """Every KPI of KPI_DEFINITIONS.md over the window, for ``people`` (everyone when None)."""
+    return record_of(inputs, _sums_of(inputs, people))
+
+
+def _sums_of(inputs: WindowInputs, people: set[int] | None) -> GroupSums:
     days = inputs.active_days
     exposed = inputs.exposed if people is None else inputs.exposed & people
     # The activity and its minutes saved, row by row (made once per window), as arrays: a group
     # takes its rows of each array it sums (a DataFrame's take was most of a group's time). Sums
     # skip missing values and add the same numbers in the same order as a Series' sum.
-    act = _record_arrays(inputs)
+    act = record_arrays(inputs)
     if people is not None:
         # An array of the group's ids once; each frame's rows by person once for every group.
         group = _id_set(people)
         at = _rows_of(inputs, "activity", inputs.activity).positions(group.array)
         act = {name: values[at] for name, values in act.items()}
         days = _rows_of(inputs, "active_days", days).pick(days, group.array)
-    active_days = days[days["active_days"] > 0]
     active = active_people(days)
-    n_days = (inputs.end - inputs.start).days + 1
-    ai_tasks = int(np.nansum(act["ai_tasks"]))
-    saved_total = float(np.nansum(act["saved_min"]))
-    per_task, per_task_low, per_task_high = mean_interval(saved_total, float(np.nansum(act["saved_sq"])),
-                                                         ai_tasks)
-    estimated_n = float(np.nansum(act["estimated_n"]))
-    errors, judged = int(np.nansum(act["ai_errors"])), int(np.nansum(act["ai_ok"]))
-    error_low, error_high = wilson(errors, judged)
-    rates = act["rate"]
-    value_eur = float(np.nansum(act["saved_min"] / 60 * np.where(np.isnan(rates), 0.0, rates)))
-
-    habit = habit_counts(_habit_days(inputs, days, exposed))
-    ttfu, never_share = _time_to_first_use(inputs, exposed)
-    before_exposure = _exposed_by(inputs, inputs.end)
+    before_exposure = exposed_by(inputs, inputs.end)
     # Controls: people with tasks in the window or the baseline window, not exposed by its end (a
     # group's people who did no task are no control, so a newcomer leaves a closed window alone).
-    everyone = _everyone(inputs)
+    everyone = everyone_with_tasks(inputs)
     control = (everyone if people is None else everyone & people) - before_exposure
+    did_before, did_during = did_frames(inputs)
+    return GroupSums(
+        exposed=len(exposed), active=len(active), adopted=len(active & exposed),
+        ai_tasks=int(np.nansum(act["ai_tasks"])),
+        saved_min=float(np.nansum(act["saved_min"])), saved_sq=float(np.nansum(act["saved_sq"])),
+        estimated_n=float(np.nansum(act["estimated_n"])), measured_n=float(np.nansum(act["measured_n"])),
+        ai_errors=int(np.nansum(act["ai_errors"])), ai_ok=int(np.nansum(act["ai_ok"])),
+        value_eur=float(np.nansum(act["value_eur"])),
+        active_days=float(days.loc[days["active_days"] > 0, "active_days"].sum()),
+        habit=habit_counts(_habit_days(inputs, days, exposed)),
+        time_to_first_use=time_to_first_use(inputs, exposed),
+        # The treated and the controls are all among ``people``: the whole frames give the same
+        # rows, and their duration sums are made once for every group.
+        did=did_time_saved(did_before, did_during, exposed, control,
+                           rows=None if people is None else (_rows_of(inputs, "did_before", did_before),
+                                                             _rows_of(inputs, "did_during", did_during))),
+    )
+
+
+def did_frames(inputs: WindowInputs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``duration_rows`` of the baseline window's and of the window's activity (once a window)."""
+    return (inputs._cached("did_before", lambda: duration_rows(inputs.baseline_activity)),
+            inputs._cached("did_during", lambda: duration_rows(inputs.activity)))
+
+
+def record_of(inputs: WindowInputs, sums: GroupSums) -> dict:
+    """The KPI record of one group (or of everyone) over the window, from its sums."""
+    n_days = (inputs.end - inputs.start).days + 1
+    per_task, per_task_low, per_task_high = mean_interval(sums.saved_min, sums.saved_sq, sums.ai_tasks)
+    error_low, error_high = wilson(sums.ai_errors, sums.ai_ok)
     b_window = inputs.baseline_window
-    did_before = inputs._cached("did_before", lambda: duration_rows(inputs.baseline_activity))
-    did_during = inputs._cached("did_during", lambda: duration_rows(inputs.activity))
+    ttfu, never_share = sums.time_to_first_use
     return {
         "feature": inputs.feature,
         "start": inputs.start.isoformat(),
         "end": inputs.end.isoformat(),
-        **adoption_figures(exposed, active),
-        "ai_tasks": ai_tasks,
-        "depth": ratio(ai_tasks, len(active)),
-        "stickiness": ratio(float(active_days["active_days"].sum()), n_days * len(active)),
-        "time_saved_hours": saved_total / 60,
-        "time_saved_estimated": bool(estimated_n > 0),
-        "time_saved_evidence": evidence(float(np.nansum(act["measured_n"])), estimated_n),
-        "value_eur": value_eur,
-        "error_rate": ratio(errors, judged),
+        **adoption_counts(sums.exposed, sums.active, sums.adopted),
+        "ai_tasks": sums.ai_tasks,
+        "depth": ratio(sums.ai_tasks, sums.active),
+        "stickiness": ratio(sums.active_days, n_days * sums.active),
+        "time_saved_hours": sums.saved_min / 60,
+        "time_saved_estimated": bool(sums.estimated_n > 0),
+        "time_saved_evidence": evidence(sums.measured_n, sums.estimated_n),
+        "value_eur": sums.value_eur,
+        "error_rate": ratio(sums.ai_errors, sums.ai_ok),
         "baseline_error_rate": inputs.baseline_error_rate,
         "baseline_error_rate_ci_low": inputs.baseline_error_interval[0],
         "baseline_error_rate_ci_high": inputs.baseline_error_interval[1],
@@ -243,28 +284,27 @@ def kpi_record(inputs: WindowInputs, people: set[int] | None = None) -> dict:
         "baseline_minutes": inputs.baselines or None,
         "baseline_window_start": b_window[0].isoformat() if b_window else None,
         "baseline_window_end": b_window[1].isoformat() if b_window else None,
-        "habit": habit,
+        "habit": sums.habit,
         "time_to_first_use_hours": ttfu,
         "never_used_share": never_share,
-        # The treated and the controls are all among ``people``: the whole frames give the same
-        # rows, and their duration sums are made once for every group.
-        **did_time_saved(did_before, did_during, exposed, control,
-                         rows=None if people is None else (_rows_of(inputs, "did_before", did_before),
-                                                           _rows_of(inputs, "did_during", did_during))),
+        **sums.did,
     }
 
 
-def _record_arrays(inputs: WindowInputs) -> dict[str, np.ndarray]:
+def record_arrays(inputs: WindowInputs) -> dict[str, np.ndarray]:
     """What ``kpi_record`` sums, row by row of the activity, as arrays made once per window: its
-    counts, each row's hourly rate (its department's then, else its person's), and the minutes
-    saved (``saved_minutes``)."""
+    counts, the minutes saved (``saved_minutes``) and their value in euros (at each row's hourly
+    rate: its department's then, else its person's; none counts 0)."""
     def compute() -> dict[str, np.ndarray]:
         act = inputs.activity
         saved = saved_minutes(act, inputs.baselines, inputs.estimated_minutes_saved)
-        rates = act["rate"] if "rate" in act.columns else act["person_id"].map(inputs.rates)
+        rate = act["rate"] if "rate" in act.columns else act["person_id"].map(inputs.rates)
+        rates = rate.astype("float64").to_numpy()
+        saved_min = saved["saved_min"].to_numpy()
         return {**{c: act[c].to_numpy() for c in ("ai_tasks", "ai_errors", "ai_ok")},
-                "rate": rates.astype("float64").to_numpy(),
-                **{c: saved[c].to_numpy() for c in ("saved_min", "saved_sq", "estimated_n", "measured_n")}}
+                "value_eur": saved_min / 60 * np.where(np.isnan(rates), 0.0, rates),
+                "saved_min": saved_min,
+                **{c: saved[c].to_numpy() for c in ("saved_sq", "estimated_n", "measured_n")}}
 
     return inputs._cached("record_arrays", compute)
 
@@ -299,13 +339,13 @@ def _habit_days(inputs: WindowInputs, days: pd.DataFrame, exposed: set[int]) -> 
     return np.where(found >= 0, values[np.maximum(found, 0)], 0)
 
 
-def _everyone(inputs: WindowInputs) -> set[int]:
+def everyone_with_tasks(inputs: WindowInputs) -> set[int]:
     """Everyone with a task of this feature in the window or the baseline window."""
     return inputs._cached("everyone", lambda: id_set(inputs.activity["person_id"],
                                                      inputs.baseline_activity["person_id"]))
 
 
-def _exposed_by(inputs: WindowInputs, end: date) -> set[int]:
+def exposed_by(inputs: WindowInputs, end: date) -> set[int]:
     """People exposed at some instant up to the end of ``end`` (not a control any more)."""
     def compute():
         first = inputs.first_exposure
@@ -314,70 +354,3 @@ def _exposed_by(inputs: WindowInputs, end: date) -> set[int]:
         return exposed_people(inputs.spells, min(first.min().date(), end), end)
 
     return inputs._cached(f"exposed_by_{end}", compute)
-
-
-def hidden_groups(exposed: dict[str, int], splits_people: bool, minimum: int = MIN_GROUP_EXPOSED
-                  ) -> set[str]:
-    """The groups of a breakdown whose figures are suppressed, from each group's exposed people.
-
-    A group with fewer than ``minimum`` (5) exposed people is hidden. When the groups split the
-    people (department, variant: each person in one group), the total minus the shown groups gives
-    the hidden ones away, so while the hidden groups together hold 1 to 4 exposed people, the shown
-    group with the fewest exposed people (ties: by name) is hidden too. Cohorts overlap, so there
-    the total minus the shown groups is no group's figure.
-    """
-    hidden = {name for name, count in exposed.items() if count < minimum}
-    if not splits_people:
-        return hidden
-    for _count, name in sorted((count, name) for name, count in exposed.items() if name not in hidden):
-        if not 0 < sum(exposed[group] for group in hidden) < minimum:
-            break
-        hidden.add(name)
-    return hidden
-
-
-def _suppress(records: list[dict], splits_people: bool) -> list[dict]:
-    exposed = {r["group"]: r["exposed_users"] for r in records}
-    hidden = hidden_groups(exposed, splits_people)
-    for record in records:
-        record["suppressed"] = record["group"] in hidden
-        # Hidden although it has 5 or more people, so the smaller hidden ones stay hidden: a screen
-        # must not call it "fewer than 5". Saying so gives nothing away (it was >= 5 by the rule).
-        record["protects_smaller_groups"] = (record["suppressed"]
-                                             and exposed[record["group"]] >= MIN_GROUP_EXPOSED)
-        if record["suppressed"]:
-            record.update({key: None for key in SUPPRESSIBLE})
-    return records
-
-
-def group_records(inputs: WindowInputs, groups: dict[str, set[int]], splits_people: bool = False
-                  ) -> list[dict]:
-    """One record per group, its figures nulled (``suppressed``) as ``hidden_groups`` says.
-
-    :param splits_people: the groups split the people (department, variant), so small groups need
-        complementary suppression.
-    """
-    out = []
-    for name in sorted(groups):
-        record = kpi_record(inputs, groups[name])
-        record["group"] = name
-        out.append(record)
-    return _suppress(out, splits_people)
-
-
-def adoption_groups(inputs: WindowInputs, groups: dict[str, set[int]], splits_people: bool = False
-                    ) -> list[dict]:
-    """Per group, only the adoption figures of ``kpi_record`` (exposed, active, adoption, time to
-    first use, never-used share), suppressed alike: what a group table shows, at a fraction of
-    the cost of every figure of every group."""
-    days = inputs.active_days
-    active = id_set(days.loc[days["active_days"] > 0, "person_id"])
-    out = []
-    for name in sorted(groups):
-        exposed = inputs.exposed & groups[name]
-        ttfu, never_share = _time_to_first_use(inputs, exposed)
-        out.append({"feature": inputs.feature, "start": inputs.start.isoformat(),
-                    "end": inputs.end.isoformat(), "group": name, **{key: None for key in SUPPRESSIBLE},
-                    **adoption_figures(exposed, active & groups[name]),
-                    "time_to_first_use_hours": ttfu, "never_used_share": never_share})
-    return _suppress(out, splits_people)

@@ -67,9 +67,9 @@ def saved_minutes(sums: pd.DataFrame, baselines: dict[str, float], estimated_min
     Abandoned events lose their duration (0 without one); other events with a duration and a
     baseline save baseline - duration; every other AI event saves the estimate.
     """
-    baseline = sums["task"].map(baselines).astype("float64")
-    has_b = baseline.notna().to_numpy()
-    b = baseline.fillna(0.0).to_numpy()
+    baseline = _per_row(sums["task"], baselines)
+    has_b = ~np.isnan(baseline)
+    b = np.where(has_b, baseline, 0.0)
     dur_n = sums["ai_dur_n"].to_numpy(dtype="float64")
     dur_min = sums["ai_dur_min"].to_numpy(dtype="float64")
     dur_sq = sums["ai_dur_min_sq"].to_numpy(dtype="float64")
@@ -89,6 +89,16 @@ def saved_minutes(sums: pd.DataFrame, baselines: dict[str, float], estimated_min
         },
         index=sums.index,
     )
+
+
+def _per_row(tasks: pd.Series, baselines: dict[str, float]) -> np.ndarray:
+    """Each row's task's baseline minutes (NaN: none). An index lookup: ``Series.map`` with a
+    dict took ~50 ms for a quarter's 2.6 x 10^5 rows of string tasks at 100,000 people."""
+    if not baselines:
+        return np.full(len(tasks), np.nan)
+    found = pd.Index(list(baselines)).get_indexer(tasks)
+    values = np.array(list(baselines.values()), dtype="float64")
+    return np.where(found >= 0, values[np.maximum(found, 0)], np.nan)
 
 
 def evidence(measured_n: float, estimated_n: float) -> str | None:

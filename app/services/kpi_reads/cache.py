@@ -110,6 +110,8 @@ def nbytes(value: Any) -> int:
     answer."""
     if isinstance(value, pd.DataFrame):
         return _frame_bytes(value)
+    if isinstance(value, pd.Series):  # e.g. a window's first exposures (figures._window_inputs)
+        return int(value.memory_usage(index=True, deep=False))
     if isinstance(value, pd.Index):  # with its hash table, once built (day_blocks.indexed)
         return int(value.memory_usage())
     if isinstance(value, (tuple, list)):

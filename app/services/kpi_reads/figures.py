@@ -227,6 +227,10 @@ def _window_inputs(feature: Feature, start: date, end: date, live: dict,
         rates=people.set_index("person_id")["rate"],
         estimated_minutes_saved=float(feature.estimated_minutes_saved or 0.0),
         baseline_days=int(feature.baseline_days or 28),
+        # Who was exposed in the window, and when first: the spells' alone, so kept under the live
+        # revision (not copied: the KPI module only reads them).
+        remember=lambda name, compute: kpi_cache.cached(
+            _live(version), ("window_spells", feature.id, start, end, name), compute, copies=False),
     )
 
 

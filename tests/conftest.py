@@ -24,6 +24,32 @@ PG_SERVER = os.environ.get("LIFTOFF_TEST_DATABASE", "")
 USING_POSTGRES = PG_SERVER.startswith("postgresql")
 
 
+# Modules whose module-scoped fixtures take 10-25 s to set up (a seeded database, the app served in
+# a subprocess, Chromium, an Unleash server, two hosts behind haproxy): their tests run on one
+# xdist worker, so those fixtures are set up once instead of once per worker.
+SET_UP_ONCE = ("tests/test_dashboard_junk.py", "tests/test_unleash_apply.py", "tests/test_multi_host.py")
+
+
+def _set_up_once(module: str) -> bool:
+    return module.endswith("_browser.py") or module in SET_UP_ONCE
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under `pytest -n`, ``--dist load`` as usual but for the modules of ``_set_up_once``, whose
+    tests go to one worker together. (xdist's own ``--dist loadgroup`` marks tests by rewriting
+    their node ids, which pytest 9.2 no longer reads: it silently spread them.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SetUpOnce(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if _set_up_once(module) else nodeid
+
+    return SetUpOnce(config, log)
+
+
 def pg_admin_engine():
     url = make_url(PG_SERVER).set(database="postgres")
     return create_engine(url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)

@@ -64,11 +64,25 @@ def axe_script() -> Path:
     return npm_cache.install("axe-core", AXE_VERSION) / "node_modules" / "axe-core" / "axe.min.js"
 
 
+# True once Dash has the layout and no callback is requested, running or waiting to be applied
+# (the renderer's own store, as dash.testing reads it) and no component shows a loading state.
+RENDERED = """() => {
+  const store = window.store;
+  if (!store || document.querySelector('._dash-loading, [data-dash-is-loading=true]')) return false;
+  const state = store.getState();
+  if (state.isLoading) return false;
+  return Object.entries(state.callbacks || {})
+    .every(([kind, queue]) => kind === 'stored' || kind === 'completed' || !queue.length);
+}"""
+NEXT_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+
+
 def settle(page) -> None:
-    """Wait until Dash has rendered the page: no request in flight and no loading spinner."""
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('._dash-loading, [data-dash-is-loading=true]')")
-    page.wait_for_timeout(300)  # plotly sizes its charts on the next frame
+    """Wait until Dash has rendered the page: every callback answered and applied, then two frames
+    (plotly sizes its charts on the next one), then once more in case a render started a callback."""
+    for _ in range(2):
+        page.wait_for_function(RENDERED, polling=50)
+        page.evaluate(NEXT_FRAMES)
 
 
 def problems(page, axe_script: Path) -> list[str]:

@@ -6,6 +6,7 @@ client API) applies before anything is stored, so one absurd value can neither b
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -161,9 +162,51 @@ def _finding(problem: str, path: list) -> JsonFinding:
     return JsonFinding("nul" if "NUL" in problem else "text", problem, field, index)
 
 
-def refuse_unstorable_json(document) -> None:
+# In JSON text a NUL or a lone surrogate can only be written as a \u escape: a raw control character
+# is not JSON, and UTF-8 cannot carry a surrogate.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _nesting_within(document, limit: int) -> bool:
+    """Whether no value of ``document`` lies deeper than ``limit`` (``scan_json``'s depth: the
+    root is at 0), walking the containers alone, level by level."""
+    level: list = [document]
+    for depth in range(limit + 1):
+        deeper: list = []
+        for value in level:
+            children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+            if depth == limit and children:
+                return False  # a child at limit + 1
+            deeper.extend(c for c in children if isinstance(c, (dict, list)))
+        if not deeper:
+            return True
+        level = deeper
+    return False
+
+
+def _plain_utf8(raw: bytes) -> bool:
+    """Whether ``raw`` is UTF-8 as the standard has it: no NUL byte (UTF-16 and UTF-32 have them),
+    no encoded surrogate (Python's JSON parser reads bytes with ``surrogatepass``)."""
+    if raw.isascii():
+        return b"\x00" not in raw
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\x00" not in raw
+
+
+def refuse_unstorable_json(document, raw: bytes | None = None) -> None:
     """Raise the 4xx for what ``scan_json`` finds in a request body: 400 for nesting or NUL (as
-    before), 422 naming each field whose text cannot be stored."""
+    before), 422 naming each field whose text cannot be stored.
+
+    :param raw: the body ``document`` was parsed from: when it is plain UTF-8 (``_plain_utf8``)
+        and holds no escape of a NUL or a surrogate, no text can be unstorable, and only the
+        nesting is checked. ``scan_json`` keeps every value's path,
+        ~0.2 s of a 10,000-event batch."""
+    if raw is not None and _plain_utf8(raw) and not _SUSPECT_ESCAPE.search(raw) \
+            and _nesting_within(document, MAX_JSON_DEPTH):
+        return
     findings = scan_json(document)
     if not findings:
         return

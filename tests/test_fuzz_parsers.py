@@ -6,6 +6,7 @@ LIFTOFF_FUZZ_EXAMPLES=2000 digs deeper (150 by default)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 
 import yaml
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from app import plausible
 from app.connectors import config as connector_config
 from app.db import db
 from app.errors import LiftoffError
@@ -126,3 +128,47 @@ CONNECTOR_KEYS = ["name", "kind", "schedule", "target", "source", "mapping", "fe
 ))
 def test_connector_documents_raise_only_validation_errors(document):
     _ok_or_liftoff(lambda: connector_config.parse(document, "fuzz"))
+
+
+# Text biased towards what cannot be stored: NUL, lone and paired surrogates, other escapes.
+_json_text = st.text(st.sampled_from(["a", "é", "\x00", "\ud800", "\udfff", "\U0001f600", "\\", "u", "0"]),
+                     max_size=8)
+
+
+def _verdict(document, raw: bytes | None) -> tuple | None:
+    try:
+        plausible.refuse_unstorable_json(document, raw)
+    except LiftoffError as error:
+        return type(error).__name__, error.status, str(error), getattr(error, "details", None)
+    return None
+
+
+@FUZZ
+@given(document=st.recursive(
+    st.none() | st.booleans() | st.integers() | _json_text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_json_text, inner, max_size=3),
+    max_leaves=80), wrap=st.integers(0, 70), ascii_only=st.booleans(),
+    encoding=st.sampled_from(["utf-8", "utf-16"]))
+def test_the_raw_body_shortcut_refuses_exactly_what_the_full_scan_refuses(document, wrap, ascii_only,
+                                                                           encoding):
+    """``refuse_unstorable_json`` with the raw body skips the walk of every value when the text can
+    hold nothing unstorable: the verdict is the same as the full scan's, for any text, any nesting
+    around the limit, and bodies in UTF-8 (with or without escapes, a surrogate encoded raw as
+    Python's parser reads it) or UTF-16."""
+    for _ in range(wrap):
+        document = [document]
+    raw = json.dumps(document, ensure_ascii=ascii_only).encode(encoding, errors="surrogatepass")
+    assert _verdict(document, raw) == _verdict(document, None)
+
+
+def test_the_raw_body_shortcut_refuses_the_nesting_the_full_scan_refuses():
+    """Every nesting around ``MAX_JSON_DEPTH``, with a value, an empty or a full container at the
+    bottom: the same verdict with and without the raw body."""
+    for depth in range(plausible.MAX_JSON_DEPTH - 3, plausible.MAX_JSON_DEPTH + 4):
+        for leaf in (1, "x", [], {}, [1], {"a": 1}):
+            document = leaf
+            for level in range(depth):
+                document = [document] if level % 2 else {"k": document}
+            verdict = _verdict(document, json.dumps(document).encode())
+            assert verdict == _verdict(document, None), (depth, leaf)
+            assert (verdict is not None) == (depth + (leaf in ([1], {"a": 1})) > plausible.MAX_JSON_DEPTH)

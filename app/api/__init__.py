@@ -90,7 +90,7 @@ def _refuse_unstorable_input():
     ):
         raise LiftoffError("NUL characters are not allowed in the path or query", status=400)
     if request.method in ("POST", "PUT", "PATCH") and current_identity() is not None:
-        refuse_unstorable_json(_parsed_json())
+        refuse_unstorable_json(_parsed_json(), request.get_data(cache=True))
 
 
 @bp.errorhandler(LiftoffError)

@@ -303,6 +303,8 @@ def serve(host: str, port: int) -> None:
 
     import waitress
 
+    from app import serving
+
     app = make_app(with_dash=True)
     if app.config.get("RUN_SCHEDULER_IN_PROCESS"):
         # The single-process demo only; gunicorn workers never get here (docs/scheduler.md).
@@ -314,4 +316,5 @@ def serve(host: str, port: int) -> None:
     # waitress warns each time a request waits for a free thread: under a burst of polls that is a
     # line per request, and the requests are answered anyway.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    serving.settle_for_serving()
     waitress.serve(app, host=host, port=port, threads=SERVE_THREADS, ident="liftoff")

@@ -313,11 +313,17 @@ def _dirty() -> list[tuple[int, date, int]]:
         select(DirtyDay.feature_id, DirtyDay.day, DirtyDay.version))]
 
 
-def _events_on(feature_id: int, lo: date, hi: date) -> int:
-    return db.session.scalar(select(func.count()).select_from(Event).where(
-        Event.feature_id == feature_id, Event.voided_at.is_(None),
+def _events_on(feature_id: int, lo: date, hi: date) -> tuple[int, int]:
+    """The feature's events on the days [lo, hi] that count (not voided), and its voided AI events
+    there: only those can move a first use later (``_restore_voided_first_uses``), so a day
+    without any skips that probe (~30 ms a feature at 100,000 people). One scan for both."""
+    counted = func.count().filter(Event.voided_at.is_(None))
+    voided_ai = func.count().filter(Event.voided_at.is_not(None), Event.ai_assisted == true())
+    n, voided = db.session.execute(select(counted, voided_ai).where(
+        Event.feature_id == feature_id,
         Event.occurred_at >= datetime.combine(lo, datetime.min.time()),
-        Event.occurred_at < datetime.combine(hi + timedelta(days=1), datetime.min.time()))) or 0
+        Event.occurred_at < datetime.combine(hi + timedelta(days=1), datetime.min.time()))).one()
+    return int(n or 0), int(voided or 0)
 
 
 # Day ranges summed by one statement: a refresh after a day touches one range per feature, a late
@@ -388,9 +394,11 @@ def refresh(full: bool = False) -> RefreshResult:
                   for lo, hi in _ranges(list(feature_days))]
         for feature_id, lo, hi in ranges:
             days += (hi - lo).days + 1
-            events_read += _events_on(feature_id, lo, hi)
+            counted, voided_ai = _events_on(feature_id, lo, hi)
+            events_read += counted
             written += _rebuild_activity(feature_id, lo, hi)
-            _restore_voided_first_uses(feature_id, lo, hi)
+            if voided_ai:
+                _restore_voided_first_uses(feature_id, lo, hi)
             _merge_first_use(feature_id, lo, hi)
         if fingerprint == state.people_fingerprint:
             for i in range(0, len(ranges), _RANGES_A_STATEMENT):

@@ -99,8 +99,11 @@ def test_a_second_refresh_waits_for_the_first_ones_commit(app, client, ingest_he
         waiting = 0
         for _ in range(200):  # up to 10 s
             with watcher.connect() as connection:
+                # pg_locks is the whole server's: only this test's database (another test's
+                # refresh may be waiting in its own database at the same time).
                 waiting = connection.scalar(text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND "
+                    "database = (SELECT oid FROM pg_database WHERE datname = current_database())"))
             if waiting:
                 break
             time.sleep(0.05)

@@ -170,30 +170,30 @@ _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 def _nesting_within(document, limit: int) -> bool:
     """Whether no value of ``document`` lies deeper than ``limit`` (``scan_json``'s depth: the
     root is at 0), walking the containers alone, level by level."""
-    level: list = [document]
-    for depth in range(limit + 1):
+    level, depth = [document], 0
+    while level:
         deeper: list = []
         for value in level:
             children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
             if depth == limit and children:
                 return False  # a child at limit + 1
             deeper.extend(c for c in children if isinstance(c, (dict, list)))
-        if not deeper:
-            return True
-        level = deeper
-    return False
+        level, depth = deeper, depth + 1
+    return True
 
 
 def _plain_utf8(raw: bytes) -> bool:
     """Whether ``raw`` is UTF-8 as the standard has it: no NUL byte (UTF-16 and UTF-32 have them),
     no encoded surrogate (Python's JSON parser reads bytes with ``surrogatepass``)."""
+    if b"\x00" in raw:
+        return False
     if raw.isascii():
-        return b"\x00" not in raw
+        return True
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return b"\x00" not in raw
+    return True
 
 
 def refuse_unstorable_json(document, raw: bytes | None = None) -> None:
